@@ -1,0 +1,505 @@
+/**
+ * ConversationDO: the single writer of one conversation. It owns the
+ * conversation record, its participants and read state, and its messages with
+ * their strictly increasing `seq`. Every side effect of a commit (index rows
+ * now; webhooks and deliveries later) is written to the outbox in the same
+ * transaction and drained to its Queue after the commit, with an alarm that
+ * retries the drain, so an acknowledged message is never lost.
+ *
+ * Results cross the RPC boundary as `Result` values because custom error
+ * fields do not survive RPC serialization.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../src/env';
+import { fail, type Result } from '../src/http/errors';
+import { newId } from '../src/ids';
+import { LIMITS } from '../src/schema/common';
+import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
+import type { IndexOp } from '../src/schema/index-ops';
+import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
+import { migrate } from './schema';
+
+export interface ConversationInit {
+  id: string;
+  appId: string;
+  type: 'personal' | 'sdkGroup';
+  isDefault: boolean;
+  displayName?: string;
+  description?: string;
+  iconUrl?: string;
+  metadata?: Conversation['metadata'];
+  participants: { userId: string; userExternalId: string | null }[];
+}
+
+export interface NewMessage {
+  author: StoredAuthor;
+  content: Message['content'];
+  source: MessageSource;
+  metadata?: Message['metadata'];
+  /** Channel-level identity of the message (integration + channel message id); a repeat returns the stored message. */
+  dedupeKey?: string;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  hasMore: boolean;
+  beforeCursor?: string;
+  afterCursor?: string;
+}
+
+export type Activity =
+  | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business' } }
+  | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
+
+type Queues = 'index';
+type OutboxBody = IndexOp;
+
+type ConversationRow = {
+  id: string;
+  app_id: string;
+  type: 'personal' | 'sdkGroup';
+  is_default: number;
+  display_name: string | null;
+  description: string | null;
+  icon_url: string | null;
+  metadata: string | null;
+  created_at: string;
+  last_updated_at: string | null;
+  business_last_read: string | null;
+  deleted_at: string | null;
+}
+
+type MessageRow = {
+  seq: number;
+  id: string;
+  received: string;
+  author: string;
+  content: string;
+  source: string;
+  metadata: string | null;
+}
+
+type ParticipantRow = {
+  id: string;
+  user_id: string;
+  user_external_id: string | null;
+  unread_count: number;
+  last_read: string | null;
+  client_associations: string;
+}
+
+const NOT_FOUND = fail(404, 'conversation_not_found', 'Conversation not found');
+/** Queue sendBatch limits: 100 messages and 256 KB; stay under the byte limit with room for framing. */
+const MAX_BATCH_MESSAGES = 100;
+const MAX_BATCH_BYTES = 200 * 1024;
+const DRAIN_RETRY_MS = 5_000;
+
+export class ConversationDO extends DurableObject<Env> {
+  private sql: SqlStorage;
+  private draining = false;
+  private drainAgain = false;
+  private alarmArmed = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => migrate(this.sql));
+  }
+
+  // ---- conversation -------------------------------------------------------
+
+  create(init: ConversationInit): Result<{ conversation: Conversation; participants: Participant[] }> {
+    const existing = this.row();
+    if (existing) {
+      // A retried create (same id) answers with what was stored.
+      if (existing.deleted_at) return fail(409, 'conflict', 'Conversation id was used by a deleted conversation');
+      return { ok: true, value: { conversation: toConversation(existing), participants: this.participants() } };
+    }
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        init.id,
+        init.appId,
+        init.type,
+        init.isDefault ? 1 : 0,
+        init.displayName ?? null,
+        init.description ?? null,
+        init.iconUrl ?? null,
+        init.metadata ? JSON.stringify(init.metadata) : null,
+        now,
+      );
+      for (const p of init.participants) this.insertParticipant(p.userId, p.userExternalId, now);
+    });
+    return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
+  }
+
+  get(): Result<{ conversation: Conversation; participants: Participant[] }> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    return { ok: true, value: { conversation: toConversation(row), participants: this.participants() } };
+  }
+
+  update(patch: ConversationUpdate): Result<Conversation> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const set = (field: keyof ConversationUpdate, column: string, encode: (v: unknown) => unknown = (v) => v) => {
+      if (patch[field] !== undefined) this.sql.exec(`UPDATE conversation SET ${column} = ?`, patch[field] === null ? null : encode(patch[field]));
+    };
+    this.ctx.storage.transactionSync(() => {
+      set('displayName', 'display_name');
+      set('description', 'description');
+      set('iconUrl', 'icon_url');
+      set('metadata', 'metadata', (m) => JSON.stringify(m));
+    });
+    return { ok: true, value: toConversation(this.row()!) };
+  }
+
+  remove(): Result<null> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    if (row.is_default) return fail(400, 'bad_request', "The user's default conversation cannot be deleted; delete its messages instead");
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM messages');
+      this.sql.exec('DELETE FROM participants');
+      this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+      this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+    });
+    this.afterCommit();
+    return { ok: true, value: null };
+  }
+
+  // ---- messages -----------------------------------------------------------
+
+  postMessage(input: NewMessage): Result<Message> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    if (input.dedupeKey) {
+      const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', input.dedupeKey).toArray()[0];
+      if (seen) return { ok: true, value: toMessage(seen) };
+    }
+    if (input.author.type === 'user' && !this.participantByUser(input.author.userId!)) {
+      return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
+    }
+    const count = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM messages').one().n;
+    if (count >= LIMITS.messagesPerConversation) {
+      return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
+    }
+    const id = newId();
+    const received = new Date().toISOString();
+    const author = { ...input.author };
+    delete author.userExternalId;
+    const message = this.ctx.storage.transactionSync(() => {
+      const seq = this.sql
+        .exec<{ seq: number }>(
+          `INSERT INTO messages (id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+          id,
+          received,
+          JSON.stringify(author),
+          JSON.stringify(input.content),
+          JSON.stringify(input.source),
+          input.metadata ? JSON.stringify(input.metadata) : null,
+          input.dedupeKey ?? null,
+        )
+        .one().seq;
+      this.sql.exec('UPDATE conversation SET last_updated_at = ?', received);
+      this.sql.exec('UPDATE participants SET unread_count = unread_count + 1 WHERE user_id IS NOT ?', author.userId ?? null);
+      const stored: Message = { id, received, seq, author, content: input.content, source: input.source, ...(input.metadata ? { metadata: input.metadata } : {}) };
+      this.enqueue('index', {
+        op: 'message.upsert',
+        appId: row.app_id,
+        conversationId: row.id,
+        message: {
+          id,
+          seq,
+          received,
+          authorType: author.type,
+          authorUserId: author.userId ?? null,
+          contentType: input.content.type,
+          text: input.content.text ?? null,
+          body: JSON.stringify(stored),
+        },
+      });
+      return stored;
+    });
+    this.afterCommit();
+    return { ok: true, value: message };
+  }
+
+  /**
+   * Newest page by default; `before` walks back, `after` walks forward. Each
+   * page is chronological. Cursors are message ids, resolved to `seq` here.
+   */
+  listMessages(page: { before?: string; after?: string; size: number }): Result<MessagePage> {
+    if (!this.live()) return NOT_FOUND;
+    const seqOf = (id: string) => this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ?', id).toArray()[0]?.seq;
+    let rows: MessageRow[];
+    let hasMore: boolean;
+    if (page.after) {
+      const from = seqOf(page.after);
+      if (from === undefined) return fail(400, 'bad_request', 'page[after]: no message with this id in the conversation');
+      rows = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?', from, page.size + 1).toArray();
+      hasMore = rows.length > page.size;
+      rows = rows.slice(0, page.size);
+    } else {
+      const to = page.before ? seqOf(page.before) : Number.MAX_SAFE_INTEGER;
+      if (to === undefined) return fail(400, 'bad_request', 'page[before]: no message with this id in the conversation');
+      rows = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?', to, page.size + 1).toArray();
+      hasMore = rows.length > page.size;
+      rows = rows.slice(0, page.size).reverse();
+    }
+    const messages = rows.map(toMessage);
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    const older = first ? this.sql.exec('SELECT 1 FROM messages WHERE seq < ? LIMIT 1', first.seq).toArray().length > 0 : false;
+    const newer = last ? this.sql.exec('SELECT 1 FROM messages WHERE seq > ? LIMIT 1', last.seq).toArray().length > 0 : false;
+    return {
+      ok: true,
+      value: {
+        messages,
+        hasMore,
+        ...(older && first ? { beforeCursor: first.id } : {}),
+        ...(newer && last ? { afterCursor: last.id } : {}),
+      },
+    };
+  }
+
+  deleteMessage(messageId: string): Result<null> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const found = this.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
+    if (!found) return fail(404, 'message_not_found', 'Message not found');
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
+      this.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
+    });
+    this.afterCommit();
+    return { ok: true, value: null };
+  }
+
+  deleteAllMessages(): Result<null> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+    if (top === null) return { ok: true, value: null };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM messages');
+      this.sql.exec('UPDATE participants SET unread_count = 0');
+      this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+    });
+    this.afterCommit();
+    return { ok: true, value: null };
+  }
+
+  // ---- participants -------------------------------------------------------
+
+  join(user: { userId: string; userExternalId: string | null }): Result<Participant> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    if (row.type !== 'sdkGroup') return fail(400, 'bad_request', 'Only sdkGroup conversations accept new participants');
+    const existing = this.participantByUser(user.userId);
+    if (existing) return { ok: true, value: toParticipant(existing) };
+    const count = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM participants').one().n;
+    if (count >= LIMITS.sdkGroupParticipants) return fail(400, 'bad_request', `Too many participants: an sdkGroup conversation holds at most ${LIMITS.sdkGroupParticipants}`);
+    this.ctx.storage.transactionSync(() => this.insertParticipant(user.userId, user.userExternalId, new Date().toISOString()));
+    return { ok: true, value: toParticipant(this.participantByUser(user.userId)!) };
+  }
+
+  leave(who: { userId?: string; participantId?: string }): Result<{ userId: string; participantId: string }> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const p = who.participantId
+      ? this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE id = ?', who.participantId).toArray()[0]
+      : this.participantByUser(who.userId!);
+    if (!p) return fail(404, 'participant_not_found', 'The user is not a participant of this conversation');
+    if (row.type === 'personal') return fail(400, 'bad_request', 'The participant of a personal conversation cannot leave it');
+    this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
+    return { ok: true, value: { userId: p.user_id, participantId: p.id } };
+  }
+
+  listParticipants(page: { after?: string; before?: string; size: number }): Result<{ participants: Participant[]; hasMore: boolean }> {
+    if (!this.live()) return NOT_FOUND;
+    let rows: ParticipantRow[];
+    if (page.before) {
+      rows = this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE id < ? ORDER BY id DESC LIMIT ?', page.before, page.size + 1).toArray();
+      const hasMore = rows.length > page.size;
+      return { ok: true, value: { participants: rows.slice(0, page.size).reverse().map(toParticipant), hasMore } };
+    }
+    rows = this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE id > ? ORDER BY id ASC LIMIT ?', page.after ?? '', page.size + 1).toArray();
+    return { ok: true, value: { participants: rows.slice(0, page.size).map(toParticipant), hasMore: rows.length > page.size } };
+  }
+
+  /** Removes a deleted user from this conversation; a personal conversation also loses its messages. */
+  forgetUser(userId: string): Result<null> {
+    const row = this.live();
+    if (!row) return { ok: true, value: null };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM participants WHERE user_id = ?', userId);
+      if (row.type === 'personal') {
+        const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+        this.sql.exec('DELETE FROM messages');
+        this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+        if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+        this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+      }
+    });
+    this.afterCommit();
+    return { ok: true, value: null };
+  }
+
+  // ---- activities ---------------------------------------------------------
+
+  activity(activity: Activity): Result<Conversation> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    if (activity.type !== 'conversation:read') return { ok: true, value: toConversation(row) };
+    const now = new Date().toISOString();
+    if (activity.author.type === 'business') {
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec('UPDATE conversation SET business_last_read = ?', now);
+        this.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, lastUpdatedAt: row.last_updated_at, businessLastRead: now });
+      });
+      this.afterCommit();
+    } else {
+      const p = this.participantByUser(activity.author.userId);
+      if (!p) return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
+      this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', now, p.id);
+    }
+    return { ok: true, value: toConversation(this.row()!) };
+  }
+
+  // ---- outbox -------------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    this.alarmArmed = false;
+    await this.drain();
+    const left = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+    if (left > 0) await this.armAlarm(DRAIN_RETRY_MS);
+  }
+
+  private enqueue(queue: Queues, body: OutboxBody): void {
+    this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', queue, JSON.stringify(body));
+  }
+
+  /** Runs after every committing call: arm the safety alarm, then drain without holding up the caller. */
+  private afterCommit(): void {
+    if (!this.alarmArmed) this.ctx.waitUntil(this.armAlarm(DRAIN_RETRY_MS));
+    this.ctx.waitUntil(this.drain());
+  }
+
+  private async armAlarm(delayMs: number): Promise<void> {
+    this.alarmArmed = true;
+    await this.ctx.storage.setAlarm(Date.now() + delayMs);
+  }
+
+  /**
+   * Sends outbox rows to their queues in order, in batches, and deletes what was
+   * sent. Concurrent callers coalesce into the running drain, which is what
+   * batches a burst of messages into few queue sends.
+   */
+  private async drain(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = true;
+    try {
+      do {
+        this.drainAgain = false;
+        const rows = this.sql.exec<{ id: number; queue: Queues; body: string }>('SELECT id, queue, body FROM outbox ORDER BY id LIMIT ?', MAX_BATCH_MESSAGES).toArray();
+        if (rows.length === 0) break;
+        let bytes = 0;
+        const batch: typeof rows = [];
+        for (const r of rows) {
+          if (batch.length > 0 && (r.queue !== batch[0]!.queue || bytes + r.body.length > MAX_BATCH_BYTES)) break;
+          bytes += r.body.length;
+          batch.push(r);
+        }
+        await this.queueFor(batch[0]!.queue).sendBatch(batch.map((r) => ({ body: JSON.parse(r.body) as OutboxBody, contentType: 'json' as const })));
+        this.sql.exec('DELETE FROM outbox WHERE id <= ?', batch[batch.length - 1]!.id);
+        if (batch.length < rows.length) this.drainAgain = true;
+      } while (this.drainAgain);
+    } catch (err) {
+      // The rows stay in the outbox; the alarm retries them.
+      console.error('outbox drain failed; the alarm will retry', err instanceof Error ? err.message : String(err));
+      if (!this.alarmArmed) await this.armAlarm(DRAIN_RETRY_MS);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private queueFor(queue: Queues): Queue<OutboxBody> {
+    switch (queue) {
+      case 'index':
+        return this.env.INDEX_QUEUE;
+    }
+  }
+
+  // ---- rows ---------------------------------------------------------------
+
+  private row(): ConversationRow | undefined {
+    return this.sql.exec<ConversationRow>('SELECT * FROM conversation').toArray()[0];
+  }
+
+  private live(): ConversationRow | undefined {
+    const row = this.row();
+    return row && !row.deleted_at ? row : undefined;
+  }
+
+  private participants(): Participant[] {
+    return this.sql.exec<ParticipantRow>('SELECT * FROM participants ORDER BY id').toArray().map(toParticipant);
+  }
+
+  private participantByUser(userId: string): ParticipantRow | undefined {
+    return this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE user_id = ?', userId).toArray()[0];
+  }
+
+  private insertParticipant(userId: string, userExternalId: string | null, now: string): void {
+    this.sql.exec(
+      'INSERT INTO participants (id, user_id, user_external_id, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING',
+      newId(),
+      userId,
+      userExternalId,
+      now,
+    );
+  }
+}
+
+function toConversation(row: ConversationRow): Conversation {
+  return {
+    id: row.id,
+    type: row.type,
+    isDefault: row.is_default === 1,
+    ...(row.display_name !== null ? { displayName: row.display_name } : {}),
+    ...(row.description !== null ? { description: row.description } : {}),
+    ...(row.icon_url !== null ? { iconUrl: row.icon_url } : {}),
+    metadata: row.metadata ? JSON.parse(row.metadata) : null,
+    businessLastRead: row.business_last_read,
+    lastUpdatedAt: row.last_updated_at ?? row.created_at,
+    createdAt: row.created_at,
+  };
+}
+
+function toParticipant(row: ParticipantRow): Participant {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    userExternalId: row.user_external_id,
+    unreadCount: row.unread_count,
+    lastRead: row.last_read,
+    clientAssociations: JSON.parse(row.client_associations),
+  };
+}
+
+function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    received: row.received,
+    seq: row.seq,
+    author: JSON.parse(row.author),
+    content: JSON.parse(row.content),
+    source: JSON.parse(row.source),
+    ...(row.metadata ? { metadata: JSON.parse(row.metadata) } : {}),
+  };
+}

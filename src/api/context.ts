@@ -1,0 +1,38 @@
+/**
+ * Shared steps of every `/v2/apps/{appId}/...` handler: authenticate, check the
+ * key may act on that app, check the app exists, and address a conversation's
+ * Durable Object. The DO name includes the app id, so a conversation id from
+ * another app reaches an empty object and answers 404: tenants are walls even
+ * without a D1 lookup on the message path.
+ */
+import type { IRequest } from 'itty-router';
+import type { Env } from '../env';
+import { authenticate, requireApp, type Principal } from '../auth/authenticate';
+import { appExists } from '../db/apps';
+import { findUser, type User } from '../db/users';
+import { notFound } from '../http/errors';
+
+export interface AppContext {
+  appId: string;
+  principal: Principal;
+}
+
+export async function appContext(request: IRequest, env: Env): Promise<AppContext> {
+  const principal = await authenticate(request, env);
+  const appId = request.params.appId!;
+  requireApp(principal, appId);
+  if (principal.scope === 'account' && !(await appExists(env, appId))) throw notFound('app_not_found', 'App not found');
+  return { appId, principal };
+}
+
+export function conversationStub(env: Env, appId: string, conversationId: string) {
+  return env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(`${appId}/${conversationId}`));
+}
+
+export async function requireUser(env: Env, appId: string, idOrExternalId: string): Promise<User> {
+  const user = await findUser(env, appId, idOrExternalId);
+  if (!user) throw notFound('user_not_found', 'User not found');
+  return user;
+}
+
+export const json = (body: unknown, status = 200) => Response.json(body, { status });

@@ -1,0 +1,83 @@
+/**
+ * `/v2/apps/{appId}/conversations/{id}/messages` and `/activity`: post, list,
+ * delete one, delete all, and activities. Validation happens here; ordering,
+ * limits and storage happen in the ConversationDO.
+ */
+import type { IRequest } from 'itty-router';
+import type { Env } from '../env';
+import { withTextFallback } from '../channels/text-fallback';
+import { badRequest, unwrap } from '../http/errors';
+import { pageEnvelope } from '../http/links';
+import { readBody, readQuery } from '../http/request';
+import { activityBody } from '../schema/conversation';
+import { messageListQuery, messagePostBody, type StoredAuthor } from '../schema/message';
+import { appContext, conversationStub, json } from './context';
+import { resolveParticipant } from './conversations';
+
+const MESSAGE_PAGE_SIZE = 100;
+
+export async function post(request: IRequest, env: Env) {
+  const { appId } = await appContext(request, env);
+  const body = await readBody(request, messagePostBody);
+  const stub = conversationStub(env, appId, request.params.conversationId!);
+  let author: StoredAuthor;
+  if (body.author.type === 'user') {
+    const user = await resolveParticipant(env, appId, body.author, 'author');
+    const { userExternalId: _written, ...rest } = body.author;
+    author = { ...rest, userId: user.id };
+  } else {
+    author = body.author;
+  }
+  if (body.destination && !('integrationType' in body.destination && body.destination.integrationType === 'none')) {
+    // No channel integrations can hold a client yet, so any other destination names a client the user cannot have.
+    throw badRequest('destination: the conversation has no client for that integration');
+  }
+  const message = unwrap(
+    await stub.postMessage({
+      author,
+      content: withTextFallback(body.content),
+      source: { type: 'api:conversations' },
+      ...(body.metadata ? { metadata: body.metadata } : {}),
+    }),
+  );
+  return json({ messages: [message] }, 201);
+}
+
+export async function list(request: IRequest, env: Env) {
+  const { appId } = await appContext(request, env);
+  const query = readQuery(request, messageListQuery);
+  const page = unwrap(
+    await conversationStub(env, appId, request.params.conversationId!).listMessages({
+      before: query['page[before]'],
+      after: query['page[after]'],
+      size: query['page[size]'] ?? MESSAGE_PAGE_SIZE,
+    }),
+  );
+  const { messages, ...meta } = page;
+  return json({ messages, ...pageEnvelope(request, meta) });
+}
+
+export async function remove(request: IRequest, env: Env) {
+  const { appId } = await appContext(request, env);
+  unwrap(await conversationStub(env, appId, request.params.conversationId!).deleteMessage(request.params.messageId!));
+  return json({});
+}
+
+export async function removeAll(request: IRequest, env: Env) {
+  const { appId } = await appContext(request, env);
+  unwrap(await conversationStub(env, appId, request.params.conversationId!).deleteAllMessages());
+  return json({});
+}
+
+export async function activity(request: IRequest, env: Env) {
+  const { appId } = await appContext(request, env);
+  const body = await readBody(request, activityBody);
+  const stub = conversationStub(env, appId, request.params.conversationId!);
+  if (body.author.type === 'user') {
+    const user = await resolveParticipant(env, appId, body.author, 'author');
+    unwrap(await stub.activity({ type: 'conversation:read', author: { type: 'user', userId: user.id } }));
+  } else {
+    unwrap(await stub.activity({ type: body.type, author: { type: 'business' } }));
+  }
+  return json({});
+}

@@ -1,0 +1,71 @@
+/**
+ * Who is calling: HTTP Basic (key id + secret) or a Bearer HS256 JWT signed
+ * with a key's secret. The account key (ACCOUNT_KEY_ID/SECRET secrets) manages
+ * every app; an app key (`app_…`, stored in D1) manages only its app. The
+ * tenant is always taken from the authenticated key, never from a body.
+ */
+import type { Env } from '../env';
+import { forbidden, StatusError, unauthorized } from '../http/errors';
+import { findKeySecret } from '../db/keys';
+import { decodeJwt, isExpired, verifyHs256 } from './jwt';
+import { sameSecret } from './secrets';
+
+export type Principal = { scope: 'account'; keyId: string } | { scope: 'app'; keyId: string; appId: string };
+
+interface KeyInfo {
+  scope: 'account' | 'app';
+  appId?: string;
+  secret: string;
+}
+
+async function lookupKey(env: Env, keyId: string): Promise<KeyInfo | undefined> {
+  if (env.ACCOUNT_KEY_ID && keyId === env.ACCOUNT_KEY_ID) {
+    if (!env.ACCOUNT_KEY_SECRET) throw new StatusError(500, 'configuration_error', 'ACCOUNT_KEY_SECRET is not set; run `wrangler secret put ACCOUNT_KEY_SECRET`');
+    return { scope: 'account', secret: env.ACCOUNT_KEY_SECRET };
+  }
+  if (!keyId.startsWith('app_')) return undefined;
+  const found = await findKeySecret(env, keyId);
+  return found && { scope: 'app', appId: found.appId, secret: found.secret };
+}
+
+export async function authenticate(request: Request, env: Env): Promise<Principal> {
+  const header = request.headers.get('authorization');
+  if (!header) throw unauthorized();
+  const [kind, credentials = ''] = header.split(/\s+/, 2);
+  if (kind?.toLowerCase() === 'basic') {
+    let decoded: string;
+    try {
+      decoded = atob(credentials);
+    } catch {
+      throw unauthorized('Malformed Basic credentials');
+    }
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw unauthorized('Malformed Basic credentials');
+    const keyId = decoded.slice(0, colon);
+    const key = await lookupKey(env, keyId);
+    if (!key || !sameSecret(key.secret, decoded.slice(colon + 1))) throw unauthorized('Invalid key id or secret');
+    return principal(keyId, key);
+  }
+  if (kind?.toLowerCase() === 'bearer') {
+    const jwt = decodeJwt(credentials);
+    if (!jwt || typeof jwt.header.kid !== 'string') throw unauthorized('Bearer token must be a JWT with a kid header');
+    const key = await lookupKey(env, jwt.header.kid);
+    if (!key || !(await verifyHs256(jwt, key.secret))) throw unauthorized('Invalid JWT signature, algorithm or key id');
+    if (isExpired(jwt.payload)) throw unauthorized('JWT has expired');
+    if (jwt.payload.scope !== key.scope) throw unauthorized(`JWT scope must be "${key.scope}" for this key`);
+    return principal(jwt.header.kid, key);
+  }
+  throw unauthorized('Authorization must be Basic or Bearer');
+}
+
+const principal = (keyId: string, key: KeyInfo): Principal =>
+  key.scope === 'account' ? { scope: 'account', keyId } : { scope: 'app', keyId, appId: key.appId! };
+
+export function requireAccount(p: Principal): void {
+  if (p.scope !== 'account') throw forbidden('This route needs the account key');
+}
+
+/** An app key may act only on its own app. */
+export function requireApp(p: Principal, appId: string): void {
+  if (p.scope === 'app' && p.appId !== appId) throw forbidden('This key cannot access that app');
+}

@@ -1,0 +1,77 @@
+/** Apps in D1: settings and metadata stored as JSON, listed by id cursor. */
+import type { Env } from '../env';
+import { newId } from '../ids';
+import { DEFAULT_SETTINGS, type AppSettings } from '../schema/app';
+import type { Metadata } from '../schema/common';
+import type { Page } from '../schema/pagination';
+
+export interface App {
+  id: string;
+  displayName: string;
+  settings: AppSettings;
+  metadata: Metadata | null;
+}
+
+interface AppRow {
+  id: string;
+  display_name: string;
+  settings: string;
+  metadata: string | null;
+}
+
+const toApp = (r: AppRow): App => ({
+  id: r.id,
+  displayName: r.display_name,
+  settings: { ...DEFAULT_SETTINGS, ...JSON.parse(r.settings) },
+  metadata: r.metadata ? JSON.parse(r.metadata) : null,
+});
+
+const existsCache = new Map<string, number>();
+const EXISTS_CACHE_MS = 30_000;
+
+export async function createApp(env: Env, input: { displayName: string; settings?: Partial<AppSettings>; metadata?: Metadata | null }): Promise<App> {
+  const app: App = { id: newId(), displayName: input.displayName, settings: { ...DEFAULT_SETTINGS, ...input.settings }, metadata: input.metadata ?? null };
+  await env.DB.prepare('INSERT INTO apps (id, display_name, settings, metadata, created_at) VALUES (?, ?, ?, ?, ?)')
+    .bind(app.id, app.displayName, JSON.stringify(app.settings), app.metadata ? JSON.stringify(app.metadata) : null, new Date().toISOString())
+    .run();
+  return app;
+}
+
+export async function getApp(env: Env, appId: string): Promise<App | undefined> {
+  const r = await env.DB.prepare('SELECT * FROM apps WHERE id = ?').bind(appId).first<AppRow>();
+  return r ? toApp(r) : undefined;
+}
+
+/** Existence check for account-key requests on app routes, cached briefly per isolate. */
+export async function appExists(env: Env, appId: string): Promise<boolean> {
+  const until = existsCache.get(appId);
+  if (until && until > Date.now()) return true;
+  const r = await env.DB.prepare('SELECT 1 AS x FROM apps WHERE id = ?').bind(appId).first();
+  if (r) existsCache.set(appId, Date.now() + EXISTS_CACHE_MS);
+  return r !== null;
+}
+
+export async function listApps(env: Env, page: Page): Promise<App[]> {
+  const stmt = page.before
+    ? env.DB.prepare('SELECT * FROM apps WHERE id < ? ORDER BY id DESC LIMIT ?').bind(page.before, page.size + 1)
+    : env.DB.prepare('SELECT * FROM apps WHERE id > ? ORDER BY id ASC LIMIT ?').bind(page.after ?? '', page.size + 1);
+  const { results } = await stmt.all<AppRow>();
+  return results.map(toApp);
+}
+
+export async function updateApp(env: Env, app: App): Promise<void> {
+  await env.DB.prepare('UPDATE apps SET display_name = ?, settings = ?, metadata = ? WHERE id = ?')
+    .bind(app.displayName, JSON.stringify(app.settings), app.metadata ? JSON.stringify(app.metadata) : null, app.id)
+    .run();
+}
+
+/** Removes the app and everything D1 holds for it; keys, users and clients follow by cascade. */
+export async function deleteApp(env: Env, appId: string): Promise<void> {
+  existsCache.delete(appId);
+  await env.DB.batch([
+    env.DB.prepare('DELETE FROM message_index WHERE app_id = ?').bind(appId),
+    env.DB.prepare('DELETE FROM conversation_participants WHERE app_id = ?').bind(appId),
+    env.DB.prepare('DELETE FROM conversations WHERE app_id = ?').bind(appId),
+    env.DB.prepare('DELETE FROM apps WHERE id = ?').bind(appId),
+  ]);
+}

@@ -1,0 +1,101 @@
+/**
+ * The D1 index of conversations: which conversations exist in an app and who
+ * takes part, so a user's conversations can be listed without visiting every
+ * ConversationDO. The DO is the source of truth; handlers write this index
+ * right after the DO commits (so a create is listable at once) and the index
+ * queue re-applies the same keyed upserts, so a lost write heals.
+ */
+import type { Env } from '../env';
+import type { Conversation } from '../schema/conversation';
+import type { Page } from '../schema/pagination';
+
+interface ConversationRow {
+  id: string;
+  type: 'personal' | 'sdkGroup';
+  is_default: number;
+  display_name: string | null;
+  description: string | null;
+  icon_url: string | null;
+  metadata: string | null;
+  created_at: string;
+  last_updated_at: string | null;
+  business_last_read: string | null;
+}
+
+const toConversation = (r: ConversationRow): Conversation => ({
+  id: r.id,
+  type: r.type,
+  isDefault: r.is_default === 1,
+  ...(r.display_name !== null ? { displayName: r.display_name } : {}),
+  ...(r.description !== null ? { description: r.description } : {}),
+  ...(r.icon_url !== null ? { iconUrl: r.icon_url } : {}),
+  metadata: r.metadata ? JSON.parse(r.metadata) : null,
+  businessLastRead: r.business_last_read,
+  lastUpdatedAt: r.last_updated_at ?? r.created_at,
+  createdAt: r.created_at,
+});
+
+export function indexConversation(env: Env, appId: string, c: Conversation, participants: { id: string; userId: string }[]): Promise<unknown> {
+  return env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO conversations (id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at, last_updated_at, business_last_read)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, description = excluded.description,
+         icon_url = excluded.icon_url, metadata = excluded.metadata`,
+    ).bind(
+      c.id,
+      appId,
+      c.type,
+      c.isDefault ? 1 : 0,
+      c.displayName ?? null,
+      c.description ?? null,
+      c.iconUrl ?? null,
+      c.metadata ? JSON.stringify(c.metadata) : null,
+      c.createdAt,
+      c.lastUpdatedAt,
+      c.businessLastRead,
+    ),
+    ...participants.map((p) =>
+      env.DB.prepare('INSERT INTO conversation_participants (conversation_id, app_id, user_id, participant_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').bind(c.id, appId, p.userId, p.id),
+    ),
+  ]);
+}
+
+export function unindexParticipant(env: Env, appId: string, conversationId: string, userId: string): Promise<unknown> {
+  return env.DB.prepare('DELETE FROM conversation_participants WHERE app_id = ? AND conversation_id = ? AND user_id = ?').bind(appId, conversationId, userId).run();
+}
+
+export function unindexConversation(env: Env, appId: string, conversationId: string): Promise<unknown> {
+  return env.DB.batch([
+    env.DB.prepare('DELETE FROM conversation_participants WHERE app_id = ? AND conversation_id = ?').bind(appId, conversationId),
+    env.DB.prepare('DELETE FROM conversations WHERE app_id = ? AND id = ?').bind(appId, conversationId),
+  ]);
+}
+
+export async function hasPersonalConversation(env: Env, appId: string, userId: string): Promise<boolean> {
+  const r = await env.DB.prepare(
+    `SELECT 1 AS x FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
+     WHERE p.app_id = ? AND p.user_id = ? AND c.type = 'personal' LIMIT 1`,
+  )
+    .bind(appId, userId)
+    .first();
+  return r !== null;
+}
+
+export async function userConversationIds(env: Env, appId: string, userId: string): Promise<{ id: string; type: string }[]> {
+  const { results } = await env.DB.prepare(
+    `SELECT c.id, c.type FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id WHERE p.app_id = ? AND p.user_id = ?`,
+  )
+    .bind(appId, userId)
+    .all<{ id: string; type: string }>();
+  return results;
+}
+
+export async function listUserConversations(env: Env, appId: string, userId: string, page: Page): Promise<Conversation[]> {
+  const base = `SELECT c.* FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id WHERE p.app_id = ? AND p.user_id = ?`;
+  const stmt = page.before
+    ? env.DB.prepare(`${base} AND c.id < ? ORDER BY c.id DESC LIMIT ?`).bind(appId, userId, page.before, page.size + 1)
+    : env.DB.prepare(`${base} AND c.id > ? ORDER BY c.id ASC LIMIT ?`).bind(appId, userId, page.after ?? '', page.size + 1);
+  const { results } = await stmt.all<ConversationRow>();
+  return results.map(toConversation);
+}

@@ -1,0 +1,69 @@
+/**
+ * The `index` queue consumer: applies a batch of keyed ops to D1 in one
+ * `batch()` (one round trip, one transaction). Upserts are keyed by message id
+ * and deletes are idempotent, so a redelivered batch changes nothing. If D1
+ * fails, the whole batch is retried by the queue; a body that does not parse
+ * is acknowledged and logged, since retrying it can never succeed.
+ */
+import * as v from 'valibot';
+import type { Env } from '../env';
+import { indexOp, type IndexOp } from '../schema/index-ops';
+
+export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const ops: IndexOp[] = [];
+  for (const msg of batch.messages) {
+    const parsed = v.safeParse(indexOp, msg.body);
+    if (parsed.success) ops.push(parsed.output);
+    else console.error('index: dropping malformed op', JSON.stringify(msg.body).slice(0, 200));
+  }
+  if (ops.length === 0) return;
+  const db = env.DB;
+  const statements: D1PreparedStatement[] = [];
+  const lastUpdated = new Map<string, { appId: string; at: string }>();
+  for (const op of ops) {
+    switch (op.op) {
+      case 'message.upsert': {
+        const m = op.message;
+        statements.push(
+          db
+            .prepare(
+              `INSERT INTO message_index (id, app_id, conversation_id, seq, received, author_type, author_user_id, content_type, text, body)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text`,
+            )
+            .bind(m.id, op.appId, op.conversationId, m.seq, m.received, m.authorType, m.authorUserId, m.contentType, m.text, m.body),
+        );
+        const prev = lastUpdated.get(op.conversationId);
+        if (!prev || prev.at < m.received) lastUpdated.set(op.conversationId, { appId: op.appId, at: m.received });
+        break;
+      }
+      case 'message.delete':
+        statements.push(db.prepare('DELETE FROM message_index WHERE id = ? AND app_id = ?').bind(op.messageId, op.appId));
+        break;
+      case 'conversation.messagesCleared':
+        statements.push(db.prepare('DELETE FROM message_index WHERE conversation_id = ? AND app_id = ? AND seq <= ?').bind(op.conversationId, op.appId, op.upToSeq));
+        break;
+      case 'conversation.touch':
+        statements.push(
+          db.prepare('UPDATE conversations SET business_last_read = ? WHERE id = ? AND app_id = ?').bind(op.businessLastRead, op.conversationId, op.appId),
+        );
+        break;
+      case 'conversation.delete':
+        statements.push(
+          db.prepare('DELETE FROM message_index WHERE conversation_id = ? AND app_id = ?').bind(op.conversationId, op.appId),
+          db.prepare('DELETE FROM conversation_participants WHERE conversation_id = ? AND app_id = ?').bind(op.conversationId, op.appId),
+          db.prepare('DELETE FROM conversations WHERE id = ? AND app_id = ?').bind(op.conversationId, op.appId),
+        );
+        break;
+    }
+  }
+  // One statement per conversation, not per message: the batch carries the newest time.
+  for (const [conversationId, { appId, at }] of lastUpdated) {
+    statements.push(
+      db
+        .prepare('UPDATE conversations SET last_updated_at = ? WHERE id = ? AND app_id = ? AND (last_updated_at IS NULL OR last_updated_at < ?)')
+        .bind(at, conversationId, appId, at),
+    );
+  }
+  await db.batch(statements);
+}

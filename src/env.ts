@@ -1,0 +1,20 @@
+/**
+ * The bindings and secrets the Worker and the Durable Objects receive. Names
+ * match wrangler.toml; secrets are set with `wrangler secret put` in production
+ * and come from `.dev.vars` locally.
+ */
+import type { ConversationDO } from '../durable/conversation';
+import type { IndexOp } from './schema/index-ops';
+
+export interface Env {
+  DB: D1Database;
+  CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
+  INDEX_QUEUE: Queue<IndexOp>;
+  ATTACHMENTS: R2Bucket;
+  /** "local" when running on a developer's machine; anything else is production. */
+  PARLEY_ENV?: string;
+  ACCOUNT_KEY_ID?: string;
+  ACCOUNT_KEY_SECRET?: string;
+  /** Base64 of 32 random bytes; encrypts key secrets and channel tokens at rest. */
+  MASTER_KEY?: string;
+}

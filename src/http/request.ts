@@ -1,0 +1,65 @@
+/**
+ * The edge of every REST handler: read a JSON body within the contract's size
+ * limit and parse it, or the query string, with a valibot schema. Failures
+ * become 4xx StatusErrors naming the field, before anything reaches storage.
+ */
+import * as v from 'valibot';
+import { describeIssue, LIMITS } from '../schema/common';
+import { badRequest, StatusError } from './errors';
+
+export async function readBody<S extends v.GenericSchema>(request: Request, schema: S): Promise<v.InferOutput<S>> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new StatusError(415, 'unsupported_media_type', `Content-Type must be application/json${type ? `, not ${type}` : ''}`);
+  }
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > LIMITS.bodyBytes) throw tooLarge();
+  const text = await readCapped(request);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`Malformed JSON body: ${err instanceof Error ? err.message : 'cannot parse'}`);
+  }
+  return parseWith(schema, json);
+}
+
+export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, input, { abortPipeEarly: true });
+  if (result.success) return result.output;
+  throw badRequest(describeIssue(result.issues[0]));
+}
+
+/** Query strings are parsed with their literal keys, e.g. `page[after]`; repeated keys keep the last value. */
+export function readQuery<S extends v.GenericSchema>(request: Request, schema: S): v.InferOutput<S> {
+  const params: Record<string, string> = {};
+  for (const [key, value] of new URL(request.url).searchParams) params[key] = value;
+  return parseWith(schema, params);
+}
+
+const tooLarge = () => new StatusError(413, 'payload_too_large', `Request body must be at most ${LIMITS.bodyBytes} bytes`);
+
+/** Reads the body but stops at the limit, so a missing or lying Content-Length cannot make us buffer more. */
+async function readCapped(request: Request): Promise<string> {
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > LIMITS.bodyBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}

@@ -1,0 +1,16 @@
+/** Parley's Worker entry points: HTTP (REST API), queue consumers, and the Durable Object export. */
+import type { Env } from './env';
+import { consumeIndexBatch } from './delivery/index-consumer';
+import { router } from './router';
+
+export { ConversationDO } from '../durable/conversation';
+
+export default {
+  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+
+  async queue(batch, env) {
+    if (batch.queue.startsWith('parley-index')) return consumeIndexBatch(batch, env);
+    console.error(`no consumer for queue ${batch.queue}; retrying so nothing is lost`);
+    batch.retryAll();
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,34 @@
+/**
+ * Messages on the `index` queue: keyed upserts and deletes that keep D1's
+ * queryable copy of conversations and messages in step with the
+ * ConversationDOs. Every op is idempotent, so redelivery is harmless. The
+ * consumer parses each body with this schema, so a malformed op is dropped
+ * loudly instead of poisoning a batch.
+ */
+import * as v from 'valibot';
+
+const messageRow = v.object({
+  id: v.string(),
+  seq: v.number(),
+  received: v.string(),
+  authorType: v.string(),
+  authorUserId: v.nullable(v.string()),
+  contentType: v.string(),
+  text: v.nullable(v.string()),
+  body: v.string(),
+});
+
+export const indexOp = v.variant('op', [
+  v.object({ op: v.literal('message.upsert'), appId: v.string(), conversationId: v.string(), message: messageRow }),
+  v.object({ op: v.literal('message.delete'), appId: v.string(), conversationId: v.string(), messageId: v.string() }),
+  v.object({ op: v.literal('conversation.messagesCleared'), appId: v.string(), conversationId: v.string(), upToSeq: v.number() }),
+  v.object({
+    op: v.literal('conversation.touch'),
+    appId: v.string(),
+    conversationId: v.string(),
+    lastUpdatedAt: v.nullable(v.string()),
+    businessLastRead: v.nullable(v.string()),
+  }),
+  v.object({ op: v.literal('conversation.delete'), appId: v.string(), conversationId: v.string() }),
+]);
+export type IndexOp = v.InferOutput<typeof indexOp>;

@@ -1,0 +1,86 @@
+/**
+ * Messages: the post body (`messagePost`), the stored message, and the
+ * listing query. The stored shape is what the ConversationDO keeps and what the
+ * API returns; `seq` is Parley's additive field.
+ */
+import * as v from 'valibot';
+import { boundedString, metadata, objectId, uri } from './common';
+import { content, type Content } from './content';
+
+const author = v.variant(
+  'type',
+  [
+    v.object({
+      type: v.literal('business'),
+      subtypes: v.optional(v.pipe(v.array(v.literal('AI', 'must be AI')), v.length(1, 'must hold exactly 1 subtype'))),
+      displayName: v.optional(boundedString(1, 100)),
+      avatarUrl: v.optional(uri()),
+    }),
+    v.pipe(
+      v.object({
+        type: v.literal('user'),
+        subtypes: v.optional(v.pipe(v.array(v.literal('AI', 'must be AI')), v.length(1, 'must hold exactly 1 subtype'))),
+        userId: v.optional(v.string('must be a string')),
+        userExternalId: v.optional(boundedString(1, 1024)),
+        displayName: v.optional(boundedString(1, 100)),
+        avatarUrl: v.optional(uri()),
+      }),
+      v.check((a) => a.userId !== undefined || a.userExternalId !== undefined, 'author: userId or userExternalId is required for a user author'),
+    ),
+  ],
+  'must have type user or business',
+);
+
+const destination = v.union(
+  [v.object({ integrationId: objectId }), v.object({ integrationType: boundedString(1, 64) })],
+  'must hold integrationId or integrationType',
+);
+
+export const messagePostBody = v.pipe(
+  v.object({
+    author,
+    content,
+    destination: v.optional(destination),
+    metadata: v.optional(v.nullable(metadata)),
+    override: v.optional(v.record(v.string(), v.looseObject({ payload: v.optional(v.unknown()) }))),
+    schema: v.optional(v.literal('whatsapp', 'must be whatsapp')),
+  }),
+  v.check((m) => m.content.type !== 'formResponse', 'content.type: formResponse messages can only be sent by the Web Messenger'),
+  v.check((m) => m.content.type !== 'template' || m.schema === 'whatsapp', 'schema: template content requires schema "whatsapp"'),
+);
+export type MessagePost = v.InferOutput<typeof messagePostBody>;
+
+export const messageListQuery = v.pipe(
+  v.object({
+    'page[after]': v.optional(objectId),
+    'page[before]': v.optional(objectId),
+    'page[size]': v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be an integer between 1 and 100'), v.transform(Number), v.minValue(1, 'must be an integer between 1 and 100'), v.maxValue(100, 'must be an integer between 1 and 100'))),
+  }),
+  v.check((q) => !(q['page[after]'] && q['page[before]']), 'page: page[after] and page[before] cannot be used together'),
+);
+
+/** What a message looks like once stored (and on the wire). */
+export interface StoredAuthor {
+  type: 'user' | 'business';
+  subtypes?: string[];
+  userId?: string;
+  userExternalId?: string;
+  displayName?: string;
+  avatarUrl?: string;
+}
+export interface MessageSource {
+  type: string;
+  integrationId?: string;
+  originalMessageId?: string;
+  originalMessageTimestamp?: string;
+}
+export interface Message {
+  id: string;
+  received: string;
+  seq: number;
+  author: StoredAuthor;
+  content: Content & { text?: string };
+  source: MessageSource;
+  metadata?: Record<string, string | number | boolean> | null;
+  deleted?: boolean;
+}

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { call, newApp } from './helpers';
+
+describe('smoke', () => {
+  it('creates an app, a user, a conversation and a message', async () => {
+    const { appId, auth } = await newApp();
+    const user = await call('POST', `/v2/apps/${appId}/users`, auth, { externalId: 'u1' });
+    expect(user.status).toBe(201);
+    const conv = await call('POST', `/v2/apps/${appId}/conversations`, auth, { type: 'personal', participants: [{ userId: user.body.user.id }] });
+    expect(conv.status).toBe(201);
+    const msg = await call('POST', `/v2/apps/${appId}/conversations/${conv.body.conversation.id}/messages`, auth, {
+      author: { type: 'business' },
+      content: { type: 'text', text: 'hello' },
+    });
+    expect(msg.status).toBe(201);
+    expect(msg.body.messages[0].seq).toBe(1);
+  });
+});
