@@ -1,0 +1,45 @@
+/**
+ * Starts one Parley for the Node suites: `wrangler dev` on workerd with fresh
+ * state in a temp folder and test credentials, exactly as `npm start` runs it.
+ * Suites read the URL and the account key through `inject`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+// @ts-expect-error -- plain ESM helper shared with npm start; typed by its JSDoc
+import { startParley } from '../../scripts/local.mjs';
+
+export const ACCOUNT_KEY_ID = 'act_0000000000000000000000aa';
+export const ACCOUNT_KEY_SECRET = 'node-suite-account-secret';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    parleyUrl: string;
+    accountKeyId: string;
+    accountKeySecret: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const persistTo = mkdtempSync(path.join(tmpdir(), 'parley-test-'));
+  const port = 18787 + Math.floor(Math.random() * 1000);
+  const parley = await startParley({
+    port,
+    persistTo,
+    quiet: true,
+    vars: {
+      PARLEY_ENV: 'local',
+      ACCOUNT_KEY_ID,
+      ACCOUNT_KEY_SECRET,
+      MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+    },
+  });
+  project.provide('parleyUrl', parley.url);
+  project.provide('accountKeyId', ACCOUNT_KEY_ID);
+  project.provide('accountKeySecret', ACCOUNT_KEY_SECRET);
+  return async () => {
+    await parley.stop();
+    rmSync(persistTo, { recursive: true, force: true });
+  };
+}
