@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-// @ts-expect-error -- plain ESM helper shared with npm start; typed by its JSDoc
 import { startParley } from '../../scripts/local.mjs';
 
 export const ACCOUNT_KEY_ID = 'act_0000000000000000000000aa';

@@ -1,0 +1,13 @@
+/** Types for scripts/local.mjs, so TypeScript suites can start Parley the way npm start does. */
+import type { ChildProcess } from 'node:child_process';
+
+export const ROOT: string;
+export function ensureDevVars(file?: string): Record<string, string>;
+export function applyMigrations(persistTo: string): void;
+export function startParley(opts: {
+  port?: number;
+  persistTo: string;
+  vars?: Record<string, string>;
+  quiet?: boolean;
+  inspectorPort?: number;
+}): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }>;
