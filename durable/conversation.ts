@@ -66,6 +66,7 @@ type ConversationRow = {
   created_at: string;
   last_updated_at: string | null;
   business_last_read: string | null;
+  message_count: number;
   deleted_at: string | null;
 }
 
@@ -131,7 +132,9 @@ export class ConversationDO extends DurableObject<Env> {
         now,
       );
       for (const p of init.participants) this.insertParticipant(p.userId, p.userExternalId, now);
+      this.enqueueConversation();
     });
+    this.afterCommit();
     return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
   }
 
@@ -152,7 +155,9 @@ export class ConversationDO extends DurableObject<Env> {
       set('description', 'description');
       set('iconUrl', 'icon_url');
       set('metadata', 'metadata', (m) => JSON.stringify(m));
+      this.enqueueConversation();
     });
+    this.afterCommit();
     return { ok: true, value: toConversation(this.row()!) };
   }
 
@@ -182,8 +187,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (input.author.type === 'user' && !this.participantByUser(input.author.userId!)) {
       return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
     }
-    const count = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM messages').one().n;
-    if (count >= LIMITS.messagesPerConversation) {
+    if (row.message_count >= LIMITS.messagesPerConversation) {
       return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
     }
     const id = newId();
@@ -203,7 +207,7 @@ export class ConversationDO extends DurableObject<Env> {
           input.dedupeKey ?? null,
         )
         .one().seq;
-      this.sql.exec('UPDATE conversation SET last_updated_at = ?', received);
+      this.sql.exec('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1', received);
       this.sql.exec('UPDATE participants SET unread_count = unread_count + 1 WHERE user_id IS NOT ?', author.userId ?? null);
       const stored: Message = { id, received, seq, author, content: input.content, source: input.source, ...(input.metadata ? { metadata: input.metadata } : {}) };
       this.enqueue('index', {
@@ -272,6 +276,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!found) return fail(404, 'message_not_found', 'Message not found');
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
+      this.sql.exec('UPDATE conversation SET message_count = message_count - 1');
       this.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
     });
     this.afterCommit();
@@ -285,6 +290,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (top === null) return { ok: true, value: null };
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM messages');
+      this.sql.exec('UPDATE conversation SET message_count = 0');
       this.sql.exec('UPDATE participants SET unread_count = 0');
       this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
     });
@@ -302,7 +308,11 @@ export class ConversationDO extends DurableObject<Env> {
     if (existing) return { ok: true, value: toParticipant(existing) };
     const count = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM participants').one().n;
     if (count >= LIMITS.sdkGroupParticipants) return fail(400, 'bad_request', `Too many participants: an sdkGroup conversation holds at most ${LIMITS.sdkGroupParticipants}`);
-    this.ctx.storage.transactionSync(() => this.insertParticipant(user.userId, user.userExternalId, new Date().toISOString()));
+    this.ctx.storage.transactionSync(() => {
+      this.insertParticipant(user.userId, user.userExternalId, new Date().toISOString());
+      this.enqueueConversation();
+    });
+    this.afterCommit();
     return { ok: true, value: toParticipant(this.participantByUser(user.userId)!) };
   }
 
@@ -314,7 +324,11 @@ export class ConversationDO extends DurableObject<Env> {
       : this.participantByUser(who.userId!);
     if (!p) return fail(404, 'participant_not_found', 'The user is not a participant of this conversation');
     if (row.type === 'personal') return fail(400, 'bad_request', 'The participant of a personal conversation cannot leave it');
-    this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
+      this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
+    });
+    this.afterCommit();
     return { ok: true, value: { userId: p.user_id, participantId: p.id } };
   }
 
@@ -336,6 +350,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!row) return { ok: true, value: null };
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM participants WHERE user_id = ?', userId);
+      this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId });
       if (row.type === 'personal') {
         const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
         this.sql.exec('DELETE FROM messages');
@@ -376,6 +391,17 @@ export class ConversationDO extends DurableObject<Env> {
     await this.drain();
     const left = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
     if (left > 0) await this.armAlarm(DRAIN_RETRY_MS);
+  }
+
+  /** Queues the conversation record and its participants for the D1 index. */
+  private enqueueConversation(): void {
+    const row = this.row()!;
+    this.enqueue('index', {
+      op: 'conversation.upsert',
+      appId: row.app_id,
+      conversation: toConversation(row),
+      participants: this.participants().map((p) => ({ id: p.id, userId: p.userId })),
+    });
   }
 
   private enqueue(queue: Queues, body: OutboxBody): void {

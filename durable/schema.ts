@@ -17,6 +17,7 @@ export const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL,
      last_updated_at TEXT,
      business_last_read TEXT,
+     message_count INTEGER NOT NULL DEFAULT 0,
      deleted_at TEXT
    );
    CREATE TABLE messages (

@@ -7,6 +7,7 @@
  */
 import * as v from 'valibot';
 import type { Env } from '../env';
+import { deleteConversationStatements, removeParticipantStatement, upsertConversationStatements } from '../db/conversations';
 import { indexOp, type IndexOp } from '../schema/index-ops';
 
 export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
@@ -22,13 +23,21 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
   const lastUpdated = new Map<string, { appId: string; at: string }>();
   for (const op of ops) {
     switch (op.op) {
+      case 'conversation.upsert':
+        statements.push(...upsertConversationStatements(db, op.appId, op.conversation, op.participants));
+        break;
+      case 'participant.remove':
+        statements.push(removeParticipantStatement(db, op.appId, op.conversationId, op.userId));
+        break;
       case 'message.upsert': {
         const m = op.message;
+        // Skipped when the conversation is gone or its messages were cleared past this seq: the op arrived late.
         statements.push(
           db
             .prepare(
               `INSERT INTO message_index (id, app_id, conversation_id, seq, received, author_type, author_user_id, content_type, text, body)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+               WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND (deleted_at IS NOT NULL OR cleared_up_to_seq >= ?4))
                ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text`,
             )
             .bind(m.id, op.appId, op.conversationId, m.seq, m.received, m.authorType, m.authorUserId, m.contentType, m.text, m.body),
@@ -41,7 +50,10 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
         statements.push(db.prepare('DELETE FROM message_index WHERE id = ? AND app_id = ?').bind(op.messageId, op.appId));
         break;
       case 'conversation.messagesCleared':
-        statements.push(db.prepare('DELETE FROM message_index WHERE conversation_id = ? AND app_id = ? AND seq <= ?').bind(op.conversationId, op.appId, op.upToSeq));
+        statements.push(
+          db.prepare('DELETE FROM message_index WHERE conversation_id = ? AND app_id = ? AND seq <= ?').bind(op.conversationId, op.appId, op.upToSeq),
+          db.prepare('UPDATE conversations SET cleared_up_to_seq = max(cleared_up_to_seq, ?) WHERE id = ? AND app_id = ?').bind(op.upToSeq, op.conversationId, op.appId),
+        );
         break;
       case 'conversation.touch':
         statements.push(
@@ -49,11 +61,7 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
         );
         break;
       case 'conversation.delete':
-        statements.push(
-          db.prepare('DELETE FROM message_index WHERE conversation_id = ? AND app_id = ?').bind(op.conversationId, op.appId),
-          db.prepare('DELETE FROM conversation_participants WHERE conversation_id = ? AND app_id = ?').bind(op.conversationId, op.appId),
-          db.prepare('DELETE FROM conversations WHERE id = ? AND app_id = ?').bind(op.conversationId, op.appId),
-        );
+        statements.push(...deleteConversationStatements(db, op.appId, op.conversationId));
         break;
     }
   }

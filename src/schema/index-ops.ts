@@ -18,7 +18,27 @@ const messageRow = v.object({
   body: v.string(),
 });
 
+const conversationRow = v.object({
+  id: v.string(),
+  type: v.picklist(['personal', 'sdkGroup']),
+  isDefault: v.boolean(),
+  displayName: v.optional(v.string()),
+  description: v.optional(v.string()),
+  iconUrl: v.optional(v.string()),
+  metadata: v.nullable(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]))),
+  businessLastRead: v.nullable(v.string()),
+  lastUpdatedAt: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+
 export const indexOp = v.variant('op', [
+  v.object({
+    op: v.literal('conversation.upsert'),
+    appId: v.string(),
+    conversation: conversationRow,
+    participants: v.array(v.object({ id: v.string(), userId: v.string() })),
+  }),
+  v.object({ op: v.literal('participant.remove'), appId: v.string(), conversationId: v.string(), userId: v.string() }),
   v.object({ op: v.literal('message.upsert'), appId: v.string(), conversationId: v.string(), message: messageRow }),
   v.object({ op: v.literal('message.delete'), appId: v.string(), conversationId: v.string(), messageId: v.string() }),
   v.object({ op: v.literal('conversation.messagesCleared'), appId: v.string(), conversationId: v.string(), upToSeq: v.number() }),

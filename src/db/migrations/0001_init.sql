@@ -64,7 +64,11 @@ CREATE TABLE conversations (
   metadata TEXT,
   created_at TEXT NOT NULL,
   last_updated_at TEXT,
-  business_last_read TEXT
+  business_last_read TEXT,
+  -- Guards against queue reordering: a late upsert never resurrects a deleted
+  -- conversation or a cleared message.
+  deleted_at TEXT,
+  cleared_up_to_seq INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE conversation_participants (
