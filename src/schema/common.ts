@@ -33,7 +33,10 @@ export const objectId = v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{
 const byteLength = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).byteLength;
 
 /** Flat key/value metadata (strings, numbers, booleans), at most 4 KB serialized. */
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 export const metadata = v.pipe(
+  v.custom<Record<string, unknown>>(isPlainObject, 'must be an object'),
   v.record(
     v.string(),
     v.union([v.string(), v.number(), v.boolean()], 'must be flat: values may only be strings, numbers or booleans'),
@@ -49,5 +52,7 @@ export function describeIssue(issue: v.BaseIssue<unknown>): string {
     .map((item) => String((item as { key: unknown }).key))
     .reduce((acc, key) => (/^\d+$/.test(key) ? `${acc}[${key}]` : acc ? `${acc}.${key}` : key), '');
   const received = issue.kind === 'schema' && issue.received === 'undefined' ? 'is required' : issue.message;
-  return path ? `${path}: ${received}` : received;
+  // Cross-field checks already name their fields ("content.text: ..."); don't prefix them twice.
+  if (!path || /^[\w.[\]]+: /.test(received)) return received;
+  return `${path}: ${received}`;
 }

@@ -92,7 +92,7 @@ const textContent = v.pipe(
     payload: v.optional(boundedString(1, 1000)),
     blockChatInput,
   }),
-  v.check((c) => c.text !== undefined || c.htmlText !== undefined || c.markdownText !== undefined || (c.actions?.length ?? 0) > 0, 'content.text is required unless actions, htmlText or markdownText are given'),
+  v.check((c) => c.text !== undefined || c.htmlText !== undefined || c.markdownText !== undefined || (c.actions?.length ?? 0) > 0, 'content.text: is required unless actions, htmlText or markdownText are given'),
   v.check((c) => oneMarkup(c), 'content: htmlText and markdownText cannot be used together'),
   v.check((c) => openOnReceiveOnce(c.actions), 'content.actions: at most one webview may have openOnReceive'),
 );

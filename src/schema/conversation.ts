@@ -8,7 +8,7 @@ const participantRef = v.pipe(
     userExternalId: v.optional(boundedString(1, 1024)),
     subscribeSDKClient: v.optional(v.boolean('must be a boolean')),
   }),
-  v.check((p) => (p.userId === undefined) !== (p.userExternalId === undefined), 'participant: exactly one of userId or userExternalId is required'),
+  v.check((p) => (p.userId === undefined) !== (p.userExternalId === undefined), 'exactly one of userId or userExternalId is required'),
 );
 export type ParticipantRef = v.InferOutput<typeof participantRef>;
 

@@ -54,7 +54,9 @@ export const messageListQuery = v.pipe(
   v.object({
     'page[after]': v.optional(objectId),
     'page[before]': v.optional(objectId),
-    'page[size]': v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be an integer between 1 and 100'), v.transform(Number), v.minValue(1, 'must be an integer between 1 and 100'), v.maxValue(100, 'must be an integer between 1 and 100'))),
+    // The contract fixes message pages at 100 and ignores page[size]; Parley honours 1–100 and, to stay
+    // compatible, ignores any other value instead of refusing it.
+    'page[size]': v.optional(v.pipe(v.string(), v.transform((s) => (/^\d+$/.test(s) && +s >= 1 && +s <= 100 ? +s : undefined)))),
   }),
   v.check((q) => !(q['page[after]'] && q['page[before]']), 'page: page[after] and page[before] cannot be used together'),
 );
