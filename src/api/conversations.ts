@@ -76,5 +76,9 @@ export async function list(request: IRequest, env: Env) {
   const user = await requireUser(env, appId, filter['filter[userId]'] ?? filter['filter[userExternalId]']!);
   const rows = await listUserConversations(env, appId, user.id, page);
   const { items, meta } = idPage(rows, page.size, Boolean(page.before), Boolean(page.after ?? page.before));
-  return json({ conversations: items, ...pageEnvelope(request, meta) });
+  // D1 says which conversations; each DO says what they hold now, so a listing never shows a
+  // staler lastUpdatedAt or businessLastRead than a get. One DO request per listed conversation.
+  const fresh = await Promise.all(items.map(async (c) => conversationStub(env, appId, c.id).get()));
+  const conversations = fresh.flatMap((r) => (r.ok ? [r.value.conversation] : []));
+  return json({ conversations, ...pageEnvelope(request, meta) });
 }

@@ -69,8 +69,7 @@ export async function remove(request: IRequest, env: Env) {
 export async function scrub(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const user = await requireUser(env, appId, request.params.userIdOrExternalId!);
-  await scrubUser(env, appId, user.id);
-  return json({ user: userView({ ...user, profile: {}, metadata: {}, identities: [] }) });
+  return json({ user: userView(await scrubUser(env, appId, user)) });
 }
 
 export async function clients(request: IRequest, env: Env) {

@@ -133,12 +133,17 @@ export async function saveUser(env: Env, appId: string, user: User): Promise<voi
     .run();
 }
 
-/** GDPR scrub: clears the profile, metadata and each client's personal fields; keeps ids and messages. */
-export async function scrubUser(env: Env, appId: string, userId: string): Promise<void> {
+/**
+ * GDPR scrub: clears names, email, avatar, metadata and identities, and each
+ * client's personal fields; keeps ids, locale and messages, as the contract says.
+ */
+export async function scrubUser(env: Env, appId: string, user: User): Promise<User> {
+  const profile: Profile = user.profile.locale ? { locale: user.profile.locale } : {};
   await env.DB.batch([
-    env.DB.prepare(`UPDATE users SET profile = '{}', metadata = '{}', identities = '[]' WHERE app_id = ? AND id = ?`).bind(appId, userId),
-    env.DB.prepare('UPDATE clients SET display_name = NULL, avatar_url = NULL, info = NULL, raw = NULL WHERE app_id = ? AND user_id = ?').bind(appId, userId),
+    env.DB.prepare(`UPDATE users SET profile = ?, metadata = '{}', identities = '[]' WHERE app_id = ? AND id = ?`).bind(JSON.stringify(profile), appId, user.id),
+    env.DB.prepare('UPDATE clients SET display_name = NULL, avatar_url = NULL, info = NULL, raw = NULL WHERE app_id = ? AND user_id = ?').bind(appId, user.id),
   ]);
+  return { ...user, profile, metadata: {}, identities: [] };
 }
 
 export async function deleteUser(env: Env, appId: string, userId: string): Promise<void> {

@@ -1,0 +1,199 @@
+/**
+ * Minimal types for `sunshine-conversations-client` (CommonJS, ships no types),
+ * covering what the compatibility suite uses. The API classes are typed method
+ * by method; models are generated classes whose fields the suite reads
+ * dynamically, so they stay loose.
+ */
+declare module 'sunshine-conversations-client' {
+  namespace SunshineConversationsClient {
+    class ApiClient {
+      basePath: string;
+      authentications: {
+        basicAuth: { type: 'basic'; username?: string; password?: string };
+        bearerAuth: { type: 'bearer'; accessToken?: string | (() => string) };
+      };
+      defaultHeaders: Record<string, string>;
+      cache: boolean;
+    }
+
+    /** What every `...WithHttpInfo` call resolves to: the model and the raw superagent response. */
+    interface HttpInfo<T> {
+      data: T;
+      response: { status: number; body: any; text: string; headers: Record<string, string> };
+    }
+
+    /** What a failed call rejects with. */
+    interface ApiError {
+      status?: number;
+      statusText?: string;
+      body?: any;
+      error: Error;
+    }
+
+    /** Optional query parameters; the client sends only the first key of `page` and of `filter`. */
+    interface PageOpts {
+      page?: { after?: string; before?: string; size?: number };
+    }
+
+    class Model {
+      constructor(...args: any[]);
+      [field: string]: any;
+    }
+
+    class AppsApi {
+      constructor(apiClient?: ApiClient);
+      createApp(appCreateBody: object): Promise<AppResponse>;
+      createAppWithHttpInfo(appCreateBody: object): Promise<HttpInfo<AppResponse>>;
+      listApps(opts?: PageOpts & { filter?: { serviceAccountId?: string } }): Promise<AppListResponse>;
+      listAppsWithHttpInfo(opts?: PageOpts & { filter?: { serviceAccountId?: string } }): Promise<HttpInfo<AppListResponse>>;
+      getApp(appId: string): Promise<AppResponse>;
+      getAppWithHttpInfo(appId: string): Promise<HttpInfo<AppResponse>>;
+      updateApp(appId: string, appUpdateBody: object): Promise<AppResponse>;
+      updateAppWithHttpInfo(appId: string, appUpdateBody: object): Promise<HttpInfo<AppResponse>>;
+      deleteApp(appId: string): Promise<unknown>;
+      deleteAppWithHttpInfo(appId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class AppKeysApi {
+      constructor(apiClient?: ApiClient);
+      createAppKey(appId: string, appKeyCreateBody: object): Promise<AppKeyResponse>;
+      createAppKeyWithHttpInfo(appId: string, appKeyCreateBody: object): Promise<HttpInfo<AppKeyResponse>>;
+      listAppKeys(appId: string): Promise<AppKeyListResponse>;
+      listAppKeysWithHttpInfo(appId: string): Promise<HttpInfo<AppKeyListResponse>>;
+      getAppKey(appId: string, keyId: string): Promise<AppKeyResponse>;
+      getAppKeyWithHttpInfo(appId: string, keyId: string): Promise<HttpInfo<AppKeyResponse>>;
+      deleteAppKey(appId: string, keyId: string): Promise<unknown>;
+      deleteAppKeyWithHttpInfo(appId: string, keyId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class UsersApi {
+      constructor(apiClient?: ApiClient);
+      createUser(appId: string, userCreateBody: object): Promise<UserResponse>;
+      createUserWithHttpInfo(appId: string, userCreateBody: object): Promise<HttpInfo<UserResponse>>;
+      getUser(appId: string, userIdOrExternalId: string): Promise<UserResponse>;
+      getUserWithHttpInfo(appId: string, userIdOrExternalId: string): Promise<HttpInfo<UserResponse>>;
+      updateUser(appId: string, userIdOrExternalId: string, userUpdateBody: object): Promise<UserResponse>;
+      updateUserWithHttpInfo(appId: string, userIdOrExternalId: string, userUpdateBody: object): Promise<HttpInfo<UserResponse>>;
+      deleteUser(appId: string, userIdOrExternalId: string): Promise<unknown>;
+      deleteUserWithHttpInfo(appId: string, userIdOrExternalId: string): Promise<HttpInfo<unknown>>;
+      deleteUserPersonalInformation(appId: string, userIdOrExternalId: string): Promise<UserResponse>;
+      deleteUserPersonalInformationWithHttpInfo(appId: string, userIdOrExternalId: string): Promise<HttpInfo<UserResponse>>;
+    }
+
+    class ClientsApi {
+      constructor(apiClient?: ApiClient);
+      listClients(appId: string, userIdOrExternalId: string, opts?: PageOpts): Promise<ClientListResponse>;
+      listClientsWithHttpInfo(appId: string, userIdOrExternalId: string, opts?: PageOpts): Promise<HttpInfo<ClientListResponse>>;
+    }
+
+    class ConversationsApi {
+      constructor(apiClient?: ApiClient);
+      createConversation(appId: string, conversationCreateBody: object): Promise<ConversationResponse>;
+      createConversationWithHttpInfo(appId: string, conversationCreateBody: object): Promise<HttpInfo<ConversationResponse>>;
+      getConversation(appId: string, conversationId: string): Promise<ConversationResponse>;
+      getConversationWithHttpInfo(appId: string, conversationId: string): Promise<HttpInfo<ConversationResponse>>;
+      updateConversation(appId: string, conversationId: string, conversationUpdateBody: object): Promise<ConversationResponse>;
+      updateConversationWithHttpInfo(appId: string, conversationId: string, conversationUpdateBody: object): Promise<HttpInfo<ConversationResponse>>;
+      deleteConversation(appId: string, conversationId: string): Promise<unknown>;
+      deleteConversationWithHttpInfo(appId: string, conversationId: string): Promise<HttpInfo<unknown>>;
+      listConversations(appId: string, filter: { userId?: string; userExternalId?: string }, opts?: PageOpts): Promise<ConversationListResponse>;
+      listConversationsWithHttpInfo(
+        appId: string,
+        filter: { userId?: string; userExternalId?: string },
+        opts?: PageOpts,
+      ): Promise<HttpInfo<ConversationListResponse>>;
+    }
+
+    class ParticipantsApi {
+      constructor(apiClient?: ApiClient);
+      joinConversation(appId: string, conversationId: string, participantJoinBody: object): Promise<ParticipantResponse>;
+      joinConversationWithHttpInfo(appId: string, conversationId: string, participantJoinBody: object): Promise<HttpInfo<ParticipantResponse>>;
+      leaveConversation(appId: string, conversationId: string, participantLeaveBody: object): Promise<unknown>;
+      leaveConversationWithHttpInfo(appId: string, conversationId: string, participantLeaveBody: object): Promise<HttpInfo<unknown>>;
+      listParticipants(appId: string, conversationId: string, opts?: PageOpts): Promise<ParticipantListResponse>;
+      listParticipantsWithHttpInfo(appId: string, conversationId: string, opts?: PageOpts): Promise<HttpInfo<ParticipantListResponse>>;
+    }
+
+    class MessagesApi {
+      constructor(apiClient?: ApiClient);
+      postMessage(appId: string, conversationId: string, messagePost: object): Promise<MessagePostResponse>;
+      postMessageWithHttpInfo(appId: string, conversationId: string, messagePost: object): Promise<HttpInfo<MessagePostResponse>>;
+      listMessages(appId: string, conversationId: string, opts?: PageOpts): Promise<MessageListResponse>;
+      listMessagesWithHttpInfo(appId: string, conversationId: string, opts?: PageOpts): Promise<HttpInfo<MessageListResponse>>;
+      deleteMessage(appId: string, conversationId: string, messageId: string): Promise<unknown>;
+      deleteMessageWithHttpInfo(appId: string, conversationId: string, messageId: string): Promise<HttpInfo<unknown>>;
+      deleteAllMessages(appId: string, conversationId: string): Promise<unknown>;
+      deleteAllMessagesWithHttpInfo(appId: string, conversationId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class ActivitiesApi {
+      constructor(apiClient?: ApiClient);
+      postActivity(appId: string, conversationId: string, activityPost: object): Promise<unknown>;
+      postActivityWithHttpInfo(appId: string, conversationId: string, activityPost: object): Promise<HttpInfo<unknown>>;
+    }
+
+    // Models: responses
+    class App extends Model {}
+    class AppSettings extends Model {}
+    class AppResponse extends Model {}
+    class AppListResponse extends Model {}
+    class AppKey extends Model {}
+    class AppKeyResponse extends Model {}
+    class AppKeyListResponse extends Model {}
+    class User extends Model {}
+    class Profile extends Model {}
+    class UserResponse extends Model {}
+    class Client extends Model {}
+    class ClientListResponse extends Model {}
+    class Conversation extends Model {}
+    class ConversationResponse extends Model {}
+    class ConversationListResponse extends Model {}
+    class Participant extends Model {}
+    class ParticipantResponse extends Model {}
+    class ParticipantListResponse extends Model {}
+    class Message extends Model {}
+    class MessagePostResponse extends Model {}
+    class MessageListResponse extends Model {}
+    class Author extends Model {}
+    class Source extends Model {}
+    class Content extends Model {}
+    class Action extends Model {}
+    class ActionSubset extends Model {}
+    class Item extends Model {}
+    class FormResponseMessageField extends Model {}
+    class Meta extends Model {}
+    class Links extends Model {}
+
+    // Models: request bodies and content
+    class AppCreateBody extends Model {}
+    class AppUpdateBody extends Model {}
+    class AppKeyCreateBody extends Model {}
+    class UserCreateBody extends Model {}
+    class UserUpdateBody extends Model {}
+    class ConversationCreateBody extends Model {}
+    class ConversationUpdateBody extends Model {}
+    class ParticipantJoinBody extends Model {}
+    class ParticipantLeaveBody extends Model {}
+    class MessagePost extends Model {}
+    class ActivityPost extends Model {}
+    class TextMessage extends Model {}
+    class ImageMessage extends Model {}
+    class FileMessage extends Model {}
+    class CarouselMessage extends Model {}
+    class CarouselMessageDisplaySettings extends Model {}
+    class ListMessage extends Model {}
+    class LocationMessage extends Model {}
+    class LocationMessageCoordinates extends Model {}
+    class LocationMessageLocation extends Model {}
+    class FormMessage extends Model {}
+    class FormMessageField extends Model {}
+    class TemplateMessage extends Model {}
+    class Link extends Model {}
+    class Webview extends Model {}
+    class Postback extends Model {}
+    class Reply extends Model {}
+    class Buy extends Model {}
+    class LocationRequest extends Model {}
+  }
+  export = SunshineConversationsClient;
+}
