@@ -70,6 +70,7 @@ export async function deleteApp(env: Env, appId: string): Promise<void> {
   existsCache.delete(appId);
   await env.DB.batch([
     env.DB.prepare('DELETE FROM message_index WHERE app_id = ?').bind(appId),
+    env.DB.prepare('DELETE FROM message_tombstones WHERE app_id = ?').bind(appId),
     env.DB.prepare('DELETE FROM conversation_participants WHERE app_id = ?').bind(appId),
     env.DB.prepare('DELETE FROM conversations WHERE app_id = ?').bind(appId),
     env.DB.prepare('DELETE FROM apps WHERE id = ?').bind(appId),

@@ -78,6 +78,8 @@ export function deleteConversationStatements(db: D1Database, appId: string, conv
   const now = new Date().toISOString();
   return [
     db.prepare('DELETE FROM message_index WHERE conversation_id = ? AND app_id = ?').bind(conversationId, appId),
+    // The conversation's own tombstone covers its messages from here on.
+    db.prepare('DELETE FROM message_tombstones WHERE conversation_id = ? AND app_id = ?').bind(conversationId, appId),
     db.prepare('DELETE FROM conversation_participants WHERE conversation_id = ? AND app_id = ?').bind(conversationId, appId),
     db
       .prepare(

@@ -38,6 +38,7 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
               `INSERT INTO message_index (id, app_id, conversation_id, seq, received, author_type, author_user_id, content_type, text, body)
                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
                WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND (deleted_at IS NOT NULL OR cleared_up_to_seq >= ?4))
+                 AND NOT EXISTS (SELECT 1 FROM message_tombstones WHERE id = ?1)
                ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text`,
             )
             .bind(m.id, op.appId, op.conversationId, m.seq, m.received, m.authorType, m.authorUserId, m.contentType, m.text, m.body),
@@ -47,7 +48,10 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
         break;
       }
       case 'message.delete':
-        statements.push(db.prepare('DELETE FROM message_index WHERE id = ? AND app_id = ?').bind(op.messageId, op.appId));
+        statements.push(
+          db.prepare('DELETE FROM message_index WHERE id = ? AND app_id = ?').bind(op.messageId, op.appId),
+          db.prepare('INSERT INTO message_tombstones (id, app_id, conversation_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').bind(op.messageId, op.appId, op.conversationId),
+        );
         break;
       case 'conversation.messagesCleared':
         statements.push(

@@ -96,3 +96,12 @@ CREATE TABLE message_index (
 );
 CREATE UNIQUE INDEX message_index_by_seq ON message_index(conversation_id, seq);
 CREATE INDEX message_index_by_app ON message_index(app_id, received);
+
+-- Ids of messages deleted one by one: a retried upsert that arrives after the
+-- delete must not bring the message back.
+CREATE TABLE message_tombstones (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL
+);
+CREATE INDEX message_tombstones_by_conversation ON message_tombstones(conversation_id);
