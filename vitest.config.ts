@@ -10,7 +10,6 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 export const TEST_SECRETS = {
-  PARLEY_ENV: 'local',
   ACCOUNT_KEY_ID: 'act_000000000000000000000001',
   ACCOUNT_KEY_SECRET: 'test-account-secret',
   MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',

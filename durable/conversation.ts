@@ -93,6 +93,9 @@ const NOT_FOUND = fail(404, 'conversation_not_found', 'Conversation not found');
 /** Queue sendBatch limits: 100 messages and 256 KB; stay under the byte limit with room for framing. */
 const MAX_BATCH_MESSAGES = 100;
 const MAX_BATCH_BYTES = 200 * 1024;
+/** Queue messages are limited to 128 KB; index rows above this keep a slim body (the DO keeps the full message). */
+const MAX_OP_BYTES = 100 * 1024;
+const utf8Bytes = (s: string) => new TextEncoder().encode(s).byteLength;
 const DRAIN_RETRY_MS = 5_000;
 
 export class ConversationDO extends DurableObject<Env> {
@@ -373,7 +376,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (activity.author.type === 'business') {
       this.ctx.storage.transactionSync(() => {
         this.sql.exec('UPDATE conversation SET business_last_read = ?', now);
-        this.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, lastUpdatedAt: row.last_updated_at, businessLastRead: now });
+        this.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, businessLastRead: now });
       });
       this.afterCommit();
     } else {
@@ -405,7 +408,13 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   private enqueue(queue: Queues, body: OutboxBody): void {
-    this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', queue, JSON.stringify(body));
+    let json = JSON.stringify(body);
+    if (body.op === 'message.upsert' && utf8Bytes(json) > MAX_OP_BYTES) {
+      const full = JSON.parse(body.message.body) as Message;
+      const slim = { ...full, content: { type: full.content.type, text: (full.content.text ?? '').slice(0, 4096) }, truncated: true };
+      json = JSON.stringify({ ...body, message: { ...body.message, body: JSON.stringify(slim) } });
+    }
+    this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', queue, json);
   }
 
   /** Runs after every committing call: arm the safety alarm, then drain without holding up the caller. */
@@ -416,7 +425,12 @@ export class ConversationDO extends DurableObject<Env> {
 
   private async armAlarm(delayMs: number): Promise<void> {
     this.alarmArmed = true;
-    await this.ctx.storage.setAlarm(Date.now() + delayMs);
+    try {
+      await this.ctx.storage.setAlarm(Date.now() + delayMs);
+    } catch (err) {
+      this.alarmArmed = false;
+      throw err;
+    }
   }
 
   /**
@@ -438,8 +452,9 @@ export class ConversationDO extends DurableObject<Env> {
         let bytes = 0;
         const batch: typeof rows = [];
         for (const r of rows) {
-          if (batch.length > 0 && (r.queue !== batch[0]!.queue || bytes + r.body.length > MAX_BATCH_BYTES)) break;
-          bytes += r.body.length;
+          const size = utf8Bytes(r.body);
+          if (batch.length > 0 && (r.queue !== batch[0]!.queue || bytes + size > MAX_BATCH_BYTES)) break;
+          bytes += size;
           batch.push(r);
         }
         await this.queueFor(batch[0]!.queue).sendBatch(batch.map((r) => ({ body: JSON.parse(r.body) as OutboxBody, contentType: 'json' as const })));

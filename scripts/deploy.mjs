@@ -4,10 +4,8 @@
  * login` (or CLOUDFLARE_API_TOKEN) and the secrets described in the README.
  */
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { ROOT } from './local.mjs';
+import { ROOT, WRANGLER as wrangler } from './local.mjs';
 
-const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
 for (const args of [['d1', 'migrations', 'apply', 'DB', '--remote'], ['deploy']]) {
   console.log(`> wrangler ${args.join(' ')}`);
   const res = spawnSync(process.execPath, [wrangler, ...args], { cwd: ROOT, stdio: 'inherit' });

@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 export const ROOT: string;
+export const WRANGLER: string;
 export function ensureDevVars(file?: string): Record<string, string>;
 export function applyMigrations(persistTo: string): void;
 export function startParley(opts: {

@@ -12,7 +12,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const WRANGLER = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
+/**
+ * wrangler's CLI itself, not its launcher: the launcher of this wrangler release
+ * refuses Node 20 (it asks for 22), while the CLI runs on Node 20.19+, which is
+ * where Parley is tested. Calling it directly keeps Node 20 supported.
+ */
+export const WRANGLER = path.join(path.dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
 /** Nothing local may reach the internet: no telemetry, no fetch of the `Request.cf` sample from Cloudflare. */
 const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 
@@ -26,7 +31,6 @@ export function ensureDevVars(file = path.join(ROOT, '.dev.vars')) {
     }
   }
   const wanted = {
-    PARLEY_ENV: 'local',
     ACCOUNT_KEY_ID: `act_${randomBytes(12).toString('hex')}`,
     ACCOUNT_KEY_SECRET: randomBytes(32).toString('base64url'),
     MASTER_KEY: randomBytes(32).toString('base64'),

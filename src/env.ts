@@ -11,8 +11,6 @@ export interface Env {
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
   INDEX_QUEUE: Queue<IndexOp>;
   ATTACHMENTS: R2Bucket;
-  /** "local" when running on a developer's machine; anything else is production. */
-  PARLEY_ENV?: string;
   ACCOUNT_KEY_ID?: string;
   ACCOUNT_KEY_SECRET?: string;
   /** Base64 of 32 random bytes; encrypts key secrets and channel tokens at rest. */

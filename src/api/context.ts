@@ -11,6 +11,7 @@ import { authenticate, requireApp, type Principal } from '../auth/authenticate';
 import { appExists } from '../db/apps';
 import { findUser, type User } from '../db/users';
 import { notFound } from '../http/errors';
+import { ID_PATTERN } from '../ids';
 
 export interface AppContext {
   appId: string;
@@ -21,11 +22,14 @@ export async function appContext(request: IRequest, env: Env): Promise<AppContex
   const principal = await authenticate(request, env);
   const appId = request.params.appId!;
   requireApp(principal, appId);
+  // App keys die with their app (cascade), so only the account key can name an app that does not exist.
   if (principal.scope === 'account' && !(await appExists(env, appId))) throw notFound('app_not_found', 'App not found');
   return { appId, principal };
 }
 
+/** Ids Parley never minted are refused here, so probing random ids creates no Durable Object. */
 export function conversationStub(env: Env, appId: string, conversationId: string) {
+  if (!ID_PATTERN.test(conversationId)) throw notFound('conversation_not_found', 'Conversation not found');
   return env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(`${appId}/${conversationId}`));
 }
 
@@ -36,3 +40,16 @@ export async function requireUser(env: Env, appId: string, idOrExternalId: strin
 }
 
 export const json = (body: unknown, status = 200) => Response.json(body, { status });
+
+/**
+ * Applies an index write right after the DO committed, so the change is listable
+ * at once. The DO's outbox carries the same keyed op, so a failure here is logged,
+ * not answered: the caller's change is already durable and must not be retried.
+ */
+export async function indexNow(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    console.error('index write failed; the index queue will apply it', err instanceof Error ? err.message : String(err));
+  }
+}

@@ -14,7 +14,7 @@ import { newId } from '../ids';
 import { conversationCreateBody, conversationListQuery, conversationUpdateBody, type ParticipantRef } from '../schema/conversation';
 import { pageQuery, toPage } from '../schema/pagination';
 import { pickPage } from './apps';
-import { appContext, conversationStub, json, requireUser } from './context';
+import { appContext, conversationStub, indexNow, json } from './context';
 
 export async function resolveParticipant(env: Env, appId: string, ref: { userId?: string; userExternalId?: string }, field: string): Promise<User> {
   const user = ref.userId !== undefined ? await findUserById(env, appId, ref.userId) : await findUserByExternalId(env, appId, ref.userExternalId!);
@@ -42,7 +42,7 @@ export async function create(request: IRequest, env: Env) {
       participants: [...new Map(users.map((u) => [u.id, { userId: u.id, userExternalId: u.externalId ?? null }])).values()],
     }),
   );
-  await indexConversation(env, appId, created.conversation, created.participants);
+  await indexNow(indexConversation(env, appId, created.conversation, created.participants));
   return json({ conversation: created.conversation }, 201);
 }
 
@@ -57,7 +57,7 @@ export async function update(request: IRequest, env: Env) {
   const body = await readBody(request, conversationUpdateBody);
   const stub = conversationStub(env, appId, request.params.conversationId!);
   const conversation = unwrap(await stub.update(body));
-  await indexConversation(env, appId, conversation, []);
+  await indexNow(indexConversation(env, appId, conversation, []));
   return json({ conversation });
 }
 
@@ -65,7 +65,7 @@ export async function remove(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const conversationId = request.params.conversationId!;
   unwrap(await conversationStub(env, appId, conversationId).remove());
-  await unindexConversation(env, appId, conversationId);
+  await indexNow(unindexConversation(env, appId, conversationId));
   return json({});
 }
 
@@ -73,7 +73,9 @@ export async function list(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const filter = readQuery(request, conversationListQuery);
   const page = toPage(parseWith(pageQuery, pickPage(request)));
-  const user = await requireUser(env, appId, filter['filter[userId]'] ?? filter['filter[userExternalId]']!);
+  const userId = filter['filter[userId]'];
+  const user = userId !== undefined ? await findUserById(env, appId, userId) : await findUserByExternalId(env, appId, filter['filter[userExternalId]']!);
+  if (!user) throw notFound('user_not_found', 'User not found');
   const rows = await listUserConversations(env, appId, user.id, page);
   const { items, meta } = idPage(rows, page.size, Boolean(page.before), Boolean(page.after ?? page.before));
   // D1 says which conversations; each DO says what they hold now, so a listing never shows a

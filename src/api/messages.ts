@@ -28,9 +28,13 @@ export async function post(request: IRequest, env: Env) {
   } else {
     author = body.author;
   }
-  if (body.destination && !('integrationType' in body.destination && body.destination.integrationType === 'none')) {
-    // No channel integrations can hold a client yet, so any other destination names a client the user cannot have.
-    throw badRequest('destination: the conversation has no client for that integration');
+  if (body.destination) {
+    const silent = 'integrationType' in body.destination && body.destination.integrationType === 'none';
+    if (!silent) {
+      // No channel integration can hold a client yet, so any other destination names a client the user cannot have.
+      throw badRequest('destination: the conversation has no client for that integration');
+    }
+    if (author.type !== 'business') throw badRequest('destination: integrationType "none" is only for business messages');
   }
   const message = unwrap(
     await stub.postMessage({

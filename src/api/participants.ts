@@ -8,7 +8,7 @@ import { parseWith, readBody } from '../http/request';
 import { joinBody, leaveBody } from '../schema/conversation';
 import { pageQuery, toPage } from '../schema/pagination';
 import { pickPage } from './apps';
-import { appContext, conversationStub, json } from './context';
+import { appContext, conversationStub, indexNow, json } from './context';
 import { resolveParticipant } from './conversations';
 
 export async function join(request: IRequest, env: Env) {
@@ -18,7 +18,7 @@ export async function join(request: IRequest, env: Env) {
   const stub = conversationStub(env, appId, request.params.conversationId!);
   const participant = unwrap(await stub.join({ userId: user.id, userExternalId: user.externalId ?? null }));
   const { conversation } = unwrap(await stub.get());
-  await indexConversation(env, appId, conversation, [participant]);
+  await indexNow(indexConversation(env, appId, conversation, [participant]));
   return json({ participant }, 201);
 }
 
@@ -28,7 +28,7 @@ export async function leave(request: IRequest, env: Env) {
   const who = body.participantId !== undefined ? { participantId: body.participantId } : { userId: (await resolveParticipant(env, appId, body, 'body')).id };
   const conversationId = request.params.conversationId!;
   const left = unwrap(await conversationStub(env, appId, conversationId).leave(who));
-  await unindexParticipant(env, appId, conversationId, left.userId);
+  await indexNow(unindexParticipant(env, appId, conversationId, left.userId));
   return json({});
 }
 

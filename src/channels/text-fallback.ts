@@ -5,6 +5,8 @@
  * `markdownText` into `htmlText` plus a plain `text`. Channels that cannot show
  * rich content send this text.
  */
+import { badRequest } from '../http/errors';
+import { LIMITS } from '../schema/common';
 import type { Action, Content } from '../schema/content';
 
 const actionLine = (a: Action) => ('uri' in a ? `${a.text}: ${a.uri}` : undefined);
@@ -51,7 +53,10 @@ export function withTextFallback(content: Content): Content & { text?: string } 
     case 'file': {
       if (content.markdownText === undefined) return content;
       const { markdownText, ...rest } = content;
-      return { ...rest, htmlText: markdownToHtml(markdownText), text: rest.text ?? markdownToText(markdownText) };
+      const htmlText = markdownToHtml(markdownText);
+      // The contract limits the converted HTML, not the Markdown, to 4,096 characters.
+      if (htmlText.length > LIMITS.textChars) throw badRequest(`content.markdownText: converts to ${htmlText.length} characters of HTML, more than ${LIMITS.textChars}`);
+      return { ...rest, htmlText, text: rest.text ?? markdownToText(markdownText) };
     }
     case 'carousel':
       return { ...content, text: itemsText(content.items) };

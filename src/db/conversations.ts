@@ -44,7 +44,7 @@ export function upsertConversationStatements(db: D1Database, appId: string, c: C
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, description = excluded.description,
            icon_url = excluded.icon_url, metadata = excluded.metadata
-         WHERE conversations.deleted_at IS NULL`,
+         WHERE conversations.deleted_at IS NULL AND conversations.app_id = excluded.app_id`,
       )
       .bind(
         c.id,
@@ -63,7 +63,7 @@ export function upsertConversationStatements(db: D1Database, appId: string, c: C
       db
         .prepare(
           `INSERT INTO conversation_participants (conversation_id, app_id, user_id, participant_id)
-           SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?1 AND deleted_at IS NOT NULL)
+           SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?1 AND app_id = ?2 AND deleted_at IS NOT NULL)
            ON CONFLICT DO NOTHING`,
         )
         .bind(c.id, appId, p.userId, p.id),
@@ -84,7 +84,7 @@ export function deleteConversationStatements(db: D1Database, appId: string, conv
     db
       .prepare(
         `INSERT INTO conversations (id, app_id, type, created_at, deleted_at) VALUES (?, ?, 'personal', ?, ?)
-         ON CONFLICT(id) DO UPDATE SET deleted_at = excluded.deleted_at`,
+         ON CONFLICT(id) DO UPDATE SET deleted_at = excluded.deleted_at WHERE conversations.app_id = excluded.app_id`,
       )
       .bind(conversationId, appId, now, now),
   ];

@@ -24,7 +24,13 @@ interface KeyRow {
   secret_sealed: string;
 }
 
+const KEY_ID = /^app_[0-9a-f]{24}$/;
+const CACHE_MAX = 10_000;
+
 export async function findKeySecret(env: Env, keyId: string): Promise<{ appId: string; secret: string } | undefined> {
+  // Ids Parley could not have minted cost no D1 read, so guessing cannot spend the database's budget.
+  if (!KEY_ID.test(keyId)) return undefined;
+  if (cache.size >= CACHE_MAX) cache.clear();
   const hit = cache.get(keyId);
   if (hit && hit.expires > Date.now()) return 'missing' in hit ? undefined : hit;
   const row = await env.DB.prepare('SELECT id, app_id, secret_sealed FROM app_keys WHERE id = ?').bind(keyId).first<KeyRow>();

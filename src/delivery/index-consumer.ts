@@ -37,9 +37,9 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
             .prepare(
               `INSERT INTO message_index (id, app_id, conversation_id, seq, received, author_type, author_user_id, content_type, text, body)
                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
-               WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND (deleted_at IS NOT NULL OR cleared_up_to_seq >= ?4))
-                 AND NOT EXISTS (SELECT 1 FROM message_tombstones WHERE id = ?1)
-               ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text`,
+               WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND app_id = ?2 AND (deleted_at IS NOT NULL OR cleared_up_to_seq >= ?4))
+                 AND NOT EXISTS (SELECT 1 FROM message_tombstones WHERE id = ?1 AND app_id = ?2)
+               ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text WHERE message_index.app_id = excluded.app_id`,
             )
             .bind(m.id, op.appId, op.conversationId, m.seq, m.received, m.authorType, m.authorUserId, m.contentType, m.text, m.body),
         );
@@ -61,7 +61,10 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
         break;
       case 'conversation.touch':
         statements.push(
-          db.prepare('UPDATE conversations SET business_last_read = ? WHERE id = ? AND app_id = ?').bind(op.businessLastRead, op.conversationId, op.appId),
+          // Read times only move forward, whatever order the queue delivers them in.
+          db
+            .prepare('UPDATE conversations SET business_last_read = ? WHERE id = ? AND app_id = ? AND (business_last_read IS NULL OR business_last_read < ?)')
+            .bind(op.businessLastRead, op.conversationId, op.appId, op.businessLastRead),
         );
         break;
       case 'conversation.delete':

@@ -46,8 +46,7 @@ export const indexOp = v.variant('op', [
     op: v.literal('conversation.touch'),
     appId: v.string(),
     conversationId: v.string(),
-    lastUpdatedAt: v.nullable(v.string()),
-    businessLastRead: v.nullable(v.string()),
+    businessLastRead: v.string(),
   }),
   v.object({ op: v.literal('conversation.delete'), appId: v.string(), conversationId: v.string() }),
 ]);

@@ -219,8 +219,9 @@ describe.each<AuthMode>(['basic', 'jwt'])('sunshine-conversations-client against
     it("an app key cannot reach another app's data", async () => {
       const { app: other } = await account.apps.createApp(new Sunco.AppCreateBody('Other tenant'));
       const { user: theirs } = await account.users.createUser(other.id, new Sunco.UserCreateBody(unique('theirs')));
-      for (const call of [app.apps.getApp(other.id), app.users.getUser(other.id, theirs.id), app.users.createUser(other.id, new Sunco.UserCreateBody(unique('intruder')))]) {
-        const status = await call.then(
+      const calls = [() => app.apps.getApp(other.id), () => app.users.getUser(other.id, theirs.id), () => app.users.createUser(other.id, new Sunco.UserCreateBody(unique('intruder')))];
+      for (const call of calls) {
+        const status = await call().then(
           () => 200,
           (err: Sunco.ApiError) => err.status,
         );

@@ -28,7 +28,6 @@ export default async function setup(project: TestProject) {
     persistTo,
     quiet: true,
     vars: {
-      PARLEY_ENV: 'local',
       ACCOUNT_KEY_ID,
       ACCOUNT_KEY_SECRET,
       MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
