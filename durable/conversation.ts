@@ -461,12 +461,19 @@ export class ConversationDO extends DurableObject<Env> {
         this.sql.exec('DELETE FROM outbox WHERE id <= ?', batch[batch.length - 1]!.id);
         if (batch.length < rows.length) this.drainAgain = true;
       } while (this.drainAgain);
+      // Everything was sent: the safety alarm has nothing left to retry, and firing it would cost a DO request.
+      if (this.alarmArmed) {
+        this.alarmArmed = false;
+        await this.ctx.storage.deleteAlarm();
+      }
     } catch (err) {
       // The rows stay in the outbox; the alarm retries them.
       console.error('outbox drain failed; the alarm will retry', err instanceof Error ? err.message : String(err));
       if (!this.alarmArmed) await this.armAlarm(DRAIN_RETRY_MS);
     } finally {
       this.draining = false;
+      // A commit that landed while the alarm was being deleted asked for another pass.
+      if (this.drainAgain) this.ctx.waitUntil(this.drain());
     }
   }
 
