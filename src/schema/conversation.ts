@@ -66,25 +66,30 @@ export const activityBody = v.pipe(
 );
 export type ActivityBody = v.InferOutput<typeof activityBody>;
 
-/** The conversation as the ConversationDO stores it and the API returns it. */
-export interface Conversation {
-  id: string;
-  type: 'personal' | 'sdkGroup';
-  isDefault: boolean;
-  displayName?: string;
-  description?: string;
-  iconUrl?: string;
-  metadata: Record<string, string | number | boolean> | null;
-  businessLastRead: string | null;
-  lastUpdatedAt: string | null;
-  createdAt: string;
-}
+/**
+ * The conversation as the ConversationDO stores it and the API returns it; the
+ * index queue carries the same shape, parsed with this schema.
+ */
+export const conversationView = v.object({
+  id: v.string(),
+  type: v.picklist(['personal', 'sdkGroup']),
+  isDefault: v.boolean(),
+  displayName: v.optional(v.string()),
+  description: v.optional(v.string()),
+  iconUrl: v.optional(v.string()),
+  metadata: v.nullable(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]))),
+  businessLastRead: v.nullable(v.string()),
+  lastUpdatedAt: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+export type Conversation = v.InferOutput<typeof conversationView>;
 
-export interface Participant {
-  id: string;
-  userId: string;
-  userExternalId: string | null;
-  unreadCount: number;
-  lastRead: string | null;
-  clientAssociations: { type: string; clientId: string }[];
-}
+export const participantView = v.object({
+  id: v.string(),
+  userId: v.string(),
+  userExternalId: v.nullable(v.string()),
+  unreadCount: v.number(),
+  lastRead: v.nullable(v.string()),
+  clientAssociations: v.array(v.object({ type: v.string(), clientId: v.string() })),
+});
+export type Participant = v.InferOutput<typeof participantView>;

@@ -6,6 +6,7 @@
  * loudly instead of poisoning a batch.
  */
 import * as v from 'valibot';
+import { conversationView } from './conversation';
 
 const messageRow = v.object({
   id: v.string(),
@@ -18,24 +19,12 @@ const messageRow = v.object({
   body: v.string(),
 });
 
-const conversationRow = v.object({
-  id: v.string(),
-  type: v.picklist(['personal', 'sdkGroup']),
-  isDefault: v.boolean(),
-  displayName: v.optional(v.string()),
-  description: v.optional(v.string()),
-  iconUrl: v.optional(v.string()),
-  metadata: v.nullable(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]))),
-  businessLastRead: v.nullable(v.string()),
-  lastUpdatedAt: v.nullable(v.string()),
-  createdAt: v.string(),
-});
 
 export const indexOp = v.variant('op', [
   v.object({
     op: v.literal('conversation.upsert'),
     appId: v.string(),
-    conversation: conversationRow,
+    conversation: conversationView,
     participants: v.array(v.object({ id: v.string(), userId: v.string() })),
   }),
   v.object({ op: v.literal('participant.remove'), appId: v.string(), conversationId: v.string(), userId: v.string() }),
