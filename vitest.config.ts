@@ -13,6 +13,7 @@ export const TEST_SECRETS = {
   ACCOUNT_KEY_ID: 'act_000000000000000000000001',
   ACCOUNT_KEY_SECRET: 'test-account-secret',
   MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+  PARLEY_ENV: 'local',
 };
 
 export default defineConfig(async () => {

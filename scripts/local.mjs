@@ -21,7 +21,7 @@ export const WRANGLER = path.join(path.dirname(createRequire(import.meta.url).re
 /** Nothing local may reach the internet: no telemetry, no fetch of the `Request.cf` sample from Cloudflare. */
 const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 
-/** Reads `.dev.vars`, creating it with fresh account credentials and master key when it is missing any of them. */
+/** Reads `.dev.vars`, creating it with fresh account credentials, master key and PARLEY_ENV=local when it is missing any of them. */
 export function ensureDevVars(file = path.join(ROOT, '.dev.vars')) {
   const vars = {};
   if (existsSync(file)) {
@@ -34,6 +34,8 @@ export function ensureDevVars(file = path.join(ROOT, '.dev.vars')) {
     ACCOUNT_KEY_ID: `act_${randomBytes(12).toString('hex')}`,
     ACCOUNT_KEY_SECRET: randomBytes(32).toString('base64url'),
     MASTER_KEY: randomBytes(32).toString('base64'),
+    // Marks this Parley as local, so webhooks may target http://localhost.
+    PARLEY_ENV: 'local',
   };
   let changed = false;
   for (const [k, v] of Object.entries(wanted)) {

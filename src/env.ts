@@ -15,4 +15,6 @@ export interface Env {
   ACCOUNT_KEY_SECRET?: string;
   /** Base64 of 32 random bytes; encrypts key secrets and channel tokens at rest. */
   MASTER_KEY?: string;
+  /** `local` under `npm start` and the test suites: webhooks may then target http://localhost. Unset in production. */
+  PARLEY_ENV?: string;
 }

@@ -7,10 +7,12 @@ import { Router, type IRequest } from 'itty-router';
 import type { Env } from './env';
 import * as apps from './api/apps';
 import * as conversations from './api/conversations';
+import * as integrations from './api/integrations';
 import * as keys from './api/keys';
 import * as messages from './api/messages';
 import * as participants from './api/participants';
 import * as users from './api/users';
+import * as webhooks from './api/webhooks';
 import { errorResponse, StatusError } from './http/errors';
 
 type Args = [Env, ExecutionContext];
@@ -30,6 +32,21 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/keys', keys.list)
   .get('/v2/apps/:appId/keys/:keyId', keys.get)
   .delete('/v2/apps/:appId/keys/:keyId', keys.remove)
+  .post('/v2/apps/:appId/integrations', integrations.create)
+  .get('/v2/apps/:appId/integrations', integrations.list)
+  .get('/v2/apps/:appId/integrations/:integrationId', integrations.get)
+  .patch('/v2/apps/:appId/integrations/:integrationId', integrations.update)
+  .delete('/v2/apps/:appId/integrations/:integrationId', integrations.remove)
+  .post('/v2/apps/:appId/integrations/:integrationId/keys', integrations.createKey)
+  .get('/v2/apps/:appId/integrations/:integrationId/keys', integrations.listKeys)
+  .get('/v2/apps/:appId/integrations/:integrationId/keys/:keyId', integrations.getKey)
+  .delete('/v2/apps/:appId/integrations/:integrationId/keys/:keyId', integrations.removeKey)
+  .post('/v2/apps/:appId/integrations/:integrationId/webhooks', webhooks.create)
+  .get('/v2/apps/:appId/integrations/:integrationId/webhooks', webhooks.list)
+  .get('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId', webhooks.get)
+  .patch('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId', webhooks.update)
+  .delete('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId', webhooks.remove)
+  .post('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId/rotateSecret', webhooks.rotateSecret)
   .post('/v2/apps/:appId/users', users.create)
   .get('/v2/apps/:appId/users/:userIdOrExternalId', users.get)
   .patch('/v2/apps/:appId/users/:userIdOrExternalId', users.update)

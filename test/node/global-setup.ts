@@ -31,6 +31,7 @@ export default async function setup(project: TestProject) {
       ACCOUNT_KEY_ID,
       ACCOUNT_KEY_SECRET,
       MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+      PARLEY_ENV: 'local',
     },
   });
   project.provide('parleyUrl', parley.url);
