@@ -16,8 +16,11 @@ import { newId } from '../src/ids';
 import { LIMITS } from '../src/schema/common';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
 import type { IndexOp } from '../src/schema/index-ops';
+import type { WebhookKick } from '../src/schema/webhook-queue';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
+import { conversationCreateEvent, joinEvent, leaveEvent, messageEvent, readEvent, removeEvent, type UserRef, type WebhookEvent } from '../src/webhooks/events';
 import { migrate } from './schema';
+import { WebhookStream, type BatchClaim, type StreamSubscription } from './webhook-stream';
 
 export interface ConversationInit {
   id: string;
@@ -51,8 +54,8 @@ export type Activity =
   | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business' } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
-type Queues = 'index';
-type OutboxBody = IndexOp;
+type Queues = 'index' | 'webhooks';
+type OutboxBody = IndexOp | WebhookKick;
 
 type ConversationRow = {
   id: string;
@@ -100,13 +103,16 @@ const DRAIN_RETRY_MS = 5_000;
 
 export class ConversationDO extends DurableObject<Env> {
   private sql: SqlStorage;
+  private stream: WebhookStream;
   private draining = false;
   private drainAgain = false;
-  private alarmArmed = false;
+  /** When the alarm is set for, as last written by this instance; undefined until read. */
+  private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.stream = new WebhookStream(this.sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.sql));
   }
 
@@ -136,6 +142,8 @@ export class ConversationDO extends DurableObject<Env> {
       );
       for (const p of init.participants) this.insertParticipant(p.userId, p.userExternalId, now);
       this.enqueueConversation();
+      const first = init.participants[0];
+      this.raise(conversationCreateEvent(toConversation(this.row()!), 'none', first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) }));
     });
     this.afterCommit();
     return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
@@ -173,6 +181,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.sql.exec('DELETE FROM participants');
       this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
       this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+      this.raise(removeEvent(toConversation(row)));
     });
     this.afterCommit();
     return { ok: true, value: null };
@@ -187,7 +196,8 @@ export class ConversationDO extends DurableObject<Env> {
       const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', input.dedupeKey).toArray()[0];
       if (seen) return { ok: true, value: toMessage(seen) };
     }
-    if (input.author.type === 'user' && !this.participantByUser(input.author.userId!)) {
+    const authorParticipant = input.author.type === 'user' ? this.participantByUser(input.author.userId!) : undefined;
+    if (input.author.type === 'user' && !authorParticipant) {
       return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
     }
     if (row.message_count >= LIMITS.messagesPerConversation) {
@@ -228,6 +238,7 @@ export class ConversationDO extends DurableObject<Env> {
           body: JSON.stringify(stored),
         },
       });
+      this.raise(messageEvent(toConversation(row), stored, authorParticipant && userRef(authorParticipant)));
       return stored;
     });
     this.afterCommit();
@@ -314,6 +325,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.insertParticipant(user.userId, user.userExternalId, new Date().toISOString());
       this.enqueueConversation();
+      this.raise(joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
     });
     this.afterCommit();
     return { ok: true, value: toParticipant(this.participantByUser(user.userId)!) };
@@ -330,6 +342,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
       this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
+      this.raise(leaveEvent(toConversation(row), userRef(p)));
     });
     this.afterCommit();
     return { ok: true, value: { userId: p.user_id, participantId: p.id } };
@@ -382,18 +395,54 @@ export class ConversationDO extends DurableObject<Env> {
     } else {
       const p = this.participantByUser(activity.author.userId);
       if (!p) return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
-      this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', now, p.id);
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', now, p.id);
+        this.raise(readEvent(toConversation(row), userRef(p)));
+      });
+      this.afterCommit();
     }
     return { ok: true, value: toConversation(this.row()!) };
   }
 
   // ---- outbox -------------------------------------------------------------
 
+  // ---- webhook delivery (driven by the webhooks queue consumer) ----------
+
+  claimWebhookBatch(sub: StreamSubscription, limit: number, leaseMs: number): BatchClaim {
+    const claim = this.stream.claim(sub, limit, leaseMs);
+    // A lease that lapses (the consumer died mid-send) must wake this object up again.
+    if (claim.state === 'ready') this.ctx.waitUntil(this.scheduleAlarm());
+    return claim;
+  }
+
+  /** The batch was acknowledged or dead-lettered; says whether more events wait for this webhook. */
+  settleWebhook(sub: StreamSubscription): { more: boolean } {
+    this.stream.settle(sub.id);
+    this.ctx.waitUntil(this.scheduleAlarm());
+    return { more: this.stream.hasPending(sub) };
+  }
+
+  retryWebhook(webhookId: string, retryAt: number): void {
+    this.stream.retryLater(webhookId, retryAt);
+    this.ctx.waitUntil(this.scheduleAlarm());
+  }
+
+  /** Asks the consumer to come back (it stopped early with events still pending). */
+  kickWebhooks(): void {
+    const row = this.row();
+    if (!row) return;
+    this.enqueueKick(row.app_id, row.id);
+    this.afterCommit();
+  }
+
+  // ---- outbox and alarm ---------------------------------------------------
+
   override async alarm(): Promise<void> {
-    this.alarmArmed = false;
+    this.alarmAt = null;
+    const row = this.row();
+    if (row && this.stream.takeDue() > 0) this.enqueueKick(row.app_id, row.id);
     await this.drain();
-    const left = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
-    if (left > 0) await this.armAlarm(DRAIN_RETRY_MS);
+    await this.scheduleAlarm();
   }
 
   /** Queues the conversation record and its participants for the D1 index. */
@@ -407,9 +456,22 @@ export class ConversationDO extends DurableObject<Env> {
     });
   }
 
+  /** Appends an event to the stream and makes sure a kick for the webhooks queue is waiting in the outbox. */
+  private raise(event: WebhookEvent): void {
+    const row = this.row()!;
+    this.stream.append(event);
+    this.enqueueKick(row.app_id, row.id);
+  }
+
+  private enqueueKick(appId: string, conversationId: string): void {
+    // One unsent kick covers every event raised before it is sent.
+    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' LIMIT 1").toArray().length > 0) return;
+    this.enqueue('webhooks', { appId, conversationId });
+  }
+
   private enqueue(queue: Queues, body: OutboxBody): void {
     let json = JSON.stringify(body);
-    if (body.op === 'message.upsert' && utf8Bytes(json) > MAX_OP_BYTES) {
+    if ('op' in body && body.op === 'message.upsert' && utf8Bytes(json) > MAX_OP_BYTES) {
       const full = JSON.parse(body.message.body) as Message;
       const slim = { ...full, content: { type: full.content.type, text: (full.content.text ?? '').slice(0, 4096) }, truncated: true };
       json = JSON.stringify({ ...body, message: { ...body.message, body: JSON.stringify(slim) } });
@@ -417,20 +479,35 @@ export class ConversationDO extends DurableObject<Env> {
     this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', queue, json);
   }
 
-  /** Runs after every committing call: arm the safety alarm, then drain without holding up the caller. */
+  /** Runs after every committing call: make sure an alarm backs the outbox up, then drain without holding up the caller. */
   private afterCommit(): void {
-    if (!this.alarmArmed) this.ctx.waitUntil(this.armAlarm(DRAIN_RETRY_MS));
+    this.ctx.waitUntil(this.scheduleAlarm());
     this.ctx.waitUntil(this.drain());
   }
 
-  private async armAlarm(delayMs: number): Promise<void> {
-    this.alarmArmed = true;
-    try {
-      await this.ctx.storage.setAlarm(Date.now() + delayMs);
-    } catch (err) {
-      this.alarmArmed = false;
-      throw err;
+  /**
+   * One alarm serves both jobs: retry an outbox drain (when rows wait) and wake
+   * webhook cursors whose retry is due or whose lease lapsed. The in-memory copy
+   * of the alarm time is updated before each await, so interleaved calls agree,
+   * and storage applies their setAlarm/deleteAlarm in call order.
+   */
+  private async scheduleAlarm(): Promise<void> {
+    const outboxWaiting = this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length > 0;
+    const wake = this.stream.nextWake();
+    let want: number | null = outboxWaiting ? Date.now() + DRAIN_RETRY_MS : null;
+    if (wake !== null) want = want === null ? wake : Math.min(want, wake);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (want === null) {
+      if (this.alarmAt !== null) {
+        this.alarmAt = null;
+        await this.ctx.storage.deleteAlarm();
+      }
+      return;
     }
+    // An alarm set earlier already covers this; rewriting it on every commit would cost a storage write per message.
+    if (this.alarmAt !== null && this.alarmAt <= want) return;
+    this.alarmAt = want;
+    await this.ctx.storage.setAlarm(want);
   }
 
   /**
@@ -461,18 +538,14 @@ export class ConversationDO extends DurableObject<Env> {
         this.sql.exec('DELETE FROM outbox WHERE id <= ?', batch[batch.length - 1]!.id);
         if (batch.length < rows.length) this.drainAgain = true;
       } while (this.drainAgain);
-      // Everything was sent: the safety alarm has nothing left to retry, and firing it would cost a DO request.
-      if (this.alarmArmed) {
-        this.alarmArmed = false;
-        await this.ctx.storage.deleteAlarm();
-      }
     } catch (err) {
       // The rows stay in the outbox; the alarm retries them.
       console.error('outbox drain failed; the alarm will retry', err instanceof Error ? err.message : String(err));
-      if (!this.alarmArmed) await this.armAlarm(DRAIN_RETRY_MS);
     } finally {
       this.draining = false;
-      // A commit that landed while the alarm was being deleted asked for another pass.
+      // With the outbox empty the alarm is dropped (firing it would cost a DO request); with rows left it stays.
+      await this.scheduleAlarm();
+      // A commit that landed while the alarm was rescheduled asked for another pass.
       if (this.drainAgain) this.ctx.waitUntil(this.drain());
     }
   }
@@ -480,7 +553,9 @@ export class ConversationDO extends DurableObject<Env> {
   private queueFor(queue: Queues): Queue<OutboxBody> {
     switch (queue) {
       case 'index':
-        return this.env.INDEX_QUEUE;
+        return this.env.INDEX_QUEUE as Queue<OutboxBody>;
+      case 'webhooks':
+        return this.env.WEBHOOKS_QUEUE as Queue<OutboxBody>;
     }
   }
 
@@ -513,6 +588,8 @@ export class ConversationDO extends DurableObject<Env> {
     );
   }
 }
+
+const userRef = (p: ParticipantRow): UserRef => ({ id: p.user_id, ...(p.user_external_id ? { externalId: p.user_external_id } : {}) });
 
 function toConversation(row: ConversationRow): Conversation {
   return {

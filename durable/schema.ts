@@ -3,6 +3,8 @@
  * runs once, in order, inside the constructor's blockConcurrencyWhile, so an
  * object created by an older deploy migrates itself on first use.
  */
+import { STREAM_MIGRATION } from './webhook-stream';
+
 export const MIGRATIONS: string[] = [
   `CREATE TABLE conversation (
      only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
@@ -44,6 +46,7 @@ export const MIGRATIONS: string[] = [
      queue TEXT NOT NULL,
      body TEXT NOT NULL
    );`,
+  STREAM_MIGRATION,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -5,12 +5,19 @@
  */
 import type { ConversationDO } from '../durable/conversation';
 import type { IndexOp } from './schema/index-ops';
+import type { WebhookQueueMessage } from './schema/webhook-queue';
 
 export interface Env {
   DB: D1Database;
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
   INDEX_QUEUE: Queue<IndexOp>;
+  WEBHOOKS_QUEUE: Queue<WebhookQueueMessage>;
   ATTACHMENTS: R2Bucket;
+  /** Webhook retry schedule (ms): first delay, cap, and how long a failing webhook is retried before dead-lettering. */
+  WEBHOOK_RETRY_BASE_MS?: string;
+  WEBHOOK_RETRY_CAP_MS?: string;
+  WEBHOOK_RETRY_WINDOW_MS?: string;
+  WEBHOOK_TIMEOUT_MS?: string;
   ACCOUNT_KEY_ID?: string;
   ACCOUNT_KEY_SECRET?: string;
   /** Base64 of 32 random bytes; encrypts key secrets and channel tokens at rest. */

@@ -13,6 +13,7 @@ import * as messages from './api/messages';
 import * as participants from './api/participants';
 import * as users from './api/users';
 import * as webhooks from './api/webhooks';
+import * as webhookDeliveries from './api/webhook-deliveries';
 import { errorResponse, StatusError } from './http/errors';
 
 type Args = [Env, ExecutionContext];
@@ -47,6 +48,8 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .patch('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId', webhooks.update)
   .delete('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId', webhooks.remove)
   .post('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId/rotateSecret', webhooks.rotateSecret)
+  .get('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId/deliveries', webhookDeliveries.list)
+  .post('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId/replay', webhookDeliveries.replay)
   .post('/v2/apps/:appId/users', users.create)
   .get('/v2/apps/:appId/users/:userIdOrExternalId', users.get)
   .patch('/v2/apps/:appId/users/:userIdOrExternalId', users.update)

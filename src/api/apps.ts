@@ -1,7 +1,7 @@
 /** `/v2/apps`: create, list, get, update and delete apps (account key; get and update also app keys). */
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
-import { authenticate, requireAccount } from '../auth/authenticate';
+import { authenticate, requireAccount, requireAppOrAccount } from '../auth/authenticate';
 import { createApp, deleteApp, getApp, listApps, updateApp } from '../db/apps';
 import { forgetAppKeys } from '../db/keys';
 import { badRequest, notFound } from '../http/errors';
@@ -28,14 +28,16 @@ export async function list(request: IRequest, env: Env) {
 }
 
 export async function get(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const app = await getApp(env, appId);
   if (!app) throw notFound('app_not_found', 'App not found');
   return json({ app });
 }
 
 export async function update(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const body = await readBody(request, appUpdateBody);
   const app = await getApp(env, appId);
   if (!app) throw notFound('app_not_found', 'App not found');

@@ -29,6 +29,7 @@ import { INTEGRATION_LIMITS, integrationListQuery, integrationUpdateBodies, requ
 import { pageQuery, toPage } from '../schema/pagination';
 import { isLocal } from '../webhooks/targets';
 import { pickPage } from './apps';
+import { requireAppOrAccount } from '../auth/authenticate';
 import { appContext, json } from './context';
 
 /** The v2 webhook object; Sunshine returns the secret whenever it returns the webhook. */
@@ -61,7 +62,8 @@ export async function requireIntegration(env: Env, appId: string, integrationId:
 }
 
 export async function create(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const body = await readBody(request, requestBodies(isLocal(env)).integrationCreate);
   // `custom` is the only type the schema lets through for now; channel types will branch on body.type here.
   const created = await createCustomIntegration(env, appId, { displayName: body.displayName ?? null, webhook: body.webhooks[0]! });
@@ -70,7 +72,8 @@ export async function create(request: IRequest, env: Env) {
 }
 
 export async function list(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const filter = readQuery(request, integrationListQuery);
   const page = toPage(parseWith(pageQuery, pickPage(request)));
   const rows = await listIntegrations(env, appId, page, filter['filter[types]']);
@@ -81,13 +84,15 @@ export async function list(request: IRequest, env: Env) {
 }
 
 export async function get(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
   return json({ integration: integrationView(integration, await listWebhooks(env, appId, integration.id)) });
 }
 
 export async function update(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
   const body = await readBody(request, integrationUpdateBodies[integration.type]);
   const next: Integration = { ...integration, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) };
@@ -96,7 +101,8 @@ export async function update(request: IRequest, env: Env) {
 }
 
 export async function remove(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const integrationId = request.params.integrationId!;
   if (!ID_PATTERN.test(integrationId) || !(await deleteIntegration(env, appId, integrationId))) {
     throw notFound('integration_not_found', 'Integration not found');
@@ -115,7 +121,8 @@ async function requireCustomIntegration(env: Env, appId: string, integrationId: 
 const keyNotFound = () => notFound('key_not_found', 'Key not found');
 
 export async function createKey(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const body = await readBody(request, keyCreateBody);
   const integration = await requireCustomIntegration(env, appId, request.params.integrationId!);
   const key = await createIntegrationKey(env, appId, integration.id, body.displayName);
@@ -124,13 +131,15 @@ export async function createKey(request: IRequest, env: Env) {
 }
 
 export async function listKeys(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const integration = await requireCustomIntegration(env, appId, request.params.integrationId!);
   return json({ keys: await listIntegrationKeys(env, appId, integration.id) });
 }
 
 export async function getKey(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const integration = await requireCustomIntegration(env, appId, request.params.integrationId!);
   const key = await getIntegrationKey(env, appId, integration.id, request.params.keyId!);
   if (!key) throw keyNotFound();
@@ -138,7 +147,8 @@ export async function getKey(request: IRequest, env: Env) {
 }
 
 export async function removeKey(request: IRequest, env: Env) {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
   const integration = await requireCustomIntegration(env, appId, request.params.integrationId!);
   if (!(await deleteIntegrationKey(env, appId, integration.id, request.params.keyId!))) throw keyNotFound();
   return json({});

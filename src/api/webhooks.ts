@@ -6,7 +6,7 @@
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { createWebhook, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from '../db/integrations';
-import { badRequest, notFound } from '../http/errors';
+import { badRequest, notFound, forbidden } from '../http/errors';
 import { readBody } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import { INTEGRATION_LIMITS, requestBodies } from '../schema/integration';
@@ -16,7 +16,9 @@ import { requireIntegration, webhookView } from './integrations';
 
 /** The app and integration a webhook route acts on; only custom integrations carry webhooks today. */
 async function integrationContext(request: IRequest, env: Env): Promise<{ appId: string; integrationId: string }> {
-  const { appId } = await appContext(request, env);
+  const { appId, principal } = await appContext(request, env);
+  // An integration key manages only its own integration's webhooks.
+  if (principal.scope === 'integration' && principal.integrationId !== request.params.integrationId) throw forbidden('An integration key manages only its own webhooks');
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
   if (integration.type !== 'custom') throw badRequest('Webhooks are available only for custom integrations');
   return { appId, integrationId: integration.id };

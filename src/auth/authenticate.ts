@@ -6,15 +6,20 @@
  */
 import type { Env } from '../env';
 import { forbidden, StatusError, unauthorized } from '../http/errors';
+import { findIntegrationKeySecret } from '../db/integrations';
 import { findKeySecret } from '../db/keys';
 import { decodeJwt, isExpired, verifyHs256 } from './jwt';
 import { sameSecret } from './secrets';
 
-export type Principal = { scope: 'account'; keyId: string } | { scope: 'app'; keyId: string; appId: string };
+export type Principal =
+  | { scope: 'account'; keyId: string }
+  | { scope: 'app'; keyId: string; appId: string }
+  | { scope: 'integration'; keyId: string; appId: string; integrationId: string };
 
 interface KeyInfo {
-  scope: 'account' | 'app';
+  scope: Principal['scope'];
   appId?: string;
+  integrationId?: string;
   secret: string;
 }
 
@@ -22,6 +27,10 @@ async function lookupKey(env: Env, keyId: string): Promise<KeyInfo | undefined> 
   if (env.ACCOUNT_KEY_ID && keyId === env.ACCOUNT_KEY_ID) {
     if (!env.ACCOUNT_KEY_SECRET) throw new StatusError(500, 'configuration_error', 'ACCOUNT_KEY_SECRET is not set; run `wrangler secret put ACCOUNT_KEY_SECRET`');
     return { scope: 'account', secret: env.ACCOUNT_KEY_SECRET };
+  }
+  if (keyId.startsWith('int_')) {
+    const found = await findIntegrationKeySecret(env, keyId);
+    return found && { scope: 'integration', appId: found.appId, integrationId: found.integrationId, secret: found.secret };
   }
   if (!keyId.startsWith('app_')) return undefined;
   const found = await findKeySecret(env, keyId);
@@ -58,14 +67,22 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
   throw unauthorized('Authorization must be Basic or Bearer');
 }
 
-const principal = (keyId: string, key: KeyInfo): Principal =>
-  key.scope === 'account' ? { scope: 'account', keyId } : { scope: 'app', keyId, appId: key.appId! };
+function principal(keyId: string, key: KeyInfo): Principal {
+  if (key.scope === 'account') return { scope: 'account', keyId };
+  if (key.scope === 'integration') return { scope: 'integration', keyId, appId: key.appId!, integrationId: key.integrationId! };
+  return { scope: 'app', keyId, appId: key.appId! };
+}
 
 export function requireAccount(p: Principal): void {
   if (p.scope !== 'account') throw forbidden('This route needs the account key');
 }
 
-/** An app key may act only on its own app. */
+/** App and integration keys may act only on their own app. */
 export function requireApp(p: Principal, appId: string): void {
-  if (p.scope === 'app' && p.appId !== appId) throw forbidden('This key cannot access that app');
+  if (p.scope !== 'account' && p.appId !== appId) throw forbidden('This key cannot access that app');
+}
+
+/** Routes about the app itself (get, update, integrations) are not open to integration keys, as in the contract. */
+export function requireAppOrAccount(p: Principal): void {
+  if (p.scope === 'integration') throw forbidden('Integration keys cannot use this route; use an app or account key');
 }

@@ -7,6 +7,9 @@
  */
 import type { Env } from '../env';
 import { newId, newSecret } from '../ids';
+
+/** Standard Webhooks form (`whsec_` + base64 of 32 bytes), so receivers can verify with any Standard Webhooks library. */
+const newWebhookSecret = () => `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
 import { open, seal } from '../auth/secrets';
 import { KEY_CACHE_MS } from './keys';
 import { INTEGRATION_LIMITS, type IntegrationType, type Trigger, type WebhookCreate, type WebhookUpdate, type WebhookVersion } from '../schema/integration';
@@ -181,7 +184,7 @@ function newWebhook(integrationId: string, input: WebhookCreate, now: string): W
     triggers: input.triggers,
     includeFullUser: input.includeFullUser ?? false,
     includeFullSource: input.includeFullSource ?? false,
-    secret: newSecret(),
+    secret: newWebhookSecret(),
     createdAt: now,
   };
 }
@@ -265,7 +268,7 @@ export async function deleteWebhook(env: Env, appId: string, integrationId: stri
  * second rotation within that window retires the oldest secret at once.
  */
 export async function rotateWebhookSecret(env: Env, appId: string, integrationId: string, webhookId: string): Promise<Webhook | undefined> {
-  const secret = newSecret();
+  const secret = newWebhookSecret();
   const expires = new Date(Date.now() + PREVIOUS_SECRET_MS).toISOString();
   const res = await env.DB.prepare(
     `UPDATE webhooks SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = ?, secret_sealed = ?

@@ -31,6 +31,11 @@ export default async function setup(project: TestProject) {
       ACCOUNT_KEY_ID,
       ACCOUNT_KEY_SECRET,
       MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+      // A short webhook retry schedule, so the fault and dead-letter suites run in seconds.
+      WEBHOOK_RETRY_BASE_MS: '200',
+      WEBHOOK_RETRY_CAP_MS: '1000',
+      WEBHOOK_RETRY_WINDOW_MS: '10000',
+      WEBHOOK_TIMEOUT_MS: '1000',
       PARLEY_ENV: 'local',
     },
   });

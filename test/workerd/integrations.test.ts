@@ -56,7 +56,7 @@ describe('custom integrations', () => {
             triggers: ['conversation:message', 'conversation:postback'],
             includeFullUser: false,
             includeFullSource: true,
-            secret: expect.stringMatching(/^[\w-]{32,}$/),
+            secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
           },
         ],
       },
@@ -208,7 +208,7 @@ describe('webhooks', () => {
       triggers: ['*'],
       includeFullUser: false,
       includeFullSource: false,
-      secret: expect.stringMatching(/^[\w-]{32,}$/),
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
     });
     expect(webhook.secret).not.toBe(integration.webhooks[0]!.secret);
 
@@ -345,7 +345,7 @@ describe('webhook secret rotation', () => {
 
     const rotated = await call('POST', `${path}/rotateSecret`, auth);
     expect(rotated.status).toBe(200);
-    expect(rotated.body).toStrictEqual({ webhook: { ...original, secret: expect.stringMatching(/^[\w-]{32,}$/) } });
+    expect(rotated.body).toStrictEqual({ webhook: { ...original, secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/) } });
     const fresh = rotated.body.webhook.secret as string;
     expect(fresh).not.toBe(original.secret);
     expect((await call('GET', path, auth)).body.webhook.secret).toBe(fresh);

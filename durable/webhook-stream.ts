@@ -1,0 +1,153 @@
+/**
+ * The conversation's event stream and, per customer webhook, how far it has
+ * been delivered. Events get a strictly increasing `seq` in the same
+ * transaction as the change that raised them. Each webhook has a cursor: the
+ * last event it acknowledged (or that was dead-lettered), the batch in flight
+ * (so a retry re-sends exactly the same events under the same webhook-id),
+ * a lease (so two queue consumers never send one webhook's events at once) and
+ * the retry schedule. That is what keeps event N+1 behind event N for one
+ * conversation and one webhook, whatever order the queue delivers kicks in.
+ */
+import type { WebhookEvent } from '../src/webhooks/events';
+
+export interface StreamSubscription {
+  id: string;
+  triggers: string[];
+  /** Events raised before the webhook existed are not sent to it. */
+  createdAt: string;
+}
+
+export type BatchClaim =
+  | { state: 'idle' }
+  | { state: 'busy' }
+  | { state: 'waiting'; until: number }
+  /** Events travel as one JSON string: cheaper over RPC than a structured clone, and free of RPC's serializable-type limits. */
+  | { state: 'ready'; eventsJson: string; attempt: number; failingSince: number | null };
+
+type CursorRow = {
+  webhook_id: string;
+  acked_seq: number;
+  inflight_end: number | null;
+  attempts: number;
+  failing_since: number | null;
+  next_attempt_at: number | null;
+  lease_until: number | null;
+};
+
+type EventRow = { seq: number; id: string; type: string; created_at: string; payload: string };
+
+export const STREAM_MIGRATION = `
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL
+  );
+  CREATE TABLE webhook_cursors (
+    webhook_id TEXT PRIMARY KEY,
+    acked_seq INTEGER NOT NULL DEFAULT 0,
+    inflight_end INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failing_since INTEGER,
+    next_attempt_at INTEGER,
+    lease_until INTEGER
+  );`;
+
+export class WebhookStream {
+  constructor(private sql: SqlStorage) {}
+
+  append(event: WebhookEvent): number {
+    return this.sql
+      .exec<{ seq: number }>('INSERT INTO events (id, type, created_at, payload) VALUES (?, ?, ?, ?) RETURNING seq', event.id, event.type, event.createdAt, JSON.stringify(event.payload))
+      .one().seq;
+  }
+
+  private cursor(webhookId: string): CursorRow {
+    const row = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE webhook_id = ?', webhookId).toArray()[0];
+    if (row) return row;
+    this.sql.exec('INSERT INTO webhook_cursors (webhook_id) VALUES (?)', webhookId);
+    return { webhook_id: webhookId, acked_seq: 0, inflight_end: null, attempts: 0, failing_since: null, next_attempt_at: null, lease_until: null };
+  }
+
+  /** The next events this webhook subscribes to and has not acknowledged, in order, up to `limit`. */
+  private pending(sub: StreamSubscription, after: number, upTo: number | null, limit: number): EventRow[] {
+    const all = sub.triggers.includes('*');
+    // Only placeholders are generated here; the trigger names are bound as values.
+    const typeFilter = all ? '' : ` AND type IN (${sub.triggers.map(() => '?').join(', ')})`;
+    return this.sql
+      .exec<EventRow>(
+        `SELECT * FROM events WHERE seq > ? AND seq <= ? AND created_at >= ?${typeFilter} ORDER BY seq LIMIT ?`,
+        after,
+        upTo ?? Number.MAX_SAFE_INTEGER,
+        sub.createdAt,
+        ...(all ? [] : sub.triggers),
+        limit,
+      )
+      .toArray();
+  }
+
+  hasPending(sub: StreamSubscription): boolean {
+    const c = this.cursor(sub.id);
+    return this.pending(sub, c.acked_seq, null, 1).length > 0;
+  }
+
+  /** Hands out the webhook's next batch under a lease, or says why not now. */
+  claim(sub: StreamSubscription, limit: number, leaseMs: number, now = Date.now()): BatchClaim {
+    const c = this.cursor(sub.id);
+    if (c.lease_until !== null && c.lease_until > now) return { state: 'busy' };
+    if (c.next_attempt_at !== null && c.next_attempt_at > now) return { state: 'waiting', until: c.next_attempt_at };
+    const rows = this.pending(sub, c.acked_seq, c.inflight_end, limit);
+    if (rows.length === 0) {
+      if (c.inflight_end !== null) this.sql.exec('UPDATE webhook_cursors SET inflight_end = NULL WHERE webhook_id = ?', sub.id);
+      return { state: 'idle' };
+    }
+    const end = c.inflight_end ?? rows[rows.length - 1]!.seq;
+    this.sql.exec('UPDATE webhook_cursors SET inflight_end = ?, lease_until = ?, next_attempt_at = NULL WHERE webhook_id = ?', end, now + leaseMs, sub.id);
+    return {
+      state: 'ready',
+      attempt: c.attempts + 1,
+      failingSince: c.failing_since,
+      eventsJson: `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"type":${JSON.stringify(r.type)},"createdAt":${JSON.stringify(r.created_at)},"payload":${r.payload}}`).join(',')}]`,
+    };
+  }
+
+  /** Acknowledged or dead-lettered: the cursor moves past the batch in flight. */
+  settle(webhookId: string): void {
+    this.sql.exec(
+      `UPDATE webhook_cursors SET acked_seq = coalesce(inflight_end, acked_seq), inflight_end = NULL, attempts = 0,
+         failing_since = NULL, next_attempt_at = NULL, lease_until = NULL WHERE webhook_id = ?`,
+      webhookId,
+    );
+  }
+
+  /** A retryable failure: same batch again at `retryAt`. */
+  retryLater(webhookId: string, retryAt: number, now = Date.now()): void {
+    this.sql.exec(
+      `UPDATE webhook_cursors SET attempts = attempts + 1, failing_since = coalesce(failing_since, ?), next_attempt_at = ?,
+         lease_until = NULL WHERE webhook_id = ?`,
+      now,
+      retryAt,
+      webhookId,
+    );
+  }
+
+  /** The earliest moment a cursor needs attention again (a retry or an expired lease), if any. */
+  nextWake(): number | null {
+    return this.sql
+      .exec<{ t: number | null }>('SELECT min(coalesce(next_attempt_at, lease_until)) AS t FROM webhook_cursors WHERE next_attempt_at IS NOT NULL OR lease_until IS NOT NULL')
+      .one().t;
+  }
+
+  /** Cursors whose retry is due or whose lease lapsed (a consumer died); clears them so a kick re-claims. */
+  takeDue(now = Date.now()): number {
+    const due = this.sql
+      .exec<{ n: number }>('SELECT count(*) AS n FROM webhook_cursors WHERE next_attempt_at <= ? OR lease_until <= ?', now, now)
+      .one().n;
+    if (due > 0) {
+      this.sql.exec('UPDATE webhook_cursors SET next_attempt_at = NULL WHERE next_attempt_at <= ?', now);
+      this.sql.exec('UPDATE webhook_cursors SET lease_until = NULL WHERE lease_until <= ?', now);
+    }
+    return due;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Parley's additive webhook routes: the delivery log
+ * (`GET .../webhooks/{webhookId}/deliveries`: every attempt with outcome,
+ * response code and latency) and replay (`POST .../webhooks/{webhookId}/replay`:
+ * re-send dead-lettered events, chosen by id or by time range).
+ */
+import type { IRequest } from 'itty-router';
+import * as v from 'valibot';
+import type { Env } from '../env';
+import { badRequest, forbidden, notFound } from '../http/errors';
+import { idPage, pageEnvelope } from '../http/links';
+import { parseWith, readBody } from '../http/request';
+import { isoDate, objectId } from '../schema/common';
+import { pageQuery, toPage } from '../schema/pagination';
+import { pickPage } from './apps';
+import { appContext, json } from './context';
+
+const replayBody = v.pipe(
+  v.object({
+    eventIds: v.optional(v.pipe(v.array(objectId, 'must be an array of event ids'), v.minLength(1, 'must name at least 1 event'), v.maxLength(1000, 'must name at most 1000 events'))),
+    since: v.optional(isoDate),
+    until: v.optional(isoDate),
+  }),
+  v.check((b) => b.eventIds !== undefined || b.since !== undefined || b.until !== undefined, 'give eventIds, or a time range with since and/or until'),
+);
+
+async function requireWebhook(request: IRequest, env: Env): Promise<{ appId: string; webhookId: string }> {
+  const { appId, principal } = await appContext(request, env);
+  const { integrationId, webhookId } = request.params as { integrationId: string; webhookId: string };
+  if (principal.scope === 'integration' && principal.integrationId !== integrationId) throw forbidden('An integration key manages only its own webhooks');
+  const found = await env.DB.prepare('SELECT id FROM webhooks WHERE id = ? AND integration_id = ? AND app_id = ?').bind(webhookId, integrationId, appId).first();
+  if (!found) throw notFound('webhook_not_found', 'Webhook not found');
+  return { appId, webhookId };
+}
+
+interface AttemptRow {
+  id: string;
+  conversation_id: string | null;
+  delivery_id: string;
+  event_ids: string;
+  attempt: number;
+  outcome: string;
+  response_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  created_at: string;
+}
+
+/** Newest attempts first. */
+export async function list(request: IRequest, env: Env) {
+  const { appId, webhookId } = await requireWebhook(request, env);
+  const page = toPage(parseWith(pageQuery, pickPage(request)));
+  const stmt = page.after
+    ? env.DB.prepare('SELECT * FROM webhook_attempts WHERE app_id = ? AND webhook_id = ? AND id > ? ORDER BY id ASC LIMIT ?').bind(appId, webhookId, page.after, page.size + 1)
+    : env.DB.prepare('SELECT * FROM webhook_attempts WHERE app_id = ? AND webhook_id = ? AND id < ? ORDER BY id DESC LIMIT ?').bind(appId, webhookId, page.before ?? 'g', page.size + 1);
+  const { results } = await stmt.all<AttemptRow>();
+  // idPage pages in ascending id order; the log reads newest first, so the directions swap.
+  const { items, meta } = idPage(results, page.size, !page.after, Boolean(page.after ?? page.before));
+  const deliveries = items.reverse().map((r) => ({
+    id: r.id,
+    deliveryId: r.delivery_id,
+    conversationId: r.conversation_id,
+    eventIds: JSON.parse(r.event_ids) as string[],
+    attempt: r.attempt,
+    outcome: r.outcome,
+    responseCode: r.response_code,
+    latencyMs: r.latency_ms,
+    error: r.error,
+    createdAt: r.created_at,
+  }));
+  return json({ deliveries, ...pageEnvelope(request, { hasMore: meta.hasMore, ...(meta.beforeCursor ? { afterCursor: meta.beforeCursor } : {}), ...(meta.afterCursor ? { beforeCursor: meta.afterCursor } : {}) }) });
+}
+
+export async function replay(request: IRequest, env: Env) {
+  const { appId, webhookId } = await requireWebhook(request, env);
+  const body = await readBody(request, replayBody);
+  const now = new Date().toISOString();
+  const conditions = ['app_id = ?', 'webhook_id = ?'];
+  const binds: unknown[] = [appId, webhookId];
+  if (body.eventIds) {
+    conditions.push(`event_id IN (${body.eventIds.map(() => '?').join(', ')})`);
+    binds.push(...body.eventIds);
+  }
+  if (body.since) {
+    conditions.push('created_at >= ?');
+    binds.push(body.since);
+  }
+  if (body.until) {
+    conditions.push('created_at <= ?');
+    binds.push(body.until);
+  }
+  // Only placeholders are generated above; every value is bound.
+  const res = await env.DB.prepare(`UPDATE webhook_dead_letters SET replay_requested_at = ?, replayed_at = NULL WHERE ${conditions.join(' AND ')}`)
+    .bind(now, ...binds)
+    .run();
+  if (res.meta.changes === 0) throw badRequest('No dead-lettered events of this webhook match; see GET .../deliveries for what failed');
+  await env.WEBHOOKS_QUEUE.send({ appId, webhookId, replay: true });
+  return json({ replay: { webhookId, events: res.meta.changes, requestedAt: now } }, 202);
+}

@@ -1,0 +1,249 @@
+/**
+ * The `webhooks` queue consumer. A queue message is a kick for one
+ * conversation; for each of the app's webhooks the consumer claims the next
+ * batch from the conversation's DO (which keeps event N+1 behind event N per
+ * webhook), POSTs it signed, logs the attempt in D1, and tells the DO the
+ * outcome: settled (2xx, or refused for good and dead-lettered) or retry at a
+ * capped, jittered exponential delay. A failing webhook is retried for
+ * WEBHOOK_RETRY_WINDOW_MS (26 h by default) before its batch is dead-lettered.
+ * Webhooks of one conversation are served concurrently, so a slow receiver
+ * delays only its own events.
+ */
+import * as v from 'valibot';
+import type { BatchClaim, StreamSubscription } from '../../durable/webhook-stream';
+import { conversationStub } from '../api/context';
+import { userView } from '../api/users';
+import { appWebhooks, type WebhookSubscription } from '../db/integrations';
+import { findUserById, listClients } from '../db/users';
+import type { Env } from '../env';
+import { newId } from '../ids';
+import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
+import { userSlots, type WebhookEvent } from '../webhooks/events';
+import { checkTarget } from '../webhooks/targets';
+import { webhookQueueMessage, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
+
+/** Statuses the contract says are not worth retrying. */
+const PERMANENT = new Set([400, 401, 403, 404, 406]);
+const BATCH_LIMIT = 50;
+/** Batches sent per webhook per kick before handing back to the queue, so one busy conversation cannot hog a consumer. */
+const MAX_ROUNDS = 20;
+const RESPONSE_BYTES_READ = 16 * 1024;
+
+export interface RetryPolicy {
+  baseMs: number;
+  capMs: number;
+  windowMs: number;
+  timeoutMs: number;
+}
+
+const positive = (raw: string | undefined, fallback: number, name: string) => {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, not ${JSON.stringify(raw)}`);
+  return n;
+};
+
+/** Read and checked on every batch, so a bad setting fails loudly instead of on the first retry. */
+export function retryPolicy(env: Env): RetryPolicy {
+  return {
+    baseMs: positive(env.WEBHOOK_RETRY_BASE_MS, 10_000, 'WEBHOOK_RETRY_BASE_MS'),
+    capMs: positive(env.WEBHOOK_RETRY_CAP_MS, 3_600_000, 'WEBHOOK_RETRY_CAP_MS'),
+    windowMs: positive(env.WEBHOOK_RETRY_WINDOW_MS, 26 * 3_600_000, 'WEBHOOK_RETRY_WINDOW_MS'),
+    timeoutMs: positive(env.WEBHOOK_TIMEOUT_MS, 20_000, 'WEBHOOK_TIMEOUT_MS'),
+  };
+}
+
+/** Exponential backoff with "equal jitter": half fixed, half random, so receivers recovering from an outage are not hit in lockstep. */
+export function retryDelay(policy: RetryPolicy, attempt: number, random = Math.random()): number {
+  const exp = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + (exp / 2) * random);
+}
+
+export async function consumeWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const policy = retryPolicy(env);
+  const kicks = new Map<string, WebhookKick>();
+  const replays: { msg: Message<unknown>; replay: WebhookReplay }[] = [];
+  for (const msg of batch.messages) {
+    const parsed = v.safeParse(webhookQueueMessage, msg.body);
+    if (!parsed.success) console.error('webhooks: dropping malformed message', JSON.stringify(msg.body).slice(0, 200));
+    else if ('replay' in parsed.output) replays.push({ msg, replay: parsed.output });
+    else kicks.set(`${parsed.output.appId}/${parsed.output.conversationId}`, parsed.output);
+  }
+  await Promise.all([
+    ...[...kicks.values()].map((kick) => serveConversation(env, policy, kick)),
+    ...replays.map(async ({ msg, replay }) => {
+      if (!(await serveReplay(env, policy, replay))) msg.retry({ delaySeconds: Math.ceil(retryDelay(policy, msg.attempts) / 1000) });
+    }),
+  ]);
+}
+
+/**
+ * Re-sends a webhook's dead letters marked for replay, oldest first, one event
+ * per POST under the event's own id. Stops at the first failure and answers
+ * false so the queue retries the replay later.
+ */
+async function serveReplay(env: Env, policy: RetryPolicy, replay: WebhookReplay): Promise<boolean> {
+  const sub = (await appWebhooks(env, replay.appId)).find((s) => s.id === replay.webhookId);
+  if (!sub) return true;
+  const { results } = await env.DB.prepare(
+    `SELECT event_id, conversation_id, event FROM webhook_dead_letters
+     WHERE app_id = ? AND webhook_id = ? AND replay_requested_at IS NOT NULL AND replayed_at IS NULL
+     ORDER BY created_at, event_id LIMIT 500`,
+  )
+    .bind(replay.appId, replay.webhookId)
+    .all<{ event_id: string; conversation_id: string | null; event: string }>();
+  for (const row of results) {
+    const event = JSON.parse(row.event) as WebhookEvent;
+    const outcome = await deliver(env, policy, { appId: replay.appId, conversationId: row.conversation_id ?? '' }, sub, [event], 1);
+    if (outcome !== 'delivered') return false;
+    await env.DB.prepare('UPDATE webhook_dead_letters SET replayed_at = ?, replay_requested_at = NULL WHERE webhook_id = ? AND event_id = ?')
+      .bind(new Date().toISOString(), replay.webhookId, row.event_id)
+      .run();
+  }
+  return true;
+}
+
+async function serveConversation(env: Env, policy: RetryPolicy, kick: WebhookKick): Promise<void> {
+  const subs = await appWebhooks(env, kick.appId);
+  await Promise.all(subs.map((sub) => serveWebhook(env, policy, kick, sub)));
+}
+
+async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription): Promise<void> {
+  const stub = conversationStub(env, kick.appId, kick.conversationId);
+  const stream: StreamSubscription = { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt };
+  // A lease outlives the send's timeout, so it only lapses if this consumer died.
+  const leaseMs = policy.timeoutMs + 15_000;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const claim: BatchClaim = await stub.claimWebhookBatch(stream, sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs);
+    if (claim.state !== 'ready') return;
+    const events = JSON.parse(claim.eventsJson) as WebhookEvent[];
+    const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);
+    if (outcome === 'retry') {
+      const failingSince = claim.failingSince ?? Date.now();
+      if (Date.now() - failingSince < policy.windowMs) {
+        await stub.retryWebhook(sub.id, Date.now() + retryDelay(policy, claim.attempt));
+        return;
+      }
+      await deadLetter(env, kick, sub, events, `retries exhausted after ${claim.attempt} attempts`);
+    } else if (outcome !== 'delivered') {
+      await deadLetter(env, kick, sub, events, outcome.reason);
+    }
+    if (!(await stub.settleWebhook(stream)).more) return;
+  }
+  await stub.kickWebhooks();
+}
+
+type Outcome = 'delivered' | 'retry' | { reason: string };
+
+async function deliver(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, events: WebhookEvent[], attempt: number): Promise<Outcome> {
+  const refused = checkTarget(sub.target, env.PARLEY_ENV === 'local');
+  if (refused) {
+    await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'dead', null, 0, `target refused: ${refused}`);
+    return { reason: `target refused: ${refused}` };
+  }
+  let body: string;
+  if (sub.version === 'v1') {
+    const trigger = v1Trigger(events[0]!);
+    // v1 had no such trigger: nothing to send, and nothing to retry.
+    if (!trigger) return 'delivered';
+    body = v1Body(kick.appId, events[0]!, trigger, await v1User(env, kick.appId, events[0]!));
+  } else {
+    body = v2Body(kick.appId, sub, sub.includeFullUser ? await expandUsers(env, kick.appId, events) : events);
+  }
+  // Stable across retries: a retry re-sends the same batch (the DO pins it), so receivers can dedupe on it.
+  const deliveryId = events.length === 1 ? events[0]!.id : `${events[0]!.id}-${events[events.length - 1]!.id}`;
+  const headers = await deliveryHeaders(sub.secrets, deliveryId, Math.floor(Date.now() / 1000), body);
+  const started = Date.now();
+  let status: number | null = null;
+  let error: string | null = null;
+  try {
+    const res = await fetch(sub.target, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(policy.timeoutMs) });
+    status = res.status;
+    await drainCapped(res);
+  } catch (err) {
+    error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+  const latency = Date.now() - started;
+  const outcome: Outcome = status !== null && status >= 200 && status < 300 ? 'delivered' : status !== null && PERMANENT.has(status) ? { reason: `receiver answered ${status}` } : 'retry';
+  await logAttempt(env, kick, sub, events, deliveryId, attempt, outcome === 'delivered' ? 'delivered' : outcome === 'retry' ? 'failed' : 'dead', status, latency, error);
+  return outcome;
+}
+
+/** Reads at most a little of the response, so a receiver streaming a huge body cannot hold the consumer. */
+async function drainCapped(res: Response): Promise<void> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
+  let read = 0;
+  while (read < RESPONSE_BYTES_READ) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    read += value.byteLength;
+  }
+  await reader.cancel();
+}
+
+async function expandUsers(env: Env, appId: string, events: WebhookEvent[]): Promise<WebhookEvent[]> {
+  const cache = new Map<string, Promise<unknown>>();
+  const full = (id: string) => {
+    let p = cache.get(id);
+    if (!p) {
+      p = findUserById(env, appId, id).then((u) => (u ? userView(u) : undefined));
+      cache.set(id, p);
+    }
+    return p;
+  };
+  return Promise.all(
+    events.map(async (e) => {
+      const copy = structuredClone(e);
+      for (const slot of userSlots(copy.payload)) {
+        const id = (slot.holder[slot.key] as { id?: string } | undefined)?.id;
+        const user = id ? await full(id) : undefined;
+        if (user) slot.holder[slot.key] = user;
+      }
+      return copy;
+    }),
+  );
+}
+
+/** The user a v1 payload describes: the message's author, or the event's user. */
+async function v1User(env: Env, appId: string, e: WebhookEvent): Promise<V1User | undefined> {
+  const p = e.payload as { message?: { author?: { userId?: string } }; user?: { id?: string }; activity?: { author?: { userId?: string } } };
+  const id = p.message?.author?.userId ?? p.user?.id ?? p.activity?.author?.userId;
+  if (!id) return undefined;
+  const user = await findUserById(env, appId, id);
+  if (!user) return undefined;
+  const clients = await listClients(env, appId, id, { size: 100 });
+  return { ...user, clients };
+}
+
+async function logAttempt(
+  env: Env,
+  kick: WebhookKick,
+  sub: WebhookSubscription,
+  events: WebhookEvent[],
+  deliveryId: string,
+  attempt: number,
+  outcome: 'delivered' | 'failed' | 'dead',
+  status: number | null,
+  latencyMs: number,
+  error: string | null,
+): Promise<void> {
+  await env.DB.prepare(
+    `INSERT INTO webhook_attempts (id, app_id, webhook_id, conversation_id, delivery_id, event_ids, attempt, outcome, response_code, latency_ms, error, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+    .bind(newId(), kick.appId, sub.id, kick.conversationId, deliveryId, JSON.stringify(events.map((e) => e.id)), attempt, outcome, status, latencyMs, error, new Date().toISOString())
+    .run();
+}
+
+async function deadLetter(env: Env, kick: WebhookKick, sub: WebhookSubscription, events: WebhookEvent[], reason: string): Promise<void> {
+  const now = new Date().toISOString();
+  await env.DB.batch(
+    events.map((e) =>
+      env.DB.prepare(
+        `INSERT INTO webhook_dead_letters (event_id, webhook_id, app_id, conversation_id, event, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(webhook_id, event_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at, replayed_at = NULL`,
+      ).bind(e.id, sub.id, kick.appId, kick.conversationId, JSON.stringify(e), reason, now),
+    ),
+  );
+}

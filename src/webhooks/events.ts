@@ -1,0 +1,69 @@
+/**
+ * Webhook events in the v2 shapes of the client package's `*Event` models:
+ * `{id, type, createdAt, payload}` with the payload each trigger defines. Users
+ * appear truncated (`{id, externalId}`); the consumer expands them for webhooks
+ * that ask for `includeFullUser`. `message.seq` is Parley's additive field.
+ */
+import { newId } from '../ids';
+import type { Conversation } from '../schema/conversation';
+import type { Message } from '../schema/message';
+
+export interface WebhookEvent {
+  id: string;
+  type: string;
+  createdAt: string;
+  payload: Record<string, unknown>;
+}
+
+export interface UserRef {
+  id: string;
+  externalId?: string;
+}
+
+const event = (type: string, payload: Record<string, unknown>): WebhookEvent => ({ id: newId(), type, createdAt: new Date().toISOString(), payload });
+
+const userTruncated = (u: UserRef) => ({ id: u.id, ...(u.externalId ? { externalId: u.externalId } : {}), authenticated: false });
+
+/** `conversationTruncated`: what webhooks carry of a conversation. */
+export const conversationTruncated = (c: Conversation) => ({ id: c.id, type: c.type, ...(c.metadata ? { metadata: c.metadata } : {}) });
+
+export function messageEvent(c: Conversation, m: Message, author?: UserRef): WebhookEvent {
+  const authorWebhook =
+    m.author.type === 'user' && author
+      ? { type: 'user', userId: author.id, ...(m.author.displayName ? { displayName: m.author.displayName } : {}), ...(m.author.avatarUrl ? { avatarUrl: m.author.avatarUrl } : {}), user: userTruncated(author) }
+      : { type: 'business', ...(m.author.subtypes ? { subtypes: m.author.subtypes } : {}), ...(m.author.displayName ? { displayName: m.author.displayName } : {}), ...(m.author.avatarUrl ? { avatarUrl: m.author.avatarUrl } : {}) };
+  return event('conversation:message', {
+    conversation: conversationTruncated(c),
+    message: { id: m.id, received: m.received, seq: m.seq, author: authorWebhook, content: m.content, source: m.source, ...(m.metadata ? { metadata: m.metadata } : {}) },
+  });
+}
+
+export const conversationCreateEvent = (c: Conversation, creationReason: string, user?: UserRef) =>
+  event('conversation:create', {
+    conversation: conversationTruncated(c),
+    creationReason,
+    source: { type: 'api:conversations' },
+    ...(user && c.type === 'personal' ? { user: userTruncated(user) } : {}),
+  });
+
+export const joinEvent = (c: Conversation, user: UserRef) => event('conversation:join', { conversation: conversationTruncated(c), user: userTruncated(user) });
+export const leaveEvent = (c: Conversation, user: UserRef) => event('conversation:leave', { conversation: conversationTruncated(c), user: userTruncated(user) });
+export const removeEvent = (c: Conversation) => event('conversation:remove', { conversation: conversationTruncated(c) });
+
+export const readEvent = (c: Conversation, user: UserRef) =>
+  event('conversation:read', {
+    conversation: conversationTruncated(c),
+    activity: { type: 'conversation:read', author: { type: 'user', userId: user.id, user: userTruncated(user) }, source: { type: 'api:conversations' } },
+  });
+
+/** Every place a payload carries a truncated user, so includeFullUser can expand them. */
+export function userSlots(payload: Record<string, unknown>): { holder: Record<string, unknown>; key: string }[] {
+  const slots: { holder: Record<string, unknown>; key: string }[] = [];
+  const visit = (holder: unknown) => {
+    if (holder && typeof holder === 'object' && 'user' in holder) slots.push({ holder: holder as Record<string, unknown>, key: 'user' });
+  };
+  visit(payload);
+  visit((payload.message as { author?: unknown } | undefined)?.author);
+  visit((payload.activity as { author?: unknown } | undefined)?.author);
+  return slots;
+}
