@@ -24,6 +24,11 @@ const ACCOUNT = { id: 'act_bench00000000000000000001', secret: 'bench-account-se
 const persistTo = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
 
 const progress = (label, done, total) => {
+  // Without a terminal (CI, a log file) print tenths only, not a line per message.
+  if (!process.stdout.isTTY) {
+    if (done === total || Math.floor((done * 10) / total) !== Math.floor(((done - 1) * 10) / total)) console.log(`  ${label}: ${done}/${total}`);
+    return;
+  }
   const width = 30;
   const filled = Math.round((done / total) * width);
   process.stdout.write(`\r  ${label.padEnd(28)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
@@ -103,12 +108,35 @@ async function scenario(receiverCount) {
   return { receivers: receiverCount, messages: MESSAGES, events: unique, lost: expected - unique, eventsPerSecond: Math.round(unique / elapsed), p50: pct(latencies, 50), p99: pct(latencies, 99) };
 }
 
+/** Unloaded latency: one message at a time, each waited for, so queueing under load does not hide the path's own cost. */
+async function idleLatency(samples = 50) {
+  const account = `Basic ${Buffer.from(`${ACCOUNT.id}:${ACCOUNT.secret}`).toString('base64')}`;
+  const { app } = await api(account, 'POST', '/v2/apps', { displayName: 'bench idle' });
+  const { key } = await api(account, 'POST', `/v2/apps/${app.id}/keys`, { displayName: 'bench' });
+  const auth = `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}`;
+  const r = await receiver();
+  await api(auth, 'POST', `/v2/apps/${app.id}/integrations`, { type: 'custom', webhooks: [{ target: r.url, triggers: ['conversation:message'] }] });
+  const { user } = await api(auth, 'POST', `/v2/apps/${app.id}/users`, { externalId: 'idle' });
+  const { conversation } = await api(auth, 'POST', `/v2/apps/${app.id}/conversations`, { type: 'personal', participants: [{ userId: user.id }] });
+  for (let i = 0; i < samples; i++) {
+    await api(auth, 'POST', `/v2/apps/${app.id}/conversations/${conversation.id}/messages`, { author: { type: 'business' }, content: { type: 'text', text: `idle${i}` } });
+    const deadline = Date.now() + 10_000;
+    while (r.received.length <= i && Date.now() < deadline) await new Promise((res) => setTimeout(res, 2));
+    progress('idle latency samples', i + 1, samples);
+  }
+  r.close();
+  const latencies = r.received.map((x) => x.at - x.committed).sort((a, b) => a - b);
+  return { samples, received: r.received.length, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+}
+
 try {
   console.log(`Webhook fan-out: ${MESSAGES} messages over ${CONVERSATIONS} conversations, 32 concurrent senders, Parley on wrangler dev (workerd)`);
   const rows = [await scenario(1), await scenario(10)];
   console.log('\n receivers | events delivered | lost | events/s | commit→receipt p50 | p99');
   for (const r of rows) console.log(` ${String(r.receivers).padStart(9)} | ${String(r.events).padStart(16)} | ${String(r.lost).padStart(4)} | ${String(r.eventsPerSecond).padStart(8)} | ${String(r.p50).padStart(15)} ms | ${r.p99} ms`);
-  console.log(JSON.stringify({ webhookFanout: rows }));
+  const idle = await idleLatency();
+  console.log(`\n unloaded (one message at a time): ${idle.received}/${idle.samples} received, commit→receipt p50 ${idle.p50} ms, p99 ${idle.p99} ms`);
+  console.log(JSON.stringify({ webhookFanout: rows, unloaded: idle }));
 } finally {
   await parley.stop();
   rmSync(persistTo, { recursive: true, force: true });
