@@ -429,18 +429,41 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Asks the consumer to come back (it stopped early with events still pending). */
   kickWebhooks(): void {
-    const row = this.row();
-    if (!row) return;
-    this.enqueueKick(row.app_id, row.id);
+    const owner = this.streamOwner();
+    if (!owner) return;
+    this.enqueueKick(owner.appId, owner.id);
     this.afterCommit();
+  }
+
+  /**
+   * User-level events (user:remove, later user:update and client:*) have no
+   * conversation; they go through an object of this class named after the user
+   * (user and conversation ids never collide), which gives them the same
+   * ordered, retried, per-webhook delivery.
+   */
+  raiseUserEvent(appId: string, userId: string, event: WebhookEvent): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('INSERT INTO stream_owner (only_row, app_id, owner_id) VALUES (1, ?, ?) ON CONFLICT DO NOTHING', appId, userId);
+      this.stream.append(event);
+      this.enqueueKick(appId, userId);
+    });
+    this.afterCommit();
+  }
+
+  /** Whose events this object streams: its conversation, or the user it was named after. */
+  private streamOwner(): { appId: string; id: string } | undefined {
+    const row = this.row();
+    if (row) return { appId: row.app_id, id: row.id };
+    const owner = this.sql.exec<{ app_id: string; owner_id: string }>('SELECT app_id, owner_id FROM stream_owner').toArray()[0];
+    return owner && { appId: owner.app_id, id: owner.owner_id };
   }
 
   // ---- outbox and alarm ---------------------------------------------------
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const row = this.row();
-    if (row && this.stream.takeDue() > 0) this.enqueueKick(row.app_id, row.id);
+    const owner = this.streamOwner();
+    if (owner && this.stream.takeDue() > 0) this.enqueueKick(owner.appId, owner.id);
     await this.drain();
     await this.scheduleAlarm();
   }

@@ -47,6 +47,11 @@ export const MIGRATIONS: string[] = [
      body TEXT NOT NULL
    );`,
   STREAM_MIGRATION,
+  `CREATE TABLE stream_owner (
+     only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+     app_id TEXT NOT NULL,
+     owner_id TEXT NOT NULL
+   );`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -11,6 +11,7 @@ import { idPage, pageEnvelope } from '../http/links';
 import { parseWith, readBody } from '../http/request';
 import { pageQuery, toPage } from '../schema/pagination';
 import { userCreateBody, userUpdateBody } from '../schema/user';
+import { userRemoveEvent } from '../webhooks/events';
 import { pickPage } from './apps';
 import { appContext, conversationStub, json, requireUser } from './context';
 
@@ -59,6 +60,9 @@ export async function update(request: IRequest, env: Env) {
 export async function remove(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const user = await requireUser(env, appId, request.params.userIdOrExternalId!);
+  // The event is committed first: if the deletion then fails, a repeat of the call deletes and the receiver
+  // may see user:remove twice (at least once), never zero times.
+  await conversationStub(env, appId, user.id).raiseUserEvent(appId, user.id, userRemoveEvent({ id: user.id, ...(user.externalId ? { externalId: user.externalId } : {}) }));
   const conversations = await userConversationIds(env, appId, user.id);
   // The conversations go first: if this fails halfway, the user still exists and the call can be repeated.
   await Promise.all(conversations.map(async (c) => unwrap(await conversationStub(env, appId, c.id).forgetUser(user.id))));

@@ -67,3 +67,5 @@ export function userSlots(payload: Record<string, unknown>): { holder: Record<st
   visit((payload.activity as { author?: unknown } | undefined)?.author);
   return slots;
 }
+
+export const userRemoveEvent = (user: UserRef) => event('user:remove', { user: userTruncated(user) });

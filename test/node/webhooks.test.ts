@@ -109,6 +109,16 @@ describe('the v2 envelope, headers and signature for each trigger', () => {
     expect(events.find((e) => e.type === 'conversation:remove')!.payload).toEqual({ conversation: { id: groupId, type: 'sdkGroup' } });
   });
 
+  it('delivers user:remove when a user is deleted, signed like every other event', async () => {
+    const gone = await user('gone-user');
+    expect((await api('DELETE', `/v2/apps/${appId}/users/${gone.id}`)).status).toBe(200);
+    const e = await waitFor('user:remove', () => receiver.events().find((x) => x.type === 'user:remove' && x.payload.user.id === gone.id));
+    // includeFullUser cannot expand a deleted user: the truncated user is what remains.
+    expect(e.payload).toEqual({ user: { id: gone.id, externalId: 'gone-user', authenticated: false } });
+    const r = receiver.requests.find((x) => x.json?.events?.some((y: { id: string }) => y.id === e.id))!;
+    expect(verifySignature(secret, r.headers, r.body)).toBe(true);
+  });
+
   it('sends only subscribed triggers', async () => {
     const only = new Receiver();
     await only.listen();
