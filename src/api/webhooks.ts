@@ -17,9 +17,15 @@ import { requireIntegration, webhookView } from './integrations';
 /** The app and integration a webhook route acts on; only custom integrations carry webhooks today. */
 async function integrationContext(request: IRequest, env: Env): Promise<{ appId: string; integrationId: string }> {
   const { appId, principal } = await appContext(request, env);
+  // `me` is the contract's alias for the calling integration's own id.
+  let integrationId = request.params.integrationId!;
+  if (integrationId === 'me') {
+    if (principal.scope !== 'integration') throw badRequest('integrations/me is only for integration keys; use the integration id');
+    integrationId = principal.integrationId;
+  }
   // An integration key manages only its own integration's webhooks.
-  if (principal.scope === 'integration' && principal.integrationId !== request.params.integrationId) throw forbidden('An integration key manages only its own webhooks');
-  const integration = await requireIntegration(env, appId, request.params.integrationId!);
+  if (principal.scope === 'integration' && principal.integrationId !== integrationId) throw forbidden('An integration key manages only its own webhooks');
+  const integration = await requireIntegration(env, appId, integrationId);
   if (integration.type !== 'custom') throw badRequest('Webhooks are available only for custom integrations');
   return { appId, integrationId: integration.id };
 }
