@@ -450,6 +450,14 @@ export class ConversationDO extends DurableObject<Env> {
     this.afterCommit();
   }
 
+  /** Stored events by id, as one JSON array string, for replaying chosen events. */
+  eventsById(ids: string[]): string {
+    const rows = this.sql
+      .exec<{ id: string; type: string; created_at: string; payload: string }>(`SELECT id, type, created_at, payload FROM events WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY seq`, ...ids)
+      .toArray();
+    return `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"type":${JSON.stringify(r.type)},"createdAt":${JSON.stringify(r.created_at)},"payload":${r.payload}}`).join(',')}]`;
+  }
+
   /** Whose events this object streams: its conversation, or the user it was named after. */
   private streamOwner(): { appId: string; id: string } | undefined {
     const row = this.row();

@@ -2,7 +2,8 @@
  * Parley's additive webhook routes: the delivery log
  * (`GET .../webhooks/{webhookId}/deliveries`: every attempt with outcome,
  * response code and latency) and replay (`POST .../webhooks/{webhookId}/replay`:
- * re-send dead-lettered events, chosen by id or by time range).
+ * re-send chosen events by id, delivered or dead-lettered, or the dead letters
+ * of a time range).
  */
 import type { IRequest } from 'itty-router';
 import * as v from 'valibot';
@@ -13,7 +14,7 @@ import { parseWith, readBody } from '../http/request';
 import { isoDate, objectId } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
 import { pickPage } from './apps';
-import { appContext, json } from './context';
+import { appContext, conversationStub, json } from './context';
 
 const replayBody = v.pipe(
   v.object({
@@ -71,10 +72,44 @@ export async function list(request: IRequest, env: Env) {
   return json({ deliveries, ...pageEnvelope(request, { hasMore: meta.hasMore, ...(meta.beforeCursor ? { afterCursor: meta.beforeCursor } : {}), ...(meta.afterCursor ? { beforeCursor: meta.afterCursor } : {}) }) });
 }
 
+/**
+ * Chosen events that were delivered (not dead-lettered) are found through the
+ * attempt log, which names their conversation, and copied from that
+ * conversation's stream into the dead-letter table, so one replay path serves both.
+ */
+async function stageDeliveredEvents(env: Env, appId: string, webhookId: string, eventIds: string[], now: string): Promise<void> {
+  const placeholders = eventIds.map(() => '?').join(', ');
+  const { results: dead } = await env.DB.prepare(`SELECT event_id FROM webhook_dead_letters WHERE app_id = ? AND webhook_id = ? AND event_id IN (${placeholders})`)
+    .bind(appId, webhookId, ...eventIds)
+    .all<{ event_id: string }>();
+  const missing = eventIds.filter((id) => !dead.some((d) => d.event_id === id));
+  if (missing.length === 0) return;
+  const { results: attempts } = await env.DB.prepare(
+    `SELECT DISTINCT a.conversation_id FROM webhook_attempts a, json_each(a.event_ids) e
+     WHERE a.app_id = ? AND a.webhook_id = ? AND e.value IN (${missing.map(() => '?').join(', ')})`,
+  )
+    .bind(appId, webhookId, ...missing)
+    .all<{ conversation_id: string | null }>();
+  for (const { conversation_id: conversationId } of attempts) {
+    if (!conversationId) continue;
+    const events = JSON.parse(await conversationStub(env, appId, conversationId).eventsById(missing)) as { id: string }[];
+    if (events.length === 0) continue;
+    await env.DB.batch(
+      events.map((e) =>
+        env.DB.prepare(
+          `INSERT INTO webhook_dead_letters (event_id, webhook_id, app_id, conversation_id, event, reason, created_at) VALUES (?, ?, ?, ?, ?, 'replay requested', ?)
+           ON CONFLICT(webhook_id, event_id) DO NOTHING`,
+        ).bind(e.id, webhookId, appId, conversationId, JSON.stringify(e), now),
+      ),
+    );
+  }
+}
+
 export async function replay(request: IRequest, env: Env) {
   const { appId, webhookId } = await requireWebhook(request, env);
   const body = await readBody(request, replayBody);
   const now = new Date().toISOString();
+  if (body.eventIds) await stageDeliveredEvents(env, appId, webhookId, body.eventIds, now);
   const conditions = ['app_id = ?', 'webhook_id = ?'];
   const binds: unknown[] = [appId, webhookId];
   if (body.eventIds) {
@@ -93,7 +128,7 @@ export async function replay(request: IRequest, env: Env) {
   const res = await env.DB.prepare(`UPDATE webhook_dead_letters SET replay_requested_at = ?, replayed_at = NULL WHERE ${conditions.join(' AND ')}`)
     .bind(now, ...binds)
     .run();
-  if (res.meta.changes === 0) throw badRequest('No dead-lettered events of this webhook match; see GET .../deliveries for what failed');
+  if (res.meta.changes === 0) throw badRequest('No event of this webhook matches: eventIds must be events sent (or dead-lettered) to this webhook, and a time range selects dead letters; see GET .../deliveries');
   await env.WEBHOOKS_QUEUE.send({ appId, webhookId, replay: true });
   return json({ replay: { webhookId, events: res.meta.changes, requestedAt: now } }, 202);
 }

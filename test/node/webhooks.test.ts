@@ -119,6 +119,21 @@ describe('the v2 envelope, headers and signature for each trigger', () => {
     expect(verifySignature(secret, r.headers, r.body)).toBe(true);
   });
 
+  it('replays a chosen, already delivered event by id under its own webhook-id', async () => {
+    const ada = await user('ada-replay');
+    const c = await personal(ada.id);
+    await post(c, business('replay me'));
+    const e = await waitFor('the delivered event', () => receiver.events().find((x) => x.payload.message?.content?.text === 'replay me'));
+    const before = receiver.requests.length;
+    const integrationId = (await api('GET', `/v2/apps/${appId}/integrations`)).body.integrations.find((i: { webhooks?: { id: string }[] }) => i.webhooks?.some((w) => w.id === webhookId))?.id;
+    expect(integrationId).toBeTruthy();
+    const res = await api('POST', `/v2/apps/${appId}/integrations/${integrationId}/webhooks/${webhookId}/replay`, { eventIds: [e.id] });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const again = await waitFor('the replay', () => receiver.requests.slice(before).find((r) => r.headers['webhook-id'] === e.id && r.json.events[0].id === e.id));
+    expect(again.json.events[0]).toEqual(e);
+    expect(verifySignature(secret, again.headers, again.body)).toBe(true);
+  });
+
   it('sends only subscribed triggers', async () => {
     const only = new Receiver();
     await only.listen();
