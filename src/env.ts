@@ -18,6 +18,8 @@ export interface Env {
   WEBHOOK_RETRY_CAP_MS?: string;
   WEBHOOK_RETRY_WINDOW_MS?: string;
   WEBHOOK_TIMEOUT_MS?: string;
+  /** DNS-over-HTTPS JSON endpoint used to check where webhook targets resolve (production only). */
+  DNS_OVER_HTTPS_URL?: string;
   ACCOUNT_KEY_ID?: string;
   ACCOUNT_KEY_SECRET?: string;
   /** Base64 of 32 random bytes; encrypts key secrets and channel tokens at rest. */

@@ -19,7 +19,7 @@ import type { Env } from '../env';
 import { newId } from '../ids';
 import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
 import { userSlots, type WebhookEvent } from '../webhooks/events';
-import { checkTarget } from '../webhooks/targets';
+import { checkResolvedTarget, checkTarget, dohLookup } from '../webhooks/targets';
 import { webhookQueueMessage, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 
 /** Statuses the contract says are not worth retrying. */
@@ -136,7 +136,17 @@ async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, su
 type Outcome = 'delivered' | 'retry' | { reason: string };
 
 async function deliver(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, events: WebhookEvent[], attempt: number): Promise<Outcome> {
-  const refused = checkTarget(sub.target, env.PARLEY_ENV === 'local');
+  const local = env.PARLEY_ENV === 'local';
+  let refused = checkTarget(sub.target, local);
+  if (!refused && !local) {
+    try {
+      refused = await checkResolvedTarget(sub.target, dohLookup(env.DNS_OVER_HTTPS_URL));
+    } catch (err) {
+      // Unknown is not safe: send nothing now and retry like any other failure.
+      await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'failed', null, 0, `DNS lookup failed: ${err instanceof Error ? err.message : String(err)}`);
+      return 'retry';
+    }
+  }
   if (refused) {
     await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'dead', null, 0, `target refused: ${refused}`);
     return { reason: `target refused: ${refused}` };

@@ -6,9 +6,11 @@
  * A local Parley (`PARLEY_ENV=local`) may also call the developer's own
  * machine over plain http.
  *
- * Workers cannot resolve DNS before a fetch, so a public name that resolves to
- * a private address is not caught here; only literal addresses and reserved
- * names are.
+ * `checkTarget` judges the URL as written (at create and update, and before
+ * each send). Workers have no DNS API, so before each send in production the
+ * name is also resolved over DNS-over-HTTPS (`checkResolvedTarget`) and
+ * refused when any address it resolves to is private; a rebinding race between
+ * that lookup and the fetch's own remains possible.
  */
 
 /** An error title for the target, or undefined when Parley may deliver to it. */
@@ -102,3 +104,41 @@ function privateIPv6(g: number[]): boolean {
 
 /** A local Parley (`npm start`, the test suites) may deliver to the developer's machine. */
 export const isLocal = (env: { PARLEY_ENV?: string }) => env.PARLEY_ENV === 'local';
+
+/** The JSON form of a DNS-over-HTTPS answer (application/dns-json): record type 1 is A, 28 is AAAA. */
+export interface DnsJsonAnswer {
+  Status: number;
+  Answer?: { type: number; data: string }[];
+}
+export type DnsLookup = (name: string, type: 'A' | 'AAAA') => Promise<DnsJsonAnswer>;
+
+const DNS_CACHE_MS = 60_000;
+const dnsCache = new Map<string, { verdict: string | undefined; expires: number }>();
+
+/** Refuses a target whose host name resolves to any private, loopback or link-local address. */
+export async function checkResolvedTarget(url: string, lookup: DnsLookup): Promise<string | undefined> {
+  const host = new URL(url).hostname.toLowerCase().replace(/\.$/, '');
+  if (parseIPv4(host) !== undefined || host.startsWith('[')) return undefined; // literal: judged by checkTarget
+  const hit = dnsCache.get(host);
+  if (hit && hit.expires > Date.now()) return hit.verdict;
+  const answers = await Promise.all([lookup(host, 'A'), lookup(host, 'AAAA')]);
+  let verdict: string | undefined;
+  for (const record of answers.flatMap((a) => a.Answer ?? [])) {
+    const v4 = record.type === 1 ? parseIPv4(record.data) : undefined;
+    const v6 = record.type === 28 ? parseIPv6(record.data.toLowerCase()) : undefined;
+    if ((v4 !== undefined && privateIPv4(v4, false)) || (v6 !== undefined && privateIPv6(v6))) {
+      verdict = `must not resolve to a private, loopback or link-local address (${host} resolves to ${record.data})`;
+    }
+  }
+  dnsCache.set(host, { verdict, expires: Date.now() + DNS_CACHE_MS });
+  return verdict;
+}
+
+/** A DNS-over-HTTPS resolver speaking the JSON API (Cloudflare's by default; `DNS_OVER_HTTPS_URL` overrides it). */
+export function dohLookup(base = 'https://cloudflare-dns.com/dns-query', fetcher: typeof fetch = fetch): DnsLookup {
+  return async (name, type) => {
+    const res = await fetcher(`${base}?name=${encodeURIComponent(name)}&type=${type}`, { headers: { accept: 'application/dns-json' } });
+    if (!res.ok) throw new Error(`DNS-over-HTTPS lookup of ${name} answered ${res.status}`);
+    return (await res.json()) as DnsJsonAnswer;
+  };
+}
