@@ -10,6 +10,12 @@
  */
 import type { WebhookEvent } from '../src/webhooks/events';
 
+/**
+ * How long events stay replayable and deliverable. The webhook retry window
+ * must stay below it (the consumer refuses a longer WEBHOOK_RETRY_WINDOW_MS).
+ */
+export const EVENT_RETENTION_MS = 7 * 24 * 3_600_000;
+
 export interface StreamSubscription {
   id: string;
   triggers: string[];
@@ -58,9 +64,15 @@ export class WebhookStream {
   constructor(private sql: SqlStorage) {}
 
   append(event: WebhookEvent): number {
-    return this.sql
+    const seq = this.sql
       .exec<{ seq: number }>('INSERT INTO events (id, type, created_at, payload) VALUES (?, ?, ?, ?) RETURNING seq', event.id, event.type, event.createdAt, JSON.stringify(event.payload))
       .one().seq;
+    // Every 100th event, drop a bounded slice of events past retention, so storage stays proportional to a week of traffic.
+    if (seq % 100 === 0) {
+      const cutoff = new Date(Date.now() - EVENT_RETENTION_MS).toISOString();
+      this.sql.exec('DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT 200) AND created_at < ?', cutoff);
+    }
+    return seq;
   }
 
   private cursor(webhookId: string): CursorRow {

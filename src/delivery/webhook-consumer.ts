@@ -10,7 +10,7 @@
  * delays only its own events.
  */
 import * as v from 'valibot';
-import type { BatchClaim, StreamSubscription } from '../../durable/webhook-stream';
+import { EVENT_RETENTION_MS, type BatchClaim, type StreamSubscription } from '../../durable/webhook-stream';
 import { conversationStub } from '../api/context';
 import { userView } from '../api/users';
 import { appWebhooks, type WebhookSubscription } from '../db/integrations';
@@ -45,10 +45,12 @@ const positive = (raw: string | undefined, fallback: number, name: string) => {
 
 /** Read and checked on every batch, so a bad setting fails loudly instead of on the first retry. */
 export function retryPolicy(env: Env): RetryPolicy {
+  const windowMs = positive(env.WEBHOOK_RETRY_WINDOW_MS, 26 * 3_600_000, 'WEBHOOK_RETRY_WINDOW_MS');
+  if (windowMs > EVENT_RETENTION_MS - 86_400_000) throw new Error(`WEBHOOK_RETRY_WINDOW_MS must be at most ${EVENT_RETENTION_MS - 86_400_000} (6 days): events are kept 7 days`);
   return {
     baseMs: positive(env.WEBHOOK_RETRY_BASE_MS, 10_000, 'WEBHOOK_RETRY_BASE_MS'),
     capMs: positive(env.WEBHOOK_RETRY_CAP_MS, 3_600_000, 'WEBHOOK_RETRY_CAP_MS'),
-    windowMs: positive(env.WEBHOOK_RETRY_WINDOW_MS, 26 * 3_600_000, 'WEBHOOK_RETRY_WINDOW_MS'),
+    windowMs,
     timeoutMs: positive(env.WEBHOOK_TIMEOUT_MS, 20_000, 'WEBHOOK_TIMEOUT_MS'),
   };
 }
