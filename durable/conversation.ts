@@ -105,6 +105,8 @@ export class ConversationDO extends DurableObject<Env> {
   private sql: SqlStorage;
   private stream: WebhookStream;
   private draining = false;
+  /** Outbox rows up to this id are in a sendBatch right now. */
+  private sendingUpTo = 0;
   private drainAgain = false;
   /** When the alarm is set for, as last written by this instance; undefined until read. */
   private alarmAt: number | null | undefined;
@@ -410,20 +412,20 @@ export class ConversationDO extends DurableObject<Env> {
 
   claimWebhookBatch(sub: StreamSubscription, limit: number, leaseMs: number): BatchClaim {
     const claim = this.stream.claim(sub, limit, leaseMs);
-    // A lease that lapses (the consumer died mid-send) must wake this object up again.
-    if (claim.state === 'ready') this.ctx.waitUntil(this.scheduleAlarm());
+    // Whatever the answer, a lease or a pending retry must be backed by an alarm (it may have been lost in a crash).
+    this.ctx.waitUntil(this.scheduleAlarm());
     return claim;
   }
 
-  /** The batch was acknowledged or dead-lettered; says whether more events wait for this webhook. */
-  settleWebhook(sub: StreamSubscription): { more: boolean } {
-    this.stream.settle(sub.id);
+  /** The batch was acknowledged or dead-lettered; says whether more events wait (false too when the lease was stale). */
+  settleWebhook(sub: StreamSubscription, leaseId: string, lastSeq: number, stillFailing: boolean): { more: boolean } {
+    const settled = this.stream.settle(sub.id, leaseId, lastSeq, stillFailing);
     this.ctx.waitUntil(this.scheduleAlarm());
-    return { more: this.stream.hasPending(sub) };
+    return { more: settled && this.stream.hasPending(sub) };
   }
 
-  retryWebhook(webhookId: string, retryAt: number): void {
-    this.stream.retryLater(webhookId, retryAt);
+  retryWebhook(webhookId: string, leaseId: string, retryAt: number): void {
+    this.stream.retryLater(webhookId, leaseId, retryAt);
     this.ctx.waitUntil(this.scheduleAlarm());
   }
 
@@ -495,8 +497,9 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   private enqueueKick(appId: string, conversationId: string): void {
-    // One unsent kick covers every event raised before it is sent.
-    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' LIMIT 1").toArray().length > 0) return;
+    // One unsent kick covers every event raised before it is sent; a kick already being sent does not
+    // (the consumer may have served it before this event existed).
+    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' AND id > ? LIMIT 1", this.sendingUpTo).toArray().length > 0) return;
     this.enqueue('webhooks', { appId, conversationId });
   }
 
@@ -523,11 +526,15 @@ export class ConversationDO extends DurableObject<Env> {
    * and storage applies their setAlarm/deleteAlarm in call order.
    */
   private async scheduleAlarm(): Promise<void> {
+    if (this.alarmAt === undefined) {
+      const stored = await this.ctx.storage.getAlarm();
+      if (this.alarmAt === undefined) this.alarmAt = stored;
+    }
+    // Computed after the await, so it reflects every commit that happened meanwhile.
     const outboxWaiting = this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length > 0;
     const wake = this.stream.nextWake();
     let want: number | null = outboxWaiting ? Date.now() + DRAIN_RETRY_MS : null;
     if (wake !== null) want = want === null ? wake : Math.min(want, wake);
-    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (want === null) {
       if (this.alarmAt !== null) {
         this.alarmAt = null;
@@ -565,7 +572,12 @@ export class ConversationDO extends DurableObject<Env> {
           bytes += size;
           batch.push(r);
         }
-        await this.queueFor(batch[0]!.queue).sendBatch(batch.map((r) => ({ body: JSON.parse(r.body) as OutboxBody, contentType: 'json' as const })));
+        this.sendingUpTo = batch[batch.length - 1]!.id;
+        try {
+          await this.queueFor(batch[0]!.queue).sendBatch(batch.map((r) => ({ body: JSON.parse(r.body) as OutboxBody, contentType: 'json' as const })));
+        } finally {
+          this.sendingUpTo = 0;
+        }
         this.sql.exec('DELETE FROM outbox WHERE id <= ?', batch[batch.length - 1]!.id);
         if (batch.length < rows.length) this.drainAgain = true;
       } while (this.drainAgain);

@@ -52,6 +52,7 @@ export const MIGRATIONS: string[] = [
      app_id TEXT NOT NULL,
      owner_id TEXT NOT NULL
    );`,
+  `ALTER TABLE webhook_cursors ADD COLUMN lease_id TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

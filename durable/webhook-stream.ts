@@ -28,7 +28,7 @@ export type BatchClaim =
   | { state: 'busy' }
   | { state: 'waiting'; until: number }
   /** Events travel as one JSON string: cheaper over RPC than a structured clone, and free of RPC's serializable-type limits. */
-  | { state: 'ready'; eventsJson: string; attempt: number; failingSince: number | null };
+  | { state: 'ready'; eventsJson: string; attempt: number; failingSince: number | null; leaseId: string; lastSeq: number };
 
 type CursorRow = {
   webhook_id: string;
@@ -38,6 +38,7 @@ type CursorRow = {
   failing_since: number | null;
   next_attempt_at: number | null;
   lease_until: number | null;
+  lease_id: string | null;
 };
 
 type EventRow = { seq: number; id: string; type: string; created_at: string; payload: string };
@@ -79,7 +80,7 @@ export class WebhookStream {
     const row = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE webhook_id = ?', webhookId).toArray()[0];
     if (row) return row;
     this.sql.exec('INSERT INTO webhook_cursors (webhook_id) VALUES (?)', webhookId);
-    return { webhook_id: webhookId, acked_seq: 0, inflight_end: null, attempts: 0, failing_since: null, next_attempt_at: null, lease_until: null };
+    return { webhook_id: webhookId, acked_seq: 0, inflight_end: null, attempts: 0, failing_since: null, next_attempt_at: null, lease_until: null, lease_id: null };
   }
 
   /** The next events this webhook subscribes to and has not acknowledged, in order, up to `limit`. */
@@ -111,37 +112,55 @@ export class WebhookStream {
     if (c.next_attempt_at !== null && c.next_attempt_at > now) return { state: 'waiting', until: c.next_attempt_at };
     const rows = this.pending(sub, c.acked_seq, c.inflight_end, limit);
     if (rows.length === 0) {
-      if (c.inflight_end !== null) this.sql.exec('UPDATE webhook_cursors SET inflight_end = NULL WHERE webhook_id = ?', sub.id);
+      // The batch in flight no longer matches (the webhook's triggers changed): start clean.
+      if (c.inflight_end !== null) this.sql.exec('UPDATE webhook_cursors SET inflight_end = NULL, attempts = 0, failing_since = NULL WHERE webhook_id = ?', sub.id);
       return { state: 'idle' };
     }
     const end = c.inflight_end ?? rows[rows.length - 1]!.seq;
-    this.sql.exec('UPDATE webhook_cursors SET inflight_end = ?, lease_until = ?, next_attempt_at = NULL WHERE webhook_id = ?', end, now + leaseMs, sub.id);
+    // The lease id fences out a consumer whose lease lapsed: its settle or retry no longer matches and changes nothing.
+    const leaseId = crypto.randomUUID();
+    this.sql.exec('UPDATE webhook_cursors SET inflight_end = ?, lease_until = ?, lease_id = ?, next_attempt_at = NULL WHERE webhook_id = ?', end, now + leaseMs, leaseId, sub.id);
     return {
       state: 'ready',
+      leaseId,
+      lastSeq: rows[rows.length - 1]!.seq,
       attempt: c.attempts + 1,
       failingSince: c.failing_since,
       eventsJson: `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"type":${JSON.stringify(r.type)},"createdAt":${JSON.stringify(r.created_at)},"payload":${r.payload}}`).join(',')}]`,
     };
   }
 
-  /** Acknowledged or dead-lettered: the cursor moves past the batch in flight. */
-  settle(webhookId: string): void {
-    this.sql.exec(
-      `UPDATE webhook_cursors SET acked_seq = coalesce(inflight_end, acked_seq), inflight_end = NULL, attempts = 0,
-         failing_since = NULL, next_attempt_at = NULL, lease_until = NULL WHERE webhook_id = ?`,
+  /**
+   * Acknowledged or dead-lettered: the cursor moves past the events actually
+   * sent (up to `lastSeq`). After a dead-letter for an exhausted window the
+   * webhook stays marked as failing, so during a long outage later batches are
+   * dead-lettered (kept in D1 for replay) after one attempt each instead of
+   * each waiting out a window of its own. Answers false for a stale lease.
+   */
+  settle(webhookId: string, leaseId: string, lastSeq: number, stillFailing: boolean): boolean {
+    const res = this.sql.exec(
+      `UPDATE webhook_cursors SET acked_seq = max(acked_seq, ?), inflight_end = NULL, attempts = 0,
+         failing_since = CASE WHEN ? THEN failing_since ELSE NULL END, next_attempt_at = NULL, lease_until = NULL, lease_id = NULL
+       WHERE webhook_id = ? AND lease_id = ?`,
+      lastSeq,
+      stillFailing ? 1 : 0,
       webhookId,
+      leaseId,
     );
+    return res.rowsWritten > 0;
   }
 
-  /** A retryable failure: same batch again at `retryAt`. */
-  retryLater(webhookId: string, retryAt: number, now = Date.now()): void {
-    this.sql.exec(
+  /** A retryable failure: the same batch again at `retryAt`. Ignored for a stale lease. */
+  retryLater(webhookId: string, leaseId: string, retryAt: number, now = Date.now()): boolean {
+    const res = this.sql.exec(
       `UPDATE webhook_cursors SET attempts = attempts + 1, failing_since = coalesce(failing_since, ?), next_attempt_at = ?,
-         lease_until = NULL WHERE webhook_id = ?`,
+         lease_until = NULL, lease_id = NULL WHERE webhook_id = ? AND lease_id = ?`,
       now,
       retryAt,
       webhookId,
+      leaseId,
     );
+    return res.rowsWritten > 0;
   }
 
   /** The earliest moment a cursor needs attention again (a retry or an expired lease), if any. */

@@ -18,7 +18,7 @@ import { appContext, conversationStub, json } from './context';
 
 const replayBody = v.pipe(
   v.object({
-    eventIds: v.optional(v.pipe(v.array(objectId, 'must be an array of event ids'), v.minLength(1, 'must name at least 1 event'), v.maxLength(1000, 'must name at most 1000 events'))),
+    eventIds: v.optional(v.pipe(v.array(objectId, 'must be an array of event ids'), v.minLength(1, 'must name at least 1 event'), v.maxLength(90, 'must name at most 90 events per call'))),
     since: v.optional(isoDate),
     until: v.optional(isoDate),
   }),
@@ -129,6 +129,6 @@ export async function replay(request: IRequest, env: Env) {
     .bind(now, ...binds)
     .run();
   if (res.meta.changes === 0) throw badRequest('No event of this webhook matches: eventIds must be events sent (or dead-lettered) to this webhook, and a time range selects dead letters; see GET .../deliveries');
-  await env.WEBHOOKS_QUEUE.send({ appId, webhookId, replay: true });
+  await env.WEBHOOKS_QUEUE.send({ appId, webhookId, replay: true, requestedAt: String(Date.parse(now)) });
   return json({ replay: { webhookId, events: res.meta.changes, requestedAt: now } }, 202);
 }

@@ -28,6 +28,7 @@ const BATCH_LIMIT = 50;
 /** Batches sent per webhook per kick before handing back to the queue, so one busy conversation cannot hog a consumer. */
 const MAX_ROUNDS = 20;
 const RESPONSE_BYTES_READ = 16 * 1024;
+const DNS_TIMEOUT_MS = 5_000;
 
 export interface RetryPolicy {
   baseMs: number;
@@ -96,7 +97,7 @@ async function serveReplay(env: Env, policy: RetryPolicy, replay: WebhookReplay)
     .all<{ event_id: string; conversation_id: string | null; event: string }>();
   for (const row of results) {
     const event = JSON.parse(row.event) as WebhookEvent;
-    const outcome = await deliver(env, policy, { appId: replay.appId, conversationId: row.conversation_id ?? '' }, sub, [event], 1);
+    const outcome = await deliver(env, policy, { appId: replay.appId, conversationId: row.conversation_id ?? '' }, sub, [event], 1, `${event.id}.replay.${replay.requestedAt}`);
     if (outcome !== 'delivered') return false;
     await env.DB.prepare('UPDATE webhook_dead_letters SET replayed_at = ?, replay_requested_at = NULL WHERE webhook_id = ? AND event_id = ?')
       .bind(new Date().toISOString(), replay.webhookId, row.event_id)
@@ -113,36 +114,47 @@ async function serveConversation(env: Env, policy: RetryPolicy, kick: WebhookKic
 async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription): Promise<void> {
   const stub = conversationStub(env, kick.appId, kick.conversationId);
   const stream: StreamSubscription = { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt };
-  // A lease outlives the send's timeout, so it only lapses if this consumer died.
-  const leaseMs = policy.timeoutMs + 15_000;
+  // A lease covers a whole round (DNS lookup, send with its timeout, D1 log) with room to spare, so it
+  // lapses only if this consumer died; a consumer that merely ran late is fenced out by the lease id.
+  const leaseMs = policy.timeoutMs + DNS_TIMEOUT_MS + 60_000;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const claim: BatchClaim = await stub.claimWebhookBatch(stream, sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs);
     if (claim.state !== 'ready') return;
     const events = JSON.parse(claim.eventsJson) as WebhookEvent[];
     const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);
+    let stillFailing = false;
     if (outcome === 'retry') {
       const failingSince = claim.failingSince ?? Date.now();
       if (Date.now() - failingSince < policy.windowMs) {
-        await stub.retryWebhook(sub.id, Date.now() + retryDelay(policy, claim.attempt));
+        await stub.retryWebhook(sub.id, claim.leaseId, Date.now() + retryDelay(policy, claim.attempt));
         return;
       }
-      await deadLetter(env, kick, sub, events, `retries exhausted after ${claim.attempt} attempts`);
+      await deadLetter(env, kick, sub, events, `retries exhausted: failing since ${new Date(failingSince).toISOString()}`);
+      stillFailing = true;
     } else if (outcome !== 'delivered') {
       await deadLetter(env, kick, sub, events, outcome.reason);
     }
-    if (!(await stub.settleWebhook(stream)).more) return;
+    if (!(await stub.settleWebhook(stream, claim.leaseId, claim.lastSeq, stillFailing)).more) return;
   }
   await stub.kickWebhooks();
 }
 
 type Outcome = 'delivered' | 'retry' | { reason: string };
 
-async function deliver(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, events: WebhookEvent[], attempt: number): Promise<Outcome> {
+async function deliver(
+  env: Env,
+  policy: RetryPolicy,
+  kick: WebhookKick,
+  sub: WebhookSubscription,
+  events: WebhookEvent[],
+  attempt: number,
+  replayId?: string,
+): Promise<Outcome> {
   const local = env.PARLEY_ENV === 'local';
   let refused = checkTarget(sub.target, local);
   if (!refused && !local) {
     try {
-      refused = await checkResolvedTarget(sub.target, dohLookup(env.DNS_OVER_HTTPS_URL));
+      refused = await checkResolvedTarget(sub.target, dohLookup(env.DNS_OVER_HTTPS_URL, (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(DNS_TIMEOUT_MS) })));
     } catch (err) {
       // Unknown is not safe: send nothing now and retry like any other failure.
       await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'failed', null, 0, `DNS lookup failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -163,7 +175,8 @@ async function deliver(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: We
     body = v2Body(kick.appId, sub, sub.includeFullUser ? await expandUsers(env, kick.appId, events) : events);
   }
   // Stable across retries: a retry re-sends the same batch (the DO pins it), so receivers can dedupe on it.
-  const deliveryId = events.length === 1 ? events[0]!.id : `${events[0]!.id}-${events[events.length - 1]!.id}`;
+  // A replay is a new message on purpose, so receivers that dedupe on webhook-id do not drop it; event ids stay.
+  const deliveryId = replayId ?? (events.length === 1 ? events[0]!.id : `${events[0]!.id}-${events[events.length - 1]!.id}`);
   const headers = await deliveryHeaders(sub.secrets, deliveryId, Math.floor(Date.now() / 1000), body);
   const started = Date.now();
   let status: number | null = null;

@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 
 export const webhookKick = v.object({ appId: v.string(), conversationId: v.string() });
-export const webhookReplay = v.object({ appId: v.string(), webhookId: v.string(), replay: v.literal(true) });
+export const webhookReplay = v.object({ appId: v.string(), webhookId: v.string(), replay: v.literal(true), requestedAt: v.string() });
 export const webhookQueueMessage = v.union([webhookReplay, webhookKick]);
 
 export type WebhookKick = v.InferOutput<typeof webhookKick>;
