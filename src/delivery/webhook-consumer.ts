@@ -170,7 +170,7 @@ async function deliver(
     const trigger = v1Trigger(events[0]!);
     // v1 had no such trigger: nothing to send, and nothing to retry.
     if (!trigger) return 'delivered';
-    body = v1Body(kick.appId, events[0]!, trigger, await v1User(env, kick.appId, events[0]!));
+    body = v1Body(kick.appId, events[0]!, trigger, await v1User(env, kick.appId, kick.conversationId, events[0]!));
   } else {
     body = v2Body(kick.appId, sub, sub.includeFullUser ? await expandUsers(env, kick.appId, events) : events);
   }
@@ -230,10 +230,16 @@ async function expandUsers(env: Env, appId: string, events: WebhookEvent[]): Pro
   );
 }
 
-/** The user a v1 payload describes: the message's author, or the event's user. */
-async function v1User(env: Env, appId: string, e: WebhookEvent): Promise<V1User | undefined> {
+/** The user a v1 payload describes: the message's author or the event's user; for a business message, the conversation's user. */
+async function v1User(env: Env, appId: string, conversationId: string, e: WebhookEvent): Promise<V1User | undefined> {
   const p = e.payload as { message?: { author?: { userId?: string } }; user?: { id?: string }; activity?: { author?: { userId?: string } } };
-  const id = p.message?.author?.userId ?? p.user?.id ?? p.activity?.author?.userId;
+  let id = p.message?.author?.userId ?? p.user?.id ?? p.activity?.author?.userId;
+  if (!id && p.message) {
+    const row = await env.DB.prepare('SELECT user_id FROM conversation_participants WHERE app_id = ? AND conversation_id = ? ORDER BY participant_id LIMIT 1')
+      .bind(appId, conversationId)
+      .first<{ user_id: string }>();
+    id = row?.user_id;
+  }
   if (!id) return undefined;
   const user = await findUserById(env, appId, id);
   if (!user) return undefined;

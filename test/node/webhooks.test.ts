@@ -171,6 +171,10 @@ describe('the legacy v1 format', () => {
       expect(typeof m.received).toBe('number');
       expect(Math.abs(m.received - Date.now() / 1000)).toBeLessThan(60);
       expect(r.json.appUser).toMatchObject({ _id: ada.id, userId: 'ada-v1', properties: {}, clients: [] });
+
+      await post(conversationId, business('legacy reply'));
+      const reply = await waitFor('the appMaker delivery', () => receiver.requests.find((x) => x.json?.messages?.[0]?.text === 'legacy reply'));
+      expect(reply.json).toMatchObject({ trigger: 'message:appMaker', messages: [{ role: 'appMaker', text: 'legacy reply' }], appUser: { _id: ada.id, userId: 'ada-v1' } });
     } finally {
       await receiver.close();
     }
