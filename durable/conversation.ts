@@ -454,10 +454,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Stored events by id, as one JSON array string, for replaying chosen events. */
   eventsById(ids: string[]): string {
-    const rows = this.sql
-      .exec<{ id: string; type: string; created_at: string; payload: string }>(`SELECT id, type, created_at, payload FROM events WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY seq`, ...ids)
-      .toArray();
-    return `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"type":${JSON.stringify(r.type)},"createdAt":${JSON.stringify(r.created_at)},"payload":${r.payload}}`).join(',')}]`;
+    return this.stream.byIds(ids);
   }
 
   /** Whose events this object streams: its conversation, or the user it was named after. */

@@ -41,7 +41,7 @@ type CursorRow = {
   lease_id: string | null;
 };
 
-type EventRow = { seq: number; id: string; type: string; created_at: string; payload: string };
+export type EventRow = { seq: number; id: string; type: string; created_at: string; payload: string };
 
 export const STREAM_MIGRATION = `
   CREATE TABLE events (
@@ -60,6 +60,10 @@ export const STREAM_MIGRATION = `
     next_attempt_at INTEGER,
     lease_until INTEGER
   );`;
+
+/** Stored rows as a JSON array of events, splicing each stored payload in rather than parsing and re-encoding it. */
+export const eventsJson = (rows: EventRow[]) =>
+  `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"type":${JSON.stringify(r.type)},"createdAt":${JSON.stringify(r.created_at)},"payload":${r.payload}}`).join(',')}]`;
 
 export class WebhookStream {
   constructor(private sql: SqlStorage) {}
@@ -126,7 +130,7 @@ export class WebhookStream {
       lastSeq: rows[rows.length - 1]!.seq,
       attempt: c.attempts + 1,
       failingSince: c.failing_since,
-      eventsJson: `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"type":${JSON.stringify(r.type)},"createdAt":${JSON.stringify(r.created_at)},"payload":${r.payload}}`).join(',')}]`,
+      eventsJson: eventsJson(rows),
     };
   }
 
@@ -168,6 +172,11 @@ export class WebhookStream {
     return this.sql
       .exec<{ t: number | null }>('SELECT min(coalesce(next_attempt_at, lease_until)) AS t FROM webhook_cursors WHERE next_attempt_at IS NOT NULL OR lease_until IS NOT NULL')
       .one().t;
+  }
+
+  /** Stored events by id, for replaying chosen events. */
+  byIds(ids: string[]): string {
+    return eventsJson(this.sql.exec<EventRow>(`SELECT * FROM events WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY seq`, ...ids).toArray());
   }
 
   /** Cursors whose retry is due or whose lease lapsed (a consumer died); clears them so a kick re-claims. */
