@@ -452,6 +452,14 @@ export class ConversationDO extends DurableObject<Env> {
     this.afterCommit();
   }
 
+  /** Empties the object for good (its app was deleted): storage, alarm and all; the schema is recreated empty. */
+  async purge(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.alarmAt = null;
+    migrate(this.sql);
+  }
+
   /** Stored events by id, as one JSON array string, for replaying chosen events. */
   eventsById(ids: string[]): string {
     return this.stream.byIds(ids);

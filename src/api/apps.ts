@@ -2,7 +2,7 @@
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { authenticate, requireAccount, requireAppOrAccount } from '../auth/authenticate';
-import { createApp, deleteApp, getApp, listApps, updateApp } from '../db/apps';
+import { createApp, deleteApp, getApp, listApps, queueAppPurge, updateApp } from '../db/apps';
 import { forgetAppKeys } from '../db/keys';
 import { badRequest, notFound } from '../http/errors';
 import { idPage, pageEnvelope } from '../http/links';
@@ -58,6 +58,7 @@ export async function remove(request: IRequest, env: Env) {
   requireAccount(await authenticate(request, env));
   const appId = request.params.appId!;
   if (!(await getApp(env, appId))) throw notFound('app_not_found', 'App not found');
+  await queueAppPurge(env, appId);
   await deleteApp(env, appId);
   forgetAppKeys(appId);
   return json({});

@@ -65,6 +65,27 @@ export async function updateApp(env: Env, app: App): Promise<void> {
     .run();
 }
 
+/**
+ * Queues a purge of every Durable Object holding the app's data: each
+ * conversation's, and each user's event stream. Sent before the D1 rows go, so
+ * the ids are still known; the index consumer empties the objects.
+ */
+export async function queueAppPurge(env: Env, appId: string): Promise<number> {
+  let queued = 0;
+  for (const table of ['conversations', 'users'] as const) {
+    let after = '';
+    for (;;) {
+      // The table name is one of two constants, never input.
+      const { results } = await env.DB.prepare(`SELECT id FROM ${table} WHERE app_id = ? AND id > ? ORDER BY id LIMIT 100`).bind(appId, after).all<{ id: string }>();
+      if (results.length === 0) break;
+      await env.INDEX_QUEUE.sendBatch(results.map((r) => ({ body: { op: 'stream.purge' as const, appId, streamId: r.id }, contentType: 'json' as const })));
+      queued += results.length;
+      after = results[results.length - 1]!.id;
+    }
+  }
+  return queued;
+}
+
 /** Removes the app and everything D1 holds for it; keys, users and clients follow by cascade. */
 export async function deleteApp(env: Env, appId: string): Promise<void> {
   existsCache.delete(appId);

@@ -6,6 +6,7 @@
  * is acknowledged and logged, since retrying it can never succeed.
  */
 import * as v from 'valibot';
+import { conversationStub } from '../api/context';
 import type { Env } from '../env';
 import { deleteConversationStatements, removeParticipantStatement, upsertConversationStatements } from '../db/conversations';
 import { indexOp, type IndexOp } from '../schema/index-ops';
@@ -17,7 +18,10 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
     if (parsed.success) ops.push(parsed.output);
     else console.error('index: dropping malformed op', JSON.stringify(msg.body).slice(0, 200));
   }
-  if (ops.length === 0) return;
+  // Purges talk to Durable Objects, not D1; each is idempotent (emptying an empty object changes nothing).
+  const purges = ops.flatMap((op) => (op.op === 'stream.purge' ? [op] : []));
+  await Promise.all(purges.map((op) => conversationStub(env, op.appId, op.streamId).purge()));
+  if (ops.length === purges.length) return;
   const db = env.DB;
   const statements: D1PreparedStatement[] = [];
   const lastUpdated = new Map<string, { appId: string; at: string }>();
@@ -66,6 +70,8 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
             .prepare('UPDATE conversations SET business_last_read = ? WHERE id = ? AND app_id = ? AND (business_last_read IS NULL OR business_last_read < ?)')
             .bind(op.businessLastRead, op.conversationId, op.appId, op.businessLastRead),
         );
+        break;
+      case 'stream.purge':
         break;
       case 'conversation.delete':
         statements.push(...deleteConversationStatements(db, op.appId, op.conversationId));

@@ -38,5 +38,7 @@ export const indexOp = v.variant('op', [
     businessLastRead: v.string(),
   }),
   v.object({ op: v.literal('conversation.delete'), appId: v.string(), conversationId: v.string() }),
+  /** A deleted app's stream object (a conversation's or a user's) is emptied; sent by the app delete route. */
+  v.object({ op: v.literal('stream.purge'), appId: v.string(), streamId: v.string() }),
 ]);
 export type IndexOp = v.InferOutput<typeof indexOp>;
