@@ -452,6 +452,15 @@ export class ConversationDO extends DurableObject<Env> {
     this.afterCommit();
   }
 
+  /**
+   * On a user's object: records the first conversation id offered as the user's
+   * default and answers the recorded one, so exactly one concurrent create wins.
+   */
+  claimDefaultConversation(conversationId: string): string {
+    this.sql.exec('INSERT INTO default_conversation (only_row, conversation_id) VALUES (1, ?) ON CONFLICT DO NOTHING', conversationId);
+    return this.sql.exec<{ conversation_id: string }>('SELECT conversation_id FROM default_conversation').one().conversation_id;
+  }
+
   /** Empties the object for good (its app was deleted): storage, alarm and all; the schema is recreated empty. */
   async purge(): Promise<void> {
     await this.ctx.storage.deleteAlarm();

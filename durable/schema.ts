@@ -53,6 +53,7 @@ export const MIGRATIONS: string[] = [
      owner_id TEXT NOT NULL
    );`,
   `ALTER TABLE webhook_cursors ADD COLUMN lease_id TEXT;`,
+  `CREATE TABLE default_conversation (only_row INTEGER PRIMARY KEY CHECK (only_row = 1), conversation_id TEXT NOT NULL);`,
 ];
 
 export function migrate(sql: SqlStorage): void {

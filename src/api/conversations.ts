@@ -27,8 +27,13 @@ export async function create(request: IRequest, env: Env) {
   const body = await readBody(request, conversationCreateBody);
   const refs: ParticipantRef[] = body.participants ?? [];
   const users = await Promise.all(refs.map((ref, i) => resolveParticipant(env, appId, ref, `participants[${i}]`)));
-  const isDefault = body.type === 'personal' && !(await hasPersonalConversation(env, appId, users[0]!.id));
   const id = newId();
+  // The user's own object settles "first personal conversation" atomically; D1 alone would let two
+  // concurrent creates both see none and both become the default.
+  const isDefault =
+    body.type === 'personal' &&
+    !(await hasPersonalConversation(env, appId, users[0]!.id)) &&
+    (await conversationStub(env, appId, users[0]!.id).claimDefaultConversation(id)) === id;
   const created = unwrap(
     await conversationStub(env, appId, id).create({
       id,
