@@ -253,7 +253,9 @@ export class ConversationDO extends DurableObject<Env> {
    */
   listMessages(page: { before?: string; after?: string; size: number }): Result<MessagePage> {
     if (!this.live()) return NOT_FOUND;
-    const seqOf = (id: string) => this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ?', id).toArray()[0]?.seq;
+    // A cursor may name a message deleted since the link was made; its remembered seq keeps the link working.
+    const seqOf = (id: string) =>
+      this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ? UNION ALL SELECT seq FROM deleted_messages WHERE id = ?', id, id).toArray()[0]?.seq;
     let rows: MessageRow[];
     let hasMore: boolean;
     if (page.after) {
@@ -291,6 +293,7 @@ export class ConversationDO extends DurableObject<Env> {
     const found = this.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
     if (!found) return fail(404, 'message_not_found', 'Message not found');
     this.ctx.storage.transactionSync(() => {
+      this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
       this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
       this.sql.exec('UPDATE conversation SET message_count = message_count - 1');
       this.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
@@ -305,6 +308,7 @@ export class ConversationDO extends DurableObject<Env> {
     const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
     if (top === null) return { ok: true, value: null };
     this.ctx.storage.transactionSync(() => {
+      this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
       this.sql.exec('DELETE FROM messages');
       this.sql.exec('UPDATE conversation SET message_count = 0');
       this.sql.exec('UPDATE participants SET unread_count = 0');

@@ -54,6 +54,7 @@ export const MIGRATIONS: string[] = [
    );`,
   `ALTER TABLE webhook_cursors ADD COLUMN lease_id TEXT;`,
   `CREATE TABLE default_conversation (only_row INTEGER PRIMARY KEY CHECK (only_row = 1), conversation_id TEXT NOT NULL);`,
+  `CREATE TABLE deleted_messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);`,
 ];
 
 export function migrate(sql: SqlStorage): void {
