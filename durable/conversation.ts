@@ -17,8 +17,26 @@ import { LIMITS } from '../src/schema/common';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
 import type { IndexOp } from '../src/schema/index-ops';
 import type { WebhookKick } from '../src/schema/webhook-queue';
+import type { DeliveryKick } from '../src/schema/delivery-queue';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
-import { conversationCreateEvent, joinEvent, leaveEvent, messageEvent, readEvent, removeEvent, type UserRef, type WebhookEvent } from '../src/webhooks/events';
+import type { Choice } from '../src/channels/adapter';
+import {
+  clientAddEvent,
+  conversationCreateEvent,
+  deliveryEvent,
+  joinEvent,
+  leaveEvent,
+  messageEvent,
+  postbackEvent,
+  readEvent,
+  referralEvent,
+  removeEvent,
+  typingEvent,
+  type EventSource,
+  type UserRef,
+  type WebhookEvent,
+} from '../src/webhooks/events';
+import { ChannelLedger, type DeliveryClaim, type LedgerClient } from './channel-ledger';
 import { migrate } from './schema';
 import { WebhookStream, type BatchClaim, type StreamSubscription } from './webhook-stream';
 
@@ -32,6 +50,9 @@ export interface ConversationInit {
   iconUrl?: string;
   metadata?: Conversation['metadata'];
   participants: { userId: string; userExternalId: string | null }[];
+  /** Why it was created (`message` when a channel user's first message opened it) and from where. */
+  creationReason?: string;
+  source?: EventSource;
 }
 
 export interface NewMessage {
@@ -41,7 +62,39 @@ export interface NewMessage {
   metadata?: Message['metadata'];
   /** Channel-level identity of the message (integration + channel message id); a repeat returns the stored message. */
   dedupeKey?: string;
+  /** For business messages: which client gets it (default: the most recently active), or `none` for no delivery. */
+  destination?: { integrationId: string } | { integrationType: string };
+  /** Channel-native payloads that replace rendering for that channel. */
+  override?: Record<string, { payload?: unknown }>;
 }
+
+/** A channel identity as the inbound pipeline resolved it. */
+export interface InboundClient {
+  id: string;
+  integrationId: string;
+  type: string;
+  externalId: string;
+  userId: string;
+  userExternalId?: string;
+  raw: Record<string, unknown> | null;
+  /** The v2 client object, for the `client:add` event on first contact. */
+  view: Record<string, unknown>;
+}
+
+/** One normalized inbound event, with media already turned into Parley URLs. */
+export type ReceivedEvent =
+  | { kind: 'message'; dedupeKey: string; author: StoredAuthor; content: Message['content']; source: MessageSource; quotedChannelMessageId?: string; at?: number }
+  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string; at?: number }
+  | { kind: 'referral'; dedupeKey: string; ref: string; referralSource?: string; referralType?: string; at?: number }
+  | { kind: 'read'; channelMessageId?: string; watermark?: number }
+  | { kind: 'typing'; state: 'start' | 'stop' }
+  | { kind: 'delivery'; status: 'sent' | 'delivered' | 'read' | 'failed'; channelMessageId?: string; watermark?: number; error?: { code: string; message: string } };
+
+/** How one delivery attempt ended, as the deliveries consumer reports it. */
+export type DeliveryReport =
+  | { ok: true; externalIds: string[]; choices: Choice[] }
+  | { ok: false; retryAt: number; partsDone: number; externalIds: string[] }
+  | { ok: false; failed: { code: string; message: string }; externalIds: string[] };
 
 export interface MessagePage {
   messages: Message[];
@@ -54,8 +107,8 @@ export type Activity =
   | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business' } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
-type Queues = 'index' | 'webhooks';
-type OutboxBody = IndexOp | WebhookKick;
+type Queues = 'index' | 'webhooks' | 'deliveries';
+type OutboxBody = IndexOp | WebhookKick | DeliveryKick;
 
 type ConversationRow = {
   id: string;
@@ -104,6 +157,7 @@ const DRAIN_RETRY_MS = 5_000;
 export class ConversationDO extends DurableObject<Env> {
   private sql: SqlStorage;
   private stream: WebhookStream;
+  private ledger: ChannelLedger;
   private draining = false;
   /** Outbox rows up to this id are in a sendBatch right now. */
   private sendingUpTo = 0;
@@ -115,6 +169,7 @@ export class ConversationDO extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.stream = new WebhookStream(this.sql);
+    this.ledger = new ChannelLedger(this.sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.sql));
   }
 
@@ -146,7 +201,8 @@ export class ConversationDO extends DurableObject<Env> {
       this.enqueueConversation();
       const first = init.participants[0];
       const created = this.row()!;
-      this.raise(created, conversationCreateEvent(toConversation(created), 'none', first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) }));
+      const user = first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) };
+      this.raise(created, conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
     });
     this.afterCommit();
     return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
@@ -206,46 +262,242 @@ export class ConversationDO extends DurableObject<Env> {
     if (row.message_count >= LIMITS.messagesPerConversation) {
       return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
     }
-    const id = newId();
-    const received = new Date().toISOString();
-    const author = { ...input.author };
-    delete author.userExternalId;
+    let client: LedgerClient | undefined;
+    const silent = input.destination && 'integrationType' in input.destination && input.destination.integrationType === 'none';
+    if (input.author.type === 'business' && !silent) {
+      client = this.ledger.destination(input.destination ?? {});
+      if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
+    }
     const message = this.ctx.storage.transactionSync(() => {
-      const seq = this.sql
-        .exec<{ seq: number }>(
-          `INSERT INTO messages (id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-          id,
-          received,
-          JSON.stringify(author),
-          JSON.stringify(input.content),
-          JSON.stringify(input.source),
-          input.metadata ? JSON.stringify(input.metadata) : null,
-          input.dedupeKey ?? null,
-        )
-        .one().seq;
-      this.sql.exec('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1', received);
-      this.sql.exec('UPDATE participants SET unread_count = unread_count + 1 WHERE user_id IS NOT ?', author.userId ?? null);
-      const stored: Message = { id, received, seq, author, content: input.content, source: input.source, ...(input.metadata ? { metadata: input.metadata } : {}) };
-      this.enqueue('index', {
-        op: 'message.upsert',
-        appId: row.app_id,
-        conversationId: row.id,
-        message: {
-          id,
-          seq,
-          received,
-          authorType: author.type,
-          authorUserId: author.userId ?? null,
-          contentType: input.content.type,
-          text: input.content.text ?? null,
-          body: JSON.stringify(stored),
-        },
-      });
-      this.raise(row, messageEvent(toConversation(row), stored, authorParticipant && userRef(authorParticipant)));
+      const stored = this.insertMessage(row, input, authorParticipant && userRef(authorParticipant));
+      if (client) {
+        this.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
+        this.enqueueDeliveryKick(row.app_id, row.id, client.id);
+      }
       return stored;
     });
     this.afterCommit();
     return { ok: true, value: message };
+  }
+
+  /** Stores one message with the next seq, and queues its index row and its webhook event; runs inside a transaction. */
+  private insertMessage(row: ConversationRow, input: NewMessage & { quotedMessage?: Message['quotedMessage'] }, author?: UserRef): Message {
+    const id = newId();
+    const received = new Date().toISOString();
+    const stored0 = { ...input.author };
+    delete stored0.userExternalId;
+    const seq = this.sql
+      .exec<{ seq: number }>(
+        `INSERT INTO messages (id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        id,
+        received,
+        JSON.stringify(stored0),
+        JSON.stringify(input.content),
+        JSON.stringify(input.quotedMessage ? { ...input.source, quotedMessage: input.quotedMessage } : input.source),
+        input.metadata ? JSON.stringify(input.metadata) : null,
+        input.dedupeKey ?? null,
+      )
+      .one().seq;
+    this.sql.exec('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1', received);
+    this.sql.exec('UPDATE participants SET unread_count = unread_count + 1 WHERE user_id IS NOT ?', stored0.userId ?? null);
+    const stored: Message = {
+      id,
+      received,
+      seq,
+      author: stored0,
+      content: input.content,
+      source: input.source,
+      ...(input.quotedMessage ? { quotedMessage: input.quotedMessage } : {}),
+      ...(input.metadata ? { metadata: input.metadata } : {}),
+    };
+    this.enqueue('index', {
+      op: 'message.upsert',
+      appId: row.app_id,
+      conversationId: row.id,
+      message: {
+        id,
+        seq,
+        received,
+        authorType: stored0.type,
+        authorUserId: stored0.userId ?? null,
+        contentType: input.content.type,
+        text: input.content.text ?? null,
+        body: JSON.stringify(stored),
+      },
+    });
+    this.raise(row, messageEvent(toConversation(row), stored, author));
+    return stored;
+  }
+
+  // ---- channels: inbound ------------------------------------------------------
+
+  /**
+   * Applies what a channel sent for one client of this conversation, in the
+   * channel's order: messages (deduped on the channel's id, numbered and
+   * labelled answers mapped back to the payload offered), postbacks,
+   * referrals, read and typing activity, and receipts for Parley's own sends.
+   * A redelivered webhook changes nothing.
+   */
+  receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const participant = this.participantByUser(client.userId);
+    if (!participant) return fail(400, 'bad_request', 'The client user is not a participant of this conversation');
+    const user = userRef(participant);
+    const source: EventSource = { type: client.type, integrationId: client.integrationId };
+    const now = Date.now();
+    let stored = 0;
+    let duplicates = 0;
+    this.ctx.storage.transactionSync(() => {
+      const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
+      if (this.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
+        this.sql.exec('UPDATE participants SET client_associations = ? WHERE id = ?', JSON.stringify(this.ledger.clientsOf(client.userId)), participant.id);
+        this.raise(row, clientAddEvent(user, client.view, source));
+      }
+      const conversation = toConversation(row);
+      for (const e of events) {
+        switch (e.kind) {
+          case 'message': {
+            if (!this.ledger.firstSight(e.dedupeKey, now)) {
+              duplicates++;
+              break;
+            }
+            if (row.message_count + stored >= LIMITS.messagesPerConversation) break;
+            const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
+            const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
+            const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
+            this.insertMessage(this.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
+            stored++;
+            if (choice?.kind === 'postback') this.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
+            break;
+          }
+          case 'postback': {
+            if (!this.ledger.firstSight(e.dedupeKey, now)) {
+              duplicates++;
+              break;
+            }
+            const chosen = e.choice !== undefined ? this.ledger.choices(client.id).find((c) => c.number === e.choice) : undefined;
+            if (chosen?.kind === 'reply') {
+              // A quick reply the channel could only show as a button (Telegram): the tap is the user's answer, a message.
+              const author: StoredAuthor = { type: 'user', userId: client.userId };
+              const source: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
+              this.insertMessage(this.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
+              stored++;
+              break;
+            }
+            const payload = e.payload ?? chosen?.payload;
+            if (payload === undefined) break;
+            this.raise(row, postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
+            break;
+          }
+          case 'referral':
+            if (!this.ledger.firstSight(e.dedupeKey, now)) {
+              duplicates++;
+              break;
+            }
+            this.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
+            break;
+          case 'read':
+            this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', new Date(now).toISOString(), participant.id);
+            this.raise(row, readEvent(conversation, user, source));
+            break;
+          case 'typing':
+            this.raise(row, typingEvent(conversation, user, e.state, source));
+            break;
+          case 'delivery':
+            this.receipt(row, user, client, e);
+            break;
+        }
+      }
+    });
+    this.afterCommit();
+    return { ok: true, value: { stored, duplicates } };
+  }
+
+  /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */
+  private answerTo(clientId: string, text: string): Choice | undefined {
+    const choices = this.ledger.choices(clientId);
+    if (choices.length === 0) return undefined;
+    const typed = text.trim();
+    if (/^\d{1,2}$/.test(typed)) {
+      const byNumber = choices.find((c) => c.numbered && c.number === Number(typed));
+      if (byNumber) return byNumber;
+    }
+    return choices.find((c) => !c.numbered && c.kind === 'reply' && c.text === typed);
+  }
+
+  private quoted(clientId: string, channelMessageId: string): Message['quotedMessage'] {
+    const messageId = this.ledger.sentMessage(clientId, channelMessageId);
+    const found = messageId ? this.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', messageId).toArray()[0] : undefined;
+    return found ? { type: 'message', message: toMessage(found) } : { type: 'externalMessageId', externalMessageId: channelMessageId };
+  }
+
+  /** Receipts for Parley's sends: delivered → delivery:user, read → conversation:read, failed → delivery:failure. */
+  private receipt(row: ConversationRow, user: UserRef, client: InboundClient, e: Extract<ReceivedEvent, { kind: 'delivery' }>): void {
+    const conversation = toConversation(row);
+    const destination = { type: client.type, integrationId: client.integrationId };
+    const source: EventSource = destination;
+    if (e.status === 'read') {
+      if (!this.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, Date.now())) return;
+      this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE user_id = ?', new Date().toISOString(), user.id);
+      this.raise(row, readEvent(conversation, user, source));
+      return;
+    }
+    if (e.status === 'sent') return;
+    const messageIds = e.channelMessageId
+      ? [this.ledger.sentMessage(client.id, e.channelMessageId)].filter((id): id is string => id !== undefined)
+      : e.watermark !== undefined
+        ? this.ledger.deliveredUpTo(client.id, e.watermark)
+        : [];
+    for (const messageId of messageIds) {
+      if (!this.ledger.firstSight(`${e.status}:${client.id}:${e.channelMessageId ?? messageId}`, Date.now())) continue;
+      const ids = e.channelMessageId ? [e.channelMessageId] : [];
+      if (e.status === 'failed') {
+        this.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, e.error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
+      } else {
+        this.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
+      }
+    }
+  }
+
+  // ---- channels: outbound (driven by the deliveries queue consumer) -------------
+
+  claimDelivery(clientId: string, leaseMs: number): DeliveryClaim | { wait: number } | undefined {
+    const claim = this.ledger.claim(clientId, leaseMs, Date.now());
+    this.ctx.waitUntil(this.scheduleAlarm());
+    return claim;
+  }
+
+  /**
+   * Records how an attempt ended and raises its event. Answers whether the
+   * client has more deliveries waiting; false too when the lease had lapsed
+   * (another consumer owns the delivery now, and its report is the one kept).
+   */
+  reportDelivery(deliveryId: number, leaseId: string, report: DeliveryReport): { more: boolean } {
+    const row = this.row();
+    const delivery = this.ledger.leased(deliveryId, leaseId);
+    if (!row || !delivery) return { more: false };
+    const client = this.ledger.client(delivery.client_id);
+    const participant = client && this.participantByUser(client.userId);
+    this.ctx.storage.transactionSync(() => {
+      if ('retryAt' in report) {
+        this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.externalIds);
+        return;
+      }
+      this.ledger.finish(delivery, report.externalIds, Date.now());
+      if (report.ok && client) this.ledger.setChoices(client.id, report.choices);
+      if (!client || !participant || row.deleted_at) return;
+      const destination = { type: client.type, integrationId: client.integrationId };
+      const conversation = toConversation(row);
+      this.raise(
+        row,
+        report.ok
+          ? deliveryEvent('channel', conversation, userRef(participant), delivery.message_id, destination, report.externalIds)
+          : deliveryEvent('failure', conversation, userRef(participant), delivery.message_id, destination, report.externalIds, report.failed),
+      );
+    });
+    this.afterCommit();
+    return { more: 'retryAt' in report ? false : this.ledger.hasDeliveries(delivery.client_id) };
   }
 
   /**
@@ -493,6 +745,8 @@ export class ConversationDO extends DurableObject<Env> {
     this.alarmAt = null;
     const owner = this.streamOwner();
     if (owner && this.stream.takeDue() > 0) this.enqueueKick(owner.appId, owner.id);
+    const row = this.row();
+    if (row) for (const clientId of this.ledger.dueClients(Date.now())) this.enqueueDeliveryKick(row.app_id, row.id, clientId);
     await this.drain();
     await this.scheduleAlarm();
   }
@@ -520,6 +774,13 @@ export class ConversationDO extends DurableObject<Env> {
     // (the consumer may have served it before this event existed).
     if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' AND id > ? LIMIT 1", this.sendingUpTo).toArray().length > 0) return;
     this.enqueue('webhooks', { appId, conversationId });
+  }
+
+  /** One unsent kick per client is enough: the consumer serves the client's deliveries in order until none is left. */
+  private enqueueDeliveryKick(appId: string, conversationId: string, clientId: string): void {
+    const body = JSON.stringify({ appId, conversationId, clientId } satisfies DeliveryKick);
+    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'deliveries' AND id > ? AND body = ? LIMIT 1", this.sendingUpTo, body).toArray().length > 0) return;
+    this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', 'deliveries', body);
   }
 
   private enqueue(queue: Queues, body: OutboxBody): void {
@@ -551,7 +812,8 @@ export class ConversationDO extends DurableObject<Env> {
     }
     // Computed after the await, so it reflects every commit that happened meanwhile.
     const outboxWaiting = this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length > 0;
-    const wake = this.stream.nextWake();
+    const wakes = [this.stream.nextWake(), this.ledger.nextWake()].filter((t): t is number => t !== null);
+    const wake = wakes.length ? Math.min(...wakes) : null;
     let want: number | null = outboxWaiting ? Date.now() + DRAIN_RETRY_MS : null;
     if (wake !== null) want = want === null ? wake : Math.min(want, wake);
     if (want === null) {
@@ -618,6 +880,8 @@ export class ConversationDO extends DurableObject<Env> {
         return this.env.INDEX_QUEUE as Queue<OutboxBody>;
       case 'webhooks':
         return this.env.WEBHOOKS_QUEUE as Queue<OutboxBody>;
+      case 'deliveries':
+        return this.env.DELIVERIES_QUEUE as Queue<OutboxBody>;
     }
   }
 
@@ -680,13 +944,16 @@ function toParticipant(row: ParticipantRow): Participant {
 }
 
 function toMessage(row: MessageRow): Message {
+  // A quoted message is kept beside the source in one column, so no schema change was needed for it.
+  const { quotedMessage, ...source } = JSON.parse(row.source) as MessageSource & { quotedMessage?: Message['quotedMessage'] };
   return {
     id: row.id,
     received: row.received,
     seq: row.seq,
     author: JSON.parse(row.author),
     content: JSON.parse(row.content),
-    source: JSON.parse(row.source),
+    source,
+    ...(quotedMessage ? { quotedMessage } : {}),
     ...(row.metadata ? { metadata: JSON.parse(row.metadata) } : {}),
   };
 }

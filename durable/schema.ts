@@ -3,6 +3,7 @@
  * runs once, in order, inside the constructor's blockConcurrencyWhile, so an
  * object created by an older deploy migrates itself on first use.
  */
+import { LEDGER_MIGRATION } from './channel-ledger';
 import { STREAM_MIGRATION } from './webhook-stream';
 
 export const MIGRATIONS: string[] = [
@@ -55,6 +56,7 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE webhook_cursors ADD COLUMN lease_id TEXT;`,
   `CREATE TABLE default_conversation (only_row INTEGER PRIMARY KEY CHECK (only_row = 1), conversation_id TEXT NOT NULL);`,
   `CREATE TABLE deleted_messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);`,
+  LEDGER_MIGRATION,
 ];
 
 export function migrate(sql: SqlStorage): void {

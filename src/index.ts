@@ -1,5 +1,6 @@
 /** Parley's Worker entry points: HTTP (REST API), queue consumers, and the Durable Object export. */
 import type { Env } from './env';
+import { consumeDeliveryBatch } from './delivery/channel-consumer';
 import { consumeIndexBatch } from './delivery/index-consumer';
 import { consumeWebhookBatch } from './delivery/webhook-consumer';
 import { router } from './router';
@@ -12,6 +13,7 @@ export default {
   async queue(batch, env) {
     if (batch.queue.startsWith('parley-index')) return consumeIndexBatch(batch, env);
     if (batch.queue.startsWith('parley-webhooks')) return consumeWebhookBatch(batch, env);
+    if (batch.queue.startsWith('parley-deliveries')) return consumeDeliveryBatch(batch, env);
     console.error(`no consumer for queue ${batch.queue}; retrying so nothing is lost`);
     batch.retryAll();
   },

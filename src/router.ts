@@ -6,6 +6,8 @@
 import { Router, type IRequest } from 'itty-router';
 import type { Env } from './env';
 import * as apps from './api/apps';
+import * as hooks from './channels/inbound';
+import { serveMedia } from './channels/media';
 import * as conversations from './api/conversations';
 import * as integrations from './api/integrations';
 import * as keys from './api/keys';
@@ -24,6 +26,9 @@ const notFoundRoute = (request: IRequest) => {
 
 export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/healthz', () => Response.json({ ok: true }))
+  .get('/hooks/:integrationId', hooks.handshake)
+  .post('/hooks/:integrationId', hooks.receive)
+  .get('/media/:integrationId/:token/:name', serveMedia)
   .post('/v2/apps', apps.create)
   .get('/v2/apps', apps.list)
   .get('/v2/apps/:appId', apps.get)

@@ -1,11 +1,16 @@
 /**
  * `/v2/apps/{appId}/integrations`: create, list, get, update and delete
- * integrations (custom for now; channels add their type to the schema), and
- * the API keys of custom integrations (`.../integrations/{id}/keys`), whose
- * secret is shown once, at creation.
+ * integrations — custom ones (webhooks) and channel ones, whose settings each
+ * channel adapter validates and whose setup (Telegram's setWebhook, reading a
+ * page's name) runs at create and when credentials change — and the API keys
+ * of custom integrations (`.../integrations/{id}/keys`), whose secret is shown
+ * once, at creation.
  */
 import type { IRequest } from 'itty-router';
+import * as v from 'valibot';
 import type { Env } from '../env';
+import { adapterFor, type ChannelConfig } from '../channels/registry';
+import { forgetChannelIntegration, openConfig, sealConfig } from '../channels/store';
 import {
   createCustomIntegration,
   createIntegrationKey,
@@ -13,6 +18,7 @@ import {
   deleteIntegrationKey,
   getIntegration,
   getIntegrationKey,
+  insertChannelIntegration,
   listIntegrationKeys,
   listIntegrations,
   listWebhooks,
@@ -23,11 +29,12 @@ import {
 import { badRequest, notFound } from '../http/errors';
 import { idPage, pageEnvelope } from '../http/links';
 import { parseWith, readBody, readQuery } from '../http/request';
-import { ID_PATTERN } from '../ids';
+import { ID_PATTERN, newId } from '../ids';
 import { keyCreateBody } from '../schema/app';
-import { INTEGRATION_LIMITS, integrationListQuery, integrationUpdateBodies, requestBodies } from '../schema/integration';
+import { customUpdateBody, INTEGRATION_LIMITS, integrationCommon, integrationListQuery, requestBodies } from '../schema/integration';
+import { boundedString } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
-import { isLocal } from '../webhooks/targets';
+import { checkTarget, isLocal } from '../webhooks/targets';
 import { pickPage } from './apps';
 import { requireAppOrAccount } from '../auth/authenticate';
 import { appContext, json } from './context';
@@ -43,14 +50,56 @@ export const webhookView = (w: Webhook) => ({
   secret: w.secret,
 });
 
-/** The v2 integration object: the common fields, then the type's own (a custom integration's are its webhooks). */
-export const integrationView = (i: Integration, webhooks: Webhook[]) => ({
-  id: i.id,
-  type: i.type,
-  status: i.status,
-  displayName: i.displayName,
-  ...(i.type === 'custom' ? { webhooks: webhooks.filter((w) => w.integrationId === i.id).map(webhookView) } : {}),
-});
+/**
+ * The v2 integration object: the common fields, then the type's own (a custom
+ * integration's webhooks; a channel's non-secret settings, plus Parley's
+ * additive `webhookUrl` to paste into the channel's console, and `error`
+ * saying why setup failed when `status` is `error`).
+ */
+export async function integrationView(env: Env, i: Integration, webhooks: Webhook[]) {
+  const common = { id: i.id, type: i.type, status: i.status, displayName: i.displayName };
+  if (i.type === 'custom') return { ...common, webhooks: webhooks.filter((w) => w.integrationId === i.id).map(webhookView) };
+  const adapter = adapterFor(i.type)!;
+  const { webhookUrl, apiBaseUrl, setupError, ...config } = await openConfig(env, i.config);
+  return {
+    ...common,
+    ...adapter.view(config as ChannelConfig),
+    webhookUrl,
+    ...(apiBaseUrl ? { apiBaseUrl } : {}),
+    ...(i.status === 'error' && setupError ? { error: setupError } : {}),
+  };
+}
+
+/** Where channels reach this Parley: PUBLIC_URL when set (behind a proxy or custom domain), else the API's own origin. */
+const publicBase = (request: Request, env: Env) => (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
+
+/** A channel API override must be as safe a target as a webhook: no private networks in production. */
+function checkApiBase(config: ChannelConfig, local: boolean): void {
+  if (config.apiBaseUrl === undefined) return;
+  const problem = checkTarget(config.apiBaseUrl, local);
+  if (problem) throw badRequest(`apiBaseUrl: ${problem}`);
+}
+
+/** Runs the channel's setup and folds its outcome into the settings and status to store. */
+async function runSetup(env: Env, type: string, id: string, config: ChannelConfig): Promise<{ status: Integration['status']; config: ChannelConfig }> {
+  const adapter = adapterFor(type)!;
+  const webhookUrl = String(config.webhookUrl);
+  const { setupError: _previous, ...base } = config;
+  if (!adapter.setup) return { status: 'active', config: base };
+  const outcome = await adapter.setup({ config: base, fetch, webhookUrl }).catch((err: unknown) => ({
+    status: 'error' as const,
+    error: `Could not reach the channel to set up integration ${id}: ${err instanceof Error ? err.message : String(err)}; check apiBaseUrl and retry with PATCH`,
+    config: undefined,
+  }));
+  const next = { ...base, ...(outcome.config ?? {}) } as ChannelConfig;
+  return outcome.status === 'active' ? { status: 'active', config: next } : { status: 'error', config: { ...next, setupError: outcome.error ?? 'Channel setup failed' } };
+}
+
+/** The body without the fields the API layer handles, for the channel's own schema. */
+function channelFields(body: unknown): Record<string, unknown> {
+  const { type: _type, displayName: _name, ...rest } = body as Record<string, unknown>;
+  return rest;
+}
 
 const tooManyWebhooks = () => badRequest(`An app can have at most ${INTEGRATION_LIMITS.webhooksPerApp} webhooks; delete one first`);
 
@@ -64,11 +113,29 @@ export async function requireIntegration(env: Env, appId: string, integrationId:
 export async function create(request: IRequest, env: Env) {
   const { appId, principal } = await appContext(request, env);
   requireAppOrAccount(principal);
-  const body = await readBody(request, requestBodies(isLocal(env)).integrationCreate);
-  // `custom` is the only type the schema lets through for now; channel types will branch on body.type here.
-  const created = await createCustomIntegration(env, appId, { displayName: body.displayName ?? null, webhook: body.webhooks[0]! });
-  if (created === 'too_many_webhooks') throw tooManyWebhooks();
-  return json({ integration: integrationView(created.integration, [created.webhook]) }, 201);
+  const raw = await readBody(request, v.record(v.string(), v.unknown(), 'must be a JSON object'));
+  const common = parseWith(integrationCommon, raw);
+  if (common.type === 'custom') {
+    const body = parseWith(requestBodies(isLocal(env)).customCreate, raw);
+    const created = await createCustomIntegration(env, appId, { displayName: body.displayName ?? null, webhook: body.webhooks[0]! });
+    if (created === 'too_many_webhooks') throw tooManyWebhooks();
+    return json({ integration: await integrationView(env, created.integration, [created.webhook]) }, 201);
+  }
+  const adapter = adapterFor(common.type)!;
+  const settings = parseWith(adapter.createSchema, channelFields(raw));
+  checkApiBase(settings, isLocal(env));
+  const id = newId();
+  const { status, config } = await runSetup(env, common.type, id, { ...settings, webhookUrl: `${publicBase(request, env)}/hooks/${id}` });
+  const integration: Integration = {
+    id,
+    type: common.type,
+    status,
+    displayName: common.displayName ?? null,
+    config: await sealConfig(env, adapter, config),
+    createdAt: new Date().toISOString(),
+  };
+  await insertChannelIntegration(env, appId, integration);
+  return json({ integration: await integrationView(env, integration, []) }, 201);
 }
 
 export async function list(request: IRequest, env: Env) {
@@ -80,33 +147,63 @@ export async function list(request: IRequest, env: Env) {
   const { items, meta } = idPage(rows, page.size, Boolean(page.before), Boolean(page.after ?? page.before));
   // An app has at most 10 webhooks, so one read covers every custom integration on the page.
   const webhooks = items.some((i) => i.type === 'custom') ? await listWebhooks(env, appId) : [];
-  return json({ integrations: items.map((i) => integrationView(i, webhooks)), ...pageEnvelope(request, meta) });
+  return json({ integrations: await Promise.all(items.map((i) => integrationView(env, i, webhooks))), ...pageEnvelope(request, meta) });
 }
 
 export async function get(request: IRequest, env: Env) {
   const { appId, principal } = await appContext(request, env);
   requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
-  return json({ integration: integrationView(integration, await listWebhooks(env, appId, integration.id)) });
+  const webhooks = integration.type === 'custom' ? await listWebhooks(env, appId, integration.id) : [];
+  return json({ integration: await integrationView(env, integration, webhooks) });
 }
+
+const displayNameOnly = v.looseObject({ displayName: v.optional(v.nullable(boundedString(1, 100))) });
 
 export async function update(request: IRequest, env: Env) {
   const { appId, principal } = await appContext(request, env);
   requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
-  const body = await readBody(request, integrationUpdateBodies[integration.type]);
-  const next: Integration = { ...integration, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) };
+  const raw = await readBody(request, v.record(v.string(), v.unknown(), 'must be a JSON object'));
+  if (integration.type === 'custom') {
+    const body = parseWith(customUpdateBody, raw);
+    const next: Integration = { ...integration, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) };
+    await updateIntegration(env, appId, next);
+    return json({ integration: await integrationView(env, next, await listWebhooks(env, appId, integration.id)) });
+  }
+  const adapter = adapterFor(integration.type)!;
+  const { displayName } = parseWith(displayNameOnly, raw);
+  const patch = parseWith(adapter.updateSchema, channelFields(raw));
+  const changed = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+  let config = { ...(await openConfig(env, integration.config)), ...changed } as ChannelConfig;
+  let status = integration.status;
+  // New credentials are tried against the channel at once, so `status` says whether they work.
+  if (Object.keys(changed).length > 0) ({ status, config } = await runSetup(env, integration.type, integration.id, config));
+  const next: Integration = {
+    ...integration,
+    status,
+    ...(displayName !== undefined ? { displayName } : {}),
+    config: await sealConfig(env, adapter, config),
+  };
   await updateIntegration(env, appId, next);
-  return json({ integration: integrationView(next, await listWebhooks(env, appId, integration.id)) });
+  forgetChannelIntegration(integration.id);
+  return json({ integration: await integrationView(env, next, []) });
 }
 
 export async function remove(request: IRequest, env: Env) {
   const { appId, principal } = await appContext(request, env);
   requireAppOrAccount(principal);
-  const integrationId = request.params.integrationId!;
-  if (!ID_PATTERN.test(integrationId) || !(await deleteIntegration(env, appId, integrationId))) {
-    throw notFound('integration_not_found', 'Integration not found');
+  const integration = await requireIntegration(env, appId, request.params.integrationId!);
+  const adapter = adapterFor(integration.type);
+  if (adapter?.teardown) {
+    // Best effort: the customer asked for the integration to go; a channel that cannot be reached must not keep it.
+    const config = await openConfig(env, integration.config);
+    await adapter.teardown({ config, fetch, webhookUrl: String(config.webhookUrl) }).catch((err: unknown) => {
+      console.error(`teardown of integration ${integration.id} failed`, err instanceof Error ? err.message : String(err));
+    });
   }
+  if (!(await deleteIntegration(env, appId, integration.id))) throw notFound('integration_not_found', 'Integration not found');
+  forgetChannelIntegration(integration.id);
   return json({});
 }
 

@@ -28,20 +28,16 @@ export async function post(request: IRequest, env: Env) {
   } else {
     author = body.author;
   }
-  if (body.destination) {
-    const silent = 'integrationType' in body.destination && body.destination.integrationType === 'none';
-    if (!silent) {
-      // No channel integration can hold a client yet, so any other destination names a client the user cannot have.
-      throw badRequest('destination: the conversation has no client for that integration');
-    }
-    if (author.type !== 'business') throw badRequest('destination: integrationType "none" is only for business messages');
-  }
+  // Only business messages go out to a channel; the DO checks the conversation has a client for the destination.
+  if (body.destination && author.type !== 'business') throw badRequest('destination: only business messages have a destination');
   const message = unwrap(
     await stub.postMessage({
       author,
       content: withTextFallback(body.content),
       source: { type: 'api:conversations' },
       ...(body.metadata ? { metadata: body.metadata } : {}),
+      ...(body.destination ? { destination: body.destination } : {}),
+      ...(body.override ? { override: body.override } : {}),
     }),
   );
   return json({ messages: [message] }, 201);

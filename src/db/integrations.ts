@@ -144,6 +144,13 @@ export async function createCustomIntegration(
   return { integration, webhook };
 }
 
+/** Stores a channel integration; its config arrives with secrets already sealed. */
+export async function insertChannelIntegration(env: Env, appId: string, integration: Integration): Promise<void> {
+  await env.DB.prepare('INSERT INTO integrations (id, app_id, type, status, display_name, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .bind(integration.id, appId, integration.type, integration.status, integration.displayName, JSON.stringify(integration.config), integration.createdAt)
+    .run();
+}
+
 export async function listIntegrations(env: Env, appId: string, page: Page, types?: string[]): Promise<Integration[]> {
   const typeFilter = types?.length ? ` AND type IN (${types.map(() => '?').join(', ')})` : '';
   const stmt = page.before
@@ -159,8 +166,8 @@ export async function getIntegration(env: Env, appId: string, integrationId: str
 }
 
 export async function updateIntegration(env: Env, appId: string, integration: Integration): Promise<void> {
-  await env.DB.prepare('UPDATE integrations SET display_name = ?, config = ? WHERE app_id = ? AND id = ?')
-    .bind(integration.displayName, JSON.stringify(integration.config), appId, integration.id)
+  await env.DB.prepare('UPDATE integrations SET display_name = ?, status = ?, config = ? WHERE app_id = ? AND id = ?')
+    .bind(integration.displayName, integration.status, JSON.stringify(integration.config), appId, integration.id)
     .run();
   forgetSubscriptions(appId);
 }

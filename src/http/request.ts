@@ -14,7 +14,7 @@ export async function readBody<S extends v.GenericSchema>(request: Request, sche
   }
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > LIMITS.bodyBytes) throw tooLarge();
-  const text = await readCapped(request);
+  const text = new TextDecoder().decode(await readBytes(request, LIMITS.bodyBytes));
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -37,11 +37,12 @@ export function readQuery<S extends v.GenericSchema>(request: Request, schema: S
   return parseWith(schema, params);
 }
 
-const tooLarge = () => new StatusError(413, 'payload_too_large', `Request body must be at most ${LIMITS.bodyBytes} bytes`);
+const tooLarge = (limit = LIMITS.bodyBytes) => new StatusError(413, 'payload_too_large', `Request body must be at most ${limit} bytes`);
 
-/** Reads the body but stops at the limit, so a missing or lying Content-Length cannot make us buffer more. */
-async function readCapped(request: Request): Promise<string> {
-  if (!request.body) return '';
+/** Reads the raw body but stops at the limit, so a missing or lying Content-Length cannot make us buffer more. */
+export async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
+  if (Number(request.headers.get('content-length') ?? '0') > limit) throw tooLarge(limit);
+  if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -49,9 +50,9 @@ async function readCapped(request: Request): Promise<string> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > LIMITS.bodyBytes) {
+    if (size > limit) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(limit);
     }
     chunks.push(value);
   }
@@ -61,5 +62,5 @@ async function readCapped(request: Request): Promise<string> {
     all.set(c, offset);
     offset += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }

@@ -49,8 +49,8 @@ export type Trigger = (typeof TRIGGERS)[number];
 export const WEBHOOK_VERSIONS = ['v2', 'v1'] as const;
 export type WebhookVersion = (typeof WEBHOOK_VERSIONS)[number];
 
-/** Integration types Parley can create today; channel types join this list with their schemas. */
-export const INTEGRATION_TYPES = ['custom'] as const;
+/** Integration types Parley can create: custom webhooks, and every channel in src/channels/registry.ts. */
+export const INTEGRATION_TYPES = ['custom', 'whatsapp', 'messenger', 'instagram', 'telegram', 'twilio'] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
 const triggers = v.pipe(
@@ -91,9 +91,7 @@ function bodies(local: boolean) {
     webhooks: v.pipe(v.array(webhookCreate, 'must be an array'), v.length(1, 'must hold exactly one webhook')),
   });
 
-  const integrationCreate = v.variant('type', [custom], 'must be custom; channel integrations come with the channels work');
-
-  return { webhookCreate, webhookUpdate, integrationCreate };
+  return { webhookCreate, webhookUpdate, customCreate: custom };
 }
 
 const LOCAL = bodies(true);
@@ -104,14 +102,17 @@ export const requestBodies = (local: boolean) => (local ? LOCAL : HOSTED);
 
 export type WebhookCreate = v.InferOutput<typeof HOSTED.webhookCreate>;
 export type WebhookUpdate = v.InferOutput<typeof HOSTED.webhookUpdate>;
-export type IntegrationCreate = v.InferOutput<typeof HOSTED.integrationCreate>;
 
-/** What PATCH may change, per integration type (contract §2.8: a type-specific subset). */
-export const integrationUpdateBodies = {
-  custom: v.object({
-    displayName: v.optional(v.nullable(boundedString(1, 100))),
-  }),
-} satisfies Record<IntegrationType, v.GenericSchema>;
+/** The fields every integration type shares; the type's own schema parses the rest of the body. */
+export const integrationCommon = v.looseObject({
+  type: v.picklist(INTEGRATION_TYPES, `must be one of ${INTEGRATION_TYPES.join(', ')}`),
+  displayName: v.optional(v.nullable(boundedString(1, 100))),
+});
+
+/** What PATCH may change of a custom integration (contract §2.8: a type-specific subset); channels declare their own. */
+export const customUpdateBody = v.object({
+  displayName: v.optional(v.nullable(boundedString(1, 100))),
+});
 
 /**
  * `filter[types]=custom,web`. Unknown type names are not refused: a Sunshine

@@ -83,6 +83,8 @@ export interface Message {
   author: StoredAuthor;
   content: Content & { text?: string };
   source: MessageSource;
+  /** The message this one answers (WhatsApp replies): Parley's copy when it sent it, else the channel's id. */
+  quotedMessage?: { type: 'message'; message: Message } | { type: 'externalMessageId'; externalMessageId: string };
   metadata?: Record<string, string | number | boolean> | null;
   deleted?: boolean;
 }

@@ -38,11 +38,18 @@ export function messageEvent(c: Conversation, m: Message, author?: UserRef): Web
   });
 }
 
-export const conversationCreateEvent = (c: Conversation, creationReason: string, user?: UserRef) =>
+/** Where an event came from: the API, or a channel integration. */
+export interface EventSource {
+  type: string;
+  integrationId?: string;
+}
+const API_SOURCE: EventSource = { type: 'api:conversations' };
+
+export const conversationCreateEvent = (c: Conversation, creationReason: string, user?: UserRef, source: EventSource = API_SOURCE) =>
   event('conversation:create', {
     conversation: conversationTruncated(c),
     creationReason,
-    source: { type: 'api:conversations' },
+    source,
     ...(user && c.type === 'personal' ? { user: userTruncated(user) } : {}),
   });
 
@@ -50,11 +57,52 @@ export const joinEvent = (c: Conversation, user: UserRef) => event('conversation
 export const leaveEvent = (c: Conversation, user: UserRef) => event('conversation:leave', { conversation: conversationTruncated(c), user: userTruncated(user) });
 export const removeEvent = (c: Conversation) => event('conversation:remove', { conversation: conversationTruncated(c) });
 
-export const readEvent = (c: Conversation, user: UserRef) =>
+export const readEvent = (c: Conversation, user: UserRef, source: EventSource = API_SOURCE) =>
   event('conversation:read', {
     conversation: conversationTruncated(c),
-    activity: { type: 'conversation:read', author: { type: 'user', userId: user.id, user: userTruncated(user) }, source: { type: 'api:conversations' } },
+    activity: { type: 'conversation:read', author: { type: 'user', userId: user.id, user: userTruncated(user) }, source },
   });
+
+export const typingEvent = (c: Conversation, user: UserRef, state: 'start' | 'stop', source: EventSource) =>
+  event('conversation:typing', {
+    conversation: conversationTruncated(c),
+    activity: { type: `typing:${state}`, author: { type: 'user', userId: user.id, user: userTruncated(user) }, source },
+  });
+
+export const postbackEvent = (c: Conversation, user: UserRef, postback: { payload: string; text?: string }, source: EventSource) =>
+  event('conversation:postback', { conversation: conversationTruncated(c), postback, user: userTruncated(user), source });
+
+export const referralEvent = (c: Conversation, user: UserRef, referral: { code: string; details?: { source?: string; type?: string } }, source: EventSource) =>
+  event('conversation:referral', { conversation: conversationTruncated(c), user: userTruncated(user), source, referral });
+
+/** `client:add` for a channel identity seen for the first time; `client` is the v2 client object. */
+export const clientAddEvent = (user: UserRef, client: Record<string, unknown>, source: EventSource) =>
+  event('client:add', { user: userTruncated(user), client, source });
+
+/**
+ * `conversation:message:delivery:{channel,user,failure}`: the channel took the
+ * message (with its ids), the user's device got it, or it failed with the
+ * channel's code and message.
+ */
+export function deliveryEvent(
+  kind: 'channel' | 'user' | 'failure',
+  c: Conversation,
+  user: UserRef,
+  messageId: string,
+  destination: { type: string; integrationId: string },
+  externalMessageIds: string[],
+  error?: { code: string; message: string },
+): WebhookEvent {
+  return event(`conversation:message:delivery:${kind}`, {
+    user: userTruncated(user),
+    conversation: conversationTruncated(c),
+    message: { id: messageId },
+    destination,
+    externalMessages: externalMessageIds.map((id) => ({ id })),
+    isFinalEvent: kind !== 'channel',
+    ...(error ? { error } : {}),
+  });
+}
 
 /** Every place a payload carries a truncated user, so includeFullUser can expand them. */
 export function userSlots(payload: Record<string, unknown>): { holder: Record<string, unknown>; key: string }[] {

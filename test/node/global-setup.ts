@@ -36,6 +36,10 @@ export default async function setup(project: TestProject) {
       WEBHOOK_RETRY_CAP_MS: '1000',
       WEBHOOK_RETRY_WINDOW_MS: '10000',
       WEBHOOK_TIMEOUT_MS: '1000',
+      // Channel deliveries retry fast too, so retry-after and give-up paths are observable in seconds.
+      CHANNEL_RETRY_BASE_MS: '200',
+      CHANNEL_RETRY_CAP_MS: '1000',
+      CHANNEL_RETRY_WINDOW_MS: '8000',
       PARLEY_ENV: 'local',
     },
   });

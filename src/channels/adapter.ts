@@ -1,0 +1,263 @@
+/**
+ * The one interface every channel implements. An adapter is pure protocol:
+ * it validates its integration's settings, answers the channel's handshake,
+ * verifies inbound requests on the raw bytes, parses them into normalized
+ * events, encodes rendered parts into the channel's native send calls and
+ * classifies the channel's failures. It never touches storage; the inbound
+ * pipeline (`inbound.ts`) and the deliveries consumer do, which is what keeps
+ * adding a channel to one adapter file, one fake and one registry line.
+ *
+ * Every network call goes through the `fetch` it is handed and starts from
+ * `apiBase(config)`, so tests and the simulator stand a fake in for the
+ * channel by setting the integration's `apiBaseUrl`.
+ */
+import type * as v from 'valibot';
+
+// ---- capabilities -------------------------------------------------------------
+
+export type MediaKind = 'image' | 'file' | 'video' | 'audio';
+
+/**
+ * What a channel can show natively. The renderer reads this and degrades
+ * anything beyond it (numbered text, links, separate messages), so an adapter
+ * only ever encodes parts it declared it can show.
+ */
+export interface Capabilities {
+  /** Longest text one message may carry; longer text is split across messages. */
+  textMax: number;
+  /** Longest caption a media message may carry; 0 when media takes no caption (the text follows the media as its own message). */
+  captionMax: number;
+  /** Media kinds sent natively (by URL); others are sent as a text link. */
+  media: readonly MediaKind[];
+  /** Buttons one message may carry natively: postback (payload) and link (URL) buttons. 0 = none. */
+  postbackButtons: number;
+  linkButtons: number;
+  /** Whether postback and link buttons may share one message. */
+  mixedButtons: boolean;
+  /** Longest button label before the renderer truncates it. */
+  buttonTextMax: number;
+  /** Quick replies (`reply` actions) one message may carry natively. 0 = none. */
+  quickReplies: number;
+  /** A native "share your location" prompt. */
+  locationRequest: boolean;
+  /** Native carousel (cards with image, title, subtitle, buttons): most items and buttons per card; null = none. */
+  carousel: { maxItems: number; maxButtons: number } | null;
+  /** Native location pin. */
+  location: boolean;
+  /** Native templates (WhatsApp); other channels refuse `template` content. */
+  templates: boolean;
+  /** How rich text reaches the channel. */
+  markup: 'html' | 'markdown' | 'plain';
+}
+
+// ---- rendered parts (what the renderer hands an adapter) ----------------------
+
+/**
+ * Every postback and reply the renderer emits carries `choice`, its ordinal in
+ * the message. The conversation remembers the client's last choices, so a
+ * channel that cannot carry a long payload (Telegram's 64-byte callback_data)
+ * may send `#<choice>` instead and parse it back as `choice`, and a typed
+ * number or a tapped label maps back to the payload.
+ */
+export type Button =
+  | { kind: 'postback'; text: string; payload: string; choice: number }
+  | { kind: 'link'; text: string; uri: string }
+  | { kind: 'locationRequest'; text: string };
+
+export interface QuickReply {
+  text: string;
+  payload: string;
+  choice: number;
+  iconUrl?: string;
+}
+
+export interface Card {
+  title: string;
+  description?: string;
+  mediaUrl?: string;
+  buttons: Button[];
+  /** Messenger's tap-on-card action (`link` with `default: true`). */
+  defaultUri?: string;
+}
+
+/**
+ * One channel message. `text` is always plain text (markup already reduced);
+ * `html`/`markdown` carry the rich form for channels whose `markup` says so.
+ */
+export type Part =
+  | { kind: 'text'; text: string; html?: string; markdown?: string; buttons: Button[]; replies: QuickReply[] }
+  | { kind: 'media'; media: MediaKind; url: string; mimeType?: string; fileName?: string; caption?: string; buttons: Button[]; replies: QuickReply[] }
+  | { kind: 'location'; lat: number; long: number; name?: string; address?: string }
+  | { kind: 'carousel'; cards: Card[] }
+  | { kind: 'template'; template: Record<string, unknown> }
+  /** `override.<channel>.payload`, sent as the channel's native message body untouched. */
+  | { kind: 'native'; payload: unknown };
+
+/** An option the client was last offered; `numbered` when it went out as a numbered text line. */
+export interface Choice {
+  number: number;
+  kind: 'postback' | 'reply';
+  text: string;
+  payload: string;
+  numbered: boolean;
+}
+
+// ---- normalized inbound events --------------------------------------------------
+
+/** The channel user as the channel describes them; becomes the Parley client's fields. */
+export interface ChannelUser {
+  /** Channel-native id (phone number, PSID, Telegram user id): the client's `externalId`. */
+  externalId: string;
+  displayName?: string;
+  avatarUrl?: string;
+  givenName?: string;
+  surname?: string;
+  locale?: string;
+  /** Curated flat info (Twilio: phoneNumber, city, country, state). */
+  info?: Record<string, string | number | boolean>;
+  /** The channel's raw profile fields. */
+  raw?: Record<string, unknown>;
+}
+
+/**
+ * Media the channel holds. `ref` is what `fetchMedia` needs to download it
+ * (a media id, a file id, a private URL); the pipeline turns it into a Parley
+ * media URL backed by R2, so expiring or authenticated channel URLs never
+ * reach a customer.
+ */
+export interface InboundMedia {
+  kind: MediaKind;
+  ref: string;
+  mimeType?: string;
+  fileName?: string;
+  size?: number;
+}
+
+export type InboundContent =
+  | { type: 'text'; text: string; payload?: string }
+  | { type: 'media'; media: InboundMedia; text?: string }
+  | { type: 'location'; lat: number; long: number; name?: string; address?: string };
+
+interface EventBase {
+  user: ChannelUser;
+  /** Channel time of the event, epoch ms (decided per channel, never by magnitude). */
+  timestamp?: number;
+}
+
+export type InboundEvent =
+  | (EventBase & {
+      kind: 'message';
+      /** The channel's unique id for this message: the dedupe key inside the conversation. */
+      channelMessageId: string;
+      content: InboundContent;
+      /** Channel id of the message this one replies to (WhatsApp context). */
+      quotedChannelMessageId?: string;
+    })
+  /** A button tap. `choice` instead of a payload when the adapter sent `#<choice>` in place of a long payload. */
+  | (EventBase & { kind: 'postback'; channelMessageId: string; payload?: string; choice?: number; text?: string })
+  | (EventBase & { kind: 'referral'; channelMessageId: string; ref: string; source?: string; referralType?: string })
+  | (EventBase & { kind: 'read'; channelMessageId?: string; watermark?: number })
+  | (EventBase & { kind: 'typing'; state: 'start' | 'stop' })
+  /**
+   * A receipt for one of Parley's sends: by channel message id (WhatsApp,
+   * Twilio) or by watermark (Messenger: everything sent up to then).
+   */
+  | (EventBase & {
+      kind: 'delivery';
+      status: 'sent' | 'delivered' | 'read' | 'failed';
+      channelMessageId?: string;
+      watermark?: number;
+      error?: { code: string; message: string };
+    });
+
+// ---- contexts and outcomes -------------------------------------------------------
+
+/** An inbound request as received: the raw bytes (verify these, never a re-serialization). */
+export interface InboundRequest {
+  method: string;
+  /** The URL the channel called, exactly (Twilio signs it). */
+  url: string;
+  headers: Headers;
+  raw: Uint8Array;
+  /** Wall clock in ms, injectable for replay-window tests. */
+  now: number;
+}
+
+export type Verdict = { ok: true } | { ok: false; status: 401 | 403; reason: string };
+
+export interface ChannelContext<C> {
+  config: C;
+  fetch: typeof fetch;
+  /** Parley's public URL for this integration's inbound endpoint (`/hooks/{integrationId}`). */
+  webhookUrl: string;
+}
+
+/** Where one outbound message goes. */
+export interface Recipient {
+  /** The client's channel-native id. */
+  externalId: string;
+  /** When the user last wrote on this channel (epoch ms), for session windows such as WhatsApp's 24 hours. */
+  lastInboundAt?: number;
+  /** The client's `raw` as stored, for channels whose send needs more than the id. */
+  raw?: Record<string, unknown> | null;
+}
+
+export type SendOutcome =
+  | { ok: true; channelMessageId: string }
+  | { ok: false; retryable: true; code: string; message: string; retryAfterMs?: number }
+  | { ok: false; retryable: false; code: string; message: string };
+
+export interface SetupOutcome<C> {
+  status: 'active' | 'error';
+  /** Settings to store on top of the created ones (secrets generated here, read-only fields learned from the channel). */
+  config?: Partial<C>;
+  /** Why setup failed, in words the customer can act on. */
+  error?: string;
+}
+
+// ---- the adapter -------------------------------------------------------------------
+
+export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl?: string }> {
+  /** The integration type and the client type it creates (`whatsapp`, `telegram`, ...). */
+  type: string;
+  capabilities: Capabilities;
+  /** The channel's real API base URL; `config.apiBaseUrl` overrides it. */
+  defaultApiBase: string;
+  /** Create body (without `type`/`displayName`, which the API handles) and the PATCH subset. */
+  createSchema: v.GenericSchema<unknown, C>;
+  updateSchema: v.GenericSchema<unknown, Partial<C>>;
+  /** Config keys that are secrets: sealed at rest and never returned. */
+  secretFields: readonly (keyof C & string)[];
+  /** The type's read-only and non-secret fields for the v2 integration object. */
+  view(config: C): Record<string, unknown>;
+
+  /** Channel-side setup on create (Telegram setWebhook); absent = nothing to do, active at once. */
+  setup?(ctx: ChannelContext<C>): Promise<SetupOutcome<C>>;
+  /** Channel-side cleanup on delete (Telegram deleteWebhook); failures are logged, not fatal. */
+  teardown?(ctx: ChannelContext<C>): Promise<void>;
+
+  /** GET on the inbound endpoint: the channel's handshake (Meta hub.challenge). Absent = 405. */
+  handshake?(url: URL, config: C): Response;
+  verify(request: InboundRequest, config: C): Promise<Verdict>;
+  /**
+   * Parses a verified request. Throws `badRequest` for bodies the channel
+   * would never send; returns [] for events Parley ignores (echoes, other
+   * accounts' events, unsupported updates).
+   */
+  parse(request: InboundRequest, config: C): InboundEvent[];
+  /** The body the channel expects back (Twilio: empty TwiML); default `200 {}`. */
+  acknowledge?(): Response;
+  /** Work the channel requires after an event is stored (Telegram answerCallbackQuery). Best effort. */
+  afterInbound?(ctx: ChannelContext<C>, request: InboundRequest): Promise<void>;
+
+  /** Sends one rendered part; classifies failures as retryable or permanent with the channel's code. */
+  send(ctx: ChannelContext<C>, to: Recipient, part: Part): Promise<SendOutcome>;
+  /** Typing indicator, where the channel has one. Best effort. */
+  typing?(ctx: ChannelContext<C>, to: Recipient, on: boolean): Promise<void>;
+  /** Downloads inbound media by the `ref` the parser gave, with the channel's auth. */
+  fetchMedia?(ctx: ChannelContext<C>, ref: string): Promise<Response>;
+}
+
+/** The base URL every call of an integration starts from. */
+export const apiBase = <C extends { apiBaseUrl?: string }>(adapter: ChannelAdapter<C>, config: C): string =>
+  (config.apiBaseUrl ?? adapter.defaultApiBase).replace(/\/+$/, '');

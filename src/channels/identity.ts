@@ -1,0 +1,162 @@
+/**
+ * Channel user → Parley user, client and personal conversation. A known
+ * identity is answered from an isolate cache, else one D1 read; a first
+ * contact creates the user and the client in one D1 batch whose statements
+ * are conditioned on the client not existing yet, so concurrent first
+ * webhooks for one person converge on a single user, then opens the user's
+ * personal conversation (its DO create is idempotent, so a crash between the
+ * two steps is repaired by the next webhook).
+ */
+import { conversationStub, indexNow } from '../api/context';
+import { indexConversation } from '../db/conversations';
+import type { Env } from '../env';
+import { newId } from '../ids';
+import type { InboundClient } from '../../durable/conversation';
+import type { ChannelUser } from './adapter';
+import type { ChannelIntegration } from './store';
+
+export interface ResolvedIdentity {
+  client: InboundClient;
+  conversationId: string;
+}
+
+const IDENTITY_CACHE_MS = 5 * 60_000;
+const CACHE_MAX = 50_000;
+const cache = new Map<string, { expires: number; value: ResolvedIdentity }>();
+const cacheKey = (integrationId: string, externalId: string) => `${integrationId}\n${externalId}`;
+
+interface ClientRow {
+  id: string;
+  user_id: string;
+  user_external_id: string | null;
+  conversation_id: string;
+  status: string;
+  display_name: string | null;
+  avatar_url: string | null;
+  info: string | null;
+  raw: string | null;
+  linked_at: string | null;
+  last_seen: string | null;
+}
+
+/** Forgets a cached identity whose conversation turned out to be gone (the user was deleted). */
+export function forgetIdentity(integrationId: string, externalId: string): void {
+  cache.delete(cacheKey(integrationId, externalId));
+}
+
+/** Finds the identity without creating one: receipts for unknown recipients are dropped, not turned into users. */
+export async function findIdentity(env: Env, integration: ChannelIntegration, externalId: string): Promise<ResolvedIdentity | undefined> {
+  const key = cacheKey(integration.id, externalId);
+  const hit = cache.get(key);
+  if (hit && hit.expires > Date.now()) return hit.value;
+  const row = await env.DB.prepare(
+    `SELECT c.id, c.user_id, u.external_id AS user_external_id, c.conversation_id, c.status, c.display_name, c.avatar_url, c.info, c.raw, c.linked_at, c.last_seen
+     FROM clients c JOIN users u ON u.id = c.user_id AND u.app_id = c.app_id
+     WHERE c.app_id = ? AND c.integration_id = ? AND c.external_id = ?`,
+  )
+    .bind(integration.appId, integration.id, externalId)
+    .first<ClientRow>();
+  if (!row) return undefined;
+  const value = toIdentity(integration, externalId, row);
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(key, { expires: Date.now() + IDENTITY_CACHE_MS, value });
+  return value;
+}
+
+export async function resolveIdentity(env: Env, integration: ChannelIntegration, user: ChannelUser): Promise<ResolvedIdentity> {
+  const known = await findIdentity(env, integration, user.externalId);
+  if (known) return known;
+  const now = new Date().toISOString();
+  const userId = newId();
+  const conversationId = newId();
+  const profile = {
+    ...(user.givenName ? { givenName: user.givenName } : {}),
+    ...(user.surname ? { surname: user.surname } : {}),
+    ...(user.avatarUrl ? { avatarUrl: user.avatarUrl } : {}),
+    ...(user.locale ? { locale: user.locale } : {}),
+  };
+  const noClientYet = 'NOT EXISTS (SELECT 1 FROM clients WHERE app_id = ? AND integration_id = ? AND external_id = ?)';
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
+       SELECT ?, ?, NULL, ?, 0, 0, ?, '{}', '[]', ? WHERE ${noClientYet}`,
+    ).bind(userId, integration.appId, now, JSON.stringify(profile), now, integration.appId, integration.id, user.externalId),
+    env.DB.prepare(
+      `INSERT INTO clients (id, app_id, user_id, type, status, integration_id, external_id, last_seen, linked_at, display_name, avatar_url, info, raw, conversation_id, created_at)
+       SELECT ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${noClientYet} AND EXISTS (SELECT 1 FROM users WHERE id = ?)`,
+    ).bind(
+      newId(),
+      integration.appId,
+      userId,
+      integration.type,
+      integration.id,
+      user.externalId,
+      now,
+      now,
+      user.displayName ?? null,
+      user.avatarUrl ?? null,
+      user.info ? JSON.stringify(user.info) : null,
+      user.raw ? JSON.stringify(user.raw) : null,
+      conversationId,
+      now,
+      integration.appId,
+      integration.id,
+      user.externalId,
+      userId,
+    ),
+  ]);
+  // Whoever won the race, the stored client is the truth.
+  forgetIdentity(integration.id, user.externalId);
+  const resolved = await findIdentity(env, integration, user.externalId);
+  if (!resolved) throw new Error(`client for ${integration.type} user could not be stored`);
+  await ensureConversation(env, integration, resolved);
+  return resolved;
+}
+
+/** Opens the identity's personal conversation if it does not exist yet; the user's object decides whether it is the default. */
+export async function ensureConversation(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity): Promise<void> {
+  const { appId } = integration;
+  const { userId, userExternalId } = identity.client;
+  const isDefault = (await conversationStub(env, appId, userId).claimDefaultConversation(identity.conversationId)) === identity.conversationId;
+  const created = await conversationStub(env, appId, identity.conversationId).create({
+    id: identity.conversationId,
+    appId,
+    type: 'personal',
+    isDefault,
+    metadata: null,
+    participants: [{ userId, userExternalId: userExternalId ?? null }],
+    creationReason: 'message',
+    source: { type: integration.type, integrationId: integration.id },
+  });
+  if (!created.ok) throw new Error(`personal conversation ${identity.conversationId} could not be opened: ${created.title}`);
+  await indexNow(indexConversation(env, appId, created.value.conversation, created.value.participants));
+}
+
+function toIdentity(integration: ChannelIntegration, externalId: string, row: ClientRow): ResolvedIdentity {
+  const raw = row.raw ? (JSON.parse(row.raw) as Record<string, unknown>) : null;
+  return {
+    conversationId: row.conversation_id,
+    client: {
+      id: row.id,
+      integrationId: integration.id,
+      type: integration.type,
+      externalId,
+      userId: row.user_id,
+      ...(row.user_external_id ? { userExternalId: row.user_external_id } : {}),
+      raw,
+      view: {
+        id: row.id,
+        type: integration.type,
+        status: row.status,
+        integrationId: integration.id,
+        externalId,
+        lastSeen: row.last_seen,
+        linkedAt: row.linked_at,
+        displayName: row.display_name,
+        avatarUrl: row.avatar_url,
+        info: row.info ? JSON.parse(row.info) : null,
+        raw,
+      },
+    },
+  };
+}

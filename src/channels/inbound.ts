@@ -1,0 +1,168 @@
+/**
+ * `/hooks/{integrationId}`: the one public endpoint per channel integration.
+ * GET answers the channel's handshake; POST reads the raw bytes (capped),
+ * has the adapter verify them exactly as the channel signs and parse them
+ * into normalized events, resolves each channel user to a Parley client and
+ * personal conversation, and hands each user's events, in order, to that
+ * conversation's DO, which dedupes and stores them. The channel gets its 2xx
+ * only after the DO committed; media copies and channel follow-ups run after.
+ */
+import type { IRequest } from 'itty-router';
+import type { Env } from '../env';
+import { withTextFallback } from './text-fallback';
+import { conversationStub } from '../api/context';
+import { badRequest, notFound, StatusError } from '../http/errors';
+import { readBytes } from '../http/request';
+import { ID_PATTERN } from '../ids';
+import type { ReceivedEvent } from '../../durable/conversation';
+import type { Content } from '../schema/content';
+import type { InboundEvent, InboundRequest } from './adapter';
+import { ensureConversation, findIdentity, forgetIdentity, resolveIdentity, type ResolvedIdentity } from './identity';
+import { mediaUrl, prefetchMedia } from './media';
+import { channelIntegration, type ChannelIntegration } from './store';
+
+/** Channel webhooks are small JSON or form bodies; media never comes inline. */
+export const HOOK_BODY_MAX_BYTES = 1024 * 1024;
+
+const noIntegration = () => notFound('integration_not_found', 'No channel integration at this URL');
+
+async function integrationFor(request: IRequest, env: Env): Promise<ChannelIntegration> {
+  const id = request.params.integrationId!;
+  if (!ID_PATTERN.test(id)) throw noIntegration();
+  const integration = await channelIntegration(env, id);
+  if (!integration) throw noIntegration();
+  return integration;
+}
+
+export async function handshake(request: IRequest, env: Env): Promise<Response> {
+  const integration = await integrationFor(request, env);
+  if (!integration.adapter.handshake) throw new StatusError(405, 'method_not_allowed', `${integration.type} webhooks are POSTed; this channel has no GET handshake`);
+  return integration.adapter.handshake(new URL(request.url), integration.config);
+}
+
+export async function receive(request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const integration = await integrationFor(request, env);
+  const { adapter, config } = integration;
+  const inbound: InboundRequest = { method: request.method, url: request.url, headers: request.headers, raw: await readBytes(request, HOOK_BODY_MAX_BYTES), now: Date.now() };
+  const verdict = await adapter.verify(inbound, config);
+  if (!verdict.ok) throw new StatusError(verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.reason);
+  const events = adapter.parse(inbound, config);
+
+  // Events of one user stay in channel order; different users are independent and go in parallel.
+  const byUser = new Map<string, InboundEvent[]>();
+  for (const e of events) byUser.set(e.user.externalId, [...(byUser.get(e.user.externalId) ?? []), e]);
+  const media: string[] = [];
+  await Promise.all([...byUser.values()].map((list) => deliverToConversation(env, integration, list, media)));
+
+  for (const url of media) ctx.waitUntil(prefetchMedia(env, integration, url));
+  if (adapter.afterInbound) {
+    ctx.waitUntil(
+      adapter.afterInbound({ config, fetch, webhookUrl: integration.webhookUrl }, inbound).catch((err: unknown) => {
+        console.error(`${integration.type} follow-up failed`, err instanceof Error ? err.message : String(err));
+      }),
+    );
+  }
+  return adapter.acknowledge?.() ?? Response.json({});
+}
+
+async function deliverToConversation(env: Env, integration: ChannelIntegration, events: InboundEvent[], media: string[]): Promise<void> {
+  const user = events[0]!.user;
+  // Receipts alone never create a user: a status for someone Parley does not know is dropped.
+  const onlyReceipts = events.every((e) => e.kind === 'delivery');
+  let identity: ResolvedIdentity | undefined = onlyReceipts ? await findIdentity(env, integration, user.externalId) : await resolveIdentity(env, integration, user);
+  if (!identity) return;
+  const received = await Promise.all(events.map((e) => toReceived(env, integration, identity!, e, media)));
+  let result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received);
+  if (!result.ok && result.status === 404) {
+    // The conversation is gone (user deleted: start over as a new user) or was never opened (crash after the D1 write).
+    forgetIdentity(integration.id, user.externalId);
+    identity = onlyReceipts ? await findIdentity(env, integration, user.externalId) : await resolveIdentity(env, integration, user);
+    if (!identity) return;
+    await ensureConversation(env, integration, identity);
+    result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received);
+  }
+  if (!result.ok) throw new StatusError(result.status, result.code, result.title);
+}
+
+async function toReceived(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, e: InboundEvent, media: string[]): Promise<ReceivedEvent> {
+  const key = (kind: string, id: string) => `${integration.id}:${kind}:${id}`;
+  const at = e.timestamp;
+  switch (e.kind) {
+    case 'message': {
+      const content = await storedContent(env, integration, e.content, media);
+      return {
+        kind: 'message',
+        dedupeKey: key('m', e.channelMessageId),
+        author: {
+          type: 'user',
+          userId: identity.client.userId,
+          ...(e.user.displayName ? { displayName: e.user.displayName.slice(0, 100) } : {}),
+          ...(e.user.avatarUrl ? { avatarUrl: e.user.avatarUrl } : {}),
+        },
+        content,
+        source: {
+          type: integration.type,
+          integrationId: integration.id,
+          originalMessageId: e.channelMessageId,
+          ...(at !== undefined ? { originalMessageTimestamp: new Date(at).toISOString() } : {}),
+        },
+        ...(e.quotedChannelMessageId ? { quotedChannelMessageId: e.quotedChannelMessageId } : {}),
+        ...(at !== undefined ? { at } : {}),
+      };
+    }
+    case 'postback':
+      return {
+        kind: 'postback',
+        dedupeKey: key('p', e.channelMessageId),
+        ...(e.payload !== undefined ? { payload: e.payload } : {}),
+        ...(e.choice !== undefined ? { choice: e.choice } : {}),
+        ...(e.text !== undefined ? { text: e.text } : {}),
+      };
+    case 'referral':
+      return {
+        kind: 'referral',
+        dedupeKey: key('r', e.channelMessageId),
+        ref: e.ref,
+        ...(e.source ? { referralSource: e.source } : {}),
+        ...(e.referralType ? { referralType: e.referralType } : {}),
+      };
+    case 'read':
+      return { kind: 'read', ...(e.channelMessageId ? { channelMessageId: e.channelMessageId } : {}), ...(e.watermark !== undefined ? { watermark: e.watermark } : {}) };
+    case 'typing':
+      return { kind: 'typing', state: e.state };
+    case 'delivery':
+      return {
+        kind: 'delivery',
+        status: e.status,
+        ...(e.channelMessageId ? { channelMessageId: e.channelMessageId } : {}),
+        ...(e.watermark !== undefined ? { watermark: e.watermark } : {}),
+        ...(e.error ? { error: e.error } : {}),
+      };
+  }
+}
+
+/** The v2 content a channel message is stored as; media gets a Parley URL and is copied to R2 after the ack. */
+async function storedContent(env: Env, integration: ChannelIntegration, c: Extract<InboundEvent, { kind: 'message' }>['content'], media: string[]): Promise<Content & { text?: string }> {
+  switch (c.type) {
+    case 'text':
+      if (!c.text.trim() && !c.payload) throw badRequest('The channel message has no text');
+      return { type: 'text', text: c.text, ...(c.payload ? { payload: c.payload } : {}) };
+    case 'media': {
+      const url = await mediaUrl(env, integration, c.media);
+      media.push(url);
+      const details = {
+        ...(c.text ? { text: c.text } : {}),
+        ...(c.media.fileName ? { altText: c.media.fileName.slice(0, 128) } : {}),
+        ...(c.media.mimeType ? { mediaType: c.media.mimeType } : {}),
+        ...(c.media.size !== undefined ? { mediaSize: c.media.size } : {}),
+      };
+      return (c.media.kind === 'image' ? { type: 'image', mediaUrl: url, ...details } : { type: 'file', mediaUrl: url, ...details }) as Content;
+    }
+    case 'location':
+      return withTextFallback({
+        type: 'location',
+        coordinates: { lat: c.lat, long: c.long },
+        ...(c.name || c.address ? { location: { ...(c.name ? { name: c.name } : {}), ...(c.address ? { address: c.address } : {}) } } : {}),
+      });
+  }
+}

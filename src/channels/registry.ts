@@ -1,0 +1,21 @@
+/**
+ * Every channel Parley speaks, by integration type. Adding a channel is its
+ * adapter file, its fake under test/fakes, and one line here.
+ */
+import type { ChannelAdapter } from './adapter';
+import { telegram } from './telegram';
+import { twilio } from './twilio';
+
+// Each adapter is typed by its own config; the registry deals in the common shape.
+const ADAPTERS = [telegram, twilio] as unknown as ChannelAdapter<ChannelConfig>[];
+
+/** The stored settings of any channel integration; the adapter's schema decides what is in it. */
+export type ChannelConfig = { apiBaseUrl?: string } & Record<string, unknown>;
+
+const byType = new Map(ADAPTERS.map((a) => [a.type, a]));
+
+export const CHANNEL_TYPES = ADAPTERS.map((a) => a.type);
+
+export function adapterFor(type: string): ChannelAdapter<ChannelConfig> | undefined {
+  return byType.get(type);
+}

@@ -1,0 +1,34 @@
+/**
+ * The signature primitives channels use (HMAC-SHA1/256 in hex or base64) and
+ * constant-time comparison. Adapters verify on the raw request bytes with
+ * these; the fakes sign with the same functions, so a test vector from the
+ * channel reference pins both sides.
+ */
+const enc = new TextEncoder();
+
+export type Hash = 'SHA-1' | 'SHA-256' | 'SHA-512';
+
+export async function hmac(hash: Hash, key: string, data: Uint8Array | string): Promise<Uint8Array> {
+  const k = await crypto.subtle.importKey('raw', enc.encode(key), { name: 'HMAC', hash }, false, ['sign']);
+  return new Uint8Array(await crypto.subtle.sign('HMAC', k, typeof data === 'string' ? enc.encode(data) : data));
+}
+
+export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+export const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+export const hmacHex = async (hash: Hash, key: string, data: Uint8Array | string) => toHex(await hmac(hash, key, data));
+export const hmacBase64 = async (hash: Hash, key: string, data: Uint8Array | string) => toBase64(await hmac(hash, key, data));
+
+export async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', typeof data === 'string' ? enc.encode(data) : data)));
+}
+
+/** Constant-time string comparison; unequal lengths fail at once (lengths are not secret). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  if (x.byteLength !== y.byteLength) return false;
+  let diff = 0;
+  for (let i = 0; i < x.byteLength; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}

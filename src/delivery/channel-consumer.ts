@@ -1,0 +1,121 @@
+/**
+ * The `deliveries` queue consumer: sends business messages to channels. A
+ * queue message is a kick for one client of one conversation; the consumer
+ * leases that client's head delivery from the conversation's DO, renders the
+ * message for the channel, sends its parts in order and reports back: sent
+ * (with the channel's message ids), retry later (retryable failure, honouring
+ * the channel's retry-after, resuming after the parts already sent), or
+ * failed for good (with the channel's code). Only the head is ever leased,
+ * so messages to one client keep their order.
+ */
+import * as v from 'valibot';
+import type { DeliveryClaim } from '../../durable/channel-ledger';
+import type { DeliveryReport } from '../../durable/conversation';
+import { conversationStub } from '../api/context';
+import type { Env } from '../env';
+import type { SendOutcome } from '../channels/adapter';
+import { render, UnsupportedContent, type RenderInput } from '../channels/render';
+import { channelIntegration } from '../channels/store';
+import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
+import { retryDelay, type RetryPolicy } from './webhook-consumer';
+
+/** Long enough for a multi-part message at the channel timeout; a crashed consumer's lease lapses after it. */
+const LEASE_MS = 120_000;
+/** Deliveries sent per kick before the rest is handed back to the queue. */
+const MAX_ROUNDS = 50;
+
+const positive = (raw: string | undefined, fallback: number, name: string) => {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, not ${JSON.stringify(raw)}`);
+  return n;
+};
+
+/** Channels rate-limit in seconds to minutes; a day of retries outlasts any channel outage worth waiting for. */
+export function channelRetryPolicy(env: Env): Omit<RetryPolicy, 'timeoutMs'> {
+  return {
+    baseMs: positive(env.CHANNEL_RETRY_BASE_MS, 2_000, 'CHANNEL_RETRY_BASE_MS'),
+    capMs: positive(env.CHANNEL_RETRY_CAP_MS, 600_000, 'CHANNEL_RETRY_CAP_MS'),
+    windowMs: positive(env.CHANNEL_RETRY_WINDOW_MS, 24 * 3_600_000, 'CHANNEL_RETRY_WINDOW_MS'),
+  };
+}
+
+export async function consumeDeliveryBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const policy = channelRetryPolicy(env);
+  const kicks = new Map<string, { kick: DeliveryKick; msgs: Message<unknown>[] }>();
+  for (const msg of batch.messages) {
+    const parsed = v.safeParse(deliveryKick, msg.body);
+    if (!parsed.success) {
+      console.error('deliveries: dropping malformed message', JSON.stringify(msg.body).slice(0, 200));
+      msg.ack();
+      continue;
+    }
+    const key = `${parsed.output.appId}/${parsed.output.conversationId}/${parsed.output.clientId}`;
+    const entry = kicks.get(key) ?? { kick: parsed.output, msgs: [] };
+    entry.msgs.push(msg);
+    kicks.set(key, entry);
+  }
+  await Promise.all(
+    [...kicks.values()].map(async ({ kick, msgs }) => {
+      try {
+        const done = await serveClient(env, policy, kick);
+        for (const m of msgs) done ? m.ack() : m.retry();
+      } catch (err) {
+        console.error(`deliveries: client ${kick.clientId} failed; the kick is retried`, err instanceof Error ? err.message : String(err));
+        for (const m of msgs) m.retry();
+      }
+    }),
+  );
+}
+
+/** Sends the client's deliveries in order; false when some are left for another round. */
+async function serveClient(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, kick: DeliveryKick): Promise<boolean> {
+  const stub = conversationStub(env, kick.appId, kick.conversationId);
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    // The RPC stub's mapped types lose the union's discriminant; the DO returns exactly this.
+    const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
+    // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
+    if (!claim || 'wait' in claim) return true;
+    const report = await attempt(env, policy, kick.appId, claim);
+    const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
+    if (!more) return true;
+  }
+  return false;
+}
+
+export async function attempt(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, appId: string, claim: DeliveryClaim, now = Date.now): Promise<DeliveryReport> {
+  const integration = await channelIntegration(env, claim.client.integrationId);
+  if (!integration || integration.appId !== appId) {
+    return { ok: false, failed: { code: 'integration_not_found', message: 'The integration of this client was deleted' }, externalIds: claim.externalIds };
+  }
+  const { adapter, config } = integration;
+  let rendered;
+  try {
+    rendered = render(JSON.parse(claim.payload) as RenderInput, adapter.capabilities, adapter.type);
+  } catch (err) {
+    if (err instanceof UnsupportedContent) return { ok: false, failed: { code: 'uncategorized_error', message: err.message }, externalIds: claim.externalIds };
+    throw err;
+  }
+  const ctx = { config, fetch, webhookUrl: integration.webhookUrl };
+  const to = { externalId: claim.client.externalId, ...(claim.client.lastInboundAt !== null ? { lastInboundAt: claim.client.lastInboundAt } : {}), raw: claim.client.raw };
+  const externalIds = [...claim.externalIds];
+  for (let i = claim.partsDone; i < rendered.parts.length; i++) {
+    const outcome: SendOutcome = await adapter.send(ctx, to, rendered.parts[i]!).catch((err: unknown) => ({
+      ok: false as const,
+      retryable: true as const,
+      code: 'network_error',
+      message: err instanceof Error ? err.message : String(err),
+    }));
+    if (outcome.ok) {
+      externalIds.push(outcome.channelMessageId);
+      continue;
+    }
+    const withinWindow = now() - claim.firstAttemptAt < policy.windowMs;
+    if (outcome.retryable && withinWindow) {
+      const delay = Math.max(outcome.retryAfterMs ?? 0, retryDelay({ ...policy, timeoutMs: 0 }, claim.attempts));
+      return { ok: false, retryAt: now() + delay, partsDone: i, externalIds };
+    }
+    return { ok: false, failed: { code: outcome.code, message: outcome.message }, externalIds };
+  }
+  return { ok: true, externalIds, choices: rendered.choices };
+}
