@@ -3,18 +3,19 @@
  * adapter file, its fake under test/fakes, and one line here.
  */
 import type { ChannelAdapter } from './adapter';
+import { instagram } from './instagram';
+import { messenger } from './messenger';
 import { telegram } from './telegram';
 import { twilio } from './twilio';
-
-// Each adapter is typed by its own config; the registry deals in the common shape.
-const ADAPTERS = [telegram, twilio] as unknown as ChannelAdapter<ChannelConfig>[];
+import { whatsapp } from './whatsapp';
 
 /** The stored settings of any channel integration; the adapter's schema decides what is in it. */
 export type ChannelConfig = { apiBaseUrl?: string } & Record<string, unknown>;
 
-const byType = new Map(ADAPTERS.map((a) => [a.type, a]));
+// Each adapter is typed by its own config; the registry deals in the common shape.
+const ADAPTERS = [whatsapp, messenger, instagram, telegram, twilio] as unknown as ChannelAdapter<ChannelConfig>[];
 
-export const CHANNEL_TYPES = ADAPTERS.map((a) => a.type);
+const byType = new Map(ADAPTERS.map((a) => [a.type, a]));
 
 export function adapterFor(type: string): ChannelAdapter<ChannelConfig> | undefined {
   return byType.get(type);

@@ -8,9 +8,12 @@ const enc = new TextEncoder();
 
 export type Hash = 'SHA-1' | 'SHA-256' | 'SHA-512';
 
+/** Web Crypto wants bytes backed by a plain ArrayBuffer; request bodies always are. */
+const bytesOf = (data: Uint8Array | string) => (typeof data === 'string' ? enc.encode(data) : (data as Uint8Array<ArrayBuffer>));
+
 export async function hmac(hash: Hash, key: string, data: Uint8Array | string): Promise<Uint8Array> {
   const k = await crypto.subtle.importKey('raw', enc.encode(key), { name: 'HMAC', hash }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', k, typeof data === 'string' ? enc.encode(data) : data));
+  return new Uint8Array(await crypto.subtle.sign('HMAC', k, bytesOf(data)));
 }
 
 export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -20,7 +23,7 @@ export const hmacHex = async (hash: Hash, key: string, data: Uint8Array | string
 export const hmacBase64 = async (hash: Hash, key: string, data: Uint8Array | string) => toBase64(await hmac(hash, key, data));
 
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', typeof data === 'string' ? enc.encode(data) : data)));
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytesOf(data))));
 }
 
 /** Constant-time string comparison; unequal lengths fail at once (lengths are not secret). */

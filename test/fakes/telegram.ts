@@ -283,7 +283,7 @@ export class TelegramFake {
   private download(request: Request, url: URL, token: string, path: string): Response {
     if (token !== this.token) return error(401, 'Unauthorized');
     const stored = [...this.files.values()].find((f) => f.file_path === path);
-    const response = stored ? new Response(stored.bytes, { headers: { 'content-type': stored.mime_type, 'content-length': String(stored.bytes.byteLength) } }) : error(404, 'Not Found');
+    const response = stored ? new Response(stored.bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': stored.mime_type, 'content-length': String(stored.bytes.byteLength) } }) : error(404, 'Not Found');
     this.calls.push({ method: 'file', path: url.pathname, headers: Object.fromEntries(request.headers), body: undefined, status: response.status });
     return response;
   }

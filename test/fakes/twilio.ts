@@ -210,7 +210,7 @@ export class TwilioFake {
     }
     if (!item || signature !== item.signature) return xml(403, 'AccessDenied', 'Access Denied');
     this.calls.push({ method: 'GET', path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers), body: undefined });
-    return new Response(item.body, { headers: { 'content-type': item.contentType } });
+    return new Response(item.body as Uint8Array<ArrayBuffer>, { headers: { 'content-type': item.contentType } });
   }
 
   private authorized(request: Request): boolean {

@@ -126,6 +126,20 @@ declare module 'sunshine-conversations-client' {
       deleteAllMessagesWithHttpInfo(appId: string, conversationId: string): Promise<HttpInfo<unknown>>;
     }
 
+    class IntegrationsApi {
+      constructor(client?: ApiClient);
+      createIntegration(appId: string, integration: object): Promise<any>;
+      createIntegrationWithHttpInfo(appId: string, integration: object): Promise<HttpInfo<any>>;
+      listIntegrations(appId: string, opts?: PageOpts & { filter?: { types?: string } }): Promise<any>;
+      listIntegrationsWithHttpInfo(appId: string, opts?: PageOpts & { filter?: { types?: string } }): Promise<HttpInfo<any>>;
+      getIntegration(appId: string, integrationId: string): Promise<any>;
+      getIntegrationWithHttpInfo(appId: string, integrationId: string): Promise<HttpInfo<any>>;
+      updateIntegration(appId: string, integrationId: string, update: object): Promise<any>;
+      updateIntegrationWithHttpInfo(appId: string, integrationId: string, update: object): Promise<HttpInfo<any>>;
+      deleteIntegration(appId: string, integrationId: string): Promise<any>;
+      deleteIntegrationWithHttpInfo(appId: string, integrationId: string): Promise<HttpInfo<any>>;
+    }
+
     class ActivitiesApi {
       constructor(apiClient?: ApiClient);
       postActivity(appId: string, conversationId: string, activityPost: object): Promise<unknown>;
