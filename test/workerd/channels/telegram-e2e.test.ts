@@ -139,6 +139,21 @@ describe('outbound', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
+  it('messages to one client keep their order even when the first one is rate-limited', async () => {
+    const conversationId = await conversationOf(String(ann.id));
+    fake.rateLimitNext(1);
+    const texts = ['one', 'two', 'three', 'four', 'five'].map((t) => `order ${t}`);
+    await Promise.all(texts.map(async (text, i) => {
+      // Posted in quick succession, in order: each post waits for the previous one's commit.
+      await new Promise((r) => setTimeout(r, i * 20));
+      await call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, content: { type: 'text', text } });
+    }));
+    const sentTexts = () => fake.callsTo('sendMessage').filter((c) => c.status === 200).map((c) => (c.body as { text?: string }).text).filter((t) => t?.startsWith('order '));
+    await eventually(() => expect(sentTexts()).toHaveLength(5), 15_000);
+    const stored = (await messages(app.appId, app.auth, conversationId)).map((m) => m.content.text).filter((t) => String(t).startsWith('order '));
+    expect(sentTexts()).toEqual(stored);
+  });
+
   it('a blocked bot raises delivery:failure with Telegram\'s code', async () => {
     const conversationId = await conversationOf(String(ann.id));
     fake.blockUser(ann.id);
