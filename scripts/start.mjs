@@ -2,10 +2,15 @@
  * `npm start`: runs all of Parley locally. State (D1, Durable Objects, Queues,
  * R2) persists under .parley/ between runs. On first start it creates a demo
  * app with an app key and prints the credentials; later starts print them again.
+ * Once Parley answers it also starts the channel simulator (scripts/simulator/,
+ * bundled into .parley/simulator.mjs) on SIMULATOR_PORT (default 8790);
+ * SIMULATOR=off leaves it out.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ensureDevVars, ROOT, startParley } from './local.mjs';
+import { buildSimulator } from './simulator/build.mjs';
 
 const port = Number(process.env.PORT ?? 8787);
 const stateDir = path.join(ROOT, '.parley');
@@ -38,6 +43,25 @@ if (!demo) {
   writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
 }
 
+/** The simulator is a convenience: when it cannot start, Parley keeps running and says why. */
+async function startChannelSimulator() {
+  if (['0', 'off', 'false', 'no'].includes(String(process.env.SIMULATOR ?? '').toLowerCase())) return undefined;
+  try {
+    const { startSimulator, DEFAULT_PORT } = await import(pathToFileURL(await buildSimulator()).href);
+    return await startSimulator({
+      parleyUrl: parley.url,
+      ...demo,
+      port: Number(process.env.SIMULATOR_PORT ?? DEFAULT_PORT),
+      stateFile: path.join(stateDir, 'simulator.json'),
+    });
+  } catch (err) {
+    console.error(`The channel simulator did not start: ${err instanceof Error ? err.message : err}`);
+    return undefined;
+  }
+}
+const simulator = await startChannelSimulator();
+const channelLines = (simulator?.channels ?? []).map((c) => `    ${c.label.padEnd(14)} ${c.ready ? 'ready' : `not available (${c.error})`}`);
+
 console.log(`
 Parley is running at ${parley.url}
 
@@ -50,16 +74,30 @@ Parley is running at ${parley.url}
 
 Try:
   curl -u ${demo.keyId}:${demo.keySecret} ${parley.url}/v2/apps/${demo.appId}
-
+${
+  simulator
+    ? `
+Channel simulator   ${simulator.url}
+  Chat with the demo app as a Telegram, SMS, WhatsApp or Messenger user.
+  Customer webhooks of the demo app go to ${simulator.receiverUrl} and are logged below.
+${channelLines.join('\n')}
+`
+    : ''
+}
 Press Ctrl+C to stop.`);
 
+let stopping = false;
 const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  await simulator?.close();
   await parley.stop();
   process.exit(0);
 };
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
 parley.child.on('exit', (code) => {
+  if (stopping) return;
   console.error(`wrangler dev exited (${code})`);
   process.exit(code ?? 1);
 });

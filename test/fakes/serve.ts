@@ -47,7 +47,12 @@ export async function serveFake(fake: FetchHandler | ((origin: string) => FetchH
         res.end(String(err instanceof Error ? err.stack : err));
       });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on 127.0.0.1 is in use; stop what holds it or pick another port`) : err),
+    );
+    server.listen(port, '127.0.0.1', resolve);
+  });
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // A fake that builds URLs to itself (media downloads) learns its origin once it is listening.
   if (typeof fake === 'function') handler = fake(origin);

@@ -1,0 +1,119 @@
+/**
+ * What the simulator needs from one channel: the integration it creates in
+ * Parley and how it re-arms it after a restart (the fakes live in memory), how
+ * a person on that channel is named, how their actions become the channel's
+ * own signed webhooks (built by the channel's fake), and how the fake's record
+ * of what Parley sent turns into chat bubbles.
+ */
+
+export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger';
+
+/** Which served fake a channel talks through; WhatsApp and Messenger share Meta's. */
+export type FakeName = 'telegram' | 'twilio' | 'meta';
+
+/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID). */
+export interface SimUser {
+  key: string;
+  label: string;
+  /** The name the channel reports, when it reports one. */
+  name?: string;
+}
+
+/** A button or quick reply the business sent, with what tapping it sends back. */
+export interface Button {
+  label: string;
+  kind: 'postback' | 'reply' | 'link' | 'location';
+  url?: string;
+  payload?: string;
+  /** WhatsApp list rows come back as list replies, not button replies. */
+  list?: boolean;
+  /** The carousel card the button sits on. */
+  card?: number;
+  /** Channel-private context for the tap (Telegram: the message the keyboard belongs to); never sent to the page. */
+  context?: unknown;
+}
+
+export interface Card {
+  title: string;
+  subtitle?: string;
+  imageUrl?: string;
+}
+
+/** One chat bubble, as the page draws it. */
+export interface Bubble {
+  id: number;
+  from: 'user' | 'business';
+  at: number;
+  text?: string;
+  media?: { kind: 'image' | 'video' | 'audio' | 'file'; url: string };
+  location?: { lat: number; long: number; name?: string; address?: string };
+  buttons?: Button[];
+  cards?: Card[];
+  /** Why an inbound message did not reach Parley. */
+  error?: string;
+}
+
+export type BubbleContent = Omit<Bubble, 'id' | 'from' | 'at'>;
+
+/** A call Parley made to a fake, with what the fake answered. */
+export interface ObservedCall {
+  method: string;
+  path: string;
+  /** The JSON body, the form fields (repeated fields as arrays), or the query of a GET. */
+  params: Record<string, unknown>;
+  status: number;
+  result: unknown;
+}
+
+/** A message Parley sent to one user, found in an observed call. */
+export interface Outbound {
+  userKey: string;
+  content: BubbleContent;
+}
+
+/** A signed inbound webhook ready for Parley, and the id Parley will keep as the message's `source.originalMessageId`. */
+export interface Inbound {
+  request: Request;
+  channelMessageId: string;
+}
+
+export interface Delivery {
+  ok: boolean;
+  statuses: number[];
+}
+
+/** The v2 integration object as Parley returns it (the fields the simulator reads). */
+export interface IntegrationView {
+  id: string;
+  type: string;
+  status: string;
+  webhookUrl?: string;
+  apiBaseUrl?: string;
+  verifyToken?: string;
+  error?: string;
+}
+
+export interface SimChannel {
+  id: ChannelId;
+  label: string;
+  /** The Parley integration type. */
+  integrationType: string;
+  fake: FakeName;
+  features: { buttons: boolean; location: boolean; numberedOptions: boolean };
+  /** What to type as the user, shown as the input's placeholder. */
+  userHint: string;
+  defaultUser: string;
+  createBody(apiBaseUrl: string): Record<string, unknown>;
+  /** PATCH body that makes Parley run the channel's setup again against the fresh fake. */
+  rearmBody(): Record<string, unknown>;
+  /** Called once Parley has set the integration up; throws when the channel cannot be used. */
+  ready(integration: IntegrationView): Promise<void>;
+  user(input: string): SimUser;
+  text(user: SimUser, text: string): Promise<Inbound>;
+  location?(user: SimUser, lat: number, long: number): Promise<Inbound>;
+  /** The webhook a tap produces; undefined for taps that stay on the device (links). */
+  tap(user: SimUser, button: Button): Promise<Inbound | undefined>;
+  deliver(inbound: Inbound): Promise<Delivery>;
+  /** Messages Parley sent to users in this call (none when the call is not a send of this channel). */
+  observe(call: ObservedCall): Outbound[];
+}

@@ -1,0 +1,112 @@
+/**
+ * The local channel simulator: play a Telegram, SMS, WhatsApp or Messenger
+ * user talking to a running Parley, without any real account. It serves the
+ * channel fakes, connects one integration per channel to them, receives the
+ * demo app's customer webhooks, and serves a page to chat from. `npm start`
+ * bundles this file (scripts/simulator/build.mjs) and starts it once Parley
+ * is up; `npm run simulator` does the same against a Parley already running.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Actions } from './actions';
+import { messengerChannel } from './channels/messenger';
+import { smsChannel } from './channels/sms';
+import { telegramChannel } from './channels/telegram';
+import type { ChannelId, FakeName, SimChannel } from './channels/types';
+import { whatsappChannel } from './channels/whatsapp';
+import { Chats } from './chats';
+import { serveFakes } from './fakes';
+import { ParleyApi, type Credentials } from './parley';
+import { startReceiver } from './receiver';
+import { startPageServer } from './server';
+import { connectChannels, connectWebhook, readState, writeState, type ChannelStatus } from './setup';
+
+export const DEFAULT_PORT = 8790;
+
+export interface SimulatorOptions extends Credentials {
+  /** The page's port; the Telegram, Twilio and Meta fakes and the webhook receiver take the next four. 0: free ports. */
+  port?: number;
+  /** Where the integration ids are kept between runs (`.parley/simulator.json`). */
+  stateFile: string;
+  /** Channels to offer (default: all). */
+  channels?: ChannelId[];
+  /** Prints a webhook line; default console.log. */
+  log?: (line: string) => void;
+}
+
+export interface Simulator {
+  url: string;
+  receiverUrl: string;
+  fakeUrls: Record<FakeName, string>;
+  channels: { id: ChannelId; label: string; ready: boolean; error?: string }[];
+  close(): Promise<void>;
+}
+
+/** The demo app `npm start` created, from `.parley/demo.json`. */
+export function readDemo(stateDir: string): { appId: string; keyId: string; keySecret: string } {
+  const file = path.join(stateDir, 'demo.json');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm start\` once, it creates the demo app`);
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const base = options.port ?? DEFAULT_PORT;
+  const at = (offset: number) => (base === 0 ? 0 : base + offset);
+  const log = options.log ?? ((line: string) => console.log(line));
+  const api = new ParleyApi(options);
+  const health = await fetch(`${api.base}/healthz`).catch(() => undefined);
+  if (!health?.ok) throw new Error(`Parley is not answering at ${api.base}: start it first with \`npm start\``);
+
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const chats = new Chats();
+    const channels = new Map<ChannelId, SimChannel>();
+    const fakes = await serveFakes({ telegram: at(1), twilio: at(2), meta: at(3) }, (fake, call) => {
+      for (const channel of channels.values()) {
+        if (channel.fake !== fake) continue;
+        for (const out of channel.observe(call)) {
+          // A person the simulator has not seen this run (Parley answers an older conversation) gets a chat too.
+          chats.add(chats.chat(channel.id, { key: out.userKey, label: out.userKey }), 'business', out.content);
+        }
+      }
+    });
+    closers.push(() => fakes.close());
+    const all = [telegramChannel(fakes.telegram), smsChannel(fakes.twilio), whatsappChannel(fakes.meta), messengerChannel(fakes.meta)];
+    for (const c of all) if (!options.channels || options.channels.includes(c.id)) channels.set(c.id, c);
+
+    const receiver = await startReceiver({
+      port: at(4),
+      log,
+      learn: (events) => chats.learn(events),
+      who: (event) => chats.about(event)?.user.label,
+    });
+    closers.push(() => receiver.close());
+
+    // The page listens before Parley is touched, so a busy port fails fast; channels show as "not set up" meanwhile.
+    const statuses = new Map<ChannelId, ChannelStatus>();
+    const actions = new Actions(channels, statuses, chats, api);
+    const page = await startPageServer(at(0), actions, receiver, { parleyUrl: api.base, appId: options.appId, keyId: options.keyId });
+    closers.push(() => page.close());
+
+    const state = readState(options.stateFile, options.appId);
+    try {
+      receiver.secret = await connectWebhook(api, receiver.url, state);
+      await connectChannels(api, [...channels.values()], fakes.urls, state, statuses);
+    } finally {
+      writeState(options.stateFile, state);
+    }
+    return {
+      url: page.url,
+      receiverUrl: receiver.url,
+      fakeUrls: fakes.urls,
+      channels: actions.channelList().map(({ id, label, ready, error }) => ({ id, label, ready, ...(error ? { error } : {}) })),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

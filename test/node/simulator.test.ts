@@ -1,0 +1,177 @@
+/**
+ * The channel simulator against the suite's Parley, driven through the
+ * simulator's own HTTP API as its page drives it: a Telegram user and an SMS
+ * user write, the simulator's webhook receiver logs conversation:message for
+ * each, and a business answer posted through the REST API appears in each
+ * user's chat; a Telegram user taps a button the business sent and an SMS
+ * user answers a numbered list, and both come back as postbacks; WhatsApp
+ * and Messenger users get the same round trip.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../scripts/simulator/index';
+
+const parleyUrl = inject('parleyUrl');
+const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+let appId = '';
+let appKey = '';
+let sim: Simulator;
+let stateDir = '';
+let options: Parameters<typeof startSimulator>[0];
+const lines: string[] = [];
+/** Fixed ports (as `npm start` uses) so a restart finds its fakes where the integrations point. */
+const port = 30_000 + 5 * Math.floor(Math.random() * 4000);
+
+async function parley(method: string, p: string, auth: string, body?: unknown) {
+  const res = await fetch(`${parleyUrl}${p}`, {
+    method,
+    headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function simulator(method: 'GET' | 'POST', p: string, body?: unknown) {
+  const res = await fetch(`${sim.url}${p}`, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const chat = async (channel: string, user: string) => (await simulator('GET', `/api/chat?channel=${channel}&user=${encodeURIComponent(user)}`)).body;
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; webhook lines: ${JSON.stringify(lines)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const logged = (line: string) => eventually(`the line ${line}`, async () => lines.includes(line));
+
+beforeAll(async () => {
+  const app = await parley('POST', '/v2/apps', account, { displayName: 'Simulator suite' });
+  appId = app.body.app.id;
+  const key = await parley('POST', `/v2/apps/${appId}/keys`, account, { displayName: 'suite' });
+  appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+  stateDir = mkdtempSync(path.join(tmpdir(), 'parley-simulator-'));
+  options = {
+    parleyUrl,
+    appId,
+    keyId: key.body.key.id,
+    keySecret: key.body.key.secret,
+    port,
+    stateFile: path.join(stateDir, 'simulator.json'),
+    log: (line) => lines.push(line),
+  };
+  sim = await startSimulator(options);
+});
+
+afterAll(async () => {
+  await sim?.close();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('the channel simulator', () => {
+  it('sets up one integration per channel against its fake and a webhook to its receiver, and keeps their ids', async () => {
+    expect(sim.channels.map((c) => [c.id, c.ready, c.error])).toEqual([
+      ['telegram', true, undefined],
+      ['sms', true, undefined],
+      ['whatsapp', true, undefined],
+      ['messenger', true, undefined],
+    ]);
+    const state = JSON.parse(readFileSync(path.join(stateDir, 'simulator.json'), 'utf8'));
+    const integrations = (await parley('GET', `/v2/apps/${appId}/integrations`, appKey)).body.integrations as any[];
+    const byId = new Map(integrations.map((i) => [i.id, i]));
+    expect(byId.get(state.integrations.telegram)).toMatchObject({ type: 'telegram', status: 'active', apiBaseUrl: sim.fakeUrls.telegram });
+    expect(byId.get(state.integrations.sms)).toMatchObject({ type: 'twilio', status: 'active', apiBaseUrl: sim.fakeUrls.twilio });
+    expect(byId.get(state.webhook.integrationId)).toMatchObject({ type: 'custom', webhooks: [{ target: sim.receiverUrl, triggers: ['*'] }] });
+  });
+
+  it('carries a Telegram and an SMS user to the customer webhook, and the business answer back to each', async () => {
+    const sent = await Promise.all([
+      simulator('POST', '/api/send', { channel: 'telegram', user: 'Ann', text: 'hi from telegram' }),
+      simulator('POST', '/api/send', { channel: 'sms', user: '+15551230001', text: 'hi by sms' }),
+    ]);
+    for (const s of sent) expect(s.status, JSON.stringify(s.body)).toBe(200);
+    for (const s of sent) expect(s.body.bubble.error).toBeUndefined();
+
+    await logged('webhook conversation:message from telegram user Ann: "hi from telegram"');
+    await logged('webhook conversation:message from twilio user +15551230001: "hi by sms"');
+
+    for (const [channel, user] of [
+      ['telegram', 'Ann'],
+      ['sms', '+15551230001'],
+    ] as const) {
+      const view = await eventually(`the ${channel} conversation id`, async () => {
+        const v = await chat(channel, user);
+        return v.conversationId ? v : undefined;
+      });
+      expect(view.curl).toContain(`/v2/apps/${appId}/conversations/${view.conversationId}/messages`);
+      const answer = await parley('POST', `/v2/apps/${appId}/conversations/${view.conversationId}/messages`, appKey, {
+        author: { type: 'business' },
+        content: { type: 'text', text: `Hello ${channel} user` },
+      });
+      expect(answer.status).toBe(201);
+      await eventually(`the answer in the ${channel} chat`, async () => (await chat(channel, user)).bubbles.some((b: any) => b.from === 'business' && b.text === `Hello ${channel} user`));
+    }
+    await logged('webhook conversation:message from business: "Hello telegram user"');
+  });
+
+  it('lets a Telegram user tap a button and an SMS user answer a numbered list, both arriving as postbacks', async () => {
+    const options = {
+      author: { type: 'business' },
+      content: { type: 'text', text: 'Pick a size', actions: [{ type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'postback', text: 'Small', payload: 'SIZE_S' }] },
+    };
+    for (const channel of ['telegram', 'sms'] as const) {
+      const user = channel === 'telegram' ? 'Ann' : '+15551230001';
+      const { conversationId } = await chat(channel, user);
+      expect(conversationId, 'the previous test opened the conversation').toBeTruthy();
+      expect((await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, options)).status).toBe(201);
+    }
+
+    const offer = await eventually('the Telegram buttons', async () => (await chat('telegram', 'Ann')).bubbles.find((b: any) => b.buttons?.some((x: any) => x.label === 'Large')));
+    const tapped = await simulator('POST', '/api/tap', { channel: 'telegram', user: 'Ann', bubble: offer.id, button: offer.buttons.findIndex((x: any) => x.label === 'Large') });
+    expect(tapped.status, JSON.stringify(tapped.body)).toBe(200);
+    await logged('webhook conversation:postback from telegram user Ann: payload "SIZE_L"');
+
+    const numbered = await eventually('the numbered SMS list', async () => (await chat('sms', '+15551230001')).bubbles.find((b: any) => b.from === 'business' && /Pick a size/.test(b.text ?? '')));
+    expect(numbered.text).toMatch(/1\W+Large/);
+    await simulator('POST', '/api/send', { channel: 'sms', user: '+15551230001', text: '2' });
+    await logged('webhook conversation:postback from twilio user +15551230001: payload "SIZE_S"');
+  });
+
+  it('carries a WhatsApp and a Messenger user the same way', async () => {
+    const people = [
+      ['whatsapp', '+15551230002', 'whatsapp user +15551230002'],
+      ['messenger', 'Ben', 'messenger user Ben'],
+    ] as const;
+    for (const [channel, user] of people) {
+      const sent = await simulator('POST', '/api/send', { channel, user, text: `hi from ${channel}` });
+      expect(sent.body.bubble?.error, JSON.stringify(sent.body)).toBeUndefined();
+    }
+    for (const [channel, user, who] of people) {
+      await logged(`webhook conversation:message from ${who}: "hi from ${channel}"`);
+      expect((await chat(channel, user)).conversationId).toBeTruthy();
+      const replied = await simulator('POST', '/api/reply', { channel, user, text: `Hello ${channel} user` });
+      expect(replied.status, JSON.stringify(replied.body)).toBe(200);
+      await eventually(`the answer in the ${channel} chat`, async () => (await chat(channel, user)).bubbles.some((b: any) => b.from === 'business' && b.text === `Hello ${channel} user`));
+    }
+  });
+
+  it('re-arms the same integrations against fresh fakes after a restart, and the same person writes on', async () => {
+    const before = readFileSync(path.join(stateDir, 'simulator.json'), 'utf8');
+    await sim.close();
+    sim = await startSimulator(options);
+    expect(sim.channels.every((c) => c.ready)).toBe(true);
+    expect(readFileSync(path.join(stateDir, 'simulator.json'), 'utf8')).toBe(before);
+    // The fresh fake numbers its updates from the start again; Parley must not take this for the first run's message.
+    const sent = await simulator('POST', '/api/send', { channel: 'telegram', user: 'Ann', text: 'hi after a restart' });
+    expect(sent.body.bubble?.error, JSON.stringify(sent.body)).toBeUndefined();
+    await logged('webhook conversation:message from telegram user Ann: "hi after a restart"');
+    expect(lines.filter((l) => l.startsWith('webhook conversation:create') && l.includes('telegram user Ann'))).toHaveLength(1);
+  });
+});
