@@ -81,6 +81,7 @@ type DeliveryRow = {
   client_id: string;
   payload: string;
   parts_done: number;
+  part_sent: number;
   external_ids: string;
   attempts: number;
   first_attempt_at: number | null;
@@ -96,6 +97,8 @@ export interface DeliveryClaim {
   messageId: string;
   payload: string;
   partsDone: number;
+  /** Channel messages of the next part an earlier attempt already sent. */
+  partSent: number;
   externalIds: string[];
   attempts: number;
   firstAttemptAt: number;
@@ -216,6 +219,7 @@ export class ChannelLedger {
       messageId: head.message_id,
       payload: head.payload,
       partsDone: head.parts_done,
+      partSent: head.part_sent,
       externalIds: JSON.parse(head.external_ids),
       attempts: head.attempts + 1,
       firstAttemptAt,
@@ -236,12 +240,13 @@ export class ChannelLedger {
     }
   }
 
-  /** Keeps the parts already sent, so a retry resumes after them instead of sending them twice. */
-  retryAt(row: DeliveryRow, at: number, partsDone: number, externalIds: string[]): void {
+  /** Keeps the parts (and messages of the next part) already sent, so a retry resumes after them instead of sending them twice. */
+  retryAt(row: DeliveryRow, at: number, partsDone: number, partSent: number, externalIds: string[]): void {
     this.sql.exec(
-      'UPDATE deliveries SET next_at = ?, lease_id = NULL, lease_until = 0, parts_done = ?, external_ids = ? WHERE id = ?',
+      'UPDATE deliveries SET next_at = ?, lease_id = NULL, lease_until = 0, parts_done = ?, part_sent = ?, external_ids = ? WHERE id = ?',
       at,
       partsDone,
+      partSent,
       JSON.stringify(externalIds),
       row.id,
     );

@@ -93,7 +93,7 @@ export type ReceivedEvent =
 /** How one delivery attempt ended, as the deliveries consumer reports it. */
 export type DeliveryReport =
   | { ok: true; externalIds: string[]; choices: Choice[] }
-  | { ok: false; retryAt: number; partsDone: number; externalIds: string[] }
+  | { ok: false; retryAt: number; partsDone: number; partSent: number; externalIds: string[] }
   | { ok: false; failed: { code: string; message: string }; externalIds: string[] };
 
 export interface MessagePage {
@@ -481,7 +481,7 @@ export class ConversationDO extends DurableObject<Env> {
     const participant = client && this.participantByUser(client.userId);
     this.ctx.storage.transactionSync(() => {
       if ('retryAt' in report) {
-        this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.externalIds);
+        this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds);
         return;
       }
       this.ledger.finish(delivery, report.externalIds, Date.now());

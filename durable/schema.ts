@@ -57,6 +57,7 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE default_conversation (only_row INTEGER PRIMARY KEY CHECK (only_row = 1), conversation_id TEXT NOT NULL);`,
   `CREATE TABLE deleted_messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);`,
   LEDGER_MIGRATION,
+  `ALTER TABLE deliveries ADD COLUMN part_sent INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

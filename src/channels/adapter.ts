@@ -202,10 +202,17 @@ export interface Recipient {
   raw?: Record<string, unknown> | null;
 }
 
+/**
+ * How sending one part went. A part the channel needs several messages for
+ * (WhatsApp buttons plus a location request, Messenger media plus buttons)
+ * reports every id it sent (`channelMessageIds`), and on failure the ids it
+ * sent before failing (`sent`), so a retry resumes after them instead of
+ * sending them twice.
+ */
 export type SendOutcome =
-  | { ok: true; channelMessageId: string }
-  | { ok: false; retryable: true; code: string; message: string; retryAfterMs?: number }
-  | { ok: false; retryable: false; code: string; message: string };
+  | { ok: true; channelMessageId: string; channelMessageIds?: string[] }
+  | { ok: false; retryable: true; code: string; message: string; retryAfterMs?: number; sent?: string[] }
+  | { ok: false; retryable: false; code: string; message: string; sent?: string[] };
 
 export interface SetupOutcome<C> {
   status: 'active' | 'error';
@@ -250,8 +257,12 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
   /** Work the channel requires after an event is stored (Telegram answerCallbackQuery). Best effort. */
   afterInbound?(ctx: ChannelContext<C>, request: InboundRequest): Promise<void>;
 
-  /** Sends one rendered part; classifies failures as retryable or permanent with the channel's code. */
-  send(ctx: ChannelContext<C>, to: Recipient, part: Part): Promise<SendOutcome>;
+  /**
+   * Sends one rendered part; classifies failures as retryable or permanent
+   * with the channel's code. `skip` is how many of the part's messages an
+   * earlier attempt already sent.
+   */
+  send(ctx: ChannelContext<C>, to: Recipient, part: Part, skip?: number): Promise<SendOutcome>;
   /** Typing indicator, where the channel has one. Best effort. */
   typing?(ctx: ChannelContext<C>, to: Recipient, on: boolean): Promise<void>;
   /** Downloads inbound media by the `ref` the parser gave, with the channel's auth. */

@@ -150,7 +150,7 @@ export const instagram: ChannelAdapter<InstagramConfig> = {
       storyMentions: config.storyMentionsEnabled,
       storyReplies: config.storyRepliesEnabled,
     }),
-  send: (ctx, to, part) => sendPagePart(target(ctx), to, part),
+  send: (ctx, to, part, skip) => sendPagePart(target(ctx), to, part, skip),
   typing: (ctx, to, on) => pageTyping(target(ctx), to, on),
   fetchMedia: (ctx, ref) => fetchCdnMedia(ctx.fetch, ref),
 };

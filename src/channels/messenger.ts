@@ -273,18 +273,18 @@ export interface PageTarget {
 /** Inside the window a reply is a RESPONSE; after it, a human agent may still answer for 7 days under the HUMAN_AGENT tag. */
 const windowFields = (to: Recipient) => (insideWindow(to.lastInboundAt) ? { messaging_type: 'RESPONSE' } : { messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT' });
 
-export async function sendPagePart(target: PageTarget, to: Recipient, part: Part): Promise<SendOutcome> {
+export async function sendPagePart(target: PageTarget, to: Recipient, part: Part, skip = 0): Promise<SendOutcome> {
   const bodies = encode(part);
   if ('error' in bodies) return { ok: false, retryable: false, code: 'invalid_part', message: bodies.error };
-  let sentId = '';
-  for (const body of bodies) {
+  const ids: string[] = [];
+  for (const body of bodies.slice(skip)) {
     const result = await graphPost(target.fetch, target.url, target.token, { ...windowFields(to), ...body, recipient: { id: to.externalId } }, target.retryable);
-    if (!result.ok) return result.outcome;
+    if (!result.ok) return ids.length ? { ...result.outcome, sent: ids } : result.outcome;
     const sent = v.safeParse(v.looseObject({ message_id: v.string() }), result.body);
-    if (!sent.success) return { ok: false, retryable: false, code: 'bad_response', message: 'Meta accepted the message but returned no message_id' };
-    sentId = sent.output.message_id;
+    if (!sent.success) return { ok: false, retryable: false, code: 'bad_response', message: 'Meta accepted the message but returned no message_id', ...(ids.length ? { sent: ids } : {}) };
+    ids.push(sent.output.message_id);
   }
-  return { ok: true, channelMessageId: sentId };
+  return { ok: true, channelMessageId: ids[ids.length - 1] ?? '', ...(ids.length > 1 ? { channelMessageIds: ids } : {}) };
 }
 
 export async function pageTyping(target: PageTarget, to: Recipient, on: boolean): Promise<void> {
@@ -377,7 +377,7 @@ export const messenger: ChannelAdapter<MessengerConfig> = {
   handshake: (url, config) => metaHandshake(url, config.verifyToken),
   verify: (request, config) => verifyMetaSignature(request, config.appSecret),
   parse: (request, config) => parsePageWebhook(request.raw, { object: 'page', accountId: config.pageId, time: (t) => t, storyMentions: false, storyReplies: true }),
-  send: (ctx, to, part) => sendPagePart(target(ctx), to, part),
+  send: (ctx, to, part, skip) => sendPagePart(target(ctx), to, part, skip),
   typing: (ctx, to, on) => pageTyping(target(ctx), to, on),
   fetchMedia: (ctx, ref) => fetchCdnMedia(ctx.fetch, ref),
 };

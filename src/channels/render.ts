@@ -29,6 +29,7 @@ export interface RenderInput {
 
 const NUMBERED_HINT = 'Reply with the number of your choice.';
 const LOCATION_HINT = 'Please reply with your location or address.';
+const LOCATION_ASK = 'Please share your location.';
 
 type Item = { title: string; description?: string; mediaUrl?: string; actions: Action[] };
 
@@ -82,21 +83,27 @@ class Renderer {
 
   /** A text message with its actions, degraded to what fits, split when too long. */
   text(text: string, html: string | undefined, actions: Action[]): void {
-    const { buttons, replies, lines } = this.actions(actions);
-    const body = [text, ...lines].filter(Boolean).join('\n\n') || (buttons.length || replies.length ? 'Choose an option' : '');
+    const { buttons: all, replies, lines } = this.actions(actions);
+    // A location prompt is a keyboard of its own on every channel that has one, so it never shares a message with other buttons.
+    const location = all.find((b) => b.kind === 'locationRequest');
+    const alone = !location || (all.length === 1 && replies.length === 0);
+    const buttons = alone ? all : all.filter((b) => b !== location);
+    const body = [text, ...lines].filter(Boolean).join('\n\n') || (buttons.length || replies.length ? 'Choose an option' : location ? LOCATION_ASK : '');
     if (!body) return;
-    const useHtml = this.caps.markup === 'html' && html !== undefined && lines.length === 0 && html.length <= this.caps.textMax;
+    const rich = html !== undefined && lines.length === 0 && html.length <= this.caps.textMax;
     const chunks = split(body, this.caps.textMax);
     chunks.forEach((chunk, i) => {
       const last = i === chunks.length - 1;
       this.parts.push({
         kind: 'text',
         text: chunk,
-        ...(useHtml && chunks.length === 1 ? { html } : {}),
+        ...(rich && chunks.length === 1 && this.caps.markup === 'html' ? { html } : {}),
+        ...(rich && chunks.length === 1 && this.caps.markup === 'markdown' ? { markdown: htmlToMarkdown(html) } : {}),
         buttons: last ? buttons : [],
         replies: last ? replies : [],
       });
     });
+    if (!alone) this.parts.push({ kind: 'text', text: LOCATION_ASK, buttons: [location], replies: [] });
   }
 
   media(guessed: MediaKind, url: string, caption: string | undefined, html: string | undefined, actions: Action[], altText?: string): void {
@@ -233,6 +240,21 @@ function linkOf(a: Action): string | undefined {
 
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/** Standard Markdown of the HTML Parley stores (the subset markdownToHtml makes), for channels that take Markdown. */
+function htmlToMarkdown(html: string): string {
+  return html
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<strong>([^<]*)<\/strong>/gi, '**$1**')
+    .replace(/<em>([^<]*)<\/em>/gi, '*$1*')
+    .replace(/<code>([^<]*)<\/code>/gi, '`$1`')
+    .replace(/<a\s[^>]*href="([^"]*)"[^>]*>([^<]*)<\/a>/gi, '[$2]($1)')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 }
 
 /** Plain text of stored HTML (a message may carry only htmlText): line breaks kept, tags dropped, entities decoded. */

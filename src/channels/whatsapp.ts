@@ -381,20 +381,20 @@ function encode(part: Part, config: WhatsAppConfig): Body[] | { error: string } 
   }
 }
 
-async function send(ctx: Ctx, to: Recipient, part: Part): Promise<SendOutcome> {
+async function send(ctx: Ctx, to: Recipient, part: Part, skip = 0): Promise<SendOutcome> {
   if (!isTemplate(part) && !insideWindow(to.lastInboundAt)) return REENGAGEMENT;
   const bodies = encode(part, ctx.config);
   if ('error' in bodies) return { ok: false, retryable: false, code: 'invalid_part', message: bodies.error };
   const url = graphUrl(apiBase(whatsapp, ctx.config), ctx.config, `${ctx.config.phoneNumberId}/messages`);
-  let id = '';
-  for (const body of bodies) {
+  const ids: string[] = [];
+  for (const body of bodies.slice(skip)) {
     const result = await graphPost(ctx.fetch, url, ctx.config.accessToken, { recipient_type: 'individual', ...body, messaging_product: 'whatsapp', to: to.externalId }, RETRYABLE);
-    if (!result.ok) return result.outcome;
+    if (!result.ok) return ids.length ? { ...result.outcome, sent: ids } : result.outcome;
     const sent = v.safeParse(v.looseObject({ messages: v.tuple([v.looseObject({ id: v.string() })]) }), result.body);
-    if (!sent.success) return { ok: false, retryable: false, code: 'bad_response', message: 'WhatsApp accepted the message but returned no messages[0].id' };
-    id = sent.output.messages[0].id;
+    if (!sent.success) return { ok: false, retryable: false, code: 'bad_response', message: 'WhatsApp accepted the message but returned no messages[0].id', ...(ids.length ? { sent: ids } : {}) };
+    ids.push(sent.output.messages[0].id);
   }
-  return { ok: true, channelMessageId: id };
+  return { ok: true, channelMessageId: ids[ids.length - 1] ?? '', ...(ids.length > 1 ? { channelMessageIds: ids } : {}) };
 }
 
 // ---- setup and media -----------------------------------------------------------------

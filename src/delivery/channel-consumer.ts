@@ -100,20 +100,22 @@ export async function attempt(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, 
   const to = { externalId: claim.client.externalId, ...(claim.client.lastInboundAt !== null ? { lastInboundAt: claim.client.lastInboundAt } : {}), raw: claim.client.raw };
   const externalIds = [...claim.externalIds];
   for (let i = claim.partsDone; i < rendered.parts.length; i++) {
-    const outcome: SendOutcome = await adapter.send(ctx, to, rendered.parts[i]!).catch((err: unknown) => ({
+    const skip = i === claim.partsDone ? claim.partSent : 0;
+    const outcome: SendOutcome = await adapter.send(ctx, to, rendered.parts[i]!, skip).catch((err: unknown) => ({
       ok: false as const,
       retryable: true as const,
       code: 'network_error',
       message: err instanceof Error ? err.message : String(err),
     }));
     if (outcome.ok) {
-      externalIds.push(outcome.channelMessageId);
+      externalIds.push(...(outcome.channelMessageIds ?? [outcome.channelMessageId]));
       continue;
     }
+    externalIds.push(...(outcome.sent ?? []));
     const withinWindow = now() - claim.firstAttemptAt < policy.windowMs;
     if (outcome.retryable && withinWindow) {
       const delay = Math.max(outcome.retryAfterMs ?? 0, retryDelay({ ...policy, timeoutMs: 0 }, claim.attempts));
-      return { ok: false, retryAt: now() + delay, partsDone: i, externalIds };
+      return { ok: false, retryAt: now() + delay, partsDone: i, partSent: skip + (outcome.sent?.length ?? 0), externalIds };
     }
     return { ok: false, failed: { code: outcome.code, message: outcome.message }, externalIds };
   }

@@ -261,6 +261,24 @@ describe('reply actions', () => {
 });
 
 describe('locationRequest', () => {
+  it('gets a message of its own when other buttons go natively, since a channel message holds one keyboard', () => {
+    const out = run({ type: 'text', text: 'Checkout', actions: [postback('Pay', 'PAY'), locationRequest('Send location')] }, telegram);
+    expect(out.parts).toEqual([
+      textPart('Checkout', { buttons: [{ kind: 'postback', text: 'Pay', payload: 'PAY', choice: 1 }] }),
+      textPart('Please share your location.', { buttons: [{ kind: 'locationRequest', text: 'Send location' }] }),
+    ]);
+  });
+
+  it('stays with the text when it is the only button', () => {
+    const out = run({ type: 'text', text: 'Where are you?', actions: [locationRequest('Send location')] }, telegram);
+    expect(out.parts).toEqual([textPart('Where are you?', { buttons: [{ kind: 'locationRequest', text: 'Send location' }] })]);
+  });
+
+  it('gives markdown channels the Markdown form of rich text', () => {
+    const out = run({ type: 'text', text: 'Sale ends today', htmlText: '<strong>Sale</strong> ends <em>today</em>' }, whatsapp);
+    expect(out.parts).toEqual([textPart('Sale ends today', { markdown: '**Sale** ends *today*' })]);
+  });
+
   it('is a native location button where the channel has one, without a choice', () => {
     const out = run(textContent('Where are you?', [locationRequest('Share location')]), telegram);
     expect(out).toEqual({ parts: [textPart('Where are you?', { buttons: [{ kind: 'locationRequest', text: 'Share location' }] })], choices: [] });
