@@ -235,13 +235,72 @@ export class ChannelLedger {
   /** The delivery is done (sent or failed for good): it leaves the queue; what was sent is remembered for receipts. */
   finish(row: DeliveryRow, externalIds: string[], now: number): void {
     this.sql.exec('DELETE FROM deliveries WHERE id = ?', row.id);
+    this.remember(row, externalIds, now);
+  }
+
+  /** Channel ids are remembered as soon as they are known (also before a retry), so their receipts find the message. */
+  private remember(row: DeliveryRow, externalIds: string[], now: number): void {
     for (const id of externalIds) {
       this.sql.exec('INSERT OR IGNORE INTO sent (channel_message_id, client_id, message_id, sent_at) VALUES (?, ?, ?, ?)', id, row.client_id, row.message_id, now);
     }
   }
 
+  /** A receipt that overtook the report of its send waits here until the send's ids are known. */
+  park(clientId: string, channelMessageId: string, status: string, error: { code: string; message: string } | undefined, now: number): void {
+    this.sql.exec(
+      'INSERT OR IGNORE INTO parked_receipts (client_id, channel_message_id, status, error, at) VALUES (?, ?, ?, ?, ?)',
+      clientId,
+      channelMessageId,
+      status,
+      error ? JSON.stringify(error) : null,
+      now,
+    );
+    this.sql.exec('DELETE FROM parked_receipts WHERE at < ?', now - SEEN_RETENTION_MS);
+  }
+
+  /** Parked receipts for these channel ids, removed as they are handed out. */
+  unpark(clientId: string, channelMessageIds: string[]): { channelMessageId: string; status: string; error?: { code: string; message: string } }[] {
+    const out: { channelMessageId: string; status: string; error?: { code: string; message: string } }[] = [];
+    for (const id of channelMessageIds) {
+      const rows = this.sql.exec<{ status: string; error: string | null }>('SELECT status, error FROM parked_receipts WHERE client_id = ? AND channel_message_id = ? ORDER BY at', clientId, id).toArray();
+      for (const r of rows) out.push({ channelMessageId: id, status: r.status, ...(r.error ? { error: JSON.parse(r.error) } : {}) });
+      if (rows.length) this.sql.exec('DELETE FROM parked_receipts WHERE client_id = ? AND channel_message_id = ?', clientId, id);
+    }
+    return out;
+  }
+
+  /** Pushes a leased head's lease out (a long multi-part send), if the lease is still this one. */
+  extend(deliveryId: number, leaseId: string, until: number): boolean {
+    return this.sql.exec('UPDATE deliveries SET lease_until = max(lease_until, ?) WHERE id = ? AND lease_id = ? RETURNING id', until, deliveryId, leaseId).toArray().length > 0;
+  }
+
+  /**
+   * Marks the heads that are due as served by a fresh kick: the retry time and
+   * any lapsed lease are cleared, so the alarm does not fire again for them
+   * while the kick waits in the queue.
+   */
+  takeDue(now: number): string[] {
+    const due = this.dueClients(now);
+    for (const clientId of due) {
+      this.sql.exec(
+        'UPDATE deliveries SET next_at = 0, lease_id = NULL, lease_until = 0 WHERE id = (SELECT min(id) FROM deliveries WHERE client_id = ?)',
+        clientId,
+      );
+    }
+    return due;
+  }
+
+  /** Forgets every channel trace (the conversation was deleted, or its user was): nothing more is sent. */
+  clear(): void {
+    this.sql.exec('DELETE FROM deliveries');
+    this.sql.exec('DELETE FROM sent');
+    this.sql.exec('DELETE FROM parked_receipts');
+    this.sql.exec('DELETE FROM channel_clients');
+  }
+
   /** Keeps the parts (and messages of the next part) already sent, so a retry resumes after them instead of sending them twice. */
-  retryAt(row: DeliveryRow, at: number, partsDone: number, partSent: number, externalIds: string[]): void {
+  retryAt(row: DeliveryRow, at: number, partsDone: number, partSent: number, externalIds: string[], now: number): void {
+    this.remember(row, externalIds, now);
     this.sql.exec(
       'UPDATE deliveries SET next_at = ?, lease_id = NULL, lease_until = 0, parts_done = ?, part_sent = ?, external_ids = ? WHERE id = ?',
       at,
@@ -268,7 +327,7 @@ export class ChannelLedger {
   }
 
   /** Clients whose head delivery is claimable now and was waiting on a retry or a lapsed lease. */
-  dueClients(now: number): string[] {
+  private dueClients(now: number): string[] {
     return this.sql
       .exec<{ client_id: string }>(
         `SELECT client_id FROM deliveries d WHERE id = (SELECT min(id) FROM deliveries WHERE client_id = d.client_id)

@@ -83,9 +83,9 @@ export interface InboundClient {
 
 /** One normalized inbound event, with media already turned into Parley URLs. */
 export type ReceivedEvent =
-  | { kind: 'message'; dedupeKey: string; author: StoredAuthor; content: Message['content']; source: MessageSource; quotedChannelMessageId?: string; at?: number }
-  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string; at?: number }
-  | { kind: 'referral'; dedupeKey: string; ref: string; referralSource?: string; referralType?: string; at?: number }
+  | { kind: 'message'; dedupeKey: string; author: StoredAuthor; content: Message['content']; source: MessageSource; quotedChannelMessageId?: string }
+  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string }
+  | { kind: 'referral'; dedupeKey: string; ref: string; referralSource?: string; referralType?: string }
   | { kind: 'read'; channelMessageId?: string; watermark?: number }
   | { kind: 'typing'; state: 'start' | 'stop' }
   | { kind: 'delivery'; status: 'sent' | 'delivered' | 'read' | 'failed'; channelMessageId?: string; watermark?: number; error?: { code: string; message: string } };
@@ -238,6 +238,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM messages');
       this.sql.exec('DELETE FROM participants');
+      this.ledger.clear();
       this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
       this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
       this.raise(row, removeEvent(toConversation(row)));
@@ -348,6 +349,7 @@ export class ConversationDO extends DurableObject<Env> {
     const now = Date.now();
     let stored = 0;
     let duplicates = 0;
+    let full = false;
     this.ctx.storage.transactionSync(() => {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
       if (this.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
@@ -358,11 +360,15 @@ export class ConversationDO extends DurableObject<Env> {
       for (const e of events) {
         switch (e.kind) {
           case 'message': {
+            // Full: refuse before marking the id seen, so the channel's redelivery can store it once there is room.
+            if (row.message_count + stored >= LIMITS.messagesPerConversation) {
+              full = true;
+              break;
+            }
             if (!this.ledger.firstSight(e.dedupeKey, now)) {
               duplicates++;
               break;
             }
-            if (row.message_count + stored >= LIMITS.messagesPerConversation) break;
             const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
             const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
             const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
@@ -398,6 +404,10 @@ export class ConversationDO extends DurableObject<Env> {
             this.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
             break;
           case 'read':
+            if ((e.channelMessageId || e.watermark !== undefined) && !this.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, now)) {
+              duplicates++;
+              break;
+            }
             this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', new Date(now).toISOString(), participant.id);
             this.raise(row, readEvent(conversation, user, source));
             break;
@@ -411,6 +421,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
     });
     this.afterCommit();
+    if (full) return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to receive more`);
     return { ok: true, value: { stored, duplicates } };
   }
 
@@ -434,35 +445,59 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Receipts for Parley's sends: delivered → delivery:user, read → conversation:read, failed → delivery:failure. */
   private receipt(row: ConversationRow, user: UserRef, client: InboundClient, e: Extract<ReceivedEvent, { kind: 'delivery' }>): void {
-    const conversation = toConversation(row);
-    const destination = { type: client.type, integrationId: client.integrationId };
-    const source: EventSource = destination;
-    if (e.status === 'read') {
-      if (!this.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, Date.now())) return;
-      this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE user_id = ?', new Date().toISOString(), user.id);
-      this.raise(row, readEvent(conversation, user, source));
+    if (e.status === 'sent') return;
+    const now = Date.now();
+    if (e.channelMessageId) {
+      const messageId = this.ledger.sentMessage(client.id, e.channelMessageId);
+      // The receipt overtook the report of its own send (a multi-part message still going out): it waits for it.
+      if (!messageId) this.ledger.park(client.id, e.channelMessageId, e.status, e.error, now);
+      else this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, messageId, e.status, e.channelMessageId, e.error);
       return;
     }
-    if (e.status === 'sent') return;
-    const messageIds = e.channelMessageId
-      ? [this.ledger.sentMessage(client.id, e.channelMessageId)].filter((id): id is string => id !== undefined)
-      : e.watermark !== undefined
-        ? this.ledger.deliveredUpTo(client.id, e.watermark)
-        : [];
-    for (const messageId of messageIds) {
-      if (!this.ledger.firstSight(`${e.status}:${client.id}:${e.channelMessageId ?? messageId}`, Date.now())) continue;
-      const ids = e.channelMessageId ? [e.channelMessageId] : [];
-      if (e.status === 'failed') {
-        this.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, e.error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
-      } else {
-        this.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
-      }
+    if (e.watermark === undefined) return;
+    if (e.status === 'read') {
+      this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, undefined, 'read', `watermark:${e.watermark}`);
+      return;
+    }
+    for (const messageId of this.ledger.deliveredUpTo(client.id, e.watermark)) {
+      this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, messageId, e.status, undefined, e.error);
+    }
+  }
+
+  /** Raises one receipt's event once per (client, channel id or message, status). */
+  private raiseReceipt(
+    row: ConversationRow,
+    user: UserRef,
+    destination: { type: string; integrationId: string },
+    messageId: string | undefined,
+    status: string,
+    channelMessageId: string | undefined,
+    error?: { code: string; message: string },
+  ): void {
+    if (!this.ledger.firstSight(`${status}:${destination.integrationId}:${user.id}:${channelMessageId ?? messageId}`, Date.now())) return;
+    const conversation = toConversation(row);
+    if (status === 'read') {
+      this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE user_id = ?', new Date().toISOString(), user.id);
+      this.raise(row, readEvent(conversation, user, destination));
+      return;
+    }
+    if (!messageId) return;
+    const ids = channelMessageId ? [channelMessageId] : [];
+    if (status === 'failed') {
+      this.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
+    } else {
+      this.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
     }
   }
 
   // ---- channels: outbound (driven by the deliveries queue consumer) -------------
 
   claimDelivery(clientId: string, leaseMs: number): DeliveryClaim | { wait: number } | undefined {
+    if (!this.live()) {
+      // Deleted since the message was queued: nothing more goes out, and nothing of it stays.
+      this.ledger.clear();
+      return undefined;
+    }
     const claim = this.ledger.claim(clientId, leaseMs, Date.now());
     this.ctx.waitUntil(this.scheduleAlarm());
     return claim;
@@ -481,10 +516,17 @@ export class ConversationDO extends DurableObject<Env> {
     const participant = client && this.participantByUser(client.userId);
     this.ctx.storage.transactionSync(() => {
       if ('retryAt' in report) {
-        this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds);
-        return;
+        this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds, Date.now());
+      } else {
+        this.ledger.finish(delivery, report.externalIds, Date.now());
       }
-      this.ledger.finish(delivery, report.externalIds, Date.now());
+      if (client && participant) {
+        const destination = { type: client.type, integrationId: client.integrationId };
+        for (const r of this.ledger.unpark(client.id, report.externalIds)) {
+          this.raiseReceipt(row, userRef(participant), destination, delivery.message_id, r.status, r.channelMessageId, r.error);
+        }
+      }
+      if ('retryAt' in report) return;
       if (report.ok && client) this.ledger.setChoices(client.id, report.choices);
       if (!client || !participant || row.deleted_at) return;
       const destination = { type: client.type, integrationId: client.integrationId };
@@ -629,6 +671,7 @@ export class ConversationDO extends DurableObject<Env> {
       if (row.type === 'personal') {
         const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
         this.sql.exec('DELETE FROM messages');
+        this.ledger.clear();
         this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
         if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
         this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
@@ -664,6 +707,13 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   // ---- outbox -------------------------------------------------------------
+
+  /** Keeps a long multi-part send's lease from lapsing under it; false when the lease is no longer this one. */
+  extendDelivery(deliveryId: number, leaseId: string, until: number): boolean {
+    const extended = this.ledger.extend(deliveryId, leaseId, until);
+    this.ctx.waitUntil(this.scheduleAlarm());
+    return extended;
+  }
 
   // ---- webhook delivery (driven by the webhooks queue consumer) ----------
 
@@ -746,7 +796,11 @@ export class ConversationDO extends DurableObject<Env> {
     const owner = this.streamOwner();
     if (owner && this.stream.takeDue() > 0) this.enqueueKick(owner.appId, owner.id);
     const row = this.row();
-    if (row) for (const clientId of this.ledger.dueClients(Date.now())) this.enqueueDeliveryKick(row.app_id, row.id, clientId);
+    if (row) {
+      this.ctx.storage.transactionSync(() => {
+        for (const clientId of this.ledger.takeDue(Date.now())) this.enqueueDeliveryKick(row.app_id, row.id, clientId);
+      });
+    }
     await this.drain();
     await this.scheduleAlarm();
   }

@@ -58,6 +58,14 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE deleted_messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);`,
   LEDGER_MIGRATION,
   `ALTER TABLE deliveries ADD COLUMN part_sent INTEGER NOT NULL DEFAULT 0;`,
+  `CREATE TABLE parked_receipts (
+     client_id TEXT NOT NULL,
+     channel_message_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     error TEXT,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (client_id, channel_message_id, status)
+   );`,
 ];
 
 export function migrate(sql: SqlStorage): void {

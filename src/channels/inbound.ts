@@ -11,7 +11,7 @@ import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { withTextFallback } from './text-fallback';
 import { conversationStub } from '../api/context';
-import { badRequest, notFound, StatusError } from '../http/errors';
+import { notFound, StatusError } from '../http/errors';
 import { readBytes } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import type { ReceivedEvent } from '../../durable/conversation';
@@ -71,7 +71,9 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
   const onlyReceipts = events.every((e) => e.kind === 'delivery');
   let identity: ResolvedIdentity | undefined = onlyReceipts ? await findIdentity(env, integration, user.externalId) : await resolveIdentity(env, integration, user);
   if (!identity) return;
-  const received = await Promise.all(events.map((e) => toReceived(env, integration, identity!, e, media)));
+  // An event with nothing to store (a blank text) is skipped, not refused: refusing would make the channel redeliver it forever.
+  const received = (await Promise.all(events.map((e) => toReceived(env, integration, identity!, e, media)))).filter((e): e is ReceivedEvent => e !== undefined);
+  if (received.length === 0) return;
   let result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received);
   if (!result.ok && result.status === 404) {
     // The conversation is gone (user deleted: start over as a new user) or was never opened (crash after the D1 write).
@@ -84,12 +86,13 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
   if (!result.ok) throw new StatusError(result.status, result.code, result.title);
 }
 
-async function toReceived(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, e: InboundEvent, media: string[]): Promise<ReceivedEvent> {
+async function toReceived(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, e: InboundEvent, media: string[]): Promise<ReceivedEvent | undefined> {
   const key = (kind: string, id: string) => `${integration.id}:${kind}:${id}`;
   const at = e.timestamp;
   switch (e.kind) {
     case 'message': {
       const content = await storedContent(env, integration, e.content, media);
+      if (!content) return undefined;
       return {
         kind: 'message',
         dedupeKey: key('m', e.channelMessageId),
@@ -107,7 +110,6 @@ async function toReceived(env: Env, integration: ChannelIntegration, identity: R
           ...(at !== undefined ? { originalMessageTimestamp: new Date(at).toISOString() } : {}),
         },
         ...(e.quotedChannelMessageId ? { quotedChannelMessageId: e.quotedChannelMessageId } : {}),
-        ...(at !== undefined ? { at } : {}),
       };
     }
     case 'postback':
@@ -142,10 +144,15 @@ async function toReceived(env: Env, integration: ChannelIntegration, identity: R
 }
 
 /** The v2 content a channel message is stored as; media gets a Parley URL and is copied to R2 after the ack. */
-async function storedContent(env: Env, integration: ChannelIntegration, c: Extract<InboundEvent, { kind: 'message' }>['content'], media: string[]): Promise<Content & { text?: string }> {
+async function storedContent(
+  env: Env,
+  integration: ChannelIntegration,
+  c: Extract<InboundEvent, { kind: 'message' }>['content'],
+  media: string[],
+): Promise<(Content & { text?: string }) | undefined> {
   switch (c.type) {
     case 'text':
-      if (!c.text.trim() && !c.payload) throw badRequest('The channel message has no text');
+      if (!c.text.trim() && !c.payload) return undefined;
       return { type: 'text', text: c.text, ...(c.payload ? { payload: c.payload } : {}) };
     case 'media': {
       const url = await mediaUrl(env, integration, c.media);

@@ -10,9 +10,10 @@
  */
 import type { Env } from '../env';
 import { notFound, StatusError } from '../http/errors';
+import { readBytes } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import { type InboundMedia } from './adapter';
-import { hmac, sha256Hex } from './signing';
+import { hmac, safeEqual, sha256Hex } from './signing';
 import { channelIntegration, type ChannelIntegration } from './store';
 
 /** The most Parley copies of one inbound file (the largest any supported channel delivers is 100 MB on WhatsApp documents). */
@@ -53,10 +54,7 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
   if (existing) return existing;
   if (!integration.adapter.fetchMedia) throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel cannot download media`);
   const response = await integration.adapter.fetchMedia({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, parsed.r);
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > MEDIA_MAX_BYTES) throw new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`);
-  const bytes = await response.arrayBuffer();
-  if (bytes.byteLength > MEDIA_MAX_BYTES) throw new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`);
+  const bytes = await readBytes(response, MEDIA_MAX_BYTES, () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`));
   const contentType = parsed.m ?? response.headers.get('content-type') ?? 'application/octet-stream';
   await env.ATTACHMENTS.put(key, bytes, { httpMetadata: { contentType } });
   return (await env.ATTACHMENTS.get(key))!;
@@ -64,7 +62,7 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
 
 async function readToken(env: Env, integrationId: string, token: string): Promise<MediaToken | undefined> {
   const [body, sig] = token.split('.');
-  if (!body || !sig || sig !== (await signature(env, integrationId, body))) return undefined;
+  if (!body || !sig || !safeEqual(sig, await signature(env, integrationId, body))) return undefined;
   try {
     return JSON.parse(new TextDecoder().decode(unb64url(body))) as MediaToken;
   } catch {

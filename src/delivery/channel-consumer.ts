@@ -14,6 +14,7 @@ import type { DeliveryReport } from '../../durable/conversation';
 import { conversationStub } from '../api/context';
 import type { Env } from '../env';
 import type { SendOutcome } from '../channels/adapter';
+import { CHANNEL_TIMEOUT_MS } from '../channels/http';
 import { render, UnsupportedContent, type RenderInput } from '../channels/render';
 import { channelIntegration } from '../channels/store';
 import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
@@ -76,14 +77,46 @@ async function serveClient(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, kic
     const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
     // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
     if (!claim || 'wait' in claim) return true;
-    const report = await attempt(env, policy, kick.appId, claim);
+    const report = await attempt(env, policy, kick.appId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
     const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
     if (!more) return true;
   }
   return false;
 }
 
-export async function attempt(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, appId: string, claim: DeliveryClaim, now = Date.now): Promise<DeliveryReport> {
+/**
+ * One attempt at the head delivery. It always ends in a report: anything
+ * unexpected is retried like a channel fault until the retry window closes,
+ * then fails, so one bad message can never hold up the client's queue.
+ */
+export async function attempt(
+  env: Env,
+  policy: Omit<RetryPolicy, 'timeoutMs'>,
+  appId: string,
+  claim: DeliveryClaim,
+  extendLease: (until: number) => Promise<boolean>,
+  now = Date.now,
+): Promise<DeliveryReport> {
+  try {
+    return await send(env, policy, appId, claim, extendLease, now);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`deliveries: attempt on message ${claim.messageId} failed unexpectedly`, message);
+    if (now() - claim.firstAttemptAt < policy.windowMs) {
+      return { ok: false, retryAt: now() + retryDelay({ ...policy, timeoutMs: 0 }, claim.attempts), partsDone: claim.partsDone, partSent: claim.partSent, externalIds: claim.externalIds };
+    }
+    return { ok: false, failed: { code: 'internal_error', message: `Parley could not send the message: ${message}` }, externalIds: claim.externalIds };
+  }
+}
+
+async function send(
+  env: Env,
+  policy: Omit<RetryPolicy, 'timeoutMs'>,
+  appId: string,
+  claim: DeliveryClaim,
+  extendLease: (until: number) => Promise<boolean>,
+  now: () => number,
+): Promise<DeliveryReport> {
   const integration = await channelIntegration(env, claim.client.integrationId);
   if (!integration || integration.appId !== appId) {
     return { ok: false, failed: { code: 'integration_not_found', message: 'The integration of this client was deleted' }, externalIds: claim.externalIds };
@@ -95,6 +128,11 @@ export async function attempt(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, 
   } catch (err) {
     if (err instanceof UnsupportedContent) return { ok: false, failed: { code: 'uncategorized_error', message: err.message }, externalIds: claim.externalIds };
     throw err;
+  }
+  // A long multi-part message (a carousel split into cards) may outlast the lease at the channel timeout per part.
+  const needed = (rendered.parts.length - claim.partsDone + 1) * CHANNEL_TIMEOUT_MS;
+  if (needed > LEASE_MS && !(await extendLease(now() + needed))) {
+    return { ok: false, retryAt: now(), partsDone: claim.partsDone, partSent: claim.partSent, externalIds: claim.externalIds };
   }
   const ctx = { config, fetch, webhookUrl: integration.webhookUrl };
   const to = { externalId: claim.client.externalId, ...(claim.client.lastInboundAt !== null ? { lastInboundAt: claim.client.lastInboundAt } : {}), raw: claim.client.raw };

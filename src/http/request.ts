@@ -39,11 +39,14 @@ export function readQuery<S extends v.GenericSchema>(request: Request, schema: S
 
 const tooLarge = (limit = LIMITS.bodyBytes) => new StatusError(413, 'payload_too_large', `Request body must be at most ${limit} bytes`);
 
-/** Reads the raw body but stops at the limit, so a missing or lying Content-Length cannot make us buffer more. */
-export async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
-  if (Number(request.headers.get('content-length') ?? '0') > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
+/**
+ * Reads a raw body (a request's, or a download's) but stops at the limit, so a
+ * missing or lying Content-Length cannot make us buffer more.
+ */
+export async function readBytes(message: Request | Response, limit: number, refuse: () => Error = () => tooLarge(limit)): Promise<Uint8Array> {
+  if (Number(message.headers.get('content-length') ?? '0') > limit) throw refuse();
+  if (!message.body) return new Uint8Array();
+  const reader = message.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -52,7 +55,7 @@ export async function readBytes(request: Request, limit: number): Promise<Uint8A
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel();
-      throw tooLarge(limit);
+      throw refuse();
     }
     chunks.push(value);
   }

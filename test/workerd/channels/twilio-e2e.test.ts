@@ -74,6 +74,14 @@ describe('SMS conversation', () => {
     expect(added.payload.client).toMatchObject({ type: 'twilio', info: { phoneNumber: bob.from } });
   });
 
+  it('a blank text is acknowledged and skipped, so Twilio does not fail the webhook, and nothing is stored', async () => {
+    const conversationId = await conversationOf(bob.from);
+    const before = (await messages(app.appId, app.auth, conversationId)).length;
+    const res = await hook(await fake.text(integration.webhookUrl, bob, '   '));
+    expect(res.status).toBe(200);
+    expect((await messages(app.appId, app.auth, conversationId)).length).toBe(before);
+  });
+
   it('an MMS photo is stored as an image served by Parley from R2', async () => {
     const req = await fake.media(integration.webhookUrl, bob, [{ contentType: 'image/png', body: new Uint8Array([137, 80, 78, 71]) }], 'my receipt');
     expect((await hook(req)).status).toBe(200);
