@@ -146,6 +146,8 @@ type ParticipantRow = {
 }
 
 const NOT_FOUND = fail(404, 'conversation_not_found', 'Conversation not found');
+/** The message id of a queued typing indicator: it rides the client's delivery queue but is no message and raises no event. */
+export const TYPING = 'typing';
 /** Queue sendBatch limits: 100 messages and 256 KB; stay under the byte limit with room for framing. */
 const MAX_BATCH_MESSAGES = 100;
 const MAX_BATCH_BYTES = 200 * 1024;
@@ -527,8 +529,8 @@ export class ConversationDO extends DurableObject<Env> {
         }
       }
       if ('retryAt' in report) return;
-      if (report.ok && client) this.ledger.setChoices(client.id, report.choices);
-      if (!client || !participant || row.deleted_at) return;
+      if (report.ok && client && delivery.message_id !== TYPING) this.ledger.setChoices(client.id, report.choices);
+      if (!client || !participant || row.deleted_at || delivery.message_id === TYPING) return;
       const destination = { type: client.type, integrationId: client.integrationId };
       const conversation = toConversation(row);
       this.raise(
@@ -686,7 +688,18 @@ export class ConversationDO extends DurableObject<Env> {
   activity(activity: Activity): Result<Conversation> {
     const row = this.live();
     if (!row) return NOT_FOUND;
-    if (activity.type !== 'conversation:read') return { ok: true, value: toConversation(row) };
+    if (activity.type !== 'conversation:read') {
+      // The business is typing: channels that can show it get it, in order with the messages to that client.
+      const client = this.ledger.destination({});
+      if (client) {
+        this.ctx.storage.transactionSync(() => {
+          this.ledger.add(TYPING, client.id, JSON.stringify({ typing: activity.type === 'typing:start', at: Date.now() }));
+          this.enqueueDeliveryKick(row.app_id, row.id, client.id);
+        });
+        this.afterCommit();
+      }
+      return { ok: true, value: toConversation(row) };
+    }
     const now = new Date().toISOString();
     if (activity.author.type === 'business') {
       this.ctx.storage.transactionSync(() => {

@@ -10,7 +10,7 @@
  */
 import * as v from 'valibot';
 import type { DeliveryClaim } from '../../durable/channel-ledger';
-import type { DeliveryReport } from '../../durable/conversation';
+import { TYPING, type DeliveryReport } from '../../durable/conversation';
 import { conversationStub } from '../api/context';
 import type { Env } from '../env';
 import type { SendOutcome } from '../channels/adapter';
@@ -122,6 +122,7 @@ async function send(
     return { ok: false, failed: { code: 'integration_not_found', message: 'The integration of this client was deleted' }, externalIds: claim.externalIds };
   }
   const { adapter, config } = integration;
+  if (claim.messageId === TYPING) return showTyping(integration, claim, now);
   let rendered;
   try {
     rendered = render(JSON.parse(claim.payload) as RenderInput, adapter.capabilities, adapter.type);
@@ -158,4 +159,19 @@ async function send(
     return { ok: false, failed: { code: outcome.code, message: outcome.message }, externalIds };
   }
   return { ok: true, externalIds, choices: rendered.choices };
+}
+
+/** A typing indicator older than this is not worth showing: the message it announced has likely gone out. */
+const TYPING_FRESH_MS = 10_000;
+
+/** Best effort, like the channels' own indicators: a failure is logged, never retried. */
+async function showTyping(integration: NonNullable<Awaited<ReturnType<typeof channelIntegration>>>, claim: DeliveryClaim, now: () => number): Promise<DeliveryReport> {
+  const { typing, at } = JSON.parse(claim.payload) as { typing: boolean; at: number };
+  if (integration.adapter.typing && now() - at < TYPING_FRESH_MS) {
+    const to = { externalId: claim.client.externalId, raw: claim.client.raw };
+    await integration.adapter.typing({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, to, typing).catch((err: unknown) => {
+      console.error(`typing indicator on ${integration.type} failed`, err instanceof Error ? err.message : String(err));
+    });
+  }
+  return { ok: true, externalIds: [], choices: [] };
 }

@@ -154,6 +154,21 @@ describe('outbound', () => {
     expect(sentTexts()).toEqual(stored);
   });
 
+  it('the business typing activity shows Telegram\'s typing action, and raises no delivery event', async () => {
+    const conversationId = await conversationOf(String(ann.id));
+    const deliveriesBefore = receiver.events.filter((e) => e.type.startsWith('conversation:message:delivery')).length;
+    const res = await call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/activity`, app.auth, { type: 'typing:start', author: { type: 'business' } });
+    expect(res.status).toBe(200);
+    const action = await eventually(() => {
+      const found = fake.callsTo('sendChatAction').find((c) => (c.body as { chat_id?: unknown }).chat_id !== undefined);
+      if (!found) throw new Error('no chat action yet');
+      return found;
+    });
+    expect(action.body).toMatchObject({ action: 'typing' });
+    expect(String((action.body as { chat_id: unknown }).chat_id)).toBe(String(ann.id));
+    expect(receiver.events.filter((e) => e.type.startsWith('conversation:message:delivery')).length).toBe(deliveriesBefore);
+  });
+
   it('a blocked bot raises delivery:failure with Telegram\'s code', async () => {
     const conversationId = await conversationOf(String(ann.id));
     fake.blockUser(ann.id);
