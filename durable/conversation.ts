@@ -758,10 +758,12 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /**
-   * User-level events (user:remove, later user:update and client:*) have no
-   * conversation; they go through an object of this class named after the user
-   * (user and conversation ids never collide), which gives them the same
-   * ordered, retried, per-webhook delivery.
+   * User-level events (user:remove, later user:update) have no conversation;
+   * they go through an object of this class named after the user (user and
+   * conversation ids never collide), which gives them the same ordered,
+   * retried, per-webhook delivery. `client:add` from a channel's first contact
+   * is raised by the conversation the client wrote into, in order with that
+   * first message.
    */
   raiseUserEvent(appId: string, userId: string, event: WebhookEvent): void {
     this.ctx.storage.transactionSync(() => {
