@@ -142,6 +142,23 @@ describe('SMS conversation', () => {
     expect(userEvent.payload.externalMessages).toEqual([{ id: sms!.sid }]);
   });
 
+  it('destination picks the client: its integration sends, an integration without a client is refused, "none" sends nothing', async () => {
+    const conversationId = await conversationOf(bob.from);
+    const post = (text: string, destination: unknown) =>
+      call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, content: { type: 'text', text }, destination });
+    expect((await post('via twilio', { integrationId: integration.id })).status).toBe(201);
+    await eventually(() => expect(sentTo(bob.from, 'via twilio')).toHaveLength(1));
+    const refused = await post('nowhere', { integrationId: '0123456789abcdef01234567' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors[0].title).toMatch(/^destination: /);
+    const silent = await post('kept silent', { integrationType: 'none' });
+    expect(silent.status).toBe(201);
+    expect((await post('after the silent one', {})).status).toBe(400);
+    expect((await post('after the silent one', { integrationType: 'twilio' })).status).toBe(201);
+    await eventually(() => expect(sentTo(bob.from, 'after the silent one')).toHaveLength(1));
+    expect(sentTo(bob.from, 'kept silent')).toHaveLength(0);
+  });
+
   it('429 from Twilio: sent again after Retry-After, exactly once', async () => {
     const conversationId = await conversationOf(bob.from);
     fake.rateLimitNext(1);
