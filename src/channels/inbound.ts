@@ -12,7 +12,7 @@ import type { Env } from '../env';
 import { withTextFallback } from './text-fallback';
 import { conversationStub } from '../api/context';
 import { notFound, StatusError } from '../http/errors';
-import { readBytes } from '../http/request';
+import { checkJsonDepth, readBytes } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import type { ReceivedEvent } from '../../durable/conversation';
 import type { Content } from '../schema/content';
@@ -46,6 +46,8 @@ export async function receive(request: IRequest, env: Env, ctx: ExecutionContext
   const inbound: InboundRequest = { method: request.method, url: request.url, headers: request.headers, raw: await readBytes(request, HOOK_BODY_MAX_BYTES), now: Date.now() };
   const verdict = await adapter.verify(inbound, config);
   if (!verdict.ok) throw new StatusError(verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.reason);
+  // Even a correctly signed payload may not nest without bound: its user profile travels to the DO as the client's raw.
+  if (/json/i.test(request.headers.get('content-type') ?? '')) checkJsonDepth(new TextDecoder().decode(inbound.raw));
   const events = adapter.parse(inbound, config);
 
   // Events of one user stay in channel order; different users are independent and go in parallel.
@@ -88,7 +90,8 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
 
 async function toReceived(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, e: InboundEvent, media: string[]): Promise<ReceivedEvent | undefined> {
   const key = (kind: string, id: string) => `${integration.id}:${kind}:${id}`;
-  const at = e.timestamp;
+  // A channel time outside what a Date can hold is dropped rather than trusted (the receipt time stands).
+  const at = e.timestamp !== undefined && Number.isFinite(e.timestamp) && Math.abs(e.timestamp) <= 8.64e15 ? e.timestamp : undefined;
   switch (e.kind) {
     case 'message': {
       const content = await storedContent(env, integration, e.content, media);

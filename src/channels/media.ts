@@ -53,7 +53,9 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
   const existing = await env.ATTACHMENTS.get(key);
   if (existing) return existing;
   if (!integration.adapter.fetchMedia) throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel cannot download media`);
-  const response = await integration.adapter.fetchMedia({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, parsed.r);
+  const response = await integration.adapter.fetchMedia({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, parsed.r).catch((err: unknown) => {
+    throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel could not provide the file (${err instanceof Error ? err.message : String(err)}); it may have expired there before Parley copied it`);
+  });
   const bytes = await readBytes(response, MEDIA_MAX_BYTES, () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`));
   const contentType = parsed.m ?? response.headers.get('content-type') ?? 'application/octet-stream';
   await env.ATTACHMENTS.put(key, bytes, { httpMetadata: { contentType } });

@@ -15,6 +15,7 @@ export async function readBody<S extends v.GenericSchema>(request: Request, sche
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > LIMITS.bodyBytes) throw tooLarge();
   const text = new TextDecoder().decode(await readBytes(request, LIMITS.bodyBytes));
+  checkJsonDepth(text);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -22,6 +23,28 @@ export async function readBody<S extends v.GenericSchema>(request: Request, sche
     throw badRequest(`Malformed JSON body: ${err instanceof Error ? err.message : 'cannot parse'}`);
   }
   return parseWith(schema, json);
+}
+
+/** Deeper than any v2 body or channel payload needs; a deeper value would overflow the stack on its way to a Durable Object. */
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * Refuses JSON text nested deeper than JSON_MAX_DEPTH, by scanning brackets
+ * outside strings before anything parses it.
+ */
+export function checkJsonDepth(text: string, max = JSON_MAX_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) throw badRequest(`Body nests deeper than ${max} levels`);
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
 }
 
 export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
