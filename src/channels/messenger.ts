@@ -116,7 +116,7 @@ const MEDIA: Record<string, MediaKind> = { image: 'image', sticker: 'image', vid
 /** What one attachment says, or a referral for an Instagram story mention, or nothing. */
 function attachmentContent(a: v.InferOutput<typeof attachment>): InboundContent | undefined {
   const url = a.payload?.url;
-  const kind = MEDIA[a.type];
+  const kind = Object.hasOwn(MEDIA, a.type) ? MEDIA[a.type] : undefined;
   if (kind) return url ? { type: 'media', media: { kind, ref: url } } : undefined;
   if (a.type === 'location' && a.payload?.coordinates) return { type: 'location', lat: a.payload.coordinates.lat, long: a.payload.coordinates.long, ...(a.payload.title ? { name: a.payload.title } : {}) };
   // Shared posts, reels and links have no Parley type of their own: the link is what the user sent.

@@ -202,7 +202,7 @@ function messageEvent(m: Message, user: ChannelUser, where: string): InboundEven
     return value;
   };
   let content: InboundContent;
-  const kind = MEDIA_TYPES[m.type];
+  const kind = Object.hasOwn(MEDIA_TYPES, m.type) ? MEDIA_TYPES[m.type] : undefined;
   if (m.type === 'text') {
     content = { type: 'text', text: need(m.text, 'text').body };
   } else if (kind) {
