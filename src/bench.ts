@@ -14,7 +14,8 @@
  *   first delivery stands for its one write and one delete. Inside the Durable
  *   Objects, SQLite rows come from each cursor's rowsRead/rowsWritten and each
  *   setAlarm() is a row written, as billed: the first BenchDO hands over its
- *   storage, whose methods every object of this isolate shares.
+ *   storage, whose methods every object of this isolate shares. Rows of
+ *   miniflare's own bookkeeping tables are kept apart: production has none.
  *
  * Locally the Worker and its Durable Objects share one isolate, so one set of
  * module-level counters sees both. Not counted: Worker CPU time (workerd does
@@ -63,6 +64,8 @@ const counters: Counters = {
 const doCalls: Record<string, number> = {};
 const queueMessages: Record<string, number> = {};
 const statements: Record<string, [number, number, number]> = {};
+/** Counters live as long as this isolate: a reload (wrangler dev watches the sources) starts them again, and the bench must know. */
+let isolate: string | undefined;
 let storageCounted = false;
 let alarmsCounted = false;
 
@@ -82,7 +85,9 @@ export async function benchFetch(request: Request, env: Env, ctx: ExecutionConte
   if (url.pathname === '/_bench/counters' && request.method === 'GET') {
     // Storage is counted from the first BenchDO on: make one before the bench reads its baseline.
     if (!storageCounted) await env.BENCH.get(env.BENCH.idFromName('counters')).write();
-    return Response.json({ ...counters, storageCounted, doCalls, queueMessages, statements });
+    // Random values cannot be made at global scope, so the isolate names itself on its first read.
+    isolate ??= crypto.randomUUID();
+    return Response.json({ ...counters, isolate, storageCounted, doCalls, queueMessages, statements });
   }
   counters.workerFetches++;
   const counted = countedEnv(env);
@@ -178,7 +183,7 @@ function countedEnv(env: Env): Env {
   return counted;
 }
 
-/** Calls `fn` bound to `target`, so pass-through methods keep their receiver. */
+/** A property of `target`; methods come bound to it, so what is not counted behaves as before. */
 const passThrough = (target: object, prop: string | symbol) => {
   const value = Reflect.get(target, prop, target) as unknown;
   return typeof value === 'function' ? value.bind(target) : value;

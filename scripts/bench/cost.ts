@@ -9,6 +9,8 @@ import { send } from './http';
 import { sleep } from './load';
 
 export interface Counters {
+  /** Which isolate counted: a different one means Parley was reloaded and counting started over. */
+  isolate: string;
   workerFetches: number;
   queueInvocations: number;
   queueReads: number;
@@ -34,6 +36,9 @@ export async function readCounters(parleyUrl: string): Promise<Counters> {
   if (answer.status !== 200) throw new Error(`GET /_bench/counters answered ${answer.status}: is BENCH_COUNTERS=1 set?`);
   return JSON.parse(answer.body);
 }
+
+/** Whether the counts between two reads are whole: the same isolate counted both. */
+export const sameIsolate = (a: Counters, b: Counters) => a.isolate === b.isolate;
 
 const sameCounts = (a: Counters, b: Counters) => JSON.stringify({ ...a, doActiveMs: 0, statements: 0 }) === JSON.stringify({ ...b, doActiveMs: 0, statements: 0 });
 

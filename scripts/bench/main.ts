@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startChannels } from './channels';
 import { latencyChart } from './chart';
-import { costPerMillion, diff, prices, quietCounters, unitsPerMessage } from './cost';
+import { costPerMillion, diff, prices, quietCounters, sameIsolate, unitsPerMessage } from './cost';
 import { Api, basic, closeConnections, now } from './http';
 import { summarize, type Sample } from './load';
 import { startReceiver } from './receiver';
@@ -167,7 +167,9 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
       const workerd1 = treeCpuMs(parley.child.pid);
       const ops = diff(after.counters, before.counters);
       const summary = summarize(run.samples);
-      const units = unitsPerMessage(ops, run.messages, workerd0 !== undefined && workerd1 !== undefined ? workerd1 - workerd0 : undefined);
+      // A reload restarts the counters (and workerd's processes): nothing of this run can be counted then.
+      const reloaded = !sameIsolate(before.counters, after.counters);
+      const units = unitsPerMessage(ops, reloaded ? 0 : run.messages, workerd0 !== undefined && workerd1 !== undefined && !reloaded ? workerd1 - workerd0 : undefined);
       if (run.check) pendingChecks.set(scenario.id, run.check);
       const result: Result = {
         scenario,
@@ -187,6 +189,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
             : undefined,
         generatorCores: ownMs / wall,
         quiet: before.quiet && after.quiet,
+        reloaded,
       };
       results.push(result);
       samplesOf.set(scenario.id, run.samples);
@@ -197,6 +200,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
       );
       for (const n of result.notes) console.log(`  ${n}`);
       if (!result.quiet) console.log('  note: Parley was still busy when the counters were read; operations may be charged to the next run');
+      if (reloaded) console.log('  note: Parley was reloaded during this run (wrangler dev restarts when a source file changes): its requests may have failed and its operations are not counted');
       console.log(`  (${((now() - began) / 1000).toFixed(1)} s with setup and settling)`);
     }
 
@@ -267,6 +271,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
             otherProcessesBusy: r.othersBusy === undefined ? null : round(r.othersBusy, 3),
             benchProcessCores: round(r.generatorCores, 3),
             countersSettled: r.quiet,
+            reloadedDuringRun: r.reloaded,
             // [seconds since the scenario's first send, latency ms, ok]
             samples: timeline(r.scenario.id),
           })),

@@ -23,6 +23,8 @@ export interface Result {
   othersBusy: number | undefined;
   generatorCores: number;
   quiet: boolean;
+  /** Parley was reloaded during the run: its operations could not be counted. */
+  reloaded: boolean;
 }
 
 const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '–');
@@ -99,6 +101,7 @@ export function costTable(results: Result[]): string {
     ['per message', 'Worker inv.', 'DO req.', 'DO GB-s', 'DO rows r/w', 'D1 queries', 'D1 rows r/w', 'Queue ops', 'R2 A/B', '$ / M msgs', 'runtime CPU ms'],
     results.map((r) => {
       const u = r.units;
+      if (r.reloaded) return [r.scenario.id, ...Array(10).fill('–').slice(0, 9), 'reloaded'];
       return [
         r.scenario.id,
         num(u.workerRequests),
@@ -117,6 +120,7 @@ export function costTable(results: Result[]): string {
 }
 
 export function costBreakdown(r: Result): string {
+  if (r.reloaded) return `${r.scenario.id}: not counted (Parley was reloaded during the run)`;
   const parts = r.cost.lines.filter((l) => l.usdPerMillion >= 0.0005).sort((a, b) => b.usdPerMillion - a.usdPerMillion);
   const cpu = Number.isFinite(r.cost.cpuUpperBound) ? ` (at most ${usd(r.cost.cpuUpperBound)} if all the local runtime's CPU here were Worker CPU)` : '';
   return `${r.scenario.id}: ${parts.map((l) => `${l.item} ${usd(l.usdPerMillion)}`).join(', ')}; CPU not counted: + ${usd(r.cost.perCpuMsPerInvocation)} per ms of Worker CPU per invocation${cpu}`;
@@ -124,6 +128,7 @@ export function costBreakdown(r: Result): string {
 
 /** The statements that wrote the most rows per message, DO and D1 alike. */
 export function topWriters(r: Result, n = 5): string {
+  if (r.reloaded) return `${r.scenario.id}: not counted (Parley was reloaded during the run)`;
   const per = (x: number) => (r.messages > 0 ? x / r.messages : 0);
   const top = Object.entries(r.ops.statements ?? {})
     .filter(([q, [, , w]]) => w > 0 && !q.startsWith('local '))

@@ -103,6 +103,9 @@ async function ensurePopulation(ctx: Ctx, n: number): Promise<void> {
   missing.forEach((i, k) => ctx.conversations.set(i, ctx.receiver.first.get(tokens[k]!)!.conversationId));
 }
 
+/** Tokens whose request was not accepted (no 2xx): their message may or may not exist. */
+const refusedOf = (tokens: string[], accepted: (Sample | undefined)[]) => new Set(tokens.filter((_, i) => !accepted[i]?.ok));
+
 /** Token → conversation, for the tokens whose event arrived (the others count as missing in the checks). */
 function sentTo(ctx: Ctx, tokens: string[], fallback: (t: string) => string | undefined): Map<string, string> {
   const out = new Map<string, string>();
@@ -211,17 +214,18 @@ export function ingest(concurrency: number, first: boolean): Scenario {
         messages: samples.filter((s) => s.ok).length,
         extra: { users },
         check: async (listings) => {
+          const refused = refusedOf(tokens, samples);
           if (!first) {
             // A returning user's message belongs in the conversation their first message opened.
             const sent = new Map(tokens.map((t) => [t, ctx.conversations.get(userOf(t))!]));
-            return [...(await storedOnce(listings, sent, true)), receivedOnce('webhook event', tokens, ctx.receiver.count)];
+            return [...(await storedOnce(listings, sent, true, refused)), receivedOnce('webhook event', tokens, ctx.receiver.count, refused)];
           }
           const sent = sentTo(ctx, tokens, () => undefined);
           const conversations = new Set(sent.values());
           return [
-            ...(await storedOnce(listings, sent, false)),
-            receivedOnce('webhook event', tokens, ctx.receiver.count),
-            { name: 'one conversation per user', ok: conversations.size === tokens.length, detail: `${tokens.length} users, ${conversations.size} conversations` },
+            ...(await storedOnce(listings, sent, false, refused)),
+            receivedOnce('webhook event', tokens, ctx.receiver.count, refused),
+            { name: 'one conversation per user', ok: conversations.size === sent.size, detail: `${sent.size} users wrote, ${conversations.size} conversations` },
           ];
         },
       };
@@ -261,10 +265,10 @@ export function hotConversation(concurrency: number): Scenario {
       return {
         samples,
         messages: samples.filter((s) => s.ok).length,
-        check: async (listings) => [
-          ...(await storedOnce(listings, new Map(tokens.map((t) => [t, conversationId])), false)),
-          receivedOnce('webhook event', tokens, ctx.receiver.count),
-        ],
+        check: async (listings) => {
+          const refused = refusedOf(tokens, samples);
+          return [...(await storedOnce(listings, new Map(tokens.map((t) => [t, conversationId])), false, refused)), receivedOnce('webhook event', tokens, ctx.receiver.count, refused)];
+        },
       };
     },
   };
@@ -310,12 +314,15 @@ export function apiSend(concurrency: number): Scenario {
         messages: samples.filter((s) => s.ok).length,
         extra: { conversations: population, apiAnswer: brief(api) },
         notes: [`the API's own 201 (before the channel send): ${fmtBrief(api)}`],
-        check: async (listings) => [
-          receivedOnce('channel send', tokens, receipts.count),
-          deliveredInOrder(sent, receipts.first),
-          ...(await storedOnce(listings, sent, true)),
-          receivedOnce('webhook event', tokens, ctx.receiver.count),
-        ],
+        check: async (listings) => {
+          const refused = refusedOf(tokens, answered);
+          return [
+            receivedOnce('channel send', tokens, receipts.count, refused),
+            deliveredInOrder(sent, receipts.first),
+            ...(await storedOnce(listings, sent, true, refused)),
+            receivedOnce('webhook event', tokens, ctx.receiver.count, refused),
+          ];
+        },
       };
     },
   };
@@ -358,7 +365,10 @@ export function endToEnd(concurrency: number, idle = false): Scenario {
         messages: samples.filter((s) => s.ok).length,
         extra: { inboundAck: brief(ack) },
         notes: [`the channel's 2xx (message committed): ${fmtBrief(ack)}`],
-        check: async (listings) => [...(await storedOnce(listings, sent, true)), receivedOnce('webhook event', tokens, ctx.receiver.count)],
+        check: async (listings) => {
+          const refused = refusedOf(tokens, acked);
+          return [...(await storedOnce(listings, sent, true, refused)), receivedOnce('webhook event', tokens, ctx.receiver.count, refused)];
+        },
       };
     },
   };
