@@ -66,7 +66,7 @@ export interface Scenario {
 
 const WEBHOOK_WAIT_MS = 90_000;
 
-/** Answers every call to `next(i)` for `key` after the previous call for the same key finished: messages of one conversation go one after another. */
+/** One key's jobs one after another: `turn(key)` resolves when the key's previous holder has released it. Messages of one conversation keep their order. */
 class Serial {
   private tails = new Map<unknown, Promise<void>>();
 
@@ -106,11 +106,11 @@ async function ensurePopulation(ctx: Ctx, n: number): Promise<void> {
 /** Tokens whose request was not accepted (no 2xx): their message may or may not exist. */
 const refusedOf = (tokens: string[], accepted: (Sample | undefined)[]) => new Set(tokens.filter((_, i) => !accepted[i]?.ok));
 
-/** Token → conversation, for the tokens whose event arrived (the others count as missing in the checks). */
-function sentTo(ctx: Ctx, tokens: string[], fallback: (t: string) => string | undefined): Map<string, string> {
+/** Token → conversation, learned from the webhook events (a token without one fails the webhook check). */
+function sentTo(ctx: Ctx, tokens: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const t of tokens) {
-    const c = ctx.receiver.first.get(t)?.conversationId ?? fallback(t);
+    const c = ctx.receiver.first.get(t)?.conversationId;
     if (c) out.set(t, c);
   }
   return out;
@@ -220,7 +220,7 @@ export function ingest(concurrency: number, first: boolean): Scenario {
             const sent = new Map(tokens.map((t) => [t, ctx.conversations.get(userOf(t))!]));
             return [...(await storedOnce(listings, sent, true, refused)), receivedOnce('webhook event', tokens, ctx.receiver.count, refused)];
           }
-          const sent = sentTo(ctx, tokens, () => undefined);
+          const sent = sentTo(ctx, tokens);
           const conversations = new Set(sent.values());
           return [
             ...(await storedOnce(listings, sent, false, refused)),
