@@ -39,6 +39,7 @@ import {
 import { ChannelLedger, type DeliveryClaim, type LedgerClient } from './channel-ledger';
 import { migrate } from './schema';
 import { WebhookStream, type BatchClaim, type StreamSubscription } from './webhook-stream';
+import { SocketHub, type SocketFrame } from './socket-hub';
 
 export interface ConversationInit {
   id: string;
@@ -90,6 +91,14 @@ export type ReceivedEvent =
   | { kind: 'typing'; state: 'start' | 'stop' }
   | { kind: 'delivery'; status: 'sent' | 'delivered' | 'read' | 'failed'; channelMessageId?: string; watermark?: number; error?: { code: string; message: string } };
 
+/** A message the Web Messenger posts for its user (the session decides who). */
+export interface WebPost {
+  content: Message['content'];
+  metadata?: Message['metadata'];
+  clientMessageId?: string;
+  quotedMessageId?: string;
+}
+
 /** How one delivery attempt ended, as the deliveries consumer reports it. */
 export type DeliveryReport =
   | { ok: true; externalIds: string[]; choices: Choice[] }
@@ -104,7 +113,7 @@ export interface MessagePage {
 }
 
 export type Activity =
-  | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business' } }
+  | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business'; displayName?: string; avatarUrl?: string } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
 type Queues = 'index' | 'webhooks' | 'deliveries';
@@ -146,8 +155,15 @@ type ParticipantRow = {
 }
 
 const NOT_FOUND = fail(404, 'conversation_not_found', 'Conversation not found');
+const NOT_PARTICIPANT = fail(403, 'forbidden', 'The session user is not a participant of this conversation');
+/** Set by the Worker on a socket upgrade once it verified the session token; never taken from the browser. */
+export const SOCKET_USER_HEADER = 'x-parley-socket-user';
+
+const errorResponse = (status: number, code: string, title: string) => Response.json({ errors: [{ code, title }] }, { status });
 /** The message id of a queued typing indicator: it rides the client's delivery queue but is no message and raises no event. */
 export const TYPING = 'typing';
+/** The integration type of Web Messenger clients (their v2 client type is `sdk`). */
+export const WEB = 'web';
 /** Queue sendBatch limits: 100 messages and 256 KB; stay under the byte limit with room for framing. */
 const MAX_BATCH_MESSAGES = 100;
 const MAX_BATCH_BYTES = 200 * 1024;
@@ -160,6 +176,7 @@ export class ConversationDO extends DurableObject<Env> {
   private sql: SqlStorage;
   private stream: WebhookStream;
   private ledger: ChannelLedger;
+  private hub: SocketHub;
   private draining = false;
   /** Outbox rows up to this id are in a sendBatch right now. */
   private sendingUpTo = 0;
@@ -172,6 +189,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.stream = new WebhookStream(this.sql);
     this.ledger = new ChannelLedger(this.sql);
+    this.hub = new SocketHub(ctx);
     ctx.blockConcurrencyWhile(async () => migrate(this.sql));
   }
 
@@ -185,7 +203,7 @@ export class ConversationDO extends DurableObject<Env> {
       return { ok: true, value: { conversation: toConversation(existing), participants: this.participants() } };
     }
     const now = new Date().toISOString();
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec(
         `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at)
          VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -222,7 +240,7 @@ export class ConversationDO extends DurableObject<Env> {
     const set = (field: keyof ConversationUpdate, column: string, encode: (v: unknown) => unknown = (v) => v) => {
       if (patch[field] !== undefined) this.sql.exec(`UPDATE conversation SET ${column} = ?`, patch[field] === null ? null : encode(patch[field]));
     };
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       set('displayName', 'display_name');
       set('description', 'description');
       set('iconUrl', 'icon_url');
@@ -237,7 +255,7 @@ export class ConversationDO extends DurableObject<Env> {
     const row = this.live();
     if (!row) return NOT_FOUND;
     if (row.is_default) return fail(400, 'bad_request', "The user's default conversation cannot be deleted; delete its messages instead");
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec('DELETE FROM messages');
       this.sql.exec('DELETE FROM participants');
       this.ledger.clear();
@@ -246,6 +264,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.raise(row, removeEvent(toConversation(row)));
     });
     this.afterCommit();
+    this.hub.close(undefined, 'conversation deleted');
     return { ok: true, value: null };
   }
 
@@ -270,8 +289,10 @@ export class ConversationDO extends DurableObject<Env> {
     if (input.author.type === 'business' && !silent) {
       client = this.ledger.destination(input.destination ?? {});
       if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
+      // A Web Messenger client is served by the conversation's own sockets, not by a channel send.
+      if (client?.type === WEB) client = undefined;
     }
-    const message = this.ctx.storage.transactionSync(() => {
+    const message = this.transact(() => {
       const stored = this.insertMessage(row, input, authorParticipant && userRef(authorParticipant));
       if (client) {
         this.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
@@ -283,10 +304,18 @@ export class ConversationDO extends DurableObject<Env> {
     return { ok: true, value: message };
   }
 
-  /** Stores one message with the next seq, and queues its index row and its webhook event; runs inside a transaction. */
-  private insertMessage(row: ConversationRow, input: NewMessage & { quotedMessage?: Message['quotedMessage'] }, author?: UserRef): Message {
+  /**
+   * Stores one message with the next seq, queues its index row and, unless it
+   * is history moved in by a merge, its webhook event; runs inside a transaction.
+   */
+  private insertMessage(
+    row: ConversationRow,
+    input: NewMessage & { quotedMessage?: Message['quotedMessage']; received?: string },
+    author?: UserRef,
+    announce = true,
+  ): Message {
     const id = newId();
-    const received = new Date().toISOString();
+    const received = input.received ?? new Date().toISOString();
     const stored0 = { ...input.author };
     delete stored0.userExternalId;
     const seq = this.sql
@@ -328,7 +357,8 @@ export class ConversationDO extends DurableObject<Env> {
         body: JSON.stringify(stored),
       },
     });
-    this.raise(row, messageEvent(toConversation(row), stored, author));
+    if (announce) this.raise(row, messageEvent(toConversation(row), stored, author));
+    this.hub.hold({ type: 'message', message: stored });
     return stored;
   }
 
@@ -352,7 +382,7 @@ export class ConversationDO extends DurableObject<Env> {
     let stored = 0;
     let duplicates = 0;
     let full = false;
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
       if (this.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
         this.sql.exec('UPDATE participants SET client_associations = ? WHERE id = ?', JSON.stringify(this.ledger.clientsOf(client.userId)), participant.id);
@@ -412,9 +442,11 @@ export class ConversationDO extends DurableObject<Env> {
             }
             this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', new Date(now).toISOString(), participant.id);
             this.raise(row, readEvent(conversation, user, source));
+            this.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
             break;
           case 'typing':
             this.raise(row, typingEvent(conversation, user, e.state, source));
+            this.hub.hold({ type: 'typing', state: e.state, author: { type: 'user', userId: client.userId } });
             break;
           case 'delivery':
             this.receipt(row, user, client, e);
@@ -425,6 +457,126 @@ export class ConversationDO extends DurableObject<Env> {
     this.afterCommit();
     if (full) return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to receive more`);
     return { ok: true, value: { stored, duplicates } };
+  }
+
+  // ---- Web Messenger ----------------------------------------------------------
+
+  /**
+   * A message the Web Messenger posted for its user. `clientMessageId` makes
+   * the browser's retry of a send whose answer it lost return the stored
+   * message instead of a second one. A form response quotes its form and marks
+   * it submitted.
+   */
+  clientPost(client: InboundClient, post: WebPost): Result<Message> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const participant = this.participantByUser(client.userId);
+    if (!participant) return NOT_PARTICIPANT;
+    const dedupeKey = post.clientMessageId ? `${WEB}:${client.id}:${post.clientMessageId}` : undefined;
+    if (dedupeKey) {
+      const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', dedupeKey).toArray()[0];
+      if (seen) return { ok: true, value: toMessage(seen) };
+    }
+    if (row.message_count >= LIMITS.messagesPerConversation) {
+      return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
+    }
+    let quoted: Message | undefined;
+    if (post.quotedMessageId) {
+      const found = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', post.quotedMessageId).toArray()[0];
+      if (!found) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
+      quoted = toMessage(found);
+      if (post.content.type === 'formResponse' && quoted.content.type !== 'form') return fail(400, 'bad_request', 'content.quotedMessageId: a form response must quote a form');
+    }
+    const user = userRef(participant);
+    const source: MessageSource = { type: WEB, integrationId: client.integrationId, ...(post.clientMessageId ? { originalMessageId: post.clientMessageId } : {}) };
+    const message = this.transact(() => {
+      this.touchWebClient(row, client, participant, Date.now(), true);
+      if (quoted?.content.type === 'form') {
+        this.sql.exec(`UPDATE messages SET content = json_set(content, '$.submitted', json('true')) WHERE id = ?`, quoted.id);
+      }
+      return this.insertMessage(
+        this.row()!,
+        {
+          author: { type: 'user', userId: client.userId },
+          content: post.content,
+          source,
+          ...(post.metadata ? { metadata: post.metadata } : {}),
+          ...(dedupeKey ? { dedupeKey } : {}),
+          ...(quoted ? { quotedMessage: { type: 'message', message: quoted } } : {}),
+        },
+        user,
+      );
+    });
+    this.afterCommit();
+    return { ok: true, value: message };
+  }
+
+  /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
+  clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
+    if (!this.live()) return NOT_FOUND;
+    if (!this.participantByUser(client.userId)) return NOT_PARTICIPANT;
+    const received = this.receive(client, [event]);
+    return received.ok ? { ok: true, value: null } : received;
+  }
+
+  /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
+  private touchWebClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
+    if (!this.ledger.touchClient(client, wrote ? now : undefined, now)) return;
+    this.sql.exec('UPDATE participants SET client_associations = ? WHERE id = ?', JSON.stringify(this.ledger.clientsOf(client.userId)), participant.id);
+    this.raise(row, clientAddEvent(userRef(participant), client.view, { type: WEB, integrationId: client.integrationId }));
+  }
+
+  /** Every message, oldest first: what a merge moves out of an anonymous user's conversation. */
+  exportMessages(limit: number): Message[] {
+    return this.sql.exec<MessageRow>('SELECT * FROM messages ORDER BY seq LIMIT ?', limit).toArray().map(toMessage);
+  }
+
+  /**
+   * History moved in from a merged anonymous user: stored after the existing
+   * messages with their original times, authored by `userId`, without a
+   * second `conversation:message` (those were raised when they were sent).
+   */
+  absorb(messages: Message[], from: string, userId: string): Result<number> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    if (!this.participantByUser(userId)) return NOT_PARTICIPANT;
+    this.transact(() => {
+      for (const m of messages) {
+        const author = m.author.type === 'user' && m.author.userId === from ? { ...m.author, userId } : m.author;
+        this.insertMessage(this.row()!, { author, content: m.content, source: m.source, received: m.received, ...(m.metadata ? { metadata: m.metadata } : {}) }, undefined, false);
+      }
+    });
+    this.afterCommit();
+    return { ok: true, value: messages.length };
+  }
+
+  /** The user logged in with the business's id: participants carry it from now on. */
+  setUserExternalId(userId: string, externalId: string): void {
+    this.sql.exec('UPDATE participants SET user_external_id = ? WHERE user_id = ?', externalId, userId);
+  }
+
+  /** Browser sockets, upgraded by the Worker once it checked the session; the user must be a participant. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return errorResponse(426, 'upgrade_required', 'Expected a WebSocket upgrade');
+    if (!this.live()) return errorResponse(404, 'conversation_not_found', 'Conversation not found');
+    const userId = request.headers.get(SOCKET_USER_HEADER);
+    if (!userId || !this.participantByUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
+    const after = Number(new URL(request.url).searchParams.get('after') ?? 0);
+    return this.hub.open(userId, Number.isSafeInteger(after) && after > 0 ? after : 0, (from, limit) =>
+      this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', from, limit).toArray().map(toMessage),
+    );
+  }
+
+  override webSocketMessage(): void {
+    // Browsers only send keepalives, which the runtime answers; anything else is ignored.
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(code === 1005 ? 1000 : code, reason);
+    } catch {
+      // The runtime already completed the close.
+    }
   }
 
   /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */
@@ -516,7 +668,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!row || !delivery) return { more: false };
     const client = this.ledger.client(delivery.client_id);
     const participant = client && this.participantByUser(client.userId);
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       if ('retryAt' in report) {
         this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds, Date.now());
       } else {
@@ -589,7 +741,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!row) return NOT_FOUND;
     const found = this.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
     if (!found) return fail(404, 'message_not_found', 'Message not found');
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
       this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
       this.sql.exec('UPDATE conversation SET message_count = message_count - 1');
@@ -604,7 +756,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!row) return NOT_FOUND;
     const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
     if (top === null) return { ok: true, value: null };
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
       this.sql.exec('DELETE FROM messages');
       this.sql.exec('UPDATE conversation SET message_count = 0');
@@ -625,7 +777,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (existing) return { ok: true, value: toParticipant(existing) };
     const count = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM participants').one().n;
     if (count >= LIMITS.sdkGroupParticipants) return fail(400, 'bad_request', `Too many participants: an sdkGroup conversation holds at most ${LIMITS.sdkGroupParticipants}`);
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.insertParticipant(user.userId, user.userExternalId, new Date().toISOString());
       this.enqueueConversation();
       this.raise(row, joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
@@ -642,12 +794,13 @@ export class ConversationDO extends DurableObject<Env> {
       : this.participantByUser(who.userId!);
     if (!p) return fail(404, 'participant_not_found', 'The user is not a participant of this conversation');
     if (row.type === 'personal') return fail(400, 'bad_request', 'The participant of a personal conversation cannot leave it');
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
       this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
       this.raise(row, leaveEvent(toConversation(row), userRef(p)));
     });
     this.afterCommit();
+    this.hub.close(p.user_id, 'left the conversation');
     return { ok: true, value: { userId: p.user_id, participantId: p.id } };
   }
 
@@ -667,7 +820,7 @@ export class ConversationDO extends DurableObject<Env> {
   forgetUser(userId: string): Result<null> {
     const row = this.live();
     if (!row) return { ok: true, value: null };
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec('DELETE FROM participants WHERE user_id = ?', userId);
       this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId });
       if (row.type === 'personal') {
@@ -680,6 +833,7 @@ export class ConversationDO extends DurableObject<Env> {
       }
     });
     this.afterCommit();
+    this.hub.close(userId, 'user removed');
     return { ok: true, value: null };
   }
 
@@ -689,10 +843,17 @@ export class ConversationDO extends DurableObject<Env> {
     const row = this.live();
     if (!row) return NOT_FOUND;
     if (activity.type !== 'conversation:read') {
-      // The business is typing: channels that can show it get it, in order with the messages to that client.
+      // Open Web Messenger tabs see it at once; a channel client that can show it gets it in order with its messages.
+      const { displayName, avatarUrl } = activity.author as { displayName?: string; avatarUrl?: string };
+      this.hub.hold({
+        type: 'typing',
+        state: activity.type === 'typing:start' ? 'start' : 'stop',
+        author: { type: 'business', ...(displayName ? { displayName } : {}), ...(avatarUrl ? { avatarUrl } : {}) },
+      });
+      this.hub.flush();
       const client = this.ledger.destination({});
-      if (client) {
-        this.ctx.storage.transactionSync(() => {
+      if (client && client.type !== WEB) {
+        this.transact(() => {
           this.ledger.add(TYPING, client.id, JSON.stringify({ typing: activity.type === 'typing:start', at: Date.now() }));
           this.enqueueDeliveryKick(row.app_id, row.id, client.id);
         });
@@ -702,7 +863,8 @@ export class ConversationDO extends DurableObject<Env> {
     }
     const now = new Date().toISOString();
     if (activity.author.type === 'business') {
-      this.ctx.storage.transactionSync(() => {
+      this.hub.hold({ type: 'read', author: { type: 'business' }, at: now });
+      this.transact(() => {
         this.sql.exec('UPDATE conversation SET business_last_read = ?', now);
         this.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, businessLastRead: now });
       });
@@ -710,9 +872,10 @@ export class ConversationDO extends DurableObject<Env> {
     } else {
       const p = this.participantByUser(activity.author.userId);
       if (!p) return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
-      this.ctx.storage.transactionSync(() => {
+      this.transact(() => {
         this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', now, p.id);
         this.raise(row, readEvent(toConversation(row), userRef(p)));
+        this.hub.hold({ type: 'read', author: { type: 'user', userId: p.user_id }, at: now });
       });
       this.afterCommit();
     }
@@ -766,7 +929,7 @@ export class ConversationDO extends DurableObject<Env> {
    * first message.
    */
   raiseUserEvent(appId: string, userId: string, event: WebhookEvent): void {
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       this.sql.exec('INSERT INTO stream_owner (only_row, app_id, owner_id) VALUES (1, ?, ?) ON CONFLICT DO NOTHING', appId, userId);
       this.stream.append(event);
       this.enqueueKick(appId, userId);
@@ -812,7 +975,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (owner && this.stream.takeDue() > 0) this.enqueueKick(owner.appId, owner.id);
     const row = this.row();
     if (row) {
-      this.ctx.storage.transactionSync(() => {
+      this.transact(() => {
         for (const clientId of this.ledger.takeDue(Date.now())) this.enqueueDeliveryKick(row.app_id, row.id, clientId);
       });
     }
@@ -862,8 +1025,19 @@ export class ConversationDO extends DurableObject<Env> {
     this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', queue, json);
   }
 
+  /** A storage transaction whose socket frames are dropped if it rolls back. */
+  private transact<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.hub.discard();
+      throw err;
+    }
+  }
+
   /** Runs after every committing call: make sure an alarm backs the outbox up, then drain without holding up the caller. */
   private afterCommit(): void {
+    this.hub.flush();
     this.ctx.waitUntil(this.scheduleAlarm());
     this.ctx.waitUntil(this.drain());
   }

@@ -77,7 +77,7 @@ export async function activity(request: IRequest, env: Env) {
     const user = await resolveParticipant(env, appId, body.author, 'author');
     unwrap(await stub.activity({ type: 'conversation:read', author: { type: 'user', userId: user.id } }));
   } else {
-    unwrap(await stub.activity({ type: body.type, author: { type: 'business' } }));
+    unwrap(await stub.activity({ type: body.type, author: body.author }));
   }
   return json({});
 }

@@ -1,0 +1,97 @@
+/**
+ * The Web Messenger's realtime side of a ConversationDO: browser sockets held
+ * with the WebSocket Hibernation API (an idle conversation with open tabs
+ * costs no duration), each tagged with its user. A socket opens with the
+ * highest `seq` it saw; the hub replays what came after from SQLite and
+ * accepts it in the same synchronous turn, so no message committed in
+ * between can fall into a gap, and the browser dedupes on `seq` for the rest.
+ * Frames raised inside a transaction are held until the commit, so a rolled
+ * back write never reaches a browser.
+ */
+import type { Message } from '../src/schema/message';
+
+/** What a browser receives. `resync`: more was missed than a replay carries; refetch the newest page over REST. */
+export type SocketFrame =
+  | { type: 'message'; message: Message }
+  | { type: 'ready'; lastSeq: number }
+  | { type: 'resync' }
+  | { type: 'typing'; state: 'start' | 'stop'; author: { type: 'business'; displayName?: string; avatarUrl?: string } | { type: 'user'; userId: string } }
+  | { type: 'read'; author: { type: 'business' } | { type: 'user'; userId: string }; at: string };
+
+interface SocketAttachment {
+  userId: string;
+}
+
+/** A reconnect that missed more than this refetches over REST instead of a long replay. */
+export const MAX_REPLAY = 200;
+export const SOCKET_PROTOCOL = 'parley';
+
+export class SocketHub {
+  private held: string[] = [];
+
+  constructor(private readonly ctx: DurableObjectState) {
+    // Keepalives are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
+  }
+
+  /**
+   * Accepts a browser socket for `userId`, first sending it the messages after
+   * `after` (at most MAX_REPLAY, else `resync`), then `ready`.
+   */
+  open(userId: string, after: number, missed: (after: number, limit: number) => Message[]): Response {
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [userId]);
+    server.serializeAttachment({ userId } satisfies SocketAttachment);
+    const replay = missed(after, MAX_REPLAY + 1);
+    if (replay.length > MAX_REPLAY) {
+      server.send(JSON.stringify({ type: 'resync' } satisfies SocketFrame));
+    } else {
+      for (const message of replay) server.send(JSON.stringify({ type: 'message', message } satisfies SocketFrame));
+    }
+    const lastSeq = replay.length > 0 && replay.length <= MAX_REPLAY ? replay[replay.length - 1]!.seq! : after;
+    server.send(JSON.stringify({ type: 'ready', lastSeq } satisfies SocketFrame));
+    return new Response(null, { status: 101, webSocket: client, headers: { 'sec-websocket-protocol': SOCKET_PROTOCOL } });
+  }
+
+  /** Queues a frame for every open socket; it goes out at `flush`, after the commit. */
+  hold(frame: SocketFrame): void {
+    this.held.push(JSON.stringify(frame));
+  }
+
+  /** The transaction that raised the held frames rolled back. */
+  discard(): void {
+    this.held = [];
+  }
+
+  flush(): void {
+    if (this.held.length === 0) return;
+    const frames = this.held;
+    this.held = [];
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) {
+      for (const frame of frames) {
+        try {
+          ws.send(frame);
+        } catch {
+          // A socket closing under us: its browser reconnects and replays from its last seq.
+        }
+      }
+    }
+  }
+
+  /** Closes the sockets of one user (removed from the conversation) or of everyone (conversation deleted). */
+  close(userId: string | undefined, reason: string): void {
+    for (const ws of userId ? this.ctx.getWebSockets(userId) : this.ctx.getWebSockets()) {
+      try {
+        ws.close(4404, reason);
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  get count(): number {
+    return this.ctx.getWebSockets().length;
+  }
+}
