@@ -519,6 +519,17 @@ export class ConversationDO extends DurableObject<Env> {
     return received.ok ? { ok: true, value: null } : received;
   }
 
+  /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */
+  addClient(client: InboundClient): Result<null> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const participant = this.participantByUser(client.userId);
+    if (!participant) return NOT_PARTICIPANT;
+    this.transact(() => this.touchWebClient(row, client, participant, Date.now(), false));
+    this.afterCommit();
+    return { ok: true, value: null };
+  }
+
   /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
   private touchWebClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
     if (!this.ledger.touchClient(client, wrote ? now : undefined, now)) return;
@@ -700,8 +711,9 @@ export class ConversationDO extends DurableObject<Env> {
    * Newest page by default; `before` walks back, `after` walks forward. Each
    * page is chronological. Cursors are message ids, resolved to `seq` here.
    */
-  listMessages(page: { before?: string; after?: string; size: number }): Result<MessagePage> {
+  listMessages(page: { before?: string; after?: string; size: number; asUser?: string }): Result<MessagePage> {
     if (!this.live()) return NOT_FOUND;
+    if (page.asUser !== undefined && !this.participantByUser(page.asUser)) return NOT_PARTICIPANT;
     // A cursor may name a message deleted since the link was made; its remembered seq keeps the link working.
     const seqOf = (id: string) =>
       this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ? UNION ALL SELECT seq FROM deleted_messages WHERE id = ?', id, id).toArray()[0]?.seq;

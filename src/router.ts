@@ -17,8 +17,39 @@ import * as users from './api/users';
 import * as webhooks from './api/webhooks';
 import * as webhookDeliveries from './api/webhook-deliveries';
 import { errorResponse, StatusError } from './http/errors';
+import * as attachments from './api/attachments';
+import * as sdk from './web/sdk';
+import { login } from './web/login';
+import { OriginRefused, preflight, withCors } from './web/integration';
+import { WEB_MESSENGER_ETAG, WEB_MESSENGER_JS } from './web/widget-bundle.generated';
 
 type Args = [Env, ExecutionContext];
+type Handler = (request: IRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
+
+/** Browser routes render their own errors so that every answer but an origin refusal carries CORS headers. */
+const browser =
+  (handler: Handler) =>
+  async (request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> => {
+    try {
+      return withCors(request, await handler(request, env, ctx), false);
+    } catch (err) {
+      return withCors(request, errorResponse(err), err instanceof OriginRefused);
+    }
+  };
+
+/** The widget script, built from src/widget by scripts/build-widget.mjs; cached briefly so a deploy reaches pages within minutes. */
+function widgetScript(request: IRequest): Response {
+  const etag = `"${WEB_MESSENGER_ETAG}"`;
+  const headers = {
+    'content-type': 'text/javascript; charset=utf-8',
+    'cache-control': 'public, max-age=300',
+    etag,
+    'access-control-allow-origin': '*',
+    'cross-origin-resource-policy': 'cross-origin',
+  };
+  if (request.headers.get('if-none-match') === etag) return new Response(null, { status: 304, headers });
+  return new Response(WEB_MESSENGER_JS, { headers });
+}
 
 const notFoundRoute = (request: IRequest) => {
   throw new StatusError(404, 'not_found', `No route for ${request.method} ${new URL(request.url).pathname}`);
@@ -29,6 +60,20 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/hooks/:integrationId', hooks.handshake)
   .post('/hooks/:integrationId', hooks.receive)
   .get('/media/:integrationId/:token/:name', serveMedia)
+  .get('/web-messenger.js', widgetScript)
+  .get('/attachments/:appId/:key/:name', attachments.serve)
+  .options('/sdk/*', preflight)
+  .get('/sdk/v2/apps/:appId/integrations/:integrationId/config', browser(sdk.config))
+  .post('/sdk/v2/apps/:appId/sessions', browser(sdk.startSession))
+  .post('/sdk/v2/apps/:appId/login', browser(login))
+  .get('/sdk/v2/apps/:appId/conversations', browser(sdk.conversations))
+  .post('/sdk/v2/apps/:appId/conversations', browser(sdk.createConversation))
+  .get('/sdk/v2/apps/:appId/conversations/:conversationId/messages', browser(sdk.listMessages))
+  .post('/sdk/v2/apps/:appId/conversations/:conversationId/messages', browser(sdk.postMessage))
+  .post('/sdk/v2/apps/:appId/conversations/:conversationId/postback', browser(sdk.postback))
+  .post('/sdk/v2/apps/:appId/conversations/:conversationId/activity', browser(sdk.activity))
+  .get('/sdk/v2/apps/:appId/conversations/:conversationId/socket', browser(sdk.socket))
+  .post('/sdk/v2/apps/:appId/attachments', browser(sdk.upload))
   .post('/v2/apps', apps.create)
   .get('/v2/apps', apps.list)
   .get('/v2/apps/:appId', apps.get)
@@ -73,5 +118,6 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/conversations/:conversationId/messages', messages.list)
   .delete('/v2/apps/:appId/conversations/:conversationId/messages', messages.removeAll)
   .delete('/v2/apps/:appId/conversations/:conversationId/messages/:messageId', messages.remove)
+  .post('/v2/apps/:appId/attachments', attachments.upload)
   .post('/v2/apps/:appId/conversations/:conversationId/activity', messages.activity)
   .all('*', notFoundRoute);

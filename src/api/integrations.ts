@@ -31,6 +31,8 @@ import { idPage, pageEnvelope } from '../http/links';
 import { parseWith, readBody, readQuery } from '../http/request';
 import { ID_PATTERN, newId } from '../ids';
 import { keyCreateBody } from '../schema/app';
+import { webSettings, webSettingsUpdate, webView, type WebSettings } from '../schema/web';
+import { forgetWebIntegration } from '../web/integration';
 import { customUpdateBody, INTEGRATION_LIMITS, integrationCommon, integrationListQuery, requestBodies } from '../schema/integration';
 import { boundedString } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
@@ -59,6 +61,7 @@ export const webhookView = (w: Webhook) => ({
 export async function integrationView(env: Env, i: Integration, webhooks: Webhook[]) {
   const common = { id: i.id, type: i.type, status: i.status, displayName: i.displayName };
   if (i.type === 'custom') return { ...common, webhooks: webhooks.filter((w) => w.integrationId === i.id).map(webhookView) };
+  if (i.type === 'web') return { ...common, ...webView(i.config as WebSettings) };
   const adapter = adapterFor(i.type)!;
   const { webhookUrl, apiBaseUrl, setupError, ...config } = await openConfig(env, i.config);
   return {
@@ -121,6 +124,13 @@ export async function create(request: IRequest, env: Env) {
     if (created === 'too_many_webhooks') throw tooManyWebhooks();
     return json({ integration: await integrationView(env, created.integration, [created.webhook]) }, 201);
   }
+  if (common.type === 'web') {
+    // The Web Messenger has no channel to set up: its settings are the widget's.
+    const settings = parseWith(webSettings, channelFields(raw));
+    const integration: Integration = { id: newId(), type: 'web', status: 'active', displayName: common.displayName ?? null, config: settings, createdAt: new Date().toISOString() };
+    await insertChannelIntegration(env, appId, integration);
+    return json({ integration: await integrationView(env, integration, []) }, 201);
+  }
   const adapter = adapterFor(common.type)!;
   const settings = parseWith(adapter.createSchema, channelFields(raw));
   checkApiBase(settings, isLocal(env));
@@ -171,8 +181,20 @@ export async function update(request: IRequest, env: Env) {
     await updateIntegration(env, appId, next);
     return json({ integration: await integrationView(env, next, await listWebhooks(env, appId, integration.id)) });
   }
-  const adapter = adapterFor(integration.type)!;
   const { displayName } = parseWith(displayNameOnly, raw);
+  if (integration.type === 'web') {
+    const patch = parseWith(webSettingsUpdate, channelFields(raw));
+    const config: Record<string, unknown> = { ...integration.config };
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) delete config[key];
+      else if (value !== undefined) config[key] = value;
+    }
+    const next: Integration = { ...integration, ...(displayName !== undefined ? { displayName } : {}), config };
+    await updateIntegration(env, appId, next);
+    forgetWebIntegration(integration.id);
+    return json({ integration: await integrationView(env, next, []) });
+  }
+  const adapter = adapterFor(integration.type)!;
   const patch = parseWith(adapter.updateSchema, channelFields(raw));
   const changed = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
   let config = { ...(await openConfig(env, integration.config)), ...changed } as ChannelConfig;
@@ -204,6 +226,7 @@ export async function remove(request: IRequest, env: Env) {
   }
   if (!(await deleteIntegration(env, appId, integration.id))) throw notFound('integration_not_found', 'Integration not found');
   forgetChannelIntegration(integration.id);
+  forgetWebIntegration(integration.id);
   return json({});
 }
 

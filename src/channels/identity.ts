@@ -11,6 +11,7 @@ import { conversationStub, indexNow } from '../api/context';
 import { indexConversation } from '../db/conversations';
 import type { Env } from '../env';
 import { newId } from '../ids';
+import type { Conversation } from '../schema/conversation';
 import type { InboundClient } from '../../durable/conversation';
 import type { ChannelUser } from './adapter';
 import type { ChannelIntegration } from './store';
@@ -115,21 +116,39 @@ export async function resolveIdentity(env: Env, integration: ChannelIntegration,
 
 /** Opens the identity's personal conversation if it does not exist yet; the user's object decides whether it is the default. */
 export async function ensureConversation(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity): Promise<void> {
-  const { appId } = integration;
   const { userId, userExternalId } = identity.client;
-  const isDefault = (await conversationStub(env, appId, userId).claimDefaultConversation(identity.conversationId)) === identity.conversationId;
-  const created = await conversationStub(env, appId, identity.conversationId).create({
-    id: identity.conversationId,
+  await openPersonalConversation(env, integration.appId, { userId, userExternalId: userExternalId ?? null }, identity.conversationId, 'message', {
+    type: integration.type,
+    integrationId: integration.id,
+  });
+}
+
+/**
+ * Creates (idempotently) a personal conversation of one user and indexes it;
+ * the user's object records the first one offered as the default.
+ */
+export async function openPersonalConversation(
+  env: Env,
+  appId: string,
+  user: { userId: string; userExternalId: string | null },
+  conversationId: string,
+  creationReason: string,
+  source: { type: string; integrationId: string },
+): Promise<Conversation> {
+  const isDefault = (await conversationStub(env, appId, user.userId).claimDefaultConversation(conversationId)) === conversationId;
+  const created = await conversationStub(env, appId, conversationId).create({
+    id: conversationId,
     appId,
     type: 'personal',
     isDefault,
     metadata: null,
-    participants: [{ userId, userExternalId: userExternalId ?? null }],
-    creationReason: 'message',
-    source: { type: integration.type, integrationId: integration.id },
+    participants: [user],
+    creationReason,
+    source,
   });
-  if (!created.ok) throw new Error(`personal conversation ${identity.conversationId} could not be opened: ${created.title}`);
+  if (!created.ok) throw new Error(`personal conversation ${conversationId} could not be opened: ${created.title}`);
   await indexNow(indexConversation(env, appId, created.value.conversation, created.value.participants));
+  return created.value.conversation;
 }
 
 function toIdentity(integration: ChannelIntegration, externalId: string, row: ClientRow): ResolvedIdentity {

@@ -84,7 +84,7 @@ const richText = {
 };
 const oneMarkup = (c: { htmlText?: string; markdownText?: string }) => !(c.htmlText !== undefined && c.markdownText !== undefined);
 
-const textContent = v.pipe(
+export const textContent = v.pipe(
   v.object({
     type: v.literal('text'),
     ...richText,
@@ -97,7 +97,7 @@ const textContent = v.pipe(
   v.check((c) => openOnReceiveOnce(c.actions), 'content.actions: at most one webview may have openOnReceive'),
 );
 
-const imageContent = v.pipe(
+export const imageContent = v.pipe(
   v.object({
     type: v.literal('image'),
     mediaUrl: uri(),
@@ -109,7 +109,7 @@ const imageContent = v.pipe(
   v.check((c) => oneMarkup(c), 'content: htmlText and markdownText cannot be used together'),
 );
 
-const fileContent = v.pipe(
+export const fileContent = v.pipe(
   v.object({
     type: v.literal('file'),
     mediaUrl: uri(),
@@ -146,7 +146,7 @@ const listContent = v.object({
   blockChatInput,
 });
 
-const locationContent = v.object({
+export const locationContent = v.object({
   type: v.literal('location'),
   coordinates: v.object({
     lat: v.pipe(v.number('must be a number'), v.minValue(-90, 'must be between -90 and 90'), v.maxValue(90, 'must be between -90 and 90')),
@@ -156,7 +156,7 @@ const locationContent = v.object({
   blockChatInput,
 });
 
-const formField = v.pipe(
+export const formField = v.pipe(
   v.object({
     type: v.picklist(['email', 'select', 'text'], 'must be one of email, select, text'),
     name: boundedString(1, 128),
@@ -189,7 +189,7 @@ const formResponseField = v.object({
   select: v.optional(v.array(v.object({ label: boundedString(1, 128), name: boundedString(1, 128) }))),
   quotedMessageId: v.optional(v.string()),
 });
-const formResponseContent = v.object({
+export const formResponseContent = v.object({
   type: v.literal('formResponse'),
   fields: v.pipe(v.array(formResponseField), v.minLength(1, 'must have at least 1 field'), v.maxLength(20, 'must have at most 20 fields')),
 });

@@ -49,8 +49,8 @@ export type Trigger = (typeof TRIGGERS)[number];
 export const WEBHOOK_VERSIONS = ['v2', 'v1'] as const;
 export type WebhookVersion = (typeof WEBHOOK_VERSIONS)[number];
 
-/** Integration types Parley can create: custom webhooks, and every channel in src/channels/registry.ts. */
-export const INTEGRATION_TYPES = ['custom', 'whatsapp', 'messenger', 'instagram', 'telegram', 'twilio'] as const;
+/** Integration types Parley can create: custom webhooks, the Web Messenger, and every channel in src/channels/registry.ts. */
+export const INTEGRATION_TYPES = ['custom', 'web', 'whatsapp', 'messenger', 'instagram', 'telegram', 'twilio'] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
 const triggers = v.pipe(

@@ -117,3 +117,16 @@ export function userSlots(payload: Record<string, unknown>): { holder: Record<st
 }
 
 export const userRemoveEvent = (user: UserRef) => event('user:remove', { user: userTruncated(user) });
+
+/** `user:merge`: an anonymous Web Messenger user logged in as a user who already existed; their conversations became one. */
+export const userMergeEvent = (
+  surviving: UserRef,
+  discarded: UserRef,
+  conversations: { surviving: Conversation; discarded: { id: string; type: string } },
+  reason: 'sdkLogin' | 'api' | 'channelLinking',
+) =>
+  event('user:merge', {
+    mergedUsers: { surviving: userTruncated(surviving), discarded: userTruncated(discarded) },
+    mergedConversations: { surviving: conversationTruncated(conversations.surviving), discarded: conversations.discarded },
+    reason,
+  });

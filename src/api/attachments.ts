@@ -1,0 +1,140 @@
+/**
+ * Attachments: `POST /v2/apps/{appId}/attachments` (contract §1.12:
+ * multipart, file in field `source`, `access=public`, 50 MB) for the
+ * business, the same upload for Web Messenger users under /sdk/v2 with a
+ * smaller size and a list of types, and `GET /attachments/...` serving the
+ * bytes from R2. URLs carry a random key, so they are unguessable but public,
+ * as Sunshine's are. Bytes are served so that no upload can run as a page on
+ * Parley's origin: `nosniff`, a sandboxing CSP, and anything but media as a
+ * download.
+ */
+import type { IRequest } from 'itty-router';
+import * as v from 'valibot';
+import type { Env } from '../env';
+import { badRequest, notFound, StatusError } from '../http/errors';
+import { readBytes, readQuery } from '../http/request';
+import { newId } from '../ids';
+import { appContext, json } from './context';
+
+export interface UploadPolicy {
+  maxBytes: number;
+  /** Allowed types: exact (`application/pdf`) or a family (`image/*`); undefined = any. */
+  types?: readonly string[];
+}
+
+export const API_UPLOADS: UploadPolicy = { maxBytes: 50 * 1024 * 1024 };
+
+/** What a person may send from the widget: pictures, documents, short media; nothing a browser would run. */
+export const WEB_UPLOADS: UploadPolicy = {
+  maxBytes: 25 * 1024 * 1024,
+  types: [
+    'image/jpeg',
+    'image/png',
+    'image/gif',
+    'image/webp',
+    'image/heic',
+    'application/pdf',
+    'text/plain',
+    'text/csv',
+    'application/zip',
+    'application/msword',
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    'application/vnd.ms-excel',
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    'audio/mpeg',
+    'audio/mp4',
+    'audio/ogg',
+    'audio/wav',
+    'video/mp4',
+    'video/quicktime',
+    'video/webm',
+  ],
+};
+
+/** Types shown in place; everything else is served as a download. */
+const INLINE = /^(image\/(jpeg|png|gif|webp|heic)|audio\/|video\/|application\/pdf$|text\/plain$)/;
+
+const typeAllowed = (type: string, policy: UploadPolicy) =>
+  !policy.types || policy.types.some((t) => (t.endsWith('/*') ? type.startsWith(t.slice(0, -1)) : t === type));
+
+/** A file name safe in a URL path segment and a Content-Disposition header. */
+function safeName(name: string): string {
+  const cleaned = name.replace(/[^\w.\- ]+/g, '_').replace(/\s+/g, '_').replace(/^\.+/, '').slice(-100);
+  return cleaned || 'file';
+}
+
+export interface Attachment {
+  mediaUrl: string;
+  mediaType: string;
+  mediaSize: number;
+}
+
+/** Reads a multipart upload (field `source`), checks it against the policy and stores it; 4xx naming what is wrong. */
+export async function storeUpload(request: Request, env: Env, appId: string, policy: UploadPolicy, uploader: string): Promise<Attachment> {
+  const contentType = request.headers.get('content-type') ?? '';
+  if (!/^multipart\/form-data/i.test(contentType)) throw new StatusError(415, 'unsupported_media_type', 'Upload the file as multipart/form-data in a field named source');
+  const tooLarge = () => new StatusError(413, 'payload_too_large', `The file is larger than ${policy.maxBytes / 1024 / 1024} MB, the most this upload takes`);
+  // Multipart framing adds a little; the file itself is checked exactly below.
+  const bytes = await readBytes(request, policy.maxBytes + 64 * 1024, tooLarge);
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
+  } catch {
+    throw badRequest('The body is not valid multipart/form-data');
+  }
+  const file = form.get('source');
+  if (!file || typeof file === 'string') throw badRequest('source: is required and must be a file');
+  if (file.size === 0) throw badRequest('source: the file is empty');
+  if (file.size > policy.maxBytes) throw tooLarge();
+  const type = (file.type || 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
+  if (!typeAllowed(type, policy)) {
+    throw new StatusError(415, 'unsupported_media_type', `source: files of type ${type} cannot be uploaded here; allowed: ${policy.types!.join(', ')}`);
+  }
+  const name = safeName(file.name || 'file');
+  const key = `${appId}/${newId()}/${name}`;
+  await env.ATTACHMENTS.put(key, await file.arrayBuffer(), {
+    httpMetadata: { contentType: type },
+    customMetadata: { appId, uploader },
+  });
+  const base = (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
+  return { mediaUrl: `${base}/attachments/${key}`, mediaType: type, mediaSize: file.size };
+}
+
+/** Whether a media URL is one of this app's uploads on this Parley (what a Web Messenger user may attach). */
+export function isOwnUpload(env: Env, request: Request, appId: string, mediaUrl: string): boolean {
+  const base = (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
+  return mediaUrl.startsWith(`${base}/attachments/${appId}/`);
+}
+
+const uploadQuery = v.object({
+  access: v.picklist(['public'], 'access: is required and must be public'),
+  for: v.optional(v.picklist(['message'], 'for: must be message')),
+  conversationId: v.optional(v.string()),
+});
+
+export async function upload(request: IRequest, env: Env) {
+  const { appId, principal } = await appContext(request, env);
+  readQuery(request, uploadQuery);
+  const attachment = await storeUpload(request, env, appId, API_UPLOADS, principal.keyId);
+  return json({ attachment }, 201);
+}
+
+export async function serve(request: IRequest, env: Env) {
+  const { appId, key, name } = request.params as { appId: string; key: string; name: string };
+  if (!/^[0-9a-f]{24}$/.test(key) || !/^[0-9a-f]{24}$/.test(appId)) throw notFound('attachment_not_found', 'Attachment not found');
+  const object = await env.ATTACHMENTS.get(`${appId}/${key}/${decodeURIComponent(name)}`);
+  if (!object) throw notFound('attachment_not_found', 'Attachment not found');
+  const type = object.httpMetadata?.contentType ?? 'application/octet-stream';
+  const headers = new Headers({
+    'content-type': type,
+    'content-length': String(object.size),
+    'cache-control': 'public, max-age=31536000, immutable',
+    etag: object.httpEtag,
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
+    'cross-origin-resource-policy': 'cross-origin',
+    'access-control-allow-origin': '*',
+    'content-disposition': `${INLINE.test(type) ? 'inline' : 'attachment'}; filename="${decodeURIComponent(name).replace(/"/g, '')}"`,
+  });
+  return new Response(object.body, { headers });
+}

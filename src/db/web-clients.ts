@@ -1,0 +1,83 @@
+/**
+ * Web Messenger users and clients in D1. A browser becomes a user with one
+ * `sdk` client (v2 client type; integration type `web`) whose `info` says
+ * which browser, OS and place it is; logging in ties the user to the
+ * business's `externalId`, or moves the browser's client to the user who
+ * already has it.
+ */
+import type { Env } from '../env';
+import { newId } from '../ids';
+
+export interface WebClientInput {
+  integrationId: string;
+  info: Record<string, string>;
+  conversationId: string;
+}
+
+export const WEB_CLIENT_TYPE = 'sdk';
+
+const insertClient = (env: Env, appId: string, userId: string, clientId: string, c: WebClientInput, now: string) =>
+  env.DB.prepare(
+    `INSERT INTO clients (id, app_id, user_id, type, status, integration_id, external_id, last_seen, linked_at, display_name, avatar_url, info, raw, conversation_id, created_at)
+     SELECT ?, ?, ?, ?, 'active', ?, NULL, ?, ?, NULL, NULL, ?, NULL, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND app_id = ?)`,
+  ).bind(clientId, appId, userId, WEB_CLIENT_TYPE, c.integrationId, now, now, JSON.stringify(c.info), c.conversationId, now, userId, appId);
+
+/**
+ * A new user (anonymous, or known by `externalId` when logging in for the
+ * first time) with its web client, in one batch. 'conflict' when another
+ * request created the user with that externalId first.
+ */
+export async function createWebUser(
+  env: Env,
+  appId: string,
+  input: { externalId?: string; client: WebClientInput },
+): Promise<{ userId: string; clientId: string } | 'conflict'> {
+  const now = new Date().toISOString();
+  const userId = newId();
+  const clientId = newId();
+  const [user] = await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
+       VALUES (?, ?, ?, ?, 0, ?, '{}', '{}', '[]', ?) ON CONFLICT DO NOTHING`,
+    ).bind(userId, appId, input.externalId ?? null, now, input.externalId ? 1 : 0, now),
+    insertClient(env, appId, userId, clientId, input.client, now),
+  ]);
+  return user!.meta.changes === 1 ? { userId, clientId } : 'conflict';
+}
+
+export async function addWebClient(env: Env, appId: string, userId: string, client: WebClientInput): Promise<string> {
+  const clientId = newId();
+  await insertClient(env, appId, userId, clientId, client, new Date().toISOString()).run();
+  return clientId;
+}
+
+/** An anonymous user logs in under an externalId nobody has yet; false when someone took it first. */
+export async function claimExternalId(env: Env, appId: string, userId: string, externalId: string): Promise<boolean> {
+  try {
+    const res = await env.DB.prepare('UPDATE users SET external_id = ?, authenticated = 1 WHERE app_id = ? AND id = ? AND external_id IS NULL')
+      .bind(externalId, appId, userId)
+      .run();
+    return res.meta.changes === 1;
+  } catch (err) {
+    // The unique (app_id, external_id) index: a concurrent login created that user.
+    if (err instanceof Error && /UNIQUE/i.test(err.message)) return false;
+    throw err;
+  }
+}
+
+export async function markAuthenticated(env: Env, appId: string, userId: string): Promise<void> {
+  await env.DB.prepare('UPDATE users SET authenticated = 1 WHERE app_id = ? AND id = ?').bind(appId, userId).run();
+}
+
+/** The browser's client follows its person to the user they logged in as. */
+export async function moveWebClient(env: Env, appId: string, clientId: string, toUserId: string, conversationId: string): Promise<boolean> {
+  const res = await env.DB.prepare('UPDATE clients SET user_id = ?, conversation_id = ?, linked_at = ? WHERE app_id = ? AND id = ? AND type = ?')
+    .bind(toUserId, conversationId, new Date().toISOString(), appId, clientId, WEB_CLIENT_TYPE)
+    .run();
+  return res.meta.changes === 1;
+}
+
+export async function webClientInfo(env: Env, appId: string, clientId: string): Promise<Record<string, string> | null> {
+  const row = await env.DB.prepare('SELECT info FROM clients WHERE app_id = ? AND id = ?').bind(appId, clientId).first<{ info: string | null }>();
+  return row?.info ? (JSON.parse(row.info) as Record<string, string>) : null;
+}

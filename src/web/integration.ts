@@ -1,0 +1,95 @@
+/**
+ * The `web` integration as the browser routes need it: found by id (cached
+ * per isolate for a short while, so a page load costs no D1 read), and the
+ * origin policy its `originWhitelist` sets. The whitelist keeps other sites
+ * from embedding a customer's widget; it is not authentication (a session
+ * token is), so requests without an Origin (servers, curl) pass it.
+ */
+import type { Env } from '../env';
+import { notFound, StatusError } from '../http/errors';
+import { ID_PATTERN } from '../ids';
+import type { WebSettings } from '../schema/web';
+
+export interface WebIntegration {
+  id: string;
+  appId: string;
+  status: string;
+  displayName: string | null;
+  settings: WebSettings;
+}
+
+const CACHE_MS = 30_000;
+const CACHE_MAX = 10_000;
+const cache = new Map<string, { expires: number; value: Promise<WebIntegration | undefined> }>();
+
+/** The app's web integration with this id; 404 otherwise (another app's, another type, unknown). */
+export async function requireWebIntegration(env: Env, appId: string, integrationId: string): Promise<WebIntegration> {
+  const integration = ID_PATTERN.test(integrationId) ? await cached(env, integrationId) : undefined;
+  if (!integration || integration.appId !== appId) throw notFound('integration_not_found', 'No web integration with this id in this app');
+  return integration;
+}
+
+/** Drops the cached copy after a change made in this isolate; other isolates see it within 30 s. */
+export function forgetWebIntegration(integrationId: string): void {
+  cache.delete(integrationId);
+}
+
+function cached(env: Env, integrationId: string): Promise<WebIntegration | undefined> {
+  if (cache.size >= CACHE_MAX) cache.clear();
+  const hit = cache.get(integrationId);
+  if (hit && hit.expires > Date.now()) return hit.value;
+  const value = env.DB.prepare("SELECT id, app_id, status, display_name, config FROM integrations WHERE id = ? AND type = 'web'")
+    .bind(integrationId)
+    .first<{ id: string; app_id: string; status: string; display_name: string | null; config: string }>()
+    .then((row) => row && { id: row.id, appId: row.app_id, status: row.status, displayName: row.display_name, settings: JSON.parse(row.config) as WebSettings })
+    .then((found) => found ?? undefined);
+  const entry = { expires: Date.now() + CACHE_MS, value };
+  cache.set(integrationId, entry);
+  value.catch(() => {
+    if (cache.get(integrationId) === entry) cache.delete(integrationId);
+  });
+  return value;
+}
+
+/** Refuses a browser on a site the integration does not list; an empty or absent list allows every site. */
+export function checkOrigin(request: Request, integration: WebIntegration): void {
+  const origin = request.headers.get('origin');
+  const allowed = integration.settings.originWhitelist ?? [];
+  if (!origin || allowed.length === 0 || allowed.includes(origin)) return;
+  throw new OriginRefused(origin);
+}
+
+/** A refusal the browser must not be allowed to read: it carries no CORS headers. */
+export class OriginRefused extends StatusError {
+  constructor(origin: string) {
+    super(403, 'forbidden', `Origin ${origin} is not allowed for this web integration; add it to the integration's originWhitelist`);
+  }
+}
+
+/**
+ * CORS for the browser routes. Preflights are answered for any origin: they
+ * only let the browser ask, and the request itself is then checked against
+ * the integration's whitelist (which needs the session or the body to know
+ * the integration) and refused without CORS headers.
+ */
+export function withCors(request: Request, response: Response, refused: boolean): Response {
+  const origin = request.headers.get('origin');
+  if (!origin || refused || response.status === 101) return response;
+  const headers = new Headers(response.headers);
+  headers.set('access-control-allow-origin', origin);
+  headers.append('vary', 'Origin');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+export function preflight(request: Request): Response {
+  return new Response(null, {
+    status: 204,
+    headers: {
+      'access-control-allow-origin': request.headers.get('origin') ?? '*',
+      'access-control-allow-methods': 'GET, POST, OPTIONS',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-max-age': '600',
+      vary: 'Origin',
+    },
+  });
+}

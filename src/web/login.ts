@@ -1,0 +1,124 @@
+/**
+ * `POST /sdk/v2/apps/{appId}/login`: a Web Messenger user proves who they are
+ * with a JWT the business's server signed with one of the app's keys
+ * (`{scope: "user", external_id}`, HS256, header `kid` = the key id). The
+ * browser's anonymous session, when it sends one, is folded in:
+ * - nobody has that externalId yet: the anonymous user becomes that user;
+ * - somebody has: the browser's client moves to them, the anonymous
+ *   conversation's messages move into their default conversation, the
+ *   anonymous user is deleted, and `user:merge` (reason `sdkLogin`) is raised;
+ * - no anonymous session: the known (or a new) user gets a client for this
+ *   browser.
+ * Each step can be repeated, so a login that failed halfway is finished by
+ * the next attempt.
+ */
+import type { IRequest } from 'itty-router';
+import type { Env } from '../env';
+import { conversationStub } from '../api/context';
+import { decodeJwt, isExpired, verifyHs256 } from '../auth/jwt';
+import { userConversationIds } from '../db/conversations';
+import { findKeySecret } from '../db/keys';
+import { findUserByExternalId, deleteUser } from '../db/users';
+import { claimExternalId, createWebUser, markAuthenticated, moveWebClient, webClientInfo } from '../db/web-clients';
+import { unauthorized, unwrap } from '../http/errors';
+import { readBody } from '../http/request';
+import { newId } from '../ids';
+import { loginBody } from '../schema/web';
+import { userMergeEvent } from '../webhooks/events';
+import { clientInfo } from './client-info';
+import { checkOrigin, requireWebIntegration } from './integration';
+import { newClientFor, openWebClient, sessionAnswer } from './sdk';
+import { LOGIN_SESSION_DAYS, verifySession, type WebSession } from './session';
+
+/** At most this much anonymous history moves into the known user's conversation. */
+const MERGE_MAX_MESSAGES = 1000;
+
+/** Checks the business's user JWT; every refusal says what to fix on the business's server. */
+async function verifyUserJwt(env: Env, appId: string, token: string, externalId: string): Promise<void> {
+  const jwt = decodeJwt(token);
+  if (!jwt || typeof jwt.header.kid !== 'string') throw unauthorized('jwt: must be a JWT with a kid header naming one of the app key ids');
+  const key = jwt.header.kid.startsWith('app_') ? await findKeySecret(env, jwt.header.kid) : undefined;
+  if (!key || key.appId !== appId) throw unauthorized('jwt: kid must be the id of a key of this app');
+  if (!(await verifyHs256(jwt, key.secret))) throw unauthorized('jwt: invalid signature (sign with HS256 and the secret of the key named in kid)');
+  if (isExpired(jwt.payload)) throw unauthorized('jwt: has expired; have your server sign a fresh one');
+  if (jwt.payload.scope !== 'user') throw unauthorized('jwt: scope must be "user"');
+  if (jwt.payload.external_id !== externalId) throw unauthorized('jwt: external_id must equal the externalId logging in');
+}
+
+/** The known user's default conversation, opened if they never had one. */
+async function defaultConversation(env: Env, appId: string, userId: string): Promise<{ id: string; isNew: boolean }> {
+  const offered = newId();
+  const id = await conversationStub(env, appId, userId).claimDefaultConversation(offered);
+  return { id, isNew: id === offered };
+}
+
+export async function login(request: IRequest, env: Env) {
+  const appId = request.params.appId!;
+  const body = await readBody(request, loginBody);
+  const integration = await requireWebIntegration(env, appId, body.integrationId);
+  checkOrigin(request, integration);
+  await verifyUserJwt(env, appId, body.jwt, body.externalId);
+
+  // A stale or foreign anonymous token only means there is nothing to merge.
+  const header = request.headers.get('authorization');
+  const anonymous = header?.toLowerCase().startsWith('bearer ')
+    ? await verifySession(env, header.slice(7).trim(), appId).catch(() => undefined)
+    : undefined;
+  const externalId = body.externalId;
+
+  if (anonymous?.externalId === externalId) {
+    return sessionAnswer(env, anonymous, LOGIN_SESSION_DAYS, await webClientInfo(env, appId, anonymous.clientId), 200);
+  }
+
+  let known = await findUserByExternalId(env, appId, externalId);
+  if (!known && anonymous && !anonymous.externalId) {
+    if (await claimExternalId(env, appId, anonymous.userId, externalId)) {
+      const conversations = await userConversationIds(env, appId, anonymous.userId);
+      await Promise.all(conversations.map((c) => conversationStub(env, appId, c.id).setUserExternalId(anonymous.userId, externalId)));
+      const session: WebSession = { ...anonymous, externalId };
+      return sessionAnswer(env, session, LOGIN_SESSION_DAYS, await webClientInfo(env, appId, anonymous.clientId), 200);
+    }
+    known = await findUserByExternalId(env, appId, externalId);
+  }
+
+  if (!known) {
+    // First login of this person, from a browser with no anonymous history to keep.
+    const info = clientInfo(request, body.device);
+    const conversationId = newId();
+    const created = await createWebUser(env, appId, { externalId, client: { integrationId: integration.id, info, conversationId } });
+    if (created === 'conflict') throw unauthorized('Another login for this externalId is in progress; retry');
+    await openWebClient(env, appId, integration, { userId: created.userId, externalId }, created.clientId, conversationId, info);
+    return sessionAnswer(env, { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId, externalId }, LOGIN_SESSION_DAYS, info, 200);
+  }
+
+  await markAuthenticated(env, appId, known.id);
+  const target = await defaultConversation(env, appId, known.id);
+  const mergeFrom = anonymous && !anonymous.externalId && anonymous.userId !== known.id ? anonymous : undefined;
+  let clientId: string;
+  let info: Record<string, string> | null;
+  if (mergeFrom && (await moveWebClient(env, appId, mergeFrom.clientId, known.id, target.id))) {
+    clientId = mergeFrom.clientId;
+    info = await webClientInfo(env, appId, clientId);
+  } else {
+    ({ clientId, info } = await newClientFor(env, appId, integration, known.id, target.id, body.device, request));
+  }
+  await openWebClient(env, appId, integration, { userId: known.id, externalId }, clientId, target.id, info ?? {});
+
+  if (mergeFrom) {
+    const from = conversationStub(env, appId, mergeFrom.conversationId);
+    const history = await from.exportMessages(MERGE_MAX_MESSAGES);
+    const into = conversationStub(env, appId, target.id);
+    if (history.length > 0) unwrap(await into.absorb(history, mergeFrom.userId, known.id));
+    const surviving = unwrap(await into.get()).conversation;
+    // The event goes first: if the deletion then fails, the next login repeats it (at least once, never zero times).
+    await conversationStub(env, appId, known.id).raiseUserEvent(
+      appId,
+      known.id,
+      userMergeEvent({ id: known.id, externalId }, { id: mergeFrom.userId }, { surviving, discarded: { id: mergeFrom.conversationId, type: 'personal' } }, 'sdkLogin'),
+    );
+    const leftovers = await userConversationIds(env, appId, mergeFrom.userId);
+    await Promise.all(leftovers.map(async (c) => unwrap(await conversationStub(env, appId, c.id).forgetUser(mergeFrom.userId))));
+    await deleteUser(env, appId, mergeFrom.userId);
+  }
+  return sessionAnswer(env, { appId, integrationId: integration.id, userId: known.id, clientId, conversationId: target.id, externalId }, LOGIN_SESSION_DAYS, info, 200);
+}
