@@ -3,12 +3,15 @@
  * R2) persists under .parley/ between runs. On first start it creates a demo
  * app with an app key and prints the credentials; later starts print them again.
  * Once Parley answers it also starts the channel simulator (scripts/simulator/,
- * bundled into .parley/simulator.mjs) on SIMULATOR_PORT (default 8790);
- * SIMULATOR=off leaves it out.
+ * bundled into .parley/simulator.mjs) on SIMULATOR_PORT (default 8790), and
+ * the Web Messenger demo (scripts/demo/, bundled into .parley/demo.mjs: a
+ * storefront with the widget and a support inbox) on DEMO_PORT (default 8795);
+ * SIMULATOR=off and DEMO=off leave them out.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { buildDemo } from './demo/build.mjs';
 import { ensureDevVars, ROOT, startParley } from './local.mjs';
 import { buildSimulator } from './simulator/build.mjs';
 
@@ -43,9 +46,11 @@ if (!demo) {
   writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
 }
 
+const switchedOff = (value) => ['0', 'off', 'false', 'no'].includes(String(value ?? '').toLowerCase());
+
 /** The simulator is a convenience: when it cannot start, Parley keeps running and says why. */
 async function startChannelSimulator() {
-  if (['0', 'off', 'false', 'no'].includes(String(process.env.SIMULATOR ?? '').toLowerCase())) return undefined;
+  if (switchedOff(process.env.SIMULATOR)) return undefined;
   try {
     const { startSimulator, DEFAULT_PORT } = await import(pathToFileURL(await buildSimulator()).href);
     return await startSimulator({
@@ -60,6 +65,24 @@ async function startChannelSimulator() {
   }
 }
 const simulator = await startChannelSimulator();
+
+/** The Web Messenger demo, likewise a convenience. */
+async function startWebDemo() {
+  if (switchedOff(process.env.DEMO)) return undefined;
+  try {
+    const { startDemo, DEFAULT_PORT } = await import(pathToFileURL(await buildDemo()).href);
+    return await startDemo({
+      parleyUrl: parley.url,
+      ...demo,
+      port: Number(process.env.DEMO_PORT ?? DEFAULT_PORT),
+      stateFile: path.join(stateDir, 'inbox.json'),
+    });
+  } catch (err) {
+    console.error(`The Web Messenger demo did not start: ${err instanceof Error ? err.message : err}`);
+    return undefined;
+  }
+}
+const webDemo = await startWebDemo();
 const channelLines = (simulator?.channels ?? []).map((c) => `    ${c.label.padEnd(14)} ${c.ready ? 'ready' : `not available (${c.error})`}`);
 
 console.log(`
@@ -83,6 +106,15 @@ Channel simulator   ${simulator.url}
 ${channelLines.join('\n')}
 `
     : ''
+}${
+  webDemo
+    ? `
+Web Messenger demo  ${webDemo.url}
+  A storefront with the chat widget: talk to Acme Outfitters as a visitor.
+Inbox               ${webDemo.inboxUrl}
+  Answer as the business; the demo app's webhook events show up beside the conversation.
+`
+    : ''
 }
 Press Ctrl+C to stop.`);
 
@@ -90,6 +122,7 @@ let stopping = false;
 const shutdown = async () => {
   if (stopping) return;
   stopping = true;
+  await webDemo?.close();
   await simulator?.close();
   await parley.stop();
   process.exit(0);
