@@ -1,0 +1,520 @@
+/**
+ * The widget's controller. It owns the session (created lazily on first open
+ * or send, cached in localStorage, dropped and recreated on a 401), the
+ * timeline, the outbox of messages on their way (retried with the same
+ * clientMessageId, which the server dedupes), the realtime socket, typing and
+ * read activity, unread counting and the public events. The DOM is the view's.
+ */
+import { Api, ApiError, type Device } from './api';
+import { checkAttachment, formatBytes } from './attachments';
+import { buildFormResponse, type FormValues } from './content';
+import type { Emitter } from './events';
+import { format, pickLanguage, stringsFor, type Strings } from './i18n';
+import { Realtime, type Frame } from './realtime';
+import { CACHED_MESSAGES, SessionStore, type StoredSession } from './session-store';
+import { cacheable, isChatInputBlocked, maxSeq, mergeMessages, pendingEntry, seenKey, setStatus, unconfirmed, unreadCount, type Entry } from './timeline';
+import type { Action, Content, FormField, IntegrationConfig, Message, SessionResponse } from './types';
+import { businessName } from './ui/message';
+import { WidgetView } from './ui/view';
+
+export interface InitOptions {
+  appId: string;
+  integrationId: string;
+  apiBase: string;
+  locale?: string;
+  /** Render the conversation inline in `container` (an element or a selector), always open, without launcher. */
+  embedded?: boolean;
+  container?: HTMLElement | string;
+}
+
+const SDK_VERSION = '1.0.0';
+const TYPING_IDLE_MS = 3000;
+/** A lost typing:stop must not leave the dots forever. */
+const BUSINESS_TYPING_MAX_MS = 20_000;
+
+interface Outgoing {
+  content: Content;
+  file?: File;
+  /** The object URL shown while the file uploads; released once the message is stored. */
+  preview?: string;
+}
+
+export class Messenger {
+  private readonly api: Api;
+  private readonly store: SessionStore;
+  private readonly realtime: Realtime;
+  private readonly t: Strings;
+  private readonly lang: string;
+  private view!: WidgetView;
+  private config!: IntegrationConfig;
+  private session: StoredSession | undefined;
+  private creating: Promise<StoredSession> | undefined;
+  private entries: Entry[] = [];
+  private readonly outbox = new Map<string, Outgoing>();
+  private readonly drafts = new Map<string, FormValues>();
+  private opened = false;
+  private unread = -1;
+  private readAt: string | undefined;
+  private businessTyping: { name: string; avatarUrl?: string } | undefined;
+  private businessTypingTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingSent = false;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private hasMore = false;
+  private loadingOlder = false;
+  private everConnected = false;
+  private renderQueued = false;
+
+  constructor(
+    private readonly options: InitOptions,
+    private readonly events: Emitter,
+  ) {
+    this.api = new Api(options.apiBase, options.appId);
+    this.store = new SessionStore(options.appId, options.integrationId, localStorageOrNothing());
+    const language = pickLanguage(options.locale, navigator.languages ?? [navigator.language]);
+    this.t = stringsFor(language);
+    this.lang = language;
+    this.realtime = new Realtime({
+      url: () => this.session && this.api.socketUrl(this.session.conversationId, maxSeq(this.entries)),
+      token: () => this.session?.token,
+      frame: (f) => this.onFrame(f),
+      connected: (up) => this.onConnection(up),
+      refused: () => void this.refresh(),
+      gone: () => this.dropSession(),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.config = await this.api.config(this.options.integrationId);
+    this.session = this.store.load();
+    if (this.session) this.entries = mergeMessages([], this.session.messages).entries;
+    this.view = new WidgetView(
+      this.mountPoint(),
+      {
+        t: this.t,
+        lang: this.lang,
+        config: this.config,
+        drafts: this.drafts,
+        act: (action) => this.act(action),
+        retry: (key) => this.retry(key),
+        submitForm: (message, values) => void this.send(buildFormResponse((message.content.fields ?? []) as FormField[], values, message.id)),
+      },
+      !!this.options.embedded,
+      {
+        toggle: () => (this.opened ? this.close() : this.open()),
+        close: () => this.close(),
+        send: (text) => void this.sendText(text),
+        typing: () => this.userTyping(),
+        attach: (file) => void this.attach(file),
+        submitPrechat: (values) => void this.send(buildFormResponse(this.prechatFields(), values)),
+        loadOlder: () => void this.loadOlder(),
+      },
+    );
+    this.render();
+    this.updateUnread();
+    document.addEventListener('visibilitychange', () => this.onVisibility());
+    window.addEventListener('online', () => this.realtime.kick());
+    this.events.emit('ready');
+    if (this.options.embedded) this.open();
+    if (this.session) {
+      await this.refresh();
+      this.realtime.start();
+    }
+  }
+
+  // ---- public API -------------------------------------------------------
+
+  open(): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.view.setOpen(true);
+    this.events.emit('widget:opened');
+    this.ensureSession().catch(() => this.view.showError(this.t.error));
+    this.markSeen();
+    this.updateUnread();
+  }
+
+  close(): void {
+    if (!this.opened || this.options.embedded) return;
+    this.opened = false;
+    this.stopTyping();
+    this.view.setOpen(false);
+    this.events.emit('widget:closed');
+    this.updateUnread();
+  }
+
+  sendText(text: string): Promise<void> {
+    const trimmed = text.trim();
+    return trimmed ? this.send({ type: 'text', text: trimmed }) : Promise.resolve();
+  }
+
+  /** With the anonymous token, so the server merges this browser's history into the known user. A bad JWT rejects and keeps the current session. */
+  async login(externalId: string, jwt: string): Promise<void> {
+    const res = await this.api.login(this.options.integrationId, externalId, jwt, this.device(), this.session?.token);
+    this.adopt(res);
+    this.entries = unconfirmed(this.entries);
+    this.render();
+    await this.refresh();
+    this.realtime.start();
+  }
+
+  logout(): void {
+    this.dropSession();
+    this.entries = [];
+    this.outbox.clear();
+    this.render();
+    this.updateUnread();
+  }
+
+  // ---- session ----------------------------------------------------------
+
+  private ensureSession(): Promise<StoredSession> {
+    if (this.session) return Promise.resolve(this.session);
+    this.creating ??= this.api
+      .createSession(this.options.integrationId, this.device())
+      .then((res) => {
+        this.adopt(res);
+        this.realtime.start();
+        return this.session!;
+      })
+      .finally(() => (this.creating = undefined));
+    return this.creating;
+  }
+
+  private adopt(res: SessionResponse): void {
+    this.realtime.stop();
+    this.session = {
+      token: res.session.token,
+      userId: res.user.id,
+      conversationId: res.conversation.id,
+      externalId: res.user.externalId,
+      messages: [],
+      lastSeenSeq: 0,
+    };
+    this.readAt = undefined;
+    this.persist();
+  }
+
+  /** The token is dead (401) or the conversation is gone: forget both; the next open or send starts afresh. Unsent messages stay, to go out in the new session. */
+  private dropSession(): void {
+    this.realtime.stop();
+    this.store.clear();
+    this.session = undefined;
+    this.entries = unconfirmed(this.entries);
+    this.readAt = undefined;
+    this.setBusinessTyping(undefined);
+    this.scheduleRender();
+  }
+
+  /** Runs `call` with a session, creating one if needed; a 401 drops the session and runs it once more with a fresh one. */
+  private async withSession<T>(call: (s: StoredSession) => Promise<T>): Promise<T> {
+    const session = await this.ensureSession();
+    try {
+      return await call(session);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 401)) throw err;
+      if (this.session === session) this.dropSession();
+      return call(await this.ensureSession());
+    }
+  }
+
+  private persist(): void {
+    if (!this.session) return;
+    this.session.messages = cacheable(this.entries, CACHED_MESSAGES);
+    this.store.save(this.session);
+  }
+
+  private device(): Device {
+    return {
+      guid: this.store.deviceGuid(randomId),
+      currentUrl: location.href,
+      currentTitle: document.title,
+      referrer: document.referrer,
+      browserLanguage: navigator.language,
+      sdkVersion: SDK_VERSION,
+      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    };
+  }
+
+  // ---- messages ---------------------------------------------------------
+
+  /**
+   * Replaces the stored history with the newest page, keeping what is newer
+   * than the page (socket frames that overtook the request) and what is unsent.
+   * Used at start, after a refused socket and on `resync`.
+   */
+  private async refresh(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    try {
+      const page = await this.api.messages(session.token, session.conversationId);
+      if (this.session !== session) return;
+      const newest = page.messages.reduce((m, x) => Math.max(m, x.seq ?? 0), 0);
+      this.entries = this.entries.filter((e) => e.status !== 'sent' || (e.message.seq ?? 0) > newest);
+      this.hasMore = page.meta.hasMore;
+      this.applyMessages(page.messages, false);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && this.session === session) this.dropSession();
+    }
+  }
+
+  private async loadOlder(): Promise<void> {
+    const session = this.session;
+    const oldest = this.entries.find((e) => e.message.seq !== undefined);
+    if (!session || !oldest || !this.hasMore || this.loadingOlder) return;
+    this.loadingOlder = true;
+    try {
+      const page = await this.api.messages(session.token, session.conversationId, oldest.message.id);
+      if (this.session !== session) return;
+      this.hasMore = page.meta.hasMore;
+      this.entries = mergeMessages(this.entries, page.messages).entries;
+      this.view.render(this.viewState(), true);
+    } catch {
+      // Scrolling up again retries.
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  /** Every message from the server goes through here. `announce`: raise message:received for new business messages (live ones, not history pages). */
+  private applyMessages(messages: readonly Message[], announce: boolean): void {
+    const result = mergeMessages(this.entries, messages);
+    this.entries = result.entries;
+    for (const entry of result.confirmed) {
+      const outgoing = this.outbox.get(entry.clientMessageId!);
+      if (outgoing?.preview) URL.revokeObjectURL(outgoing.preview);
+      this.outbox.delete(entry.clientMessageId!);
+      this.events.emit('message:sent', entry.message);
+    }
+    for (const message of result.added) {
+      if (message.author.type !== 'business' || !announce) continue;
+      this.setBusinessTyping(undefined);
+      this.events.emit('message:received', message);
+    }
+    this.persist();
+    this.markSeen();
+    this.updateUnread();
+    this.scheduleRender();
+  }
+
+  private async send(content: Content, file?: File): Promise<void> {
+    const id = randomId();
+    const preview = file ? URL.createObjectURL(file) : undefined;
+    this.outbox.set(id, { content, file, preview });
+    this.entries = [...this.entries, pendingEntry(id, preview ? { ...content, mediaUrl: preview, mediaSize: file?.size } : content, this.session?.userId, new Date())];
+    this.stopTyping();
+    this.render();
+    this.view.scrollToNewest();
+    await this.deliver(id);
+  }
+
+  private async deliver(clientMessageId: string): Promise<void> {
+    const outgoing = this.outbox.get(clientMessageId);
+    if (!outgoing) return;
+    try {
+      const message = await this.withSession(async (s) => {
+        if (outgoing.file) {
+          const { mediaUrl } = await this.api.upload(s.token, outgoing.file, outgoing.file.name);
+          outgoing.content = { ...outgoing.content, mediaUrl };
+          outgoing.file = undefined;
+        }
+        return this.api.postMessage(s.token, s.conversationId, outgoing.content, clientMessageId);
+      });
+      if (message) this.applyMessages([message], false);
+    } catch (err) {
+      this.entries = setStatus(this.entries, clientMessageId, 'failed');
+      if (err instanceof ApiError && err.status === 413) this.view.showError(this.tooLargeText());
+      else if (err instanceof ApiError && err.status === 415) this.view.showError(this.t.typeNotAllowed);
+      this.scheduleRender();
+    }
+  }
+
+  /** Resends with the same clientMessageId: if the first try was stored after all, the server answers with that message. */
+  private retry(key: string): void {
+    const entry = this.entries.find((e) => e.key === key && e.status === 'failed');
+    if (!entry?.clientMessageId) return;
+    this.entries = setStatus(this.entries, entry.clientMessageId, 'sending');
+    this.render();
+    void this.deliver(entry.clientMessageId);
+  }
+
+  private async attach(file: File): Promise<void> {
+    const problem = checkAttachment(file, this.config.attachments);
+    if (problem === 'tooLarge') return this.view.showError(this.tooLargeText());
+    if (problem === 'typeNotAllowed') return this.view.showError(this.t.typeNotAllowed);
+    const type = file.type.startsWith('image/') ? 'image' : 'file';
+    await this.send({ type, mediaUrl: '', altText: file.name.slice(0, 128) }, file);
+  }
+
+  private tooLargeText(): string {
+    return format(this.t.tooLarge, { size: formatBytes(this.config.attachments?.maxBytes ?? 0) });
+  }
+
+  private async act(action: Action): Promise<void> {
+    if (action.type === 'reply') return this.send({ type: 'text', text: action.text, payload: action.payload });
+    if (action.type === 'locationRequest') return this.shareLocation();
+    if (action.type !== 'postback') return;
+    try {
+      await this.withSession((s) => this.api.postback(s.token, s.conversationId, action.payload ?? '', action.text, action._id ?? action.id));
+    } catch {
+      this.view.showError(this.t.error);
+    }
+  }
+
+  private async shareLocation(): Promise<void> {
+    const position = await new Promise<GeolocationPosition | undefined>((resolve) => {
+      if (!navigator.geolocation) return resolve(undefined);
+      navigator.geolocation.getCurrentPosition(resolve, () => resolve(undefined), { timeout: 15_000 });
+    });
+    if (!position) return this.view.showError(this.t.locationUnavailable);
+    await this.send({ type: 'location', coordinates: { lat: position.coords.latitude, long: position.coords.longitude } });
+  }
+
+  // ---- realtime, typing, read -------------------------------------------
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case 'message':
+        return this.applyMessages([frame.message], true);
+      case 'resync':
+        return void this.refresh();
+      case 'typing':
+        if (frame.author.type !== 'business') return;
+        return this.setBusinessTyping(
+          frame.state === 'start' ? { name: frame.author.displayName || businessName(this.config), avatarUrl: frame.author.avatarUrl } : undefined,
+        );
+      case 'read':
+        if (frame.author.type === 'business' && (!this.readAt || frame.at > this.readAt)) {
+          this.readAt = frame.at;
+          this.scheduleRender();
+        }
+        return;
+    }
+  }
+
+  private onConnection(up: boolean): void {
+    if (up) this.everConnected = true;
+    this.view.setReconnecting(!up && this.everConnected && !!this.session);
+    this.events.emit(up ? 'connected' : 'disconnected');
+  }
+
+  private onVisibility(): void {
+    if (document.visibilityState !== 'visible') return;
+    this.realtime.kick();
+    this.markSeen();
+    this.updateUnread();
+  }
+
+  private setBusinessTyping(typing: { name: string; avatarUrl?: string } | undefined): void {
+    clearTimeout(this.businessTypingTimer);
+    this.businessTyping = typing;
+    if (typing) this.businessTypingTimer = setTimeout(() => this.setBusinessTyping(undefined), BUSINESS_TYPING_MAX_MS);
+    this.scheduleRender();
+  }
+
+  /** typing:start once per burst of keystrokes, typing:stop after 3 s without one. Typing alone never creates a session. */
+  private userTyping(): void {
+    const session = this.session;
+    if (!session) return;
+    if (!this.typingSent) {
+      this.typingSent = true;
+      this.api.activity(session.token, session.conversationId, 'typing:start').catch(() => undefined);
+    }
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingTimer);
+    const session = this.session;
+    if (!this.typingSent || !session) return;
+    this.typingSent = false;
+    this.api.activity(session.token, session.conversationId, 'typing:stop').catch(() => undefined);
+  }
+
+  private visible(): boolean {
+    return this.opened && document.visibilityState === 'visible';
+  }
+
+  /** While the user can see the conversation everything is seen; the business hears of it when there was something of theirs to read. */
+  private markSeen(): void {
+    const session = this.session;
+    if (!session || !this.visible()) return;
+    const newest = maxSeq(this.entries);
+    if (newest <= session.lastSeenSeq) return;
+    const hadUnread = unreadCount(this.entries, session.lastSeenSeq) > 0;
+    session.lastSeenSeq = newest;
+    this.persist();
+    if (hadUnread) this.api.activity(session.token, session.conversationId, 'conversation:read').catch(() => undefined);
+  }
+
+  private updateUnread(): void {
+    const n = this.visible() || !this.session ? 0 : unreadCount(this.entries, this.session.lastSeenSeq);
+    if (n === this.unread) return;
+    this.unread = n;
+    this.view.setUnread(n);
+    this.events.emit('unreadCount', n);
+  }
+
+  // ---- view -------------------------------------------------------------
+
+  private needsPrechat(): boolean {
+    return !!this.config.prechatCapture?.enabled && !this.entries.some((e) => e.message.author.type === 'user');
+  }
+
+  private prechatFields(): FormField[] {
+    const fields = this.config.prechatCapture?.fields;
+    if (fields?.length) return fields;
+    return [
+      { type: 'text', name: 'name', label: this.t.name, maxSize: 128 },
+      { type: 'email', name: 'email', label: this.t.emailLabel },
+    ];
+  }
+
+  private viewState() {
+    const prechat = this.needsPrechat();
+    return {
+      entries: this.entries,
+      seenKey: seenKey(this.entries, this.readAt),
+      typing: this.businessTyping,
+      blocked: prechat || isChatInputBlocked(this.entries),
+      prechat: prechat ? this.prechatFields() : undefined,
+    };
+  }
+
+  private render(): void {
+    this.renderQueued = false;
+    this.view.render(this.viewState());
+  }
+
+  /** Frames arrive in bursts (a replay is many frames); one render per burst. */
+  private scheduleRender(): void {
+    if (this.renderQueued || !this.view) return;
+    this.renderQueued = true;
+    queueMicrotask(() => this.renderQueued && this.render());
+  }
+
+  private mountPoint(): HTMLElement {
+    const host = document.createElement('div');
+    host.id = 'parley-messenger';
+    host.dataset.testid = 'parley-messenger';
+    const { container } = this.options;
+    const parent = typeof container === 'string' ? document.querySelector<HTMLElement>(container) : container;
+    if (this.options.embedded) host.style.cssText = 'display:block;height:100%;width:100%';
+    (this.options.embedded && parent ? parent : document.body).append(host);
+    return host;
+  }
+}
+
+function localStorageOrNothing(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** 22 URL-safe random characters: a clientMessageId ([A-Za-z0-9_-], 1..64) and device guid. */
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
