@@ -1,0 +1,288 @@
+/**
+ * The Web Messenger widget's pure logic (src/widget/, no DOM): how messages
+ * from the cache, REST and the socket merge into one ordered timeline, unread
+ * and "Seen", forms, attachments checks, text fallbacks, language choice,
+ * reconnect backoff and the localStorage record.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkAttachment, fileNameFromUrl, formatBytes, mimeAllowed } from '../../src/widget/attachments';
+import { buildFormResponse, linkify, quickReplies, safeUri, textFallback, validateForm } from '../../src/widget/content';
+import { format, pickLanguage, stringsFor } from '../../src/widget/i18n';
+import { backoffDelay } from '../../src/widget/realtime';
+import { SessionStore } from '../../src/widget/session-store';
+import {
+  cacheable,
+  isChatInputBlocked,
+  isFormSubmitted,
+  maxSeq,
+  mergeMessages,
+  pendingEntry,
+  seenKey,
+  setStatus,
+  unreadCount,
+  type Entry,
+} from '../../src/widget/timeline';
+import type { Content, FormField, Message } from '../../src/widget/types';
+import { readableOn } from '../../src/widget/ui/theme';
+
+const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 12, minute)).toISOString();
+const business = (seq: number, content: Content = { type: 'text', text: `b${seq}` }): Message => ({
+  id: `m${seq}`,
+  seq,
+  received: at(seq),
+  author: { type: 'business' },
+  content,
+});
+const user = (seq: number, originalMessageId?: string, text = `u${seq}`): Message => ({
+  id: `m${seq}`,
+  seq,
+  received: at(seq),
+  author: { type: 'user', userId: 'u1' },
+  content: { type: 'text', text },
+  source: { type: 'web', ...(originalMessageId ? { originalMessageId } : {}) },
+});
+const merged = (...batches: Message[][]) => batches.reduce<Entry[]>((entries, batch) => mergeMessages(entries, batch).entries, []);
+const seqs = (entries: Entry[]) => entries.map((e) => e.message.seq);
+
+describe('timeline merge', () => {
+  it('orders by seq whatever order messages arrive in, and shows each once', () => {
+    const entries = merged([business(3), business(1)], [business(2), business(3)], [business(1)]);
+    expect(seqs(entries)).toEqual([1, 2, 3]);
+  });
+
+  it('dedupes a message replayed with the same id, keeping the newest copy', () => {
+    const first = business(1);
+    const again = { ...business(1), content: { type: 'text', text: 'edited' } };
+    const result = mergeMessages(merged([first]), [again]);
+    expect(result.entries).toHaveLength(1);
+    expect(result.added).toEqual([]);
+    expect(result.entries[0]!.message.content.text).toBe('edited');
+  });
+
+  it('dedupes by seq even when the id differs', () => {
+    const entries = merged([business(5)], [{ ...business(5), id: 'other' }]);
+    expect(entries).toHaveLength(1);
+  });
+
+  it('turns the optimistic bubble into the stored message when the echo carries its clientMessageId', () => {
+    const pending = pendingEntry('cm-1', { type: 'text', text: 'hi' }, 'u1', new Date(at(9)));
+    const result = mergeMessages([...merged([business(1)]), pending], [user(2, 'cm-1', 'hi')]);
+    expect(result.entries).toHaveLength(2);
+    const mine = result.entries[1]!;
+    expect(mine).toMatchObject({ key: 'cm-1', status: 'sent', clientMessageId: 'cm-1' });
+    expect(mine.message.seq).toBe(2);
+    expect(result.confirmed.map((e) => e.key)).toEqual(['cm-1']);
+    expect(result.added).toEqual([]);
+  });
+
+  it('confirms once: the POST answer after the socket echo changes nothing', () => {
+    const pending = pendingEntry('cm-1', { type: 'text', text: 'hi' }, 'u1', new Date());
+    const echoed = mergeMessages([pending], [user(4, 'cm-1')]);
+    const answered = mergeMessages(echoed.entries, [user(4, 'cm-1')]);
+    expect(answered.entries).toHaveLength(1);
+    expect(answered.confirmed).toEqual([]);
+  });
+
+  it('keeps unsent messages after every stored one, in the order they were written', () => {
+    const a = pendingEntry('a', { type: 'text', text: 'a' }, 'u1', new Date());
+    const b = pendingEntry('b', { type: 'text', text: 'b' }, 'u1', new Date());
+    const entries = mergeMessages([a, b], [business(7), business(6)]).entries;
+    expect(entries.map((e) => e.key)).toEqual(['m6', 'm7', 'a', 'b']);
+  });
+
+  it('marks failed and back to sending by clientMessageId, never a stored message', () => {
+    const pending = pendingEntry('cm', { type: 'text', text: 'x' }, 'u1', new Date());
+    const failed = setStatus([pending], 'cm', 'failed');
+    expect(failed[0]!.status).toBe('failed');
+    const stored = mergeMessages(failed, [user(1, 'cm')]).entries;
+    expect(setStatus(stored, 'cm', 'failed')[0]!.status).toBe('sent');
+  });
+
+  it('caches only stored messages, the newest ones', () => {
+    const pending = pendingEntry('p', { type: 'text', text: 'p' }, 'u1', new Date());
+    const entries = [...merged([business(1), business(2), business(3)]), pending];
+    expect(cacheable(entries, 2).map((m) => m.seq)).toEqual([2, 3]);
+    expect(maxSeq(entries)).toBe(3);
+  });
+});
+
+describe('unread and seen', () => {
+  it('counts business messages after the last seen seq, not the user’s own', () => {
+    const entries = merged([business(1), user(2), business(3), business(4)]);
+    expect(unreadCount(entries, 0)).toBe(3);
+    expect(unreadCount(entries, 3)).toBe(1);
+    expect(unreadCount(entries, 4)).toBe(0);
+  });
+
+  it('puts "Seen" on the newest user message received by the business read time', () => {
+    const entries = merged([user(1), business(2), user(3), user(5)]);
+    expect(seenKey(entries, at(4))).toBe('m3');
+    expect(seenKey(entries, at(10))).toBe('m5');
+    expect(seenKey(entries, at(0))).toBeUndefined();
+    expect(seenKey(entries, undefined)).toBeUndefined();
+  });
+});
+
+describe('forms', () => {
+  const fields: FormField[] = [
+    { type: 'text', name: 'name', label: 'Name', minSize: 2, maxSize: 10 },
+    { type: 'email', name: 'email', label: 'Email' },
+    { type: 'select', name: 'size', label: 'Size', options: [{ name: 's', label: 'Small' }, { name: 'l', label: 'Large' }] },
+  ];
+
+  it('validates required, min and max size, and email', () => {
+    expect(validateForm(fields, {})).toEqual({ name: 'required', email: 'required', size: 'required' });
+    expect(validateForm(fields, { name: 'A', email: 'nope', size: 's' })).toEqual({ name: 'tooShort', email: 'email' });
+    expect(validateForm(fields, { name: 'Abcdefghijk', email: 'a@b.co', size: 's' })).toEqual({ name: 'tooLong' });
+    expect(validateForm(fields, { name: ' Ann ', email: 'ann@example.com', size: 'l' })).toEqual({});
+  });
+
+  it('builds a formResponse quoting the form, one typed answer per field', () => {
+    const content = buildFormResponse(fields, { name: ' Ann ', email: 'ann@example.com', size: 'l' }, 'form-id');
+    expect(content).toEqual({
+      type: 'formResponse',
+      quotedMessageId: 'form-id',
+      fields: [
+        { type: 'text', name: 'name', label: 'Name', text: 'Ann' },
+        { type: 'email', name: 'email', label: 'Email', email: 'ann@example.com' },
+        { type: 'select', name: 'size', label: 'Size', select: [{ name: 'l', label: 'Large' }] },
+      ],
+    });
+    expect(buildFormResponse(fields.slice(0, 1), { name: 'Ann' })).not.toHaveProperty('quotedMessageId');
+  });
+
+  it('reads a form as submitted once a response quotes it, pending or stored', () => {
+    const form = business(1, { type: 'form', fields, blockChatInput: true });
+    expect(isFormSubmitted(merged([form]), 'm1')).toBe(false);
+    const pending = pendingEntry('cm', buildFormResponse(fields, {}, 'm1'), 'u1', new Date());
+    expect(isFormSubmitted([...merged([form]), pending], 'm1')).toBe(true);
+    const stored: Message = { ...user(2), content: { type: 'formResponse', fields: [] }, quotedMessage: { type: 'message', message: { id: 'm1' } } };
+    expect(isFormSubmitted(merged([form, stored]), 'm1')).toBe(true);
+    expect(isFormSubmitted(merged([business(3, { type: 'form', fields, submitted: true })]), 'm3')).toBe(true);
+  });
+
+  it('blocks the composer only while the newest message asks for it', () => {
+    const form = business(1, { type: 'form', fields, blockChatInput: true });
+    expect(isChatInputBlocked(merged([form]))).toBe(true);
+    expect(isChatInputBlocked(merged([form, user(2)]))).toBe(false);
+    expect(isChatInputBlocked(merged([business(1, { type: 'text', text: 'hi' })]))).toBe(false);
+  });
+});
+
+describe('content', () => {
+  it('gives every content type a plain-text fallback', () => {
+    expect(textFallback({ type: 'text', text: 'hello' })).toBe('hello');
+    expect(textFallback({ type: 'text', htmlText: '<b>bold</b> move' })).toBe('bold move');
+    expect(
+      textFallback({
+        type: 'formResponse',
+        fields: [
+          { type: 'text', name: 'n', label: 'Name', text: 'Ann' },
+          { type: 'select', name: 's', label: 'Size', select: [{ name: 'l', label: 'Large' }] },
+        ],
+      }),
+    ).toBe('Name: Ann\nSize: Large');
+    expect(textFallback({ type: 'formResponse', textFallback: 'from server', fields: [] })).toBe('from server');
+    expect(
+      textFallback({ type: 'template', template: { name: 'x', components: [{ type: 'header' }, { type: 'BODY', parameters: [{ type: 'text', text: 'Order' }, { type: 'text', text: '#42' }] }] } }),
+    ).toBe('Order #42');
+    expect(textFallback({ type: 'template', template: { name: 'x' } })).toBe('');
+    expect(textFallback({ type: 'location', coordinates: { lat: 1, long: 2 }, location: { name: 'Shop', address: '1 Main St' } })).toBe('Shop, 1 Main St');
+    expect(textFallback({ type: 'carousel', items: [{ title: 'Tent', description: '2 people' }, { title: 'Boots' }] })).toBe('Tent: 2 people\nBoots');
+  });
+
+  it('makes http links clickable and nothing else', () => {
+    expect(linkify('see https://example.com/a?b=1. ok')).toEqual([
+      { text: 'see ' },
+      { text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1' },
+      { text: '. ok' },
+    ]);
+    expect(linkify('javascript:alert(1)')).toEqual([{ text: 'javascript:alert(1)' }]);
+    expect(safeUri('javascript:alert(1)')).toBeUndefined();
+    expect(safeUri(' https://x.test ')).toBe('https://x.test');
+    expect(safeUri('mailto:a@b.c')).toBe('mailto:a@b.c');
+  });
+
+  it('shows quick replies only for the newest business message', () => {
+    const actions = [
+      { type: 'reply' as const, text: 'Yes', payload: 'Y' },
+      { type: 'link' as const, text: 'Site', uri: 'https://x.test' },
+      { type: 'locationRequest' as const, text: 'Where?' },
+    ];
+    expect(quickReplies(business(1, { type: 'text', text: 'q', actions })).map((a) => a.text)).toEqual(['Yes', 'Where?']);
+    expect(quickReplies({ ...user(2), content: { type: 'text', text: 'q', actions } })).toEqual([]);
+    expect(quickReplies(undefined)).toEqual([]);
+  });
+});
+
+describe('attachments', () => {
+  const limits = { maxBytes: 1000, types: ['image/*', 'application/pdf'] };
+  it('checks size and type against config.attachments before uploading', () => {
+    expect(checkAttachment({ size: 10, type: 'image/png' }, limits)).toBeUndefined();
+    expect(checkAttachment({ size: 10, type: 'application/pdf' }, limits)).toBeUndefined();
+    expect(checkAttachment({ size: 1001, type: 'image/png' }, limits)).toBe('tooLarge');
+    expect(checkAttachment({ size: 10, type: 'application/zip' }, limits)).toBe('typeNotAllowed');
+    expect(checkAttachment({ size: 10, type: '' }, limits)).toBe('typeNotAllowed');
+    expect(mimeAllowed('IMAGE/JPEG', ['image/*'])).toBe(true);
+    expect(mimeAllowed('imagex/jpeg', ['image/*'])).toBe(false);
+  });
+
+  it('names and sizes files for their bubble', () => {
+    expect(fileNameFromUrl('https://x.test/media/abc/My%20Invoice.pdf?sig=1')).toBe('My Invoice.pdf');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(5 * 1024 * 1024)).toBe('5.0 MB');
+  });
+});
+
+describe('i18n', () => {
+  it('takes the init locale, else the browser languages, else English', () => {
+    expect(pickLanguage('fr-CA', ['en-US'])).toBe('fr');
+    expect(pickLanguage(undefined, ['de-DE', 'fr-FR', 'en'])).toBe('fr');
+    expect(pickLanguage('es', ['de'])).toBe('en');
+    expect(pickLanguage(undefined, [])).toBe('en');
+  });
+
+  it('has French for every English string, filled by format', () => {
+    const en = stringsFor('en');
+    const fr = stringsFor('fr');
+    expect(Object.keys(fr).sort()).toEqual(Object.keys(en).sort());
+    expect(format(fr.unread, { n: 3 })).toBe('3 messages non lus');
+    expect(format(en.slide, { i: 1 })).toBe('1 of {n}');
+  });
+});
+
+describe('reconnect and storage', () => {
+  it('backs off exponentially from 1 s to 30 s, jittered within the upper half', () => {
+    expect(backoffDelay(0, 0)).toBe(500);
+    expect(backoffDelay(0, 1)).toBe(1000);
+    expect(backoffDelay(3, 0.5)).toBe(6000);
+    expect(backoffDelay(20, 1)).toBe(30_000);
+    expect(backoffDelay(20, 0)).toBe(15_000);
+  });
+
+  it('keeps one record per app and integration, capped at the newest 100 messages', () => {
+    const data = new Map<string, string>();
+    const storage = { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v), removeItem: (k: string) => void data.delete(k) };
+    const a = new SessionStore('app1', 'int1', storage);
+    const b = new SessionStore('app1', 'int2', storage);
+    const messages = Array.from({ length: 150 }, (_, i) => business(i + 1));
+    a.save({ token: 't', userId: 'u', conversationId: 'c', messages, lastSeenSeq: 7 });
+    const loaded = a.load()!;
+    expect(loaded.messages).toHaveLength(100);
+    expect(loaded.messages[0]!.seq).toBe(51);
+    expect(loaded.lastSeenSeq).toBe(7);
+    expect(b.load()).toBeUndefined();
+    a.clear();
+    expect(a.load()).toBeUndefined();
+    data.set('parley:app1:int2', '{not json');
+    expect(b.load()).toBeUndefined();
+  });
+
+  it('uses white text on the brand color while it keeps 3:1 contrast', () => {
+    expect(readableOn('#0099ff')).toBe('#ffffff');
+    expect(readableOn('#1a73e8')).toBe('#ffffff');
+    expect(readableOn('#ffcc00')).toBe('#111827');
+    expect(readableOn('#00b36b')).toBe('#111827');
+  });
+});
