@@ -176,7 +176,8 @@ function renderThread() {
     const face = side === 'business' ? el('div', { class: 'avatar' }, m.author.avatarUrl ? el('img', { src: m.author.avatarUrl, alt: '' }) : 'A') : avatar(c ?? { id: state.selected });
     nodes.push(el('div', { class: `msg ${side}${rich ? ' rich' : ''}${cont ? ' cont' : ''}`, 'data-id': m.id }, face, el('div', { class: 'bubble' }, renderContent(m.content))));
     const who = side === 'business' ? (m.author.displayName ?? 'Business') : (m.author.displayName ?? nameOf(c));
-    nodes.push(el('div', { class: `meta ${side}` }, `${who} · ${clock(m.received)} · via ${channelOf(m.source?.type)}`));
+    const reply = m.content.payload ? ` · quick reply, payload ${m.content.payload}` : '';
+    nodes.push(el('div', { class: `meta ${side}` }, `${who} · ${clock(m.received)} · via ${channelOf(m.source?.type)}${reply}`));
     previous = side;
   }
   const lastBusiness = [...state.messages].reverse().find((m) => m.author.type === 'business');
