@@ -85,6 +85,8 @@ export class Messenger {
 
   async start(): Promise<void> {
     this.config = await this.api.config(this.options.integrationId);
+    // init() may run from <head>, before there is a body to mount into.
+    if (document.readyState === 'loading') await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
     this.session = this.store.load();
     if (this.session) this.entries = mergeMessages([], this.session.messages).entries;
     this.view = new WidgetView(

@@ -4,7 +4,7 @@ export const en = {
   closeChat: 'Close chat',
   unread: '{n} unread messages',
   dialog: 'Chat with {name}',
-  greeting: 'Hi there 👋',
+  greeting: 'Hi there!',
   greetingSub: 'Ask us anything. We are here to help.',
   intro: 'Send us a message and we will answer right here.',
   tab: 'Chat with us',

@@ -6,7 +6,7 @@ export const fr: Strings = {
   closeChat: 'Fermer la discussion',
   unread: '{n} messages non lus',
   dialog: 'Discussion avec {name}',
-  greeting: 'Bonjour 👋',
+  greeting: 'Bonjour !',
   greetingSub: 'Posez-nous vos questions, nous sommes là pour vous aider.',
   intro: 'Envoyez-nous un message, nous vous répondrons ici.',
   tab: 'Discutons',

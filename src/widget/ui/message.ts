@@ -56,15 +56,15 @@ export function renderRow(entry: Entry, flags: RowFlags, ctx: RenderContext): HT
   if (!isUser && flags.start) col.append(h('div', { class: 'name' }, name));
   col.append(...renderContent(content, message, flags, ctx));
 
-  const meta: (Node | string)[] = [];
-  if (status === 'sending') meta.push(ctx.t.sending);
+  const meta: HTMLElement[] = [];
+  if (status === 'sending') meta.push(h('span', {}, ctx.t.sending));
   else if (status === 'failed')
     meta.push(
       h('span', { class: 'bad' }, ctx.t.failed),
       h('button', { type: 'button', class: 'link-btn', 'data-testid': 'retry', onClick: () => ctx.retry(entry.key) }, ctx.t.retry),
     );
-  else if (flags.end) meta.push(timeLabel(message.received, ctx.lang));
-  if (flags.seen) meta.push(`· ${ctx.t.seen}`);
+  else if (flags.end) meta.push(h('span', {}, timeLabel(message.received, ctx.lang)));
+  if (flags.seen) meta.push(h('span', { 'data-testid': 'seen' }, `· ${ctx.t.seen}`));
   if (meta.length) col.append(h('div', { class: 'meta' }, ...meta));
 
   const row = h('div', { class: `row ${author.type}${flags.start ? ' start' : ''}${WIDE.has(content.type) ? ' wide' : ''}` });

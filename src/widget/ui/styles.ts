@@ -52,7 +52,7 @@ button{cursor:pointer}
 .row{display:flex;align-items:flex-end;gap:8px;margin-top:3px}
 .row.start{margin-top:12px}
 .row.user{justify-content:flex-end}
-.row .avatar{width:28px;height:28px;font-size:12px}
+.row .avatar,.typing .avatar{width:28px;height:28px;font-size:12px}
 .row .avatar.spacer{visibility:hidden}
 .col{display:flex;flex-direction:column;align-items:flex-start;max-width:78%;min-width:0}
 .row.user .col{align-items:flex-end}
@@ -63,7 +63,7 @@ button{cursor:pointer}
 .row[data-status=sending] .bubble{opacity:.65}
 .row[data-status=failed] .bubble{opacity:.8;box-shadow:0 0 0 1.5px #ef4444}
 .bubble a{color:inherit;text-decoration:underline;text-underline-offset:2px}
-.bubble.media{padding:0;overflow:hidden;background:#fff}
+.bubble.media,.row.user .bubble.media{padding:0;overflow:hidden;background:#eef0f3;color:#111827;border-color:#e7e9ee}
 .bubble.media img{display:block;max-width:100%;width:240px;max-height:280px;object-fit:cover}
 .bubble .caption{padding:8px 12px}
 .bubble.muted{font-style:italic;color:#6b7280;background:#fafafa}
@@ -151,7 +151,7 @@ button{cursor:pointer}
 
 @media (max-width:480px){
   .root:not(.embedded) .panel{right:0;bottom:0;width:100%;height:100%;max-height:none;border-radius:0}
-  .root:not(.embedded) .panel.open~.launcher{display:none}
+  .root.is-open:not(.embedded) .launcher{display:none}
 }
 @media (prefers-reduced-motion:reduce){
   .panel,.launcher,.btn,.chip{transition:none!important}

@@ -40,6 +40,7 @@ const STICKY_PX = 80;
 
 export class WidgetView {
   readonly shadow: ShadowRoot;
+  private readonly root: HTMLElement;
   private readonly panel: HTMLElement;
   private readonly launcher: HTMLButtonElement | undefined;
   private readonly badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
@@ -125,7 +126,7 @@ export class WidgetView {
         on.close();
       }
     });
-    root.append(h('style', {}, STYLES), this.panel);
+    root.append(h('style', {}, STYLES));
 
     if (!embedded) {
       const tab = config.displayStyle === 'tab';
@@ -144,11 +145,15 @@ export class WidgetView {
       }
       root.append(this.launcher);
     }
+    // After the launcher, so Tab goes from the launcher into the open panel.
+    root.append(this.panel);
+    this.root = root;
     this.shadow.append(root);
   }
 
   setOpen(open: boolean): void {
     this.panel.classList.toggle('open', open || this.embedded);
+    this.root.classList.toggle('is-open', open);
     if (!this.launcher) return;
     this.launcher.setAttribute('aria-expanded', String(open));
     this.launcher.setAttribute('aria-label', open ? this.ctx.t.closeChat : this.ctx.t.openChat);
