@@ -1,0 +1,261 @@
+/**
+ * What a Web Messenger user may send and what it raises: every content type a
+ * person can type or pick (text with a quick reply's payload, uploaded images
+ * and files, location, a form response that marks its form submitted), nothing
+ * rich and no media from elsewhere; retried sends are stored once; postbacks,
+ * typing and read receipts become the v2 webhook events and socket frames; the
+ * business's typing reaches the socket.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from '../channels/harness';
+import { call } from '../helpers';
+import {
+  BASE,
+  browser,
+  businessSays,
+  eventually,
+  messagesPath,
+  openSocket,
+  startSession,
+  storedMessages,
+  webApp,
+  ORIGIN,
+  type Visitor,
+  type WebApp,
+} from './web';
+import { SELF } from 'cloudflare:test';
+
+const receiver = new WebhookReceiver();
+let restore: () => void;
+let app: WebApp;
+
+beforeAll(async () => {
+  const spy = routeFetch({ [RECEIVER_ORIGIN]: receiver });
+  restore = () => spy.mockRestore();
+  app = await webApp();
+  await subscribe(app.appId, app.auth);
+});
+afterAll(() => restore());
+
+async function upload(v: Visitor, file: File) {
+  const form = new FormData();
+  form.append('source', file);
+  const res = await SELF.fetch(`${BASE}/sdk/v2/apps/${app.appId}/attachments`, { method: 'POST', headers: { origin: ORIGIN, authorization: `Bearer ${v.token}` }, body: form });
+  const body = (await res.json()) as any;
+  expect(res.status, JSON.stringify(body)).toBe(201);
+  return body.attachment as { mediaUrl: string; mediaType: string; mediaSize: number };
+}
+
+const post = (v: Visitor, body: Record<string, unknown>) => browser('POST', messagesPath(app, v.conversationId), v.token, body);
+
+describe('content a user may send', () => {
+  let v: Visitor;
+  beforeAll(async () => {
+    v = await startSession(app);
+  });
+
+  it('text with the payload of the quick reply tapped, and metadata', async () => {
+    const res = await post(v, { content: { type: 'text', text: 'Large', payload: 'SIZE_L' }, metadata: { cart: '42' } });
+    expect(res.status).toBe(201);
+    const [stored] = (await storedMessages(app, v.conversationId)).filter((m) => m.id === res.body.messages[0].id);
+    expect(stored).toMatchObject({
+      author: { type: 'user', userId: v.userId },
+      content: { type: 'text', text: 'Large', payload: 'SIZE_L' },
+      metadata: { cart: '42' },
+      source: { type: 'web', integrationId: app.integrationId },
+    });
+  });
+
+  it('an image and a file it uploaded first', async () => {
+    const png = await upload(v, new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])], 'photo.png', { type: 'image/png' }));
+    const pdf = await upload(v, new File(['%PDF-1.4 fake'], 'invoice.pdf', { type: 'application/pdf' }));
+    expect(png.mediaType).toBe('image/png');
+    const image = await post(v, { content: { type: 'image', mediaUrl: png.mediaUrl, altText: 'my photo' } });
+    expect(image.status, JSON.stringify(image.body)).toBe(201);
+    const file = await post(v, { content: { type: 'file', mediaUrl: pdf.mediaUrl, text: 'the invoice' } });
+    expect(file.status, JSON.stringify(file.body)).toBe(201);
+    const stored = await storedMessages(app, v.conversationId);
+    expect(stored.find((m) => m.id === image.body.messages[0].id).content).toMatchObject({ type: 'image', mediaUrl: png.mediaUrl, altText: 'my photo' });
+    expect(stored.find((m) => m.id === file.body.messages[0].id).content).toMatchObject({ type: 'file', mediaUrl: pdf.mediaUrl, text: 'the invoice' });
+  });
+
+  it('a location', async () => {
+    const res = await post(v, { content: { type: 'location', coordinates: { lat: 45.76, long: 4.83 }, location: { name: 'Home', address: '1 rue X' } } });
+    expect(res.status).toBe(201);
+    expect(res.body.messages[0].content).toEqual({ type: 'location', coordinates: { lat: 45.76, long: 4.83 }, location: { name: 'Home', address: '1 rue X' } });
+  });
+
+  it('a form response quoting the business form: the form is marked submitted and the response has a textFallback', async () => {
+    const form = await businessSays(app, v.conversationId, {
+      type: 'form',
+      fields: [
+        { type: 'text', name: 'name', label: 'Name' },
+        { type: 'email', name: 'email', label: 'Email' },
+        { type: 'select', name: 'plan', label: 'Plan', options: [{ label: 'Pro', name: 'pro' }, { label: 'Free', name: 'free' }] },
+      ],
+    });
+    expect(form.content.submitted).not.toBe(true);
+    const res = await post(v, {
+      content: {
+        type: 'formResponse',
+        quotedMessageId: form.id,
+        fields: [
+          { type: 'text', name: 'name', label: 'Name', text: 'Ann' },
+          { type: 'email', name: 'email', label: 'Email', email: 'ann@example.com' },
+          { type: 'select', name: 'plan', label: 'Plan', select: [{ label: 'Pro', name: 'pro' }] },
+        ],
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const stored = await storedMessages(app, v.conversationId);
+    expect(stored.find((m) => m.id === form.id).content.submitted).toBe(true);
+    const response = stored.find((m) => m.id === res.body.messages[0].id);
+    expect(response.content.textFallback).toBe('Name: Ann\nEmail: ann@example.com\nPlan: Pro');
+    expect(response.content.quotedMessageId).toBeUndefined();
+    expect(response.quotedMessage).toMatchObject({ type: 'message', message: { id: form.id } });
+  });
+
+  it('a form response quoting something that is not a form is refused', async () => {
+    const text = await businessSays(app, v.conversationId, { type: 'text', text: 'not a form' });
+    const res = await post(v, { content: { type: 'formResponse', quotedMessageId: text.id, fields: [{ type: 'text', name: 'n', label: 'N', text: 'x' }] } });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('content a user may not send', () => {
+  let v: Visitor;
+  let before: any[];
+  beforeAll(async () => {
+    v = await startSession(app);
+    before = await storedMessages(app, v.conversationId);
+  });
+
+  it('a carousel (rich types are the business\'s): 400, nothing stored', async () => {
+    const res = await post(v, { content: { type: 'carousel', items: [{ title: 'A', actions: [{ type: 'postback', text: 'Buy', payload: 'BUY' }] }] } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].code).toBe('bad_request');
+    expect(await storedMessages(app, v.conversationId)).toEqual(before);
+  });
+
+  it('a text with actions or an empty text: 400', async () => {
+    expect((await post(v, { content: { type: 'text', text: 'x', actions: [{ type: 'link', text: 'go', uri: 'https://x.example' }] } })).status).toBe(400);
+    expect((await post(v, { content: { type: 'text', text: '   ' } })).status).toBe(400);
+  });
+
+  it('an image whose mediaUrl was not uploaded to this app: 400 naming content.mediaUrl, nothing stored', async () => {
+    const foreign = await post(v, { content: { type: 'image', mediaUrl: 'https://evil.example/tracker.png' } });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.errors[0].title).toMatch(/mediaUrl/);
+    const otherApp = await webApp();
+    const stranger = await startSession(otherApp);
+    const form = new FormData();
+    form.append('source', new File(['x'], 'x.png', { type: 'image/png' }));
+    const up = await SELF.fetch(`${BASE}/sdk/v2/apps/${otherApp.appId}/attachments`, { method: 'POST', headers: { origin: ORIGIN, authorization: `Bearer ${stranger.token}` }, body: form });
+    const otherUpload = ((await up.json()) as any).attachment.mediaUrl;
+    const crossApp = await post(v, { content: { type: 'file', mediaUrl: otherUpload } });
+    expect(crossApp.status).toBe(400);
+    expect(await storedMessages(app, v.conversationId)).toEqual(before);
+  });
+});
+
+describe('clientMessageId', () => {
+  it('a retried send with the same clientMessageId returns the stored message and stores it once', async () => {
+    const v = await startSession(app);
+    const body = { content: { type: 'text', text: 'only once' }, clientMessageId: 'retry-me_1' };
+    const first = await post(v, body);
+    const second = await post(v, body);
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body.messages[0]).toEqual(first.body.messages[0]);
+    expect(first.body.messages[0].source.originalMessageId).toBe('retry-me_1');
+    const other = await post(v, { ...body, clientMessageId: 'retry-me_2' });
+    expect(other.body.messages[0].id).not.toBe(first.body.messages[0].id);
+    expect((await storedMessages(app, v.conversationId)).map((m) => m.content.text)).toEqual(['only once', 'only once']);
+  });
+
+  it('refuses a clientMessageId outside [A-Za-z0-9_-]{1,64}', async () => {
+    const v = await startSession(app);
+    expect((await post(v, { content: { type: 'text', text: 'x' }, clientMessageId: 'has space' })).status).toBe(400);
+    expect((await post(v, { content: { type: 'text', text: 'x' }, clientMessageId: 'a'.repeat(65) })).status).toBe(400);
+  });
+});
+
+describe('postbacks and activity', () => {
+  const eventFor = (type: string, conversationId: string, match: (e: any) => boolean = () => true) =>
+    eventually(() => {
+      const found = receiver.ofType(type).find((e: any) => e.payload.conversation.id === conversationId && match(e));
+      if (!found) throw new Error(`no ${type} yet`);
+      return found as any;
+    });
+
+  it('a postback raises conversation:postback with its payload and stores no message', async () => {
+    const v = await startSession(app);
+    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/postback`, v.token, { payload: 'BUY_42', text: 'Buy' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({});
+    const event = await eventFor('conversation:postback', v.conversationId);
+    expect(event.payload).toMatchObject({ postback: { payload: 'BUY_42', text: 'Buy' }, user: { id: v.userId }, source: { type: 'web', integrationId: app.integrationId } });
+    expect(await storedMessages(app, v.conversationId)).toEqual([]);
+  });
+
+  it('typing raises conversation:typing and reaches the open sockets as typing frames', async () => {
+    const v = await startSession(app);
+    const socket = await openSocket(app, v.conversationId, v.token, 0);
+    for (const type of ['typing:start', 'typing:stop']) {
+      const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/activity`, v.token, { type });
+      expect(res.status).toBe(200);
+    }
+    const start = await eventFor('conversation:typing', v.conversationId, (e) => e.payload.activity.type === 'typing:start');
+    expect(start.payload.activity).toMatchObject({ type: 'typing:start', author: { type: 'user', userId: v.userId }, source: { type: 'web' } });
+    await eventFor('conversation:typing', v.conversationId, (e) => e.payload.activity.type === 'typing:stop');
+    await eventually(() => socket.frames.filter((f) => f.type === 'typing').length === 2);
+    expect(socket.frames.filter((f) => f.type === 'typing')).toEqual([
+      { type: 'typing', state: 'start', author: { type: 'user', userId: v.userId } },
+      { type: 'typing', state: 'stop', author: { type: 'user', userId: v.userId } },
+    ]);
+    socket.ws.close();
+  });
+
+  it('conversation:read raises conversation:read, resets unreadCount and reaches the sockets as a read frame', async () => {
+    const v = await startSession(app);
+    await businessSays(app, v.conversationId, { type: 'text', text: 'unread 1' });
+    await businessSays(app, v.conversationId, { type: 'text', text: 'unread 2' });
+    const listed = await browser('GET', `/sdk/v2/apps/${app.appId}/conversations`, v.token);
+    expect(listed.body.conversations[0].unreadCount).toBe(2);
+    const socket = await openSocket(app, v.conversationId, v.token, 2);
+    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/activity`, v.token, { type: 'conversation:read' });
+    expect(res.status).toBe(200);
+    const event = await eventFor('conversation:read', v.conversationId);
+    expect(event.payload.activity).toMatchObject({ type: 'conversation:read', author: { type: 'user', userId: v.userId } });
+    await eventually(() => socket.frames.some((f) => f.type === 'read'));
+    const frame = socket.frames.find((f) => f.type === 'read');
+    expect(frame).toEqual({ type: 'read', author: { type: 'user', userId: v.userId }, at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    const after = await browser('GET', `/sdk/v2/apps/${app.appId}/conversations`, v.token);
+    expect(after.body.conversations[0].unreadCount).toBe(0);
+    socket.ws.close();
+  });
+
+  it('refuses an activity type it does not know', async () => {
+    const v = await startSession(app);
+    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/activity`, v.token, { type: 'typing:maybe' });
+    expect(res.status).toBe(400);
+  });
+
+  it("the business's typing (v2 activity API) reaches the socket as a typing frame authored by the business", async () => {
+    const v = await startSession(app);
+    const socket = await openSocket(app, v.conversationId, v.token, 0);
+    await eventually(() => socket.frames.some((f) => f.type === 'ready'));
+    const res = await call('POST', `/v2/apps/${app.appId}/conversations/${v.conversationId}/activity`, app.auth, {
+      author: { type: 'business', displayName: 'Agent Smith', avatarUrl: 'https://cdn.example.com/smith.png' },
+      type: 'typing:start',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await eventually(() => socket.frames.some((f) => f.type === 'typing'));
+    expect(socket.frames.find((f) => f.type === 'typing')).toEqual({
+      type: 'typing',
+      state: 'start',
+      author: { type: 'business', displayName: 'Agent Smith', avatarUrl: 'https://cdn.example.com/smith.png' },
+    });
+    socket.ws.close();
+  });
+});
