@@ -39,7 +39,7 @@ export interface ViewState {
 const STICKY_PX = 80;
 
 export class WidgetView {
-  readonly shadow: ShadowRoot;
+  private readonly shadow: ShadowRoot;
   private readonly root: HTMLElement;
   private readonly panel: HTMLElement;
   private readonly launcher: HTMLButtonElement | undefined;
@@ -170,10 +170,6 @@ export class WidgetView {
   focusComposer(): void {
     const target = !this.input.disabled ? this.input : this.panel.querySelector<HTMLElement>('.scroller input, .scroller select') ?? this.panel.querySelector<HTMLElement>('button');
     target?.focus({ preventScroll: true });
-  }
-
-  focusLauncher(): void {
-    this.launcher?.focus();
   }
 
   setUnread(n: number): void {
