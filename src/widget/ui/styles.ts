@@ -28,6 +28,7 @@ button{cursor:pointer}
 
 .panel{position:fixed;right:20px;bottom:var(--p-panel-bottom,92px);z-index:2147483001;width:380px;height:600px;max-height:calc(100vh - var(--p-panel-bottom,92px) - 20px);background:#fff;border-radius:16px;box-shadow:0 16px 48px rgba(15,23,42,.22),0 2px 8px rgba(15,23,42,.08);display:flex;flex-direction:column;overflow:hidden;transform-origin:bottom right;opacity:0;transform:translateY(16px) scale(.97);visibility:hidden;transition:opacity .22s ease,transform .22s cubic-bezier(.2,.8,.2,1),visibility 0s linear .22s}
 .panel.open{opacity:1;transform:none;visibility:visible;transition-delay:0s}
+.root.embedded{height:100%}
 .embedded .panel{position:relative;right:auto;bottom:auto;width:100%;height:100%;max-height:none;opacity:1;transform:none;visibility:visible;box-shadow:none;border-radius:inherit}
 
 .header{background:var(--p-brand);color:var(--p-on-brand);padding:14px 12px 14px 16px;display:flex;align-items:center;gap:12px;flex:none}
