@@ -91,6 +91,12 @@ export type ReceivedEvent =
   | { kind: 'typing'; state: 'start' | 'stop' }
   | { kind: 'delivery'; status: 'sent' | 'delivered' | 'read' | 'failed'; channelMessageId?: string; watermark?: number; error?: { code: string; message: string } };
 
+/** A message leaving an anonymous user's conversation in a merge, with the key that dedupes it. */
+export interface MovedMessage {
+  message: Message;
+  dedupeKey: string;
+}
+
 /** A message the Web Messenger posts for its user (the session decides who). */
 export interface WebPost {
   content: Message['content'];
@@ -486,6 +492,8 @@ export class ConversationDO extends DurableObject<Env> {
       if (!found) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
       quoted = toMessage(found);
       if (post.content.type === 'formResponse' && quoted.content.type !== 'form') return fail(400, 'bad_request', 'content.quotedMessageId: a form response must quote a form');
+      // The answer quotes the form as it is once answered.
+      if (quoted.content.type === 'form') quoted = { ...quoted, content: { ...quoted.content, submitted: true } as Message['content'] };
     }
     const user = userRef(participant);
     const source: MessageSource = { type: WEB, integrationId: client.integrationId, ...(post.clientMessageId ? { originalMessageId: post.clientMessageId } : {}) };
@@ -537,28 +545,53 @@ export class ConversationDO extends DurableObject<Env> {
     this.raise(row, clientAddEvent(userRef(participant), client.view, { type: WEB, integrationId: client.integrationId }));
   }
 
-  /** Every message, oldest first: what a merge moves out of an anonymous user's conversation. */
-  exportMessages(limit: number): Message[] {
-    return this.sql.exec<MessageRow>('SELECT * FROM messages ORDER BY seq LIMIT ?', limit).toArray().map(toMessage);
+  /**
+   * Every message, oldest first, with the key it was deduped on: what a merge
+   * moves out of an anonymous user's conversation.
+   */
+  exportMessages(limit: number): MovedMessage[] {
+    return this.sql
+      .exec<MessageRow & { dedupe_key: string | null }>('SELECT * FROM messages ORDER BY seq LIMIT ?', limit)
+      .toArray()
+      .map((r) => ({ message: toMessage(r), dedupeKey: r.dedupe_key ?? `merged:${r.id}` }));
   }
 
   /**
    * History moved in from a merged anonymous user: stored after the existing
-   * messages with their original times, authored by `userId`, without a
-   * second `conversation:message` (those were raised when they were sent).
+   * messages with their original times and quotes, authored by `userId`,
+   * without a second `conversation:message` (those were raised when they were
+   * sent). Each keeps its dedupe key, so a login retried after a partial merge
+   * moves nothing twice and a browser's retry of an unanswered send still
+   * finds its message.
    */
-  absorb(messages: Message[], from: string, userId: string): Result<number> {
+  absorb(moved: MovedMessage[], from: string, userId: string): Result<number> {
     const row = this.live();
     if (!row) return NOT_FOUND;
     if (!this.participantByUser(userId)) return NOT_PARTICIPANT;
+    let stored = 0;
     this.transact(() => {
-      for (const m of messages) {
+      for (const { message: m, dedupeKey } of moved) {
+        if (this.sql.exec('SELECT 1 FROM messages WHERE dedupe_key = ?', dedupeKey).toArray().length > 0) continue;
         const author = m.author.type === 'user' && m.author.userId === from ? { ...m.author, userId } : m.author;
-        this.insertMessage(this.row()!, { author, content: m.content, source: m.source, received: m.received, ...(m.metadata ? { metadata: m.metadata } : {}) }, undefined, false);
+        this.insertMessage(
+          this.row()!,
+          {
+            author,
+            content: m.content,
+            source: m.source,
+            received: m.received,
+            dedupeKey,
+            ...(m.metadata ? { metadata: m.metadata } : {}),
+            ...(m.quotedMessage ? { quotedMessage: m.quotedMessage } : {}),
+          },
+          undefined,
+          false,
+        );
+        stored++;
       }
     });
     this.afterCommit();
-    return { ok: true, value: messages.length };
+    return { ok: true, value: stored };
   }
 
   /** The user logged in with the business's id: participants carry it from now on. */

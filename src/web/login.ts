@@ -86,9 +86,13 @@ export async function login(request: IRequest, env: Env) {
     const info = clientInfo(request, body.device);
     const conversationId = newId();
     const created = await createWebUser(env, appId, { externalId, client: { integrationId: integration.id, info, conversationId } });
-    if (created === 'conflict') throw unauthorized('Another login for this externalId is in progress; retry');
-    await openWebClient(env, appId, integration, { userId: created.userId, externalId }, created.clientId, conversationId, info);
-    return sessionAnswer(env, { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId, externalId }, LOGIN_SESSION_DAYS, info, 200);
+    if (created !== 'conflict') {
+      await openWebClient(env, appId, integration, { userId: created.userId, externalId }, created.clientId, conversationId, info);
+      return sessionAnswer(env, { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId, externalId }, LOGIN_SESSION_DAYS, info, 200);
+    }
+    // A concurrent login created the user first: join them like any known user.
+    known = await findUserByExternalId(env, appId, externalId);
+    if (!known) throw new Error(`user ${externalId} was created concurrently but cannot be found`);
   }
 
   await markAuthenticated(env, appId, known.id);

@@ -228,9 +228,7 @@ describe('merge details', () => {
     expect(new Set(logins.map((l) => l.body.user.id)).size).toBe(1);
   });
 
-  // Product bug: ConversationDO.absorb re-inserts each moved message with author, content, source,
-  // received and metadata but not its quotedMessage, so a merged reply loses what it answered.
-  it.fails('a merged form response keeps the form it quotes', async () => {
+  it('a merged form response keeps the form it quotes', async () => {
     await call('POST', `/v2/apps/${app.appId}/users`, app.auth, { externalId: 'form-filler' });
     const visitor = await startSession(app);
     const form = await businessSays(app, visitor.conversationId, { type: 'form', fields: [{ type: 'text', name: 'name', label: 'Name' }] });
