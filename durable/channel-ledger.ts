@@ -185,8 +185,9 @@ export class ChannelLedger {
 
   // ---- outbound deliveries ---------------------------------------------------------
 
-  add(messageId: string, clientId: string, payload: string): void {
-    this.sql.exec('INSERT INTO deliveries (message_id, client_id, payload) VALUES (?, ?, ?)', messageId, clientId, payload);
+  /** `queued_at` is when the commit put this delivery's kick in the outbox: the alarm's safety net counts from it. */
+  add(messageId: string, clientId: string, payload: string, now = Date.now()): void {
+    this.sql.exec('INSERT INTO deliveries (message_id, client_id, payload, queued_at) VALUES (?, ?, ?, ?)', messageId, clientId, payload, now);
   }
 
   /**
@@ -274,22 +275,6 @@ export class ChannelLedger {
     return this.sql.exec('UPDATE deliveries SET lease_until = max(lease_until, ?) WHERE id = ? AND lease_id = ? RETURNING id', until, deliveryId, leaseId).toArray().length > 0;
   }
 
-  /**
-   * Marks the heads that are due as served by a fresh kick: the retry time and
-   * any lapsed lease are cleared, so the alarm does not fire again for them
-   * while the kick waits in the queue.
-   */
-  takeDue(now: number): string[] {
-    const due = this.dueClients(now);
-    for (const clientId of due) {
-      this.sql.exec(
-        'UPDATE deliveries SET next_at = 0, lease_id = NULL, lease_until = 0 WHERE id = (SELECT min(id) FROM deliveries WHERE client_id = ?)',
-        clientId,
-      );
-    }
-    return due;
-  }
-
   /** Forgets every channel trace (the conversation was deleted, or its user was): nothing more is sent. */
   clear(): void {
     this.sql.exec('DELETE FROM deliveries');
@@ -315,28 +300,27 @@ export class ChannelLedger {
     return this.sql.exec('SELECT 1 FROM deliveries WHERE client_id = ? LIMIT 1', clientId).toArray().length > 0;
   }
 
-  /** The earliest time a head delivery becomes claimable again (retry due or lease lapsed). */
-  nextWake(): number | null {
-    const r = this.sql
-      .exec<{ t: number | null }>(
-        `SELECT min(max(next_at, CASE WHEN lease_id IS NULL THEN 0 ELSE lease_until END)) AS t
-         FROM deliveries d WHERE id = (SELECT min(id) FROM deliveries WHERE client_id = d.client_id) AND (next_at > 0 OR lease_id IS NOT NULL)`,
-      )
-      .one();
-    return r.t;
-  }
-
-  /** Clients whose head delivery is claimable now and was waiting on a retry or a lapsed lease. */
-  private dueClients(now: number): string[] {
+  /**
+   * When each client with deliveries next needs a kick (the same rule as the
+   * webhook stream's `nextKick`): a leased or retrying head when its lease
+   * lapses or its retry is due, if that is after the client's last kick and
+   * last progress; otherwise `intervalMs` after the later of those, so a lost
+   * kick or a consumer that died between deliveries is made good. A client
+   * with no delivery is owed nothing. Derived from the rows each send writes
+   * anyway: nothing more is stored per message.
+   */
+  kicks(since: (clientId: string, queuedAt: number) => number, intervalMs: (clientId: string) => number): { clientId: string; at: number }[] {
     return this.sql
-      .exec<{ client_id: string }>(
-        `SELECT client_id FROM deliveries d WHERE id = (SELECT min(id) FROM deliveries WHERE client_id = d.client_id)
-         AND (next_at > 0 OR lease_id IS NOT NULL) AND next_at <= ? AND (lease_id IS NULL OR lease_until <= ?)`,
-        now,
-        now,
+      .exec<{ client_id: string; next_at: number; lease_id: string | null; lease_until: number; queued_at: number }>(
+        `SELECT client_id, next_at, lease_id, lease_until, (SELECT max(queued_at) FROM deliveries WHERE client_id = d.client_id) AS queued_at
+         FROM deliveries d WHERE id = (SELECT min(id) FROM deliveries WHERE client_id = d.client_id)`,
       )
       .toArray()
-      .map((r) => r.client_id);
+      .map((h) => {
+        const claimableAt = Math.max(h.next_at, h.lease_id ? h.lease_until : 0);
+        const from = since(h.client_id, h.queued_at);
+        return { clientId: h.client_id, at: claimableAt > from ? claimableAt : from + intervalMs(h.client_id) };
+      });
   }
 
   // ---- receipts -----------------------------------------------------------------

@@ -123,6 +123,7 @@ export type Activity =
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
 type Queues = 'index' | 'webhooks' | 'deliveries';
+type KickWatch = { name: string; kicked_at: number; rekicks: number };
 type OutboxBody = IndexOp | WebhookKick | DeliveryKick;
 
 type ConversationRow = {
@@ -177,6 +178,15 @@ const MAX_BATCH_BYTES = 200 * 1024;
 const MAX_OP_BYTES = 100 * 1024;
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).byteLength;
 const DRAIN_RETRY_MS = 5_000;
+/**
+ * The safety net for lost queue messages (QUEUE_REKICK_MS overrides it): when
+ * a queue consumer has made no progress on something this object still owes
+ * (webhook events, channel deliveries, unconfirmed index ops) for this long
+ * after the last kick, the alarm sends again, doubling the wait each time
+ * nothing comes of it (up to 2^6 times).
+ */
+const REKICK_MS = 60_000;
+const MAX_REKICK_DOUBLINGS = 6;
 
 export class ConversationDO extends DurableObject<Env> {
   private sql: SqlStorage;
@@ -184,8 +194,24 @@ export class ConversationDO extends DurableObject<Env> {
   private ledger: ChannelLedger;
   private hub: SocketHub;
   private draining = false;
-  /** Outbox rows up to this id are in a sendBatch right now. */
-  private sendingUpTo = 0;
+  /**
+   * Outbox rows up to this id were sent (or are in a sendBatch right now) by
+   * this instance. Kicks are deleted once sent; index ops stay until their
+   * consumer confirms them (`indexApplied`), and an instance that starts
+   * afresh (0) sends those again: index ops are idempotent.
+   */
+  private sentUpTo = 0;
+  /** Sends of index ops not yet all confirmed, oldest first: the last outbox id of each and when it went. */
+  private indexSends: { upTo: number; at: number }[] = [];
+  /** Unconfirmed index ops were sent again this many times in a row without a confirmation (the wait doubles). */
+  private indexResends = 0;
+  private resendIndex = false;
+  /**
+   * When a queue consumer last showed progress here, by kick target
+   * ('webhooks', 'webhook:<id>', 'deliveries:<clientId>'). In memory only: a
+   * restart forgets it and at worst sends one kick too many.
+   */
+  private progress = new Map<string, number>();
   private drainAgain = false;
   /** When the alarm is set for, as last written by this instance; undefined until read. */
   private alarmAt: number | null | undefined;
@@ -697,6 +723,7 @@ export class ConversationDO extends DurableObject<Env> {
       return undefined;
     }
     const claim = this.ledger.claim(clientId, leaseMs, Date.now());
+    this.progress.set(`deliveries:${clientId}`, Date.now());
     this.ctx.waitUntil(this.scheduleAlarm());
     return claim;
   }
@@ -710,6 +737,7 @@ export class ConversationDO extends DurableObject<Env> {
     const row = this.row();
     const delivery = this.ledger.leased(deliveryId, leaseId);
     if (!row || !delivery) return { more: false };
+    this.progress.set(`deliveries:${delivery.client_id}`, Date.now());
     const client = this.ledger.client(delivery.client_id);
     const participant = client && this.participantByUser(client.userId);
     this.transact(() => {
@@ -938,8 +966,11 @@ export class ConversationDO extends DurableObject<Env> {
 
   // ---- webhook delivery (driven by the webhooks queue consumer) ----------
 
-  claimWebhookBatch(sub: StreamSubscription, limit: number, leaseMs: number): BatchClaim {
+  /** `webhookIds`: every webhook of the app, as the consumer knows them (cursors of the others are never kicked for). */
+  claimWebhookBatch(sub: StreamSubscription, limit: number, leaseMs: number, webhookIds?: string[]): BatchClaim {
+    if (webhookIds) this.stream.adopt(webhookIds);
     const claim = this.stream.claim(sub, limit, leaseMs);
+    this.webhookProgress(sub.id);
     // Whatever the answer, a lease or a pending retry must be backed by an alarm (it may have been lost in a crash).
     this.ctx.waitUntil(this.scheduleAlarm());
     return claim;
@@ -948,12 +979,45 @@ export class ConversationDO extends DurableObject<Env> {
   /** The batch was acknowledged or dead-lettered; says whether more events wait (false too when the lease was stale). */
   settleWebhook(sub: StreamSubscription, leaseId: string, lastSeq: number, stillFailing: boolean): { more: boolean } {
     const settled = this.stream.settle(sub.id, leaseId, lastSeq, stillFailing);
+    this.webhookProgress(sub.id);
     this.ctx.waitUntil(this.scheduleAlarm());
     return { more: settled && this.stream.hasPending(sub) };
   }
 
   retryWebhook(webhookId: string, leaseId: string, retryAt: number): void {
     this.stream.retryLater(webhookId, leaseId, retryAt);
+    this.webhookProgress(webhookId);
+    this.ctx.waitUntil(this.scheduleAlarm());
+  }
+
+  /** The consumer served a kick for an app without webhooks: the events so far are owed to no one. */
+  webhooksUnsubscribed(): void {
+    this.stream.noWebhooks();
+    this.webhookProgress();
+    this.ctx.waitUntil(this.scheduleAlarm());
+  }
+
+  private webhookProgress(webhookId?: string): void {
+    const now = Date.now();
+    this.progress.set('webhooks', now);
+    if (webhookId) this.progress.set(`webhook:${webhookId}`, now);
+  }
+
+  /**
+   * The index consumer applied these outbox rows to D1: they leave the outbox.
+   * Index ops stay in the outbox until confirmed, so one lost on its way (a
+   * queue message lost in a crash) is sent again by the alarm. The cost is
+   * this one call per conversation per index batch; the rows it deletes were
+   * deleted at send time before, so no row is written more.
+   */
+  indexApplied(ids: number[]): void {
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      this.sql.exec(`DELETE FROM outbox WHERE queue = 'index' AND id IN (${chunk.map(() => '?').join(', ')})`, ...chunk);
+    }
+    this.indexResends = 0;
+    const oldest = this.sql.exec<{ id: number | null }>("SELECT min(id) AS id FROM outbox WHERE queue = 'index' AND id <= ?", this.sentUpTo).one().id;
+    this.indexSends = oldest === null ? [] : this.indexSends.filter((s) => s.upTo >= oldest);
     this.ctx.waitUntil(this.scheduleAlarm());
   }
 
@@ -996,6 +1060,8 @@ export class ConversationDO extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;
+    this.progress.clear();
+    this.indexSends = [];
     migrate(this.sql);
   }
 
@@ -1014,18 +1080,77 @@ export class ConversationDO extends DurableObject<Env> {
 
   // ---- outbox and alarm ---------------------------------------------------
 
+  /**
+   * Kicks the queues for whatever is owed and not being served (a retry came
+   * due, a consumer died, a kick was lost: see `nextKicks`), marks unconfirmed
+   * index ops for sending again when overdue, and retries the outbox drain.
+   * Kicks are queue messages the DO never relies on alone: its own state says
+   * what is still owed, so it kicks again until a consumer shows up.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const owner = this.streamOwner();
-    if (owner && this.stream.takeDue() > 0) this.enqueueKick(owner.appId, owner.id);
-    const row = this.row();
-    if (row) {
-      this.transact(() => {
-        for (const clientId of this.ledger.takeDue(Date.now())) this.enqueueDeliveryKick(row.app_id, row.id, clientId);
-      });
+    const now = Date.now();
+    this.transact(() => {
+      const due = this.nextKicks();
+      const owner = this.streamOwner();
+      if (owner && due.webhooks !== null && due.webhooks <= now) {
+        this.enqueueKick(owner.appId, owner.id);
+        this.noteKick('webhooks', due.watch, now);
+      }
+      const row = this.row();
+      for (const k of due.deliveries) {
+        if (!row || k.at > now) continue;
+        this.enqueueDeliveryKick(row.app_id, row.id, k.clientId);
+        this.noteKick(`deliveries:${k.clientId}`, due.watch, now);
+      }
+    });
+    const oldest = this.indexSends[0];
+    if (oldest && oldest.at + this.rekickInterval(this.indexResends) <= now) {
+      this.resendIndex = true;
+      this.indexResends++;
     }
     await this.drain();
     await this.scheduleAlarm();
+  }
+
+  private rekickMs(): number {
+    const n = Number(this.env.QUEUE_REKICK_MS);
+    return this.env.QUEUE_REKICK_MS && Number.isFinite(n) && n > 0 ? n : REKICK_MS;
+  }
+
+  private rekickInterval(rekicks: number): number {
+    return this.rekickMs() * 2 ** Math.min(rekicks, MAX_REKICK_DOUBLINGS);
+  }
+
+  /** When the webhooks queue and each client's deliveries are next owed a kick (null: nothing owed). */
+  private nextKicks(): { webhooks: number | null; deliveries: { clientId: string; at: number }[]; watch: Map<string, KickWatch> } {
+    const watch = new Map(this.sql.exec<KickWatch>('SELECT name, kicked_at, rekicks FROM kick_watch').toArray().map((w) => [w.name, w]));
+    // Rekicks count only while no consumer showed progress since the last kick.
+    const interval = (name: string) => {
+      const w = watch.get(name);
+      return this.rekickInterval(w && (this.progress.get(name) ?? 0) <= w.kicked_at ? w.rekicks : 0);
+    };
+    const webhooks = this.stream.nextKick(watch.get('webhooks')?.kicked_at ?? 0, (id) => this.progress.get(`webhook:${id}`) ?? 0, interval('webhooks'));
+    const deliveries = this.ledger.kicks(
+      (clientId, queuedAt) => Math.max(queuedAt, watch.get(`deliveries:${clientId}`)?.kicked_at ?? 0, this.progress.get(`deliveries:${clientId}`) ?? 0),
+      (clientId) => interval(`deliveries:${clientId}`),
+    );
+    // A client served since its last kick is owed nothing: its record goes (a write only then).
+    const owed = new Set(deliveries.map((k) => `deliveries:${k.clientId}`));
+    for (const name of watch.keys()) {
+      if (name.startsWith('deliveries:') && !owed.has(name)) {
+        this.sql.exec('DELETE FROM kick_watch WHERE name = ?', name);
+        watch.delete(name);
+      }
+    }
+    return { webhooks, deliveries, watch };
+  }
+
+  /** The one write the safety net makes, and only when the alarm kicks. */
+  private noteKick(name: string, watch: Map<string, KickWatch>, now: number): void {
+    const w = watch.get(name);
+    const rekicks = w && (this.progress.get(name) ?? 0) <= w.kicked_at ? w.rekicks + 1 : 1;
+    this.sql.exec('INSERT INTO kick_watch (name, kicked_at, rekicks) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET kicked_at = excluded.kicked_at, rekicks = excluded.rekicks', name, now, rekicks);
   }
 
   /** Queues the conversation record and its participants for the D1 index. */
@@ -1049,14 +1174,14 @@ export class ConversationDO extends DurableObject<Env> {
   private enqueueKick(appId: string, conversationId: string): void {
     // One unsent kick covers every event raised before it is sent; a kick already being sent does not
     // (the consumer may have served it before this event existed).
-    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' AND id > ? LIMIT 1", this.sendingUpTo).toArray().length > 0) return;
+    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' AND id > ? LIMIT 1", this.sentUpTo).toArray().length > 0) return;
     this.enqueue('webhooks', { appId, conversationId });
   }
 
   /** One unsent kick per client is enough: the consumer serves the client's deliveries in order until none is left. */
   private enqueueDeliveryKick(appId: string, conversationId: string, clientId: string): void {
     const body = JSON.stringify({ appId, conversationId, clientId } satisfies DeliveryKick);
-    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'deliveries' AND id > ? AND body = ? LIMIT 1", this.sendingUpTo, body).toArray().length > 0) return;
+    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'deliveries' AND id > ? AND body = ? LIMIT 1", this.sentUpTo, body).toArray().length > 0) return;
     this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', 'deliveries', body);
   }
 
@@ -1088,8 +1213,10 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /**
-   * One alarm serves both jobs: retry an outbox drain (when rows wait) and wake
-   * webhook cursors whose retry is due or whose lease lapsed. The in-memory copy
+   * One alarm serves every job: retry an outbox drain (when unsent rows wait),
+   * send unconfirmed index ops again, and kick for webhooks and deliveries that
+   * are owed and not served (`nextKicks`). It is set only while something is
+   * owed: a conversation whose queues are caught up has none. The in-memory copy
    * of the alarm time is updated before each await, so interleaved calls agree,
    * and storage applies their setAlarm/deleteAlarm in call order.
    */
@@ -1099,8 +1226,10 @@ export class ConversationDO extends DurableObject<Env> {
       if (this.alarmAt === undefined) this.alarmAt = stored;
     }
     // Computed after the await, so it reflects every commit that happened meanwhile.
-    const outboxWaiting = this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length > 0;
-    const wakes = [this.stream.nextWake(), this.ledger.nextWake()].filter((t): t is number => t !== null);
+    const outboxWaiting = this.sql.exec('SELECT 1 FROM outbox WHERE id > ? LIMIT 1', this.sentUpTo).toArray().length > 0;
+    const kicks = this.nextKicks();
+    const wakes = [kicks.webhooks, ...kicks.deliveries.map((k) => k.at)].filter((t): t is number => t !== null);
+    if (this.indexSends[0]) wakes.push(this.indexSends[0].at + this.rekickInterval(this.indexResends));
     const wake = wakes.length ? Math.min(...wakes) : null;
     let want: number | null = outboxWaiting ? Date.now() + DRAIN_RETRY_MS : null;
     if (wake !== null) want = want === null ? wake : Math.min(want, wake);
@@ -1118,8 +1247,8 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /**
-   * Sends outbox rows to their queues in order, in batches, and deletes what was
-   * sent. Concurrent callers coalesce into the running drain, which is what
+   * Sends outbox rows to their queues in order, in batches, and deletes the
+   * kicks that were sent (index ops wait for their confirmation). Concurrent callers coalesce into the running drain, which is what
    * batches a burst of messages into few queue sends.
    */
   private async drain(): Promise<void> {
@@ -1131,7 +1260,13 @@ export class ConversationDO extends DurableObject<Env> {
     try {
       do {
         this.drainAgain = false;
-        const rows = this.sql.exec<{ id: number; queue: Queues; body: string }>('SELECT id, queue, body FROM outbox ORDER BY id LIMIT ?', MAX_BATCH_MESSAGES).toArray();
+        if (this.resendIndex) {
+          // Unconfirmed index ops are overdue: send every one of them again, oldest first.
+          this.resendIndex = false;
+          this.sentUpTo = 0;
+          this.indexSends = [];
+        }
+        const rows = this.sql.exec<{ id: number; queue: Queues; body: string }>('SELECT id, queue, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?', this.sentUpTo, MAX_BATCH_MESSAGES).toArray();
         if (rows.length === 0) break;
         let bytes = 0;
         const batch: typeof rows = [];
@@ -1141,13 +1276,24 @@ export class ConversationDO extends DurableObject<Env> {
           bytes += size;
           batch.push(r);
         }
-        this.sendingUpTo = batch[batch.length - 1]!.id;
+        const queue = batch[0]!.queue;
+        const from = this.sentUpTo;
+        const last = batch[batch.length - 1]!.id;
+        this.sentUpTo = last;
         try {
-          await this.queueFor(batch[0]!.queue).sendBatch(batch.map((r) => ({ body: JSON.parse(r.body) as OutboxBody, contentType: 'json' as const })));
-        } finally {
-          this.sendingUpTo = 0;
+          // An index op carries its outbox id, which its consumer hands back once D1 holds it.
+          const body = (r: (typeof rows)[number]) => (queue === 'index' ? { ...(JSON.parse(r.body) as IndexOp), ack: r.id } : (JSON.parse(r.body) as OutboxBody));
+          await this.queueFor(queue).sendBatch(batch.map((r) => ({ body: body(r), contentType: 'json' as const })));
+        } catch (err) {
+          this.sentUpTo = from;
+          throw err;
         }
-        this.sql.exec('DELETE FROM outbox WHERE id <= ?', batch[batch.length - 1]!.id);
+        if (queue === 'index') {
+          // Its consumer may have confirmed it already, while this send was still being answered.
+          const unconfirmed = this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'index' AND id > ? AND id <= ? LIMIT 1", from, last).toArray().length > 0;
+          if (unconfirmed) this.indexSends.push({ upTo: last, at: Date.now() });
+        }
+        else this.sql.exec('DELETE FROM outbox WHERE id > ? AND id <= ?', from, last);
         if (batch.length < rows.length) this.drainAgain = true;
       } while (this.drainAgain);
     } catch (err) {

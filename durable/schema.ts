@@ -66,6 +66,19 @@ export const MIGRATIONS: string[] = [
      at INTEGER NOT NULL,
      PRIMARY KEY (client_id, channel_message_id, status)
    );`,
+  // The alarm's safety net for lost queue kicks: each cursor keeps its webhook's filter, each delivery when it
+  // was queued, and one row per kick target ('webhooks', 'deliveries:<clientId>') says when the alarm last kicked
+  // and how many times in a row without progress; written only when the alarm kicks, never per message.
+  `ALTER TABLE webhook_cursors ADD COLUMN triggers TEXT;
+   ALTER TABLE webhook_cursors ADD COLUMN since TEXT;
+   ALTER TABLE webhook_cursors ADD COLUMN orphaned INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE deliveries ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE kick_watch (
+     name TEXT PRIMARY KEY,
+     kicked_at INTEGER NOT NULL,
+     rekicks INTEGER NOT NULL DEFAULT 0,
+     seq INTEGER NOT NULL DEFAULT 0
+   );`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -7,6 +7,11 @@
  * a lease (so two queue consumers never send one webhook's events at once) and
  * the retry schedule. That is what keeps event N+1 behind event N for one
  * conversation and one webhook, whatever order the queue delivers kicks in.
+ *
+ * A cursor also remembers its webhook's filter (triggers, creation time), so
+ * the object can tell by itself whether a webhook still has events to send:
+ * that is what lets its alarm kick the queue again when a kick was lost
+ * (`nextKick`), without any bookkeeping per event.
  */
 import type { WebhookEvent } from '../src/webhooks/events';
 
@@ -39,6 +44,11 @@ type CursorRow = {
   next_attempt_at: number | null;
   lease_until: number | null;
   lease_id: string | null;
+  /** The webhook's triggers (JSON) and creation time as last claimed; null on cursors older than these columns. */
+  triggers: string | null;
+  since: string | null;
+  /** 1 when the last consumer that served this object did not list the webhook (deleted): no kick is owed to it. */
+  orphaned: number;
 };
 
 export type EventRow = { seq: number; id: string; type: string; created_at: string; payload: string };
@@ -80,11 +90,37 @@ export class WebhookStream {
     return seq;
   }
 
-  private cursor(webhookId: string): CursorRow {
-    const row = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE webhook_id = ?', webhookId).toArray()[0];
-    if (row) return row;
-    this.sql.exec('INSERT INTO webhook_cursors (webhook_id) VALUES (?)', webhookId);
-    return { webhook_id: webhookId, acked_seq: 0, inflight_end: null, attempts: 0, failing_since: null, next_attempt_at: null, lease_until: null, lease_id: null };
+  /** The webhook's cursor, created on its first claim; the filter is rewritten only when it changed (rare). */
+  private cursor(sub: StreamSubscription): CursorRow {
+    const triggers = JSON.stringify(sub.triggers);
+    const row = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE webhook_id = ?', sub.id).toArray()[0];
+    if (row) {
+      if (row.triggers !== triggers || row.since !== sub.createdAt || row.orphaned) {
+        this.sql.exec('UPDATE webhook_cursors SET triggers = ?, since = ?, orphaned = 0 WHERE webhook_id = ?', triggers, sub.createdAt, sub.id);
+      }
+      return row;
+    }
+    this.sql.exec('INSERT INTO webhook_cursors (webhook_id, triggers, since) VALUES (?, ?, ?)', sub.id, triggers, sub.createdAt);
+    return { webhook_id: sub.id, acked_seq: 0, inflight_end: null, attempts: 0, failing_since: null, next_attempt_at: null, lease_until: null, lease_id: null, triggers, since: sub.createdAt, orphaned: 0 };
+  }
+
+  /**
+   * The consumer lists the app's webhooks with each claim: cursors of webhooks
+   * no longer listed (deleted) are marked, so the alarm never kicks for them.
+   * Marked, not deleted: a consumer with a stale list must not reset a live
+   * webhook's cursor (that would send its events again). Writes only on change.
+   */
+  adopt(webhookIds: string[]): void {
+    this.sql.exec(`UPDATE webhook_cursors SET orphaned = 1 WHERE orphaned = 0 AND webhook_id NOT IN (${webhookIds.map(() => '?').join(', ')})`, ...webhookIds);
+  }
+
+  /** The app has no webhooks at all (as of its consumer): nothing raised up to now is owed to anyone. */
+  noWebhooks(): void {
+    this.adopt([]);
+    this.sql.exec(
+      `INSERT INTO kick_watch (name, kicked_at, seq) VALUES ('webhooks', 0, (SELECT coalesce(max(seq), 0) FROM events))
+       ON CONFLICT(name) DO UPDATE SET seq = excluded.seq WHERE kick_watch.seq < excluded.seq`,
+    );
   }
 
   /** The next events this webhook subscribes to and has not acknowledged, in order, up to `limit`. */
@@ -105,13 +141,13 @@ export class WebhookStream {
   }
 
   hasPending(sub: StreamSubscription): boolean {
-    const c = this.cursor(sub.id);
+    const c = this.cursor(sub);
     return this.pending(sub, c.acked_seq, null, 1).length > 0;
   }
 
   /** Hands out the webhook's next batch under a lease, or says why not now. */
   claim(sub: StreamSubscription, limit: number, leaseMs: number, now = Date.now()): BatchClaim {
-    const c = this.cursor(sub.id);
+    const c = this.cursor(sub);
     if (c.lease_until !== null && c.lease_until > now) return { state: 'busy' };
     if (c.next_attempt_at !== null && c.next_attempt_at > now) return { state: 'waiting', until: c.next_attempt_at };
     const rows = this.pending(sub, c.acked_seq, c.inflight_end, limit);
@@ -167,27 +203,48 @@ export class WebhookStream {
     return res.rowsWritten > 0;
   }
 
-  /** The earliest moment a cursor needs attention again (a retry or an expired lease), if any. */
-  nextWake(): number | null {
-    return this.sql
-      .exec<{ t: number | null }>('SELECT min(coalesce(next_attempt_at, lease_until)) AS t FROM webhook_cursors WHERE next_attempt_at IS NOT NULL OR lease_until IS NOT NULL')
-      .one().t;
-  }
-
   /** Stored events by id, for replaying chosen events. */
   byIds(ids: string[]): string {
     return eventsJson(this.sql.exec<EventRow>(`SELECT * FROM events WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY seq`, ...ids).toArray());
   }
 
-  /** Cursors whose retry is due or whose lease lapsed (a consumer died); clears them so a kick re-claims. */
-  takeDue(now = Date.now()): number {
-    const due = this.sql
-      .exec<{ n: number }>('SELECT count(*) AS n FROM webhook_cursors WHERE next_attempt_at <= ? OR lease_until <= ?', now, now)
-      .one().n;
-    if (due > 0) {
-      this.sql.exec('UPDATE webhook_cursors SET next_attempt_at = NULL WHERE next_attempt_at <= ?', now);
-      this.sql.exec('UPDATE webhook_cursors SET lease_until = NULL WHERE lease_until <= ?', now);
+  /**
+   * When this object next owes the webhooks queue a kick, or null when every
+   * webhook is caught up (the alarm then costs nothing). Per live cursor:
+   * - leased, or waiting for a retry: when the lease lapses or the retry is due;
+   * - claimable at a moment after the last kick and the webhook's last
+   *   progress (a retry came due, a consumer died holding a lease): then;
+   * - otherwise, with events still to send: `intervalMs` after the later of
+   *   the last kick and the webhook's last progress (claim, settle, retry), so
+   *   a kick that was lost, or a consumer that died between batches, is made
+   *   good. With no live cursor at all (the first kick of a new conversation
+   *   lost), events newer than the last "no webhooks" answer count as unsent.
+   * "Pending" is derived from the cursors and the events, so nothing is
+   * written per event for this; `lastKick` is the newest of the last kick the
+   * alarm sent and the newest event (whose commit put a kick in the outbox).
+   */
+  nextKick(lastKick: number, progressOf: (webhookId: string) => number, intervalMs: number): number | null {
+    const newest = this.sql.exec<{ seq: number; created_at: string }>('SELECT seq, created_at FROM events ORDER BY seq DESC LIMIT 1').toArray()[0];
+    const base = Math.max(lastKick, newest ? Date.parse(newest.created_at) : 0);
+    let wake: number | null = null;
+    const earliest = (t: number) => (wake = wake === null ? t : Math.min(wake, t));
+    const cursors = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE orphaned = 0').toArray();
+    for (const c of cursors) {
+      const claimableAt = Math.max(c.lease_until ?? 0, c.next_attempt_at ?? 0);
+      const since = Math.max(base, progressOf(c.webhook_id));
+      if (claimableAt > since) earliest(claimableAt);
+      else if (c.inflight_end !== null || this.unsent(c)) earliest(since + intervalMs);
     }
-    return due;
+    if (cursors.length === 0 && newest) {
+      const answered = this.sql.exec<{ seq: number }>("SELECT seq FROM kick_watch WHERE name = 'webhooks'").toArray()[0]?.seq ?? 0;
+      if (newest.seq > answered) earliest(base + intervalMs);
+    }
+    return wake;
+  }
+
+  /** Whether a cursor has events it subscribes to past its acknowledged seq (an old cursor without a filter: any event). */
+  private unsent(c: CursorRow): boolean {
+    if (c.triggers === null) return this.sql.exec('SELECT 1 FROM events WHERE seq > ? LIMIT 1', c.acked_seq).toArray().length > 0;
+    return this.pending({ id: c.webhook_id, triggers: JSON.parse(c.triggers) as string[], createdAt: c.since ?? '' }, c.acked_seq, null, 1).length > 0;
   }
 }

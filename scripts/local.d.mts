@@ -5,6 +5,7 @@ export const ROOT: string;
 export const WRANGLER: string;
 export function ensureDevVars(file?: string): Record<string, string>;
 export function applyMigrations(persistTo: string): void;
+export function queryD1<T = Record<string, unknown>>(persistTo: string, sql: string): T[];
 export function startParley(opts: {
   port?: number;
   persistTo: string;

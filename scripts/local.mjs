@@ -55,6 +55,13 @@ function wrangler(args, opts = {}) {
   return spawnSync(process.execPath, [WRANGLER, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...QUIET_ENV, CI: 'true' }, ...opts });
 }
 
+/** Runs one SQL statement on the local D1 database persisted in `persistTo` (Parley stopped) and returns its rows. */
+export function queryD1(persistTo, sql) {
+  const res = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--json', '--command', sql], { maxBuffer: 256 * 1024 * 1024 });
+  if (res.status !== 0) throw new Error(`Querying D1 failed:\n${res.stdout}\n${res.stderr}`);
+  return JSON.parse(res.stdout)[0].results;
+}
+
 export function applyMigrations(persistTo) {
   const res = wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
   if (res.status !== 0) {
@@ -96,7 +103,8 @@ export async function startParley({ port = 8787, persistTo, vars = {}, quiet = f
     await new Promise((r) => setTimeout(r, 250));
   }
   const stop = async () => {
-    if (child.exitCode !== null) return;
+    // A child killed by a signal has exitCode null and signalCode set: its 'exit' already fired and will not again.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     try {
       process.kill(-child.pid, 'SIGTERM');

@@ -23,6 +23,8 @@ export interface Env {
   WEBHOOK_RETRY_CAP_MS?: string;
   WEBHOOK_RETRY_WINDOW_MS?: string;
   WEBHOOK_TIMEOUT_MS?: string;
+  /** How long (ms, default 60 s) a ConversationDO waits for a queue consumer to show up before it kicks the queue again: lost queue messages are made good. */
+  QUEUE_REKICK_MS?: string;
   /** DNS-over-HTTPS JSON endpoint used to check where webhook targets resolve (production only). */
   DNS_OVER_HTTPS_URL?: string;
   ACCOUNT_KEY_ID?: string;

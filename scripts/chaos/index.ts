@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CHANNELS, Channels, type Channel, type ChannelMessage, type ChaosUser, type Copy, type Wire } from './channels';
 import { ChaosReceiver } from './receiver';
 import { Runtime } from './runtime';
@@ -101,6 +102,10 @@ const LATE_MS = 20_000;
 const PROBE_WAIT_MS = 30_000;
 /** How long the channels' senders may still take once the storm is over. */
 const SETTLE_MS = 60_000;
+/** QUEUE_REKICK_MS for the run. */
+const REKICK_MS = 10_000;
+/** After the last probe, before the runtime stops and D1 is read: a re-sent index op needs REKICK_MS and a batch. */
+const INDEX_SETTLE_MS = 2 * REKICK_MS + 5_000;
 /** Uptime between a restart and the next kill. */
 const MIN_UPTIME_MS = 5_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -124,6 +129,9 @@ export async function runChaos(options: ChaosOptions): Promise<{ ok: boolean }> 
     WEBHOOK_RETRY_CAP_MS: '4000',
     // The lease of a batch whose consumer died is this + 65 s (see drainMs).
     WEBHOOK_TIMEOUT_MS: '5000',
+    // A conversation kicks its queues again (webhooks, deliveries) and re-sends unconfirmed index ops after 10 s
+    // without progress, instead of 60 s: queue messages held in memory die with the runtime, and the run is bounded.
+    QUEUE_REKICK_MS: String(REKICK_MS),
   };
   const port = await freePort();
   const runtime = new Runtime(options.runtimeWorker, { port, inspectorPort: await freePort(), persistTo: options.persistTo, vars, verbose: options.verbose ?? false });
@@ -338,7 +346,14 @@ export async function runChaos(options: ChaosOptions): Promise<{ ok: boolean }> 
     phase = 'verify';
     progress(true);
     const stored = await readStored(api, [...receiver.conversations]);
+    // The D1 index is eventually consistent: give unconfirmed index ops time to be sent again, then read D1
+    // with the runtime stopped (the local D1 is a SQLite file wrangler opens).
+    say(`verify: waiting ${INDEX_SETTLE_MS / 1000} s for the D1 index, then stopping Parley to read it`);
+    await sleep(INDEX_SETTLE_MS);
     clearInterval(ticker);
+    await runtime.stop();
+    const { queryD1 } = (await import(pathToFileURL(path.join(options.root, 'scripts', 'local.mjs')).href)) as typeof import('../local.mjs');
+    const index = queryD1<IndexRow>(options.persistTo, `SELECT id, conversation_id, seq FROM message_index WHERE app_id = '${String(app.id).replace(/[^A-Za-z0-9]/g, '')}'`);
     if (tty) process.stdout.write('\r\x1b[2K');
 
     const edited = editedSince(options.root, started);
@@ -353,6 +368,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ ok: boolean }> 
       receiver,
       channels,
       stored,
+      index,
       wallMs: Date.now() - started,
       notes,
     });
@@ -365,6 +381,12 @@ export async function runChaos(options: ChaosOptions): Promise<{ ok: boolean }> 
   }
 }
 
+interface IndexRow {
+  id: string;
+  conversation_id: string;
+  seq: number;
+}
+
 interface ReportInput {
   started: number;
   outageWindow: { from: number; until: number };
@@ -375,6 +397,8 @@ interface ReportInput {
   receiver: ChaosReceiver;
   channels: Channels;
   stored: Awaited<ReturnType<typeof readStored>>;
+  /** The app's rows of D1's message_index at the end. */
+  index: IndexRow[];
   wallMs: number;
   notes: string[];
 }
@@ -458,6 +482,14 @@ function report(r: ReportInput): { ok: boolean } {
     buckets.set(bucket, (buckets.get(bucket) ?? 0) + 1);
   }
 
+  // The D1 index must hold every stored message once, under its conversation and seq, and nothing else.
+  const indexById = new Map<string, IndexRow[]>();
+  for (const row of r.index) indexById.set(row.id, [...(indexById.get(row.id) ?? []), row]);
+  const indexMissing = stored.messages.filter((m) => !indexById.has(m.id));
+  const indexWrong = stored.messages.filter((m) => indexById.get(m.id)?.some((row) => row.conversation_id !== m.conversationId || row.seq !== m.seq));
+  const indexDoubled = [...indexById].filter(([, rows]) => rows.length > 1);
+  const indexExtra = r.index.filter((row) => !storedIds.has(row.id));
+
   const problems: string[] = [];
   if (all.lost.length) {
     const undiscovered = all.lostUndiscovered.length ? ` (${all.lostUndiscovered.length} of them from users whose conversation never showed up in any webhook event, so it could not be listed)` : '';
@@ -477,6 +509,10 @@ function report(r: ReportInput): { ok: boolean } {
   if (unknownStored.length) problems.push(`UNKNOWN: ${unknownStored.length} stored messages carry no channel id that was sent: ${unknownStored.slice(0, 5).map((m) => m.id).join(', ')}`);
   if (all.webhooksPending) problems.push(`UNSETTLED: ${all.webhooksPending} webhook copies still pending at the end`);
   if (nonTwilioNeverAcked) problems.push(`GAVE UP: ${nonTwilioNeverAcked} Telegram/WhatsApp messages never acknowledged although the sender redelivers`);
+  if (indexMissing.length) problems.push(`INDEX MISSING: ${indexMissing.length} stored messages have no D1 index row: ${indexMissing.slice(0, 10).map((m) => `${m.id} (seq ${m.seq} in ${m.conversationId})`).join(', ')}`);
+  if (indexWrong.length) problems.push(`INDEX WRONG: ${indexWrong.length} index rows name another conversation or seq: ${indexWrong.slice(0, 5).map((m) => m.id).join(', ')}`);
+  if (indexDoubled.length) problems.push(`INDEX DOUBLED: ${indexDoubled.length} messages have more than one index row`);
+  if (indexExtra.length) problems.push(`INDEX EXTRA: ${indexExtra.length} index rows name no stored message: ${indexExtra.slice(0, 5).map((row) => row.id).join(', ')}`);
   if (receiver.counts.badSignature) problems.push(`SIGNATURE: ${receiver.counts.badSignature} customer webhook deliveries failed signature verification`);
   if (stored.failures.length) problems.push(`REST: ${stored.failures.length} conversations could not be listed: ${stored.failures.slice(0, 3).join('; ')}`);
 
@@ -524,6 +560,13 @@ function report(r: ReportInput): { ok: boolean } {
   line('stored messages with exactly one event id', stored.messages.filter((m) => eventsByMessage.get(m.id)?.count === 1).length);
   line('messages announced under >1 event id', announcedTwice.length);
   line('events arriving behind a later seq', receiver.counts.outOfOrder);
+  console.log('\nD1 index (message_index, read after the run)');
+  line('index rows of the app', r.index.length);
+  line('stored messages with exactly one index row', stored.messages.filter((m) => indexById.get(m.id)?.length === 1).length);
+  line('stored messages MISSING from the index', indexMissing.length);
+  line('index rows with another conversation or seq', indexWrong.length);
+  line('messages with more than one index row', indexDoubled.length);
+  line('index rows for no stored message', indexExtra.length);
   console.log('\nProbe (one more message per user after the drain)');
   line('probes sent / acknowledged / announced', probes.length, probes.filter(isAcked).length, probes.filter((m) => announcedOriginals.has(m.id)).length);
   console.log('\nChannel sender HTTP attempts during the run');

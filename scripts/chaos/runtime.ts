@@ -87,7 +87,11 @@ export class Runtime {
   }
 
   /** Graceful stop at the end of the run (SIGTERM, then SIGKILL after 5 s, as startParley's stop does); bounded. */
+  private stopped = false;
+
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     this.up = false;
     await Promise.race([this.call('stop').catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
     await this.kill().catch(() => this.killNow());

@@ -3,7 +3,10 @@
  * `batch()` (one round trip, one transaction). Upserts are keyed by message id
  * and deletes are idempotent, so a redelivered batch changes nothing. If D1
  * fails, the whole batch is retried by the queue; a body that does not parse
- * is acknowledged and logged, since retrying it can never succeed.
+ * is acknowledged and logged, since retrying it can never succeed. Once D1
+ * holds the batch, each conversation is told which of its ops it can drop
+ * (`ack`): a conversation sends again what was never confirmed, so an op lost
+ * with a queue message is not lost from the index.
  */
 import * as v from 'valibot';
 import { conversationStub } from '../api/context';
@@ -87,4 +90,29 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
     );
   }
   await db.batch(statements);
+  await confirm(env, ops);
+}
+
+/**
+ * One call per conversation in the batch. A failed confirmation is only
+ * logged: D1 holds the ops, and the conversation sending them again later
+ * changes nothing (every op is idempotent).
+ */
+async function confirm(env: Env, ops: IndexOp[]): Promise<void> {
+  const byConversation = new Map<string, { appId: string; conversationId: string; ids: number[] }>();
+  for (const op of ops) {
+    if (op.op === 'stream.purge' || op.ack === undefined) continue;
+    const conversationId = op.op === 'conversation.upsert' ? op.conversation.id : op.conversationId;
+    const key = `${op.appId}/${conversationId}`;
+    const entry = byConversation.get(key) ?? { appId: op.appId, conversationId, ids: [] };
+    entry.ids.push(op.ack);
+    byConversation.set(key, entry);
+  }
+  await Promise.all(
+    [...byConversation.values()].map((c) =>
+      conversationStub(env, c.appId, c.conversationId)
+        .indexApplied(c.ids)
+        .catch((err: unknown) => console.error(`index: confirming ${c.ids.length} ops to ${c.conversationId} failed; it sends them again later`, err instanceof Error ? err.message : String(err))),
+    ),
+  );
 }

@@ -106,19 +106,29 @@ async function serveReplay(env: Env, policy: RetryPolicy, replay: WebhookReplay)
   return true;
 }
 
+/**
+ * Claims tell the DO which webhooks the app has, and an app with none says so:
+ * the DO kicks again until events are served (a kick can be lost), so it must
+ * know when no one is owed them.
+ */
 async function serveConversation(env: Env, policy: RetryPolicy, kick: WebhookKick): Promise<void> {
   const subs = await appWebhooks(env, kick.appId);
-  await Promise.all(subs.map((sub) => serveWebhook(env, policy, kick, sub)));
+  if (subs.length === 0) {
+    await conversationStub(env, kick.appId, kick.conversationId).webhooksUnsubscribed();
+    return;
+  }
+  const ids = subs.map((s) => s.id);
+  await Promise.all(subs.map((sub) => serveWebhook(env, policy, kick, sub, ids)));
 }
 
-async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription): Promise<void> {
+async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, webhookIds: string[]): Promise<void> {
   const stub = conversationStub(env, kick.appId, kick.conversationId);
   const stream: StreamSubscription = { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt };
   // A lease covers a whole round (DNS lookup, send with its timeout, D1 log) with room to spare, so it
   // lapses only if this consumer died; a consumer that merely ran late is fenced out by the lease id.
   const leaseMs = policy.timeoutMs + DNS_TIMEOUT_MS + 60_000;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const claim: BatchClaim = await stub.claimWebhookBatch(stream, sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs);
+    const claim: BatchClaim = await stub.claimWebhookBatch(stream, sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs, round === 0 ? webhookIds : undefined);
     if (claim.state !== 'ready') return;
     const events = JSON.parse(claim.eventsJson) as WebhookEvent[];
     const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);

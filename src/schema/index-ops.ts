@@ -3,7 +3,9 @@
  * queryable copy of conversations and messages in step with the
  * ConversationDOs. Every op is idempotent, so redelivery is harmless. The
  * consumer parses each body with this schema, so a malformed op is dropped
- * loudly instead of poisoning a batch.
+ * loudly instead of poisoning a batch. An op sent from a conversation's outbox
+ * carries `ack`, its outbox row id: the consumer hands it back once D1 holds
+ * the op, and the conversation sends again the ops never confirmed.
  */
 import * as v from 'valibot';
 import { conversationView } from './conversation';
@@ -19,25 +21,29 @@ const messageRow = v.object({
   body: v.string(),
 });
 
+/** Added by the sending conversation, never stored in its outbox. */
+const ack = { ack: v.optional(v.number()) };
 
 export const indexOp = v.variant('op', [
   v.object({
     op: v.literal('conversation.upsert'),
+    ...ack,
     appId: v.string(),
     conversation: conversationView,
     participants: v.array(v.object({ id: v.string(), userId: v.string() })),
   }),
-  v.object({ op: v.literal('participant.remove'), appId: v.string(), conversationId: v.string(), userId: v.string() }),
-  v.object({ op: v.literal('message.upsert'), appId: v.string(), conversationId: v.string(), message: messageRow }),
-  v.object({ op: v.literal('message.delete'), appId: v.string(), conversationId: v.string(), messageId: v.string() }),
-  v.object({ op: v.literal('conversation.messagesCleared'), appId: v.string(), conversationId: v.string(), upToSeq: v.number() }),
+  v.object({ op: v.literal('participant.remove'), ...ack, appId: v.string(), conversationId: v.string(), userId: v.string() }),
+  v.object({ op: v.literal('message.upsert'), ...ack, appId: v.string(), conversationId: v.string(), message: messageRow }),
+  v.object({ op: v.literal('message.delete'), ...ack, appId: v.string(), conversationId: v.string(), messageId: v.string() }),
+  v.object({ op: v.literal('conversation.messagesCleared'), ...ack, appId: v.string(), conversationId: v.string(), upToSeq: v.number() }),
   v.object({
     op: v.literal('conversation.touch'),
+    ...ack,
     appId: v.string(),
     conversationId: v.string(),
     businessLastRead: v.string(),
   }),
-  v.object({ op: v.literal('conversation.delete'), appId: v.string(), conversationId: v.string() }),
+  v.object({ op: v.literal('conversation.delete'), ...ack, appId: v.string(), conversationId: v.string() }),
   /** A deleted app's stream object (a conversation's or a user's) is emptied; sent by the app delete route. */
   v.object({ op: v.literal('stream.purge'), appId: v.string(), streamId: v.string() }),
 ]);

@@ -1,7 +1,7 @@
 /**
  * The channel ledger's bookkeeping inside a real Durable Object's SQLite:
- * only the head delivery of a client is leased, a due retry is handed to
- * exactly one kick (the alarm does not fire again for it), receipts that
+ * only the head delivery of a client is leased, a delivery is owed a kick
+ * until a consumer serves it (a lost kick is repeated), receipts that
  * overtake their send wait for it, and deleting clears every channel trace.
  */
 import { runInDurableObject } from 'cloudflare:test';
@@ -29,29 +29,43 @@ describe('channel ledger', () => {
       expect(second && 'messageId' in second && second.messageId).toBe('m2');
     }));
 
-  it('hands a due retry to one kick: once taken, the alarm has nothing to wake for it', () =>
+  /** The alarm's view of a client: the later of its last kick, its newest queued delivery and its consumer's last progress. */
+  const since = (lastKick: number, progress: number) => (_clientId: string, queuedAt: number) => Math.max(queuedAt, lastKick, progress);
+  const every30s = () => 30_000;
+
+  it('a queued delivery is owed a kick again when its kick brought no consumer within the interval, and nothing once sent', () =>
+    withLedger('0000000000000000000000a7', (ledger) => {
+      ledger.touchClient(client, 1_000, 1_000);
+      ledger.add('m1', 'c1', '{}', 1_000);
+      expect(ledger.kicks(since(0, 0), every30s)).toEqual([{ clientId: 'c1', at: 31_000 }]);
+      // The alarm kicked at 31 s and still no consumer came: the next kick is an interval after that one.
+      expect(ledger.kicks(since(31_000, 0), every30s)).toEqual([{ clientId: 'c1', at: 61_000 }]);
+      const claim = ledger.claim('c1', 60_000, 40_000) as { deliveryId: number; leaseId: string };
+      expect(ledger.kicks(since(31_000, 40_000), every30s), 'leased: the lease is what to wait for').toEqual([{ clientId: 'c1', at: 100_000 }]);
+      ledger.finish(ledger.leased(claim.deliveryId, claim.leaseId)!, ['x1'], 41_000);
+      expect(ledger.kicks(since(31_000, 41_000), every30s)).toEqual([]);
+    }));
+
+  it('a retry that comes due after the last kick is kicked when due; a kick that brings no consumer is repeated after the interval', () =>
     withLedger('0000000000000000000000a2', (ledger) => {
       ledger.touchClient(client, 1_000, 1_000);
-      ledger.add('m1', 'c1', '{}');
+      ledger.add('m1', 'c1', '{}', 1_000);
       const claim = ledger.claim('c1', 60_000, 2_000) as { deliveryId: number; leaseId: string };
       ledger.retryAt(ledger.leased(claim.deliveryId, claim.leaseId)!, 5_000, 0, 0, [], 2_000);
-      expect(ledger.nextWake()).toBe(5_000);
-      expect(ledger.takeDue(4_000)).toEqual([]);
-      expect(ledger.takeDue(5_000)).toEqual(['c1']);
-      expect(ledger.nextWake()).toBeNull();
-      expect(ledger.takeDue(6_000)).toEqual([]);
+      expect(ledger.kicks(since(0, 2_000), every30s)).toEqual([{ clientId: 'c1', at: 5_000 }]);
+      // Kicked at 5 s; the retry time stays, so a lost kick does not leave the delivery stranded.
+      expect(ledger.kicks(since(5_000, 2_000), every30s)).toEqual([{ clientId: 'c1', at: 35_000 }]);
       // The kicked consumer can claim it at once.
       expect(ledger.claim('c1', 60_000, 6_000)).toMatchObject({ messageId: 'm1', attempts: 2 });
     }));
 
-  it('a lapsed lease is handed to one kick the same way', () =>
+  it('a lapsed lease (a consumer died) is kicked when it lapses, then like any unserved delivery', () =>
     withLedger('0000000000000000000000a3', (ledger) => {
       ledger.touchClient(client, 1_000, 1_000);
-      ledger.add('m1', 'c1', '{}');
+      ledger.add('m1', 'c1', '{}', 1_000);
       ledger.claim('c1', 10_000, 2_000);
-      expect(ledger.nextWake()).toBe(12_000);
-      expect(ledger.takeDue(12_000)).toEqual(['c1']);
-      expect(ledger.nextWake()).toBeNull();
+      expect(ledger.kicks(since(0, 2_000), every30s)).toEqual([{ clientId: 'c1', at: 12_000 }]);
+      expect(ledger.kicks(since(12_000, 2_000), every30s)).toEqual([{ clientId: 'c1', at: 42_000 }]);
     }));
 
   it('remembers channel ids sent before a retry, so their receipts find the message', () =>
