@@ -548,7 +548,10 @@ export class ConversationDO extends DurableObject<Env> {
   /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
   clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
     if (!this.live()) return NOT_FOUND;
-    if (!this.participantByUser(client.userId)) return NOT_PARTICIPANT;
+    const participant = this.participantByUser(client.userId);
+    if (!participant) return NOT_PARTICIPANT;
+    // Every open tab reports the read; once nothing is unread a repeat tells the business nothing new.
+    if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
     const received = this.receive(client, [event]);
     return received.ok ? { ok: true, value: null } : received;
   }

@@ -63,6 +63,14 @@ function safeName(name: string): string {
   return cleaned || 'file';
 }
 
+function decodedName(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface Attachment {
   mediaUrl: string;
   mediaType: string;
@@ -120,9 +128,13 @@ export async function upload(request: IRequest, env: Env) {
 }
 
 export async function serve(request: IRequest, env: Env) {
-  const { appId, key, name } = request.params as { appId: string; key: string; name: string };
-  if (!/^[0-9a-f]{24}$/.test(key) || !/^[0-9a-f]{24}$/.test(appId)) throw notFound('attachment_not_found', 'Attachment not found');
-  const object = await env.ATTACHMENTS.get(`${appId}/${key}/${decodeURIComponent(name)}`);
+  const { appId, key } = request.params as { appId: string; key: string };
+  const name = decodedName(request.params.name!);
+  // Stored names are safeName()'s: anything else (a broken escape, a name R2 could not hold) names nothing.
+  if (!/^[0-9a-f]{24}$/.test(key) || !/^[0-9a-f]{24}$/.test(appId) || name === undefined || name !== safeName(name)) {
+    throw notFound('attachment_not_found', 'Attachment not found');
+  }
+  const object = await env.ATTACHMENTS.get(`${appId}/${key}/${name}`);
   if (!object) throw notFound('attachment_not_found', 'Attachment not found');
   const type = object.httpMetadata?.contentType ?? 'application/octet-stream';
   const headers = new Headers({
@@ -134,7 +146,7 @@ export async function serve(request: IRequest, env: Env) {
     'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
     'cross-origin-resource-policy': 'cross-origin',
     'access-control-allow-origin': '*',
-    'content-disposition': `${INLINE.test(type) ? 'inline' : 'attachment'}; filename="${decodeURIComponent(name).replace(/"/g, '')}"`,
+    'content-disposition': `${INLINE.test(type) ? 'inline' : 'attachment'}; filename="${name}"`,
   });
   return new Response(object.body, { headers });
 }

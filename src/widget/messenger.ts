@@ -1,6 +1,6 @@
 /**
- * The widget's controller. It owns the session (created lazily on first open
- * or send, cached in localStorage, dropped and recreated on a 401), the
+ * The widget's controller. It owns the session (created on the first send,
+ * so a visitor who only opens the widget leaves no user behind; cached in localStorage, dropped and recreated on a 401), the
  * timeline, the outbox of messages on their way (retried with the same
  * clientMessageId, which the server dedupes), the realtime socket, typing and
  * read activity, unread counting and the public events. The DOM is the view's.
@@ -130,7 +130,6 @@ export class Messenger {
     this.opened = true;
     this.view.setOpen(true);
     this.events.emit('widget:opened');
-    this.ensureSession().catch(() => this.view.showError(this.t.error));
     this.markSeen();
     this.updateUnread();
   }
@@ -196,7 +195,7 @@ export class Messenger {
     this.persist();
   }
 
-  /** The token is dead (401) or the conversation is gone: forget both; the next open or send starts afresh. Unsent messages stay, to go out in the new session. */
+  /** The token is dead (401) or the conversation is gone: forget both; the next send starts afresh. Unsent messages stay, to go out in the new session. */
   private dropSession(): void {
     this.realtime.stop();
     this.store.clear();
@@ -388,6 +387,12 @@ export class Messenger {
         if (frame.author.type === 'business' && (!this.readAt || frame.at > this.readAt)) {
           this.readAt = frame.at;
           this.scheduleRender();
+        }
+        // Read in another tab: this one's badge clears too, and it does not report the read again.
+        if (frame.author.type === 'user' && this.session && frame.author.userId === this.session.userId) {
+          this.session.lastSeenSeq = Math.max(this.session.lastSeenSeq, maxSeq(this.entries));
+          this.persist();
+          this.updateUnread();
         }
         return;
     }

@@ -3,6 +3,7 @@ export const en = {
   openChat: 'Open chat',
   closeChat: 'Close chat',
   unread: '{n} unread messages',
+  unreadOne: '1 unread message',
   dialog: 'Chat with {name}',
   greeting: 'Hi there!',
   greetingSub: 'Ask us anything. We are here to help.',

@@ -5,6 +5,7 @@ export const fr: Strings = {
   openChat: 'Ouvrir la discussion',
   closeChat: 'Fermer la discussion',
   unread: '{n} messages non lus',
+  unreadOne: '1 message non lu',
   dialog: 'Discussion avec {name}',
   greeting: 'Bonjour !',
   greetingSub: 'Posez-nous vos questions, nous sommes là pour vous aider.',

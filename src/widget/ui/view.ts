@@ -176,7 +176,7 @@ export class WidgetView {
     this.badge.hidden = n === 0;
     this.badge.textContent = n > 99 ? '99+' : String(n);
     if (this.launcher && this.launcher.getAttribute('aria-expanded') !== 'true') {
-      this.launcher.setAttribute('aria-label', n ? `${this.ctx.t.openChat} (${format(this.ctx.t.unread, { n })})` : this.ctx.t.openChat);
+      this.launcher.setAttribute('aria-label', n ? `${this.ctx.t.openChat} (${n === 1 ? this.ctx.t.unreadOne : format(this.ctx.t.unread, { n })})` : this.ctx.t.openChat);
     }
   }
 

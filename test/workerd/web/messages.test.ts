@@ -235,6 +235,19 @@ describe('postbacks and activity', () => {
     socket.ws.close();
   });
 
+  it('a read with nothing unread (the second tab reporting it) raises no second conversation:read', async () => {
+    const v = await startSession(app);
+    await businessSays(app, v.conversationId, { type: 'text', text: 'read me' });
+    const read = () => browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/activity`, v.token, { type: 'conversation:read' });
+    expect((await read()).status).toBe(200);
+    await eventFor('conversation:read', v.conversationId);
+    expect((await read()).status).toBe(200);
+    // A marker after the repeat: once its event is in, the repeat's would have been too.
+    await businessSays(app, v.conversationId, { type: 'text', text: 'marker' });
+    await eventFor('conversation:message', v.conversationId, (e) => e.payload.message.content.text === 'marker');
+    expect(receiver.ofType('conversation:read').filter((e: any) => e.payload.conversation.id === v.conversationId)).toHaveLength(1);
+  });
+
   it('refuses an activity type it does not know', async () => {
     const v = await startSession(app);
     const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/activity`, v.token, { type: 'typing:maybe' });
