@@ -575,14 +575,60 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /**
-   * Every message, oldest first, with the key it was deduped on: what a merge
-   * moves out of an anonymous user's conversation.
+   * The anonymous side of a login merge, one page at a time: the first call
+   * closes the conversation in the same synchronous step that reads it, so no
+   * message can be acknowledged after the copy was taken (a tab still on the
+   * anonymous session gets 404 and logs in again). Later pages, and a login
+   * retried after a partial merge, read the closed conversation's messages
+   * until `discardHistory` removes them.
    */
-  exportMessages(limit: number): MovedMessage[] {
-    return this.sql
-      .exec<MessageRow & { dedupe_key: string | null }>('SELECT * FROM messages ORDER BY seq LIMIT ?', limit)
+  handOver(afterSeq: number, limit: number): Result<MovedMessage[]> {
+    const row = this.row();
+    if (!row) return NOT_FOUND;
+    if (!row.deleted_at) {
+      this.transact(() => {
+        const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+        this.ledger.clear();
+        this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+        if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+        this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+      });
+      this.afterCommit();
+      this.hub.close(undefined, 'merged into the logged-in user');
+    }
+    const page = this.sql
+      .exec<MessageRow & { dedupe_key: string | null }>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', afterSeq, limit)
       .toArray()
       .map((r) => ({ message: toMessage(r), dedupeKey: r.dedupe_key ?? `merged:${r.id}` }));
+    return { ok: true, value: page };
+  }
+
+  /** After a merge copied them: the closed conversation's messages and participants go. */
+  discardHistory(): void {
+    if (!this.row()?.deleted_at) return;
+    this.transact(() => {
+      this.sql.exec('DELETE FROM messages');
+      this.sql.exec('DELETE FROM participants');
+    });
+  }
+
+  /** Another conversation of a merged anonymous user now belongs to the user they logged in as. */
+  reassign(fromUserId: string, toUserId: string, toExternalId: string): Result<{ conversation: Conversation; participants: Participant[] }> {
+    const row = this.live();
+    if (!row) return NOT_FOUND;
+    const p = this.participantByUser(fromUserId);
+    if (!p) return { ok: true, value: { conversation: toConversation(row), participants: this.participants() } };
+    this.transact(() => {
+      if (this.participantByUser(toUserId)) this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
+      else this.sql.exec('UPDATE participants SET user_id = ?, user_external_id = ? WHERE id = ?', toUserId, toExternalId, p.id);
+      this.sql.exec(`UPDATE messages SET author = json_set(author, '$.userId', ?) WHERE json_extract(author, '$.userId') = ?`, toUserId, fromUserId);
+      this.ledger.reassignUser(fromUserId, toUserId);
+      this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: fromUserId });
+      this.enqueueConversation();
+    });
+    this.afterCommit();
+    this.hub.close(fromUserId, 'merged into the logged-in user');
+    return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
   }
 
   /**

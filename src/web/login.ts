@@ -14,11 +14,11 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
-import { conversationStub } from '../api/context';
+import { conversationStub, indexNow } from '../api/context';
 import { decodeJwt, isExpired, verifyHs256 } from '../auth/jwt';
-import { userConversationIds } from '../db/conversations';
+import { indexConversation, unindexParticipant, userConversationIds } from '../db/conversations';
 import { findKeySecret } from '../db/keys';
-import { findUserByExternalId, deleteUser } from '../db/users';
+import { deleteUser, findUserByExternalId, findUserById } from '../db/users';
 import { claimExternalId, createWebUser, markAuthenticated, moveWebClient, webClientInfo } from '../db/web-clients';
 import { unauthorized, unwrap } from '../http/errors';
 import { readBody } from '../http/request';
@@ -30,8 +30,8 @@ import { checkOrigin, requireWebIntegration } from './integration';
 import { newClientFor, openWebClient, sessionAnswer } from './sdk';
 import { LOGIN_SESSION_DAYS, verifySession, type WebSession } from './session';
 
-/** At most this much anonymous history moves into the known user's conversation. */
-const MERGE_MAX_MESSAGES = 1000;
+/** Messages moved per call while merging (the DO answers within its RPC size). */
+const MERGE_PAGE = 500;
 
 /** Checks the business's user JWT; every refusal says what to fix on the business's server. */
 async function verifyUserJwt(env: Env, appId: string, token: string, externalId: string): Promise<void> {
@@ -52,6 +52,48 @@ async function defaultConversation(env: Env, appId: string, userId: string): Pro
   return { id, isNew: id === offered };
 }
 
+/** The anonymous user is now the one with `externalId`: their conversations' participants say so. */
+async function becomeKnown(env: Env, appId: string, anonymous: WebSession, externalId: string) {
+  const conversations = await userConversationIds(env, appId, anonymous.userId);
+  await Promise.all(conversations.map((c) => conversationStub(env, appId, c.id).setUserExternalId(anonymous.userId, externalId)));
+  return sessionAnswer(env, { ...anonymous, externalId }, LOGIN_SESSION_DAYS, await webClientInfo(env, appId, anonymous.clientId), 200);
+}
+
+/**
+ * Folds an anonymous user into a known one: the session's conversation is
+ * closed and its messages copied, page by page, into the known user's
+ * default conversation (each keeps its dedupe key, so a retry copies nothing
+ * twice); any other conversation of theirs changes hands; then `user:merge`
+ * is raised and the anonymous user deleted.
+ */
+async function merge(env: Env, appId: string, from: WebSession, to: { id: string; externalId: string }, targetId: string): Promise<void> {
+  const source = conversationStub(env, appId, from.conversationId);
+  const into = conversationStub(env, appId, targetId);
+  for (let after = 0; ; ) {
+    const page = unwrap(await source.handOver(after, MERGE_PAGE));
+    if (page.length === 0) break;
+    unwrap(await into.absorb(page, from.userId, to.id));
+    after = page[page.length - 1]!.message.seq!;
+  }
+  const others = (await userConversationIds(env, appId, from.userId)).filter((c) => c.id !== from.conversationId);
+  await Promise.all(
+    others.map(async (c) => {
+      const moved = unwrap(await conversationStub(env, appId, c.id).reassign(from.userId, to.id, to.externalId));
+      // Listed under the known user at once; the object's index ops say the same, later.
+      await indexNow(Promise.all([unindexParticipant(env, appId, c.id, from.userId), indexConversation(env, appId, moved.conversation, moved.participants)]));
+    }),
+  );
+  const surviving = unwrap(await into.get()).conversation;
+  // The event goes first: if the deletion then fails, the next login finishes it (at least once, never zero times).
+  await conversationStub(env, appId, to.id).raiseUserEvent(
+    appId,
+    to.id,
+    userMergeEvent(to, { id: from.userId }, { surviving, discarded: { id: from.conversationId, type: 'personal' } }, 'sdkLogin'),
+  );
+  await source.discardHistory();
+  await deleteUser(env, appId, from.userId);
+}
+
 export async function login(request: IRequest, env: Env) {
   const appId = request.params.appId!;
   const body = await readBody(request, loginBody);
@@ -62,7 +104,9 @@ export async function login(request: IRequest, env: Env) {
   // A stale or foreign anonymous token only means there is nothing to merge.
   const header = request.headers.get('authorization');
   const anonymous = header?.toLowerCase().startsWith('bearer ')
-    ? await verifySession(env, header.slice(7).trim(), appId).catch(() => undefined)
+    ? await verifySession(env, header.slice(7).trim(), appId)
+        .then((s) => (s.integrationId === integration.id ? s : undefined))
+        .catch(() => undefined)
     : undefined;
   const externalId = body.externalId;
 
@@ -71,13 +115,10 @@ export async function login(request: IRequest, env: Env) {
   }
 
   let known = await findUserByExternalId(env, appId, externalId);
+  // This browser's user already holds the externalId (a login retried after it failed halfway): finish it.
+  if (known && anonymous && known.id === anonymous.userId) return becomeKnown(env, appId, anonymous, externalId);
   if (!known && anonymous && !anonymous.externalId) {
-    if (await claimExternalId(env, appId, anonymous.userId, externalId)) {
-      const conversations = await userConversationIds(env, appId, anonymous.userId);
-      await Promise.all(conversations.map((c) => conversationStub(env, appId, c.id).setUserExternalId(anonymous.userId, externalId)));
-      const session: WebSession = { ...anonymous, externalId };
-      return sessionAnswer(env, session, LOGIN_SESSION_DAYS, await webClientInfo(env, appId, anonymous.clientId), 200);
-    }
+    if (await claimExternalId(env, appId, anonymous.userId, externalId)) return becomeKnown(env, appId, anonymous, externalId);
     known = await findUserByExternalId(env, appId, externalId);
   }
 
@@ -97,7 +138,9 @@ export async function login(request: IRequest, env: Env) {
 
   await markAuthenticated(env, appId, known.id);
   const target = await defaultConversation(env, appId, known.id);
-  const mergeFrom = anonymous && !anonymous.externalId && anonymous.userId !== known.id ? anonymous : undefined;
+  // A login retried after its merge completed finds the anonymous user gone: nothing to merge, no second user:merge.
+  const mergeFrom =
+    anonymous && !anonymous.externalId && anonymous.userId !== known.id && (await findUserById(env, appId, anonymous.userId)) ? anonymous : undefined;
   let clientId: string;
   let info: Record<string, string> | null;
   if (mergeFrom && (await moveWebClient(env, appId, mergeFrom.clientId, known.id, target.id))) {
@@ -108,21 +151,6 @@ export async function login(request: IRequest, env: Env) {
   }
   await openWebClient(env, appId, integration, { userId: known.id, externalId }, clientId, target.id, info ?? {});
 
-  if (mergeFrom) {
-    const from = conversationStub(env, appId, mergeFrom.conversationId);
-    const history = await from.exportMessages(MERGE_MAX_MESSAGES);
-    const into = conversationStub(env, appId, target.id);
-    if (history.length > 0) unwrap(await into.absorb(history, mergeFrom.userId, known.id));
-    const surviving = unwrap(await into.get()).conversation;
-    // The event goes first: if the deletion then fails, the next login repeats it (at least once, never zero times).
-    await conversationStub(env, appId, known.id).raiseUserEvent(
-      appId,
-      known.id,
-      userMergeEvent({ id: known.id, externalId }, { id: mergeFrom.userId }, { surviving, discarded: { id: mergeFrom.conversationId, type: 'personal' } }, 'sdkLogin'),
-    );
-    const leftovers = await userConversationIds(env, appId, mergeFrom.userId);
-    await Promise.all(leftovers.map(async (c) => unwrap(await conversationStub(env, appId, c.id).forgetUser(mergeFrom.userId))));
-    await deleteUser(env, appId, mergeFrom.userId);
-  }
+  if (mergeFrom) await merge(env, appId, mergeFrom, { id: known.id, externalId }, target.id);
   return sessionAnswer(env, { appId, integrationId: integration.id, userId: known.id, clientId, conversationId: target.id, externalId }, LOGIN_SESSION_DAYS, info, 200);
 }

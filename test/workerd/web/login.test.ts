@@ -242,3 +242,52 @@ describe('merge details', () => {
     expect(response.quotedMessage).toMatchObject({ type: 'message', message: { content: { type: 'form', submitted: true } } });
   });
 });
+
+describe('merge edge cases', () => {
+  it("moves the anonymous user's other conversations to the known user instead of deleting them", async () => {
+    const multi = await webApp({ originWhitelist: ['https://shop.example.com'], canUserCreateMoreConversations: true });
+    await call('POST', `/v2/apps/${multi.appId}/users`, multi.auth, { externalId: 'two-threads' });
+    const visitor = await startSession(multi);
+    await say(multi, visitor, 'in the default thread');
+    const second = await browser('POST', `/sdk/v2/apps/${multi.appId}/conversations`, visitor.token, { displayName: 'Returns' });
+    expect(second.status).toBe(201);
+    await say(multi, { token: visitor.token, conversationId: second.body.conversation.id }, 'in the second thread');
+
+    const res = await login(multi, 'two-threads', await userJwt(multi.key, 'two-threads'), visitor.token);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const moved = await browser('GET', messagesPath(multi, second.body.conversation.id), res.body.session.token);
+    expect(moved.status).toBe(200);
+    expect(moved.body.messages.map((m: any) => [m.content.text, m.author.userId])).toEqual([['in the second thread', res.body.user.id]]);
+    const listed = await browser('GET', `/sdk/v2/apps/${multi.appId}/conversations`, res.body.session.token);
+    expect(listed.body.conversations.map((c: any) => c.id)).toContain(second.body.conversation.id);
+  });
+
+  it('a tab still on the anonymous session after the merge is refused, so nothing it sends is acknowledged and then lost', async () => {
+    await call('POST', `/v2/apps/${app.appId}/users`, app.auth, { externalId: 'late-tab' });
+    const visitor = await startSession(app);
+    await say(app, visitor, 'before');
+    const res = await login(app, 'late-tab', await userJwt(app.key, 'late-tab'), visitor.token);
+    expect(res.status).toBe(200);
+    const late = await browser('POST', messagesPath(app, visitor.conversationId), visitor.token, { content: { type: 'text', text: 'from the old tab' } });
+    expect(late.status).toBe(404);
+    const merged = await storedMessages(app, res.body.conversation.id);
+    expect(merged.map((m) => m.content.text)).toEqual(['before']);
+  });
+
+  it('a login repeated after its merge completed raises no second user:merge', async () => {
+    await call('POST', `/v2/apps/${app.appId}/users`, app.auth, { externalId: 'twice-merged' });
+    const visitor = await startSession(app);
+    await say(app, visitor, 'hello');
+    const jwt = await userJwt(app.key, 'twice-merged');
+    expect((await login(app, 'twice-merged', jwt, visitor.token)).status).toBe(200);
+    const again = await login(app, 'twice-merged', jwt, visitor.token);
+    expect(again.status).toBe(200);
+    await eventually(() => receiver.ofType('user:merge').some((e: any) => e.payload.mergedUsers.discarded.id === visitor.userId));
+    // A marker raised after the repeat on the same user's stream: once it is in, a second merge would be too.
+    await call('DELETE', `/v2/apps/${app.appId}/users/twice-merged`, app.auth);
+    await eventually(() => receiver.ofType('user:remove').some((e: any) => e.payload.user.externalId === 'twice-merged'));
+    expect(receiver.ofType('user:merge').filter((e: any) => e.payload.mergedUsers.discarded.id === visitor.userId)).toHaveLength(1);
+    const merged = await call('GET', `/v2/apps/${app.appId}/users/twice-merged`, app.auth);
+    expect(merged.status).toBe(404);
+  });
+});
