@@ -552,8 +552,28 @@ export class ConversationDO extends DurableObject<Env> {
     if (!participant) return NOT_PARTICIPANT;
     // Every open tab reports the read; once nothing is unread a repeat tells the business nothing new.
     if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
+    if (event.kind === 'postback') {
+      // A browser can send anything: only a button the business offered here is a postback it may trust.
+      const offered = this.offeredPostback(event.payload ?? '');
+      if (offered === undefined) return fail(400, 'bad_request', 'payload: no postback button with this payload was offered in this conversation');
+      event = { ...event, text: offered };
+    }
     const received = this.receive(client, [event]);
     return received.ok ? { ok: true, value: null } : received;
+  }
+
+  /** The label of the postback button with this payload among the business's recent messages, if one was offered. */
+  private offeredPostback(payload: string): string | undefined {
+    const rows = this.sql
+      .exec<{ content: string }>(`SELECT content FROM messages WHERE json_extract(author, '$.type') = 'business' AND instr(content, ?) > 0 ORDER BY seq DESC LIMIT 50`, JSON.stringify(payload))
+      .toArray();
+    for (const r of rows) {
+      const c = JSON.parse(r.content) as { actions?: { type: string; payload?: string; text: string }[]; items?: { actions?: { type: string; payload?: string; text: string }[] }[] };
+      const actions = [...(c.actions ?? []), ...(c.items ?? []).flatMap((i) => i.actions ?? [])];
+      const hit = actions.find((a) => a.type === 'postback' && a.payload === payload);
+      if (hit) return hit.text;
+    }
+    return undefined;
   }
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */

@@ -138,10 +138,9 @@ export const webMessageBody = v.object({
   clientMessageId: v.optional(clientMessageId),
 });
 
+/** A tapped button: its payload; the label comes from the button the business offered, not from the browser. */
 export const webPostbackBody = v.object({
   payload: boundedString(1, 1000),
-  text: v.optional(boundedString(1, 128)),
-  actionId: v.optional(boundedString(1, 64)),
 });
 
 export const webActivityBody = v.object({

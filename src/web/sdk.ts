@@ -232,7 +232,6 @@ export async function postback(request: IRequest, env: Env) {
       // Every tap is its own postback: the key only has to be unique.
       dedupeKey: `${WEB}:postback:${newId()}`,
       payload: body.payload,
-      ...(body.text ? { text: body.text } : {}),
     }),
   );
   return json({});

@@ -12,6 +12,7 @@ import { signHs256 } from '../../../src/auth/jwt';
 import { b64url, handJwt } from '../fixtures';
 import { call, newApp } from '../helpers';
 import {
+  businessSays,
   BASE,
   browser,
   decodePayload,
@@ -143,6 +144,7 @@ describe('originWhitelist', () => {
     app = await webApp({ originWhitelist: [ORIGIN], canUserCreateMoreConversations: true });
     v = await startSession(app);
     await say(app, v, 'hello');
+    await businessSays(app, v.conversationId, { type: 'text', text: 'Pick', actions: [{ type: 'postback', text: 'P', payload: 'P' }] });
   });
 
   /** Every browser route, as the listed page would call it. */

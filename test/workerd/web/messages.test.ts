@@ -188,14 +188,23 @@ describe('postbacks and activity', () => {
       return found as any;
     });
 
-  it('a postback raises conversation:postback with its payload and stores no message', async () => {
+  it('a tap on an offered button raises conversation:postback with its payload and label, and stores no message', async () => {
     const v = await startSession(app);
-    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/postback`, v.token, { payload: 'BUY_42', text: 'Buy' });
+    await businessSays(app, v.conversationId, { type: 'carousel', items: [{ title: 'Boots', actions: [{ type: 'postback', text: 'Buy', payload: 'BUY_42' }] }] });
+    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/postback`, v.token, { payload: 'BUY_42', text: 'Forged label' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({});
     const event = await eventFor('conversation:postback', v.conversationId);
     expect(event.payload).toMatchObject({ postback: { payload: 'BUY_42', text: 'Buy' }, user: { id: v.userId }, source: { type: 'web', integrationId: app.integrationId } });
-    expect(await storedMessages(app, v.conversationId)).toEqual([]);
+    expect((await storedMessages(app, v.conversationId)).map((m) => m.author.type)).toEqual(['business']);
+  });
+
+  it('refuses a postback whose payload no button in the conversation offered', async () => {
+    const v = await startSession(app);
+    await businessSays(app, v.conversationId, { type: 'text', text: 'Pick', actions: [{ type: 'postback', text: 'Yes', payload: 'YES' }] });
+    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations/${v.conversationId}/postback`, v.token, { payload: 'CONFIRM_ORDER_42' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].title).toMatch(/^payload: no postback button/);
   });
 
   it('typing raises conversation:typing and reaches the open sockets as typing frames', async () => {
