@@ -51,6 +51,9 @@ export const WEB_UPLOADS: UploadPolicy = {
   ],
 };
 
+/** Where uploads are served from: PUBLIC_URL when set, else the origin the upload came through. */
+const publicBase = (env: Env, request: Request) => (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
+
 /** Types shown in place; everything else is served as a download. */
 const INLINE = /^(image\/(jpeg|png|gif|webp|heic)|audio\/|video\/|application\/pdf$|text\/plain$)/;
 
@@ -100,19 +103,32 @@ export async function storeUpload(request: Request, env: Env, appId: string, pol
   }
   const name = safeName(file.name || 'file');
   const key = `${appId}/${newId()}/${name}`;
-  await env.ATTACHMENTS.put(key, await file.arrayBuffer(), {
+  await env.ATTACHMENTS.put(key, file, {
     httpMetadata: { contentType: type },
     customMetadata: { appId, uploader },
   });
-  const base = (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
-  return { mediaUrl: `${base}/attachments/${key}`, mediaType: type, mediaSize: file.size };
+  return { mediaUrl: `${publicBase(env, request)}/attachments/${key}`, mediaType: type, mediaSize: file.size };
 }
 
-/** Whether a media URL is one of this app's uploads on this Parley (what a Web Messenger user may attach). */
-export function isOwnUpload(env: Env, request: Request, appId: string, mediaUrl: string): boolean {
-  const base = (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
-  return mediaUrl.startsWith(`${base}/attachments/${appId}/`);
+/**
+ * One of this app's uploads on this Parley, as stored (what a Web Messenger
+ * user may attach): its type and size, or undefined for any other URL.
+ */
+export async function ownUpload(env: Env, request: Request, appId: string, mediaUrl: string): Promise<{ mediaType: string; mediaSize: number } | undefined> {
+  let url: URL;
+  try {
+    url = new URL(mediaUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== new URL(publicBase(env, request)).origin || url.search || url.hash) return undefined;
+  const m = /^\/attachments\/([0-9a-f]{24})\/([0-9a-f]{24})\/([^/]+)$/.exec(url.pathname);
+  const name = m ? decodedName(m[3]!) : undefined;
+  if (!m || m[1] !== appId || name === undefined || name !== safeName(name)) return undefined;
+  const head = await env.ATTACHMENTS.head(`${appId}/${m[2]}/${name}`);
+  return head ? { mediaType: head.httpMetadata?.contentType ?? 'application/octet-stream', mediaSize: head.size } : undefined;
 }
+
 
 const uploadQuery = v.object({
   access: v.picklist(['public'], 'access: is required and must be public'),

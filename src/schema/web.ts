@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 import { boundedString, metadata, uri } from './common';
-import { fileContent, formField, formResponseContent, imageContent, locationContent, textContent } from './content';
+import { formField, formResponseContent, locationContent, textContent } from './content';
 
 const hexColor = v.pipe(
   v.string('must be a string'),
@@ -124,11 +124,22 @@ const userText = v.pipe(
   v.check((c) => c.actions === undefined && c.htmlText === undefined && c.markdownText === undefined, 'content: a user text carries only text and an optional payload'),
   v.check((c) => (c.text ?? '').trim().length > 0, 'content.text: must not be empty'),
 );
+/** A file or picture the user uploaded: only its URL, alt text and caption; markup and buttons are the business's. */
+const userMedia = (type: 'image' | 'file') =>
+  v.strictObject(
+    {
+      type: v.literal(type),
+      mediaUrl: uri(),
+      altText: v.optional(boundedString(1, 128)),
+      text: v.optional(boundedString(1, 4096)),
+    },
+    "is not allowed: a user's image or file holds only type, mediaUrl, altText and text",
+  );
 const userFormResponse = v.object({ ...formResponseContent.entries, quotedMessageId: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{24}$/, 'must be a message id'))) });
 
 export const webContent = v.variant(
   'type',
-  [userText, imageContent, fileContent, locationContent, userFormResponse],
+  [userText, userMedia('image'), userMedia('file'), locationContent, userFormResponse],
   'must have a type among text, image, file, location, formResponse (the types a user can send)',
 );
 

@@ -10,7 +10,7 @@
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { conversationStub, indexNow, json } from '../api/context';
-import { isOwnUpload, storeUpload, WEB_UPLOADS } from '../api/attachments';
+import { ownUpload, storeUpload, WEB_UPLOADS } from '../api/attachments';
 import { openPersonalConversation } from '../channels/identity';
 import { indexConversation, listUserConversations } from '../db/conversations';
 import { addWebClient, createWebUser, WEB_CLIENT_TYPE } from '../db/web-clients';
@@ -205,7 +205,9 @@ export async function postMessage(request: IRequest, env: Env) {
   let content = body.content;
   let quotedMessageId: string | undefined;
   if (content.type === 'image' || content.type === 'file') {
-    if (!isOwnUpload(env, request, session.appId, content.mediaUrl)) throw badRequest('content.mediaUrl: upload the file with POST /sdk/v2/apps/{appId}/attachments first and send the mediaUrl it returns');
+    const stored = await ownUpload(env, request, session.appId, content.mediaUrl);
+    if (!stored) throw badRequest('content.mediaUrl: upload the file with POST /sdk/v2/apps/{appId}/attachments first and send the mediaUrl it returns');
+    content = { ...content, ...stored };
   }
   if (content.type === 'formResponse') {
     const { quotedMessageId: quoted, ...rest } = content;

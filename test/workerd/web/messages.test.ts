@@ -156,6 +156,25 @@ describe('content a user may not send', () => {
     expect(crossApp.status).toBe(400);
     expect(await storedMessages(app, v.conversationId)).toEqual(before);
   });
+
+  it('an uploaded image is stored with the type and size Parley recorded; markup, buttons, made-up or escaping upload URLs are refused', async () => {
+    const before = await storedMessages(app, v.conversationId);
+    const { mediaUrl } = await upload(v, new File([new Uint8Array(300)], 'shot.png', { type: 'image/png' }));
+    const base = mediaUrl.slice(0, mediaUrl.lastIndexOf('/attachments/'));
+    const key = mediaUrl.split('/attachments/')[1]!.split('/');
+    const refused = [
+      { type: 'image', mediaUrl, htmlText: '<img src=x onerror=alert(1)>' },
+      { type: 'image', mediaUrl, actions: [{ type: 'link', text: 'win', uri: 'https://evil.example' }] },
+      { type: 'file', mediaUrl: `${base}/attachments/${key[0]}/${'0'.repeat(24)}/shot.png` },
+      { type: 'file', mediaUrl: `${base}/attachments/${key[0]}/${key[1]}/../../other/x.png` },
+      { type: 'file', mediaUrl: `${mediaUrl}?download=1` },
+    ];
+    for (const content of refused) expect((await post(v, { content })).status, JSON.stringify(content)).toBe(400);
+    expect(await storedMessages(app, v.conversationId)).toEqual(before);
+    const ok = await post(v, { content: { type: 'image', mediaUrl, altText: 'screenshot' } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.messages[0].content).toMatchObject({ type: 'image', mediaUrl, mediaType: 'image/png', mediaSize: 300 });
+  });
 });
 
 describe('clientMessageId', () => {
