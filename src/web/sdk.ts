@@ -14,7 +14,8 @@ import { ownUpload, storeUpload, WEB_UPLOADS } from '../api/attachments';
 import { openPersonalConversation } from '../channels/identity';
 import { indexConversation, listUserConversations } from '../db/conversations';
 import { addWebClient, createWebUser, WEB_CLIENT_TYPE } from '../db/web-clients';
-import { badRequest, forbidden, StatusError, unwrap } from '../http/errors';
+import { badRequest, forbidden, StatusError, unauthorized, unwrap } from '../http/errors';
+import { findUserById } from '../db/users';
 import { pageEnvelope } from '../http/links';
 import { readBody, readQuery } from '../http/request';
 import { newId } from '../ids';
@@ -155,9 +156,15 @@ export async function conversations(request: IRequest, env: Env) {
   });
 }
 
+/** Routes that reach no conversation of the user (whose participants would refuse a deleted user) ask D1. */
+async function requireLiveUser(env: Env, session: WebSession): Promise<void> {
+  if (!(await findUserById(env, session.appId, session.userId))) throw unauthorized("The session's user no longer exists; start a new session");
+}
+
 export async function createConversation(request: IRequest, env: Env) {
   const { session, integration } = await sessionContext(request, env);
   if (!integration.settings.canUserCreateMoreConversations) throw forbidden('This web integration does not let users create more conversations (canUserCreateMoreConversations is false)');
+  await requireLiveUser(env, session);
   const body = await readBody(request, webConversationBody);
   const id = newId();
   const created = unwrap(
@@ -250,6 +257,7 @@ export async function activity(request: IRequest, env: Env) {
 export async function upload(request: IRequest, env: Env) {
   const { session, integration } = await sessionContext(request, env);
   if (integration.settings.attachmentsEnabled === false) throw forbidden('This web integration does not accept uploads (attachmentsEnabled is false)');
+  await requireLiveUser(env, session);
   const attachment = await storeUpload(request, env, session.appId, WEB_UPLOADS, session.userId);
   return json({ attachment }, 201);
 }

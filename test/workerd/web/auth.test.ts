@@ -318,6 +318,19 @@ describe('what a session stops opening', () => {
     expect([403, 404]).toContain(post.status);
     const socket = await socketRequest(app, v.conversationId, v.token, 0);
     expect([403, 404]).toContain(socket.status);
+    const form = new FormData();
+    form.append('source', new File(['x'], 'x.txt', { type: 'text/plain' }));
+    const upload = await SELF.fetch(`${BASE}/sdk/v2/apps/${app.appId}/attachments`, { method: 'POST', headers: { origin: ORIGIN, authorization: `Bearer ${v.token}` }, body: form });
+    expect(upload.status).toBe(401);
+  });
+
+  it("a deleted user's token cannot open new conversations", async () => {
+    const app = await webApp({ originWhitelist: [ORIGIN], canUserCreateMoreConversations: true });
+    const v = await startSession(app);
+    expect((await call('DELETE', `/v2/apps/${app.appId}/users/${v.userId}`, app.auth)).status).toBe(200);
+    const res = await browser('POST', `/sdk/v2/apps/${app.appId}/conversations`, v.token, {});
+    expect(res.status).toBe(401);
+    expect(res.body.errors[0].title).toMatch(/no longer exists/);
   });
 
   it('a deleted web integration ends its sessions: 404 integration_not_found', async () => {
