@@ -40,6 +40,7 @@ import { ChannelLedger, type DeliveryClaim, type LedgerClient } from './channel-
 import { migrate } from './schema';
 import { WebhookStream, type BatchClaim, type StreamSubscription } from './webhook-stream';
 import { SocketHub, type SocketFrame } from './socket-hub';
+import { formResponseProblem } from '../src/web/forms';
 
 export interface ConversationInit {
   id: string;
@@ -374,24 +375,29 @@ export class ConversationDO extends DurableObject<Env> {
       ...(input.quotedMessage ? { quotedMessage: input.quotedMessage } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
+    this.enqueueMessageIndex(row, stored);
+    if (announce) this.raise(row, messageEvent(toConversation(row), stored, author));
+    this.hub.hold({ type: 'message', message: stored });
+    return stored;
+  }
+
+  /** Queues a message's row for the D1 index (keyed: a later copy of the same message replaces it). */
+  private enqueueMessageIndex(row: ConversationRow, m: Message): void {
     this.enqueue('index', {
       op: 'message.upsert',
       appId: row.app_id,
       conversationId: row.id,
       message: {
-        id,
-        seq,
-        received,
-        authorType: stored0.type,
-        authorUserId: stored0.userId ?? null,
-        contentType: input.content.type,
-        text: input.content.text ?? null,
-        body: JSON.stringify(stored),
+        id: m.id,
+        seq: m.seq!,
+        received: m.received,
+        authorType: m.author.type,
+        authorUserId: m.author.userId ?? null,
+        contentType: m.content.type,
+        text: m.content.text ?? null,
+        body: JSON.stringify(m),
       },
     });
-    if (announce) this.raise(row, messageEvent(toConversation(row), stored, author));
-    this.hub.hold({ type: 'message', message: stored });
-    return stored;
   }
 
   // ---- channels: inbound ------------------------------------------------------
@@ -517,7 +523,12 @@ export class ConversationDO extends DurableObject<Env> {
       const found = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', post.quotedMessageId).toArray()[0];
       if (!found) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
       quoted = toMessage(found);
-      if (post.content.type === 'formResponse' && quoted.content.type !== 'form') return fail(400, 'bad_request', 'content.quotedMessageId: a form response must quote a form');
+      if (post.content.type === 'formResponse') {
+        if (quoted.content.type !== 'form') return fail(400, 'bad_request', 'content.quotedMessageId: a form response must quote a form');
+        if ((quoted.content as { submitted?: boolean }).submitted) return fail(409, 'conflict', 'content.quotedMessageId: this form was already answered');
+        const problem = formResponseProblem(quoted.content.fields, post.content.fields);
+        if (problem) return fail(400, 'bad_request', problem);
+      }
       // The answer quotes the form as it is once answered.
       if (quoted.content.type === 'form') quoted = { ...quoted, content: { ...quoted.content, submitted: true } as Message['content'] };
     }
@@ -526,7 +537,12 @@ export class ConversationDO extends DurableObject<Env> {
     const message = this.transact(() => {
       this.touchWebClient(row, client, participant, Date.now(), true);
       if (quoted?.content.type === 'form') {
-        this.sql.exec(`UPDATE messages SET content = json_set(content, '$.submitted', json('true')) WHERE id = ?`, quoted.id);
+        // The form changed: the index and open tabs get it again, now submitted.
+        const form = this.sql
+          .exec<MessageRow>(`UPDATE messages SET content = json_set(content, '$.submitted', json('true')) WHERE id = ? RETURNING *`, quoted.id)
+          .one();
+        this.enqueueMessageIndex(row, toMessage(form));
+        this.hub.hold({ type: 'message', message: toMessage(form) });
       }
       return this.insertMessage(
         this.row()!,

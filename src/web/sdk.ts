@@ -23,6 +23,7 @@ import { messageListQuery } from '../schema/message';
 import { sessionBody, socketQuery, webActivityBody, webConversationBody, webMessageBody, webPostbackBody, webView, type DeviceInfo } from '../schema/web';
 import { WEB, SOCKET_USER_HEADER, type InboundClient } from '../../durable/conversation';
 import { clientInfo } from './client-info';
+import { DEFAULT_PRECHAT_FIELDS, formResponseProblem } from './forms';
 import { checkOrigin, requireWebIntegration, type WebIntegration } from './integration';
 import { ANONYMOUS_SESSION_DAYS, issueSession, readSession, verifySession, type WebSession } from './session';
 
@@ -207,7 +208,7 @@ function formTextFallback(fields: { label: string; text?: string; email?: string
 }
 
 export async function postMessage(request: IRequest, env: Env) {
-  const { session } = await sessionContext(request, env);
+  const { session, integration } = await sessionContext(request, env);
   const body = await readBody(request, webMessageBody);
   let content = body.content;
   let quotedMessageId: string | undefined;
@@ -219,6 +220,13 @@ export async function postMessage(request: IRequest, env: Env) {
   if (content.type === 'formResponse') {
     const { quotedMessageId: quoted, ...rest } = content;
     quotedMessageId = quoted;
+    // Without a form message to answer it can only be the integration's prechat form (a quoted form is checked by the conversation).
+    if (!quoted) {
+      const prechat = integration.settings.prechatCapture;
+      if (!prechat?.enabled) throw badRequest("content.quotedMessageId: is required (the form this answers), unless the integration's prechatCapture is enabled");
+      const problem = formResponseProblem(prechat.fields ?? DEFAULT_PRECHAT_FIELDS, rest.fields);
+      if (problem) throw badRequest(problem);
+    }
     content = { ...rest, textFallback: formTextFallback(rest.fields) } as typeof content;
   }
   const message = unwrap(

@@ -300,3 +300,56 @@ describe('postbacks and activity', () => {
     socket.ws.close();
   });
 });
+
+describe('form responses must answer the form', () => {
+  const FORM = {
+    type: 'form',
+    fields: [
+      { type: 'text', name: 'name', label: 'Name' },
+      { type: 'select', name: 'size', label: 'Size', options: [{ label: 'M', name: 'm' }, { label: 'L', name: 'l' }] },
+    ],
+  };
+  const answer = (formId: string | undefined, fields: unknown[]) => ({ content: { type: 'formResponse', ...(formId ? { quotedMessageId: formId } : {}), fields } });
+  const NAME = { type: 'text', name: 'name', label: 'Name', text: 'Ann' };
+  const SIZE_M = { type: 'select', name: 'size', label: 'Size', select: [{ label: 'M', name: 'm' }] };
+
+  it('refuses invented fields, missing answers, wrong types and options the form does not offer, storing nothing', async () => {
+    const v = await startSession(app);
+    const form = await businessSays(app, v.conversationId, FORM);
+    const cases: [unknown[], RegExp][] = [
+      [[NAME, SIZE_M, { type: 'text', name: 'admin', label: 'x', text: 'yes' }], /no field admin/],
+      [[NAME], /size is not answered/],
+      [[{ type: 'email', name: 'name', label: 'Name', email: 'a@b.example' }, SIZE_M], /is a text field/],
+      [[NAME, { ...SIZE_M, select: [{ label: 'XXL', name: 'xxl' }] }], /xxl is not one of the field's options/],
+    ];
+    for (const [fields, title] of cases) {
+      const res = await post(v, answer(form.id, fields));
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].title).toMatch(title);
+    }
+    expect((await storedMessages(app, v.conversationId)).map((m) => m.content.type)).toEqual(['form']);
+  });
+
+  it('accepts one answer, sends the submitted form to open tabs, and refuses a second answer with 409', async () => {
+    const v = await startSession(app);
+    const form = await businessSays(app, v.conversationId, FORM);
+    const socket = await openSocket(app, v.conversationId, v.token, form.seq);
+    expect((await post(v, answer(form.id, [NAME, SIZE_M]))).status).toBe(201);
+    await eventually(() => socket.frames.some((f) => f.type === 'message' && f.message.id === form.id && f.message.content.submitted === true));
+    const again = await post(v, answer(form.id, [NAME, SIZE_M]));
+    expect(again.status).toBe(409);
+    socket.ws.close();
+  });
+
+  it("answers the integration's prechat form without a quoted message only when prechatCapture is enabled", async () => {
+    const v = await startSession(app);
+    const refused = await post(v, answer(undefined, [NAME]));
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors[0].title).toMatch(/quotedMessageId: is required/);
+    const prechatApp = await webApp({ originWhitelist: [ORIGIN], prechatCapture: { enabled: true } });
+    const visitor = await startSession(prechatApp);
+    const prechat = await browser('POST', messagesPath(prechatApp, visitor.conversationId), visitor.token, answer(undefined, [NAME, { type: 'email', name: 'email', label: 'Email', email: 'ann@example.com' }]));
+    expect(prechat.status, JSON.stringify(prechat.body)).toBe(201);
+    expect(prechat.body.messages[0].content.textFallback).toBe('Name: Ann\nEmail: ann@example.com');
+  });
+});
