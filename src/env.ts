@@ -16,6 +16,9 @@ export interface Env {
   WEBHOOKS_QUEUE: Queue<WebhookQueueMessage>;
   DELIVERIES_QUEUE: Queue<DeliveryKick>;
   ATTACHMENTS: R2Bucket;
+  /** Web Messenger abuse limits (wrangler.toml `ratelimits`): new sessions and logins, and uploads, per visitor IP. */
+  WEB_SESSION_LIMIT?: RateLimit;
+  WEB_UPLOAD_LIMIT?: RateLimit;
   /** The floor `npm run bench` measures against; reached only when BENCH_COUNTERS is set (src/bench.ts). */
   BENCH: DurableObjectNamespace<BenchDO>;
   /** Webhook retry schedule (ms): first delay, cap, and how long a failing webhook is retried before dead-lettering. */

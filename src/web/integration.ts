@@ -93,3 +93,16 @@ export function preflight(request: Request): Response {
     },
   });
 }
+
+/**
+ * Counts a browser's request against a rate limit, keyed by its IP (which
+ * Cloudflare sets) and the integration; 429 past it. Requests without the
+ * header (Parley's own tests, server-side callers on a private network) are
+ * not limited.
+ */
+export async function limitVisitor(request: Request, limiter: RateLimit | undefined, integrationId: string): Promise<void> {
+  const ip = request.headers.get('cf-connecting-ip');
+  if (!limiter || !ip) return;
+  const { success } = await limiter.limit({ key: `${integrationId}:${ip}` });
+  if (!success) throw new StatusError(429, 'too_many_requests', 'Too many requests from this address; wait a minute and retry');
+}

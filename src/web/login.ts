@@ -26,7 +26,7 @@ import { newId } from '../ids';
 import { loginBody } from '../schema/web';
 import { userMergeEvent } from '../webhooks/events';
 import { clientInfo } from './client-info';
-import { checkOrigin, requireWebIntegration } from './integration';
+import { checkOrigin, limitVisitor, requireWebIntegration } from './integration';
 import { newClientFor, openWebClient, sessionAnswer } from './sdk';
 import { LOGIN_SESSION_DAYS, verifySession, type WebSession } from './session';
 
@@ -99,6 +99,7 @@ export async function login(request: IRequest, env: Env) {
   const body = await readBody(request, loginBody);
   const integration = await requireWebIntegration(env, appId, body.integrationId);
   checkOrigin(request, integration);
+  await limitVisitor(request, env.WEB_SESSION_LIMIT, integration.id);
   await verifyUserJwt(env, appId, body.jwt, body.externalId);
 
   // A stale or foreign anonymous token only means there is nothing to merge.

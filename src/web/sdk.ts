@@ -24,7 +24,7 @@ import { sessionBody, socketQuery, webActivityBody, webConversationBody, webMess
 import { WEB, SOCKET_USER_HEADER, type InboundClient } from '../../durable/conversation';
 import { clientInfo } from './client-info';
 import { DEFAULT_PRECHAT_FIELDS, formResponseProblem } from './forms';
-import { checkOrigin, requireWebIntegration, type WebIntegration } from './integration';
+import { checkOrigin, limitVisitor, requireWebIntegration, type WebIntegration } from './integration';
 import { ANONYMOUS_SESSION_DAYS, issueSession, readSession, verifySession, type WebSession } from './session';
 
 const appIdOf = (request: IRequest) => request.params.appId!;
@@ -128,6 +128,7 @@ export async function startSession(request: IRequest, env: Env) {
   const body = await readBody(request, sessionBody);
   const integration = await requireWebIntegration(env, appId, body.integrationId);
   checkOrigin(request, integration);
+  await limitVisitor(request, env.WEB_SESSION_LIMIT, integration.id);
   const info = clientInfo(request, body.device);
   const conversationId = newId();
   const created = await createWebUser(env, appId, { client: { integrationId: integration.id, info, conversationId } });
@@ -265,6 +266,7 @@ export async function activity(request: IRequest, env: Env) {
 export async function upload(request: IRequest, env: Env) {
   const { session, integration } = await sessionContext(request, env);
   if (integration.settings.attachmentsEnabled === false) throw forbidden('This web integration does not accept uploads (attachmentsEnabled is false)');
+  await limitVisitor(request, env.WEB_UPLOAD_LIMIT, integration.id);
   await requireLiveUser(env, session);
   const attachment = await storeUpload(request, env, session.appId, WEB_UPLOADS, session.userId);
   return json({ attachment }, 201);
