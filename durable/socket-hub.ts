@@ -20,10 +20,6 @@ export type SocketFrame =
   | { type: 'typing'; state: 'start' | 'stop'; author: { type: 'business'; displayName?: string; avatarUrl?: string } | { type: 'user'; userId: string } }
   | { type: 'read'; author: { type: 'business' } | { type: 'user'; userId: string }; at: string };
 
-interface SocketAttachment {
-  userId: string;
-}
-
 /** A reconnect that missed more than this refetches over REST instead of a long replay. */
 export const MAX_REPLAY = 200;
 export const SOCKET_PROTOCOL = 'parley';
@@ -49,8 +45,8 @@ export class SocketHub {
     this.send();
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
+    // The tag survives hibernation and is how a user's sockets are found again.
     this.ctx.acceptWebSocket(server, [userId]);
-    server.serializeAttachment({ userId } satisfies SocketAttachment);
     const replay = missed(after, MAX_REPLAY + 1);
     if (replay.length > MAX_REPLAY) {
       server.send(JSON.stringify({ type: 'resync' } satisfies SocketFrame));

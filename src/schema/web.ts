@@ -76,7 +76,7 @@ export const WEB_DEFAULTS = {
   displayStyle: 'button',
   buttonWidth: '58',
   buttonHeight: '58',
-  canUserSeeConversationList: false,
+  canUserSeeConversationList: true,
   canUserCreateMoreConversations: false,
   attachmentsEnabled: true,
 } as const;

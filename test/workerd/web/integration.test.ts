@@ -77,7 +77,7 @@ describe('POST /v2/apps/{appId}/integrations type web', () => {
       buttonWidth: '58',
       buttonHeight: '58',
       fixedIntroPane: false,
-      canUserSeeConversationList: false,
+      canUserSeeConversationList: true,
       canUserCreateMoreConversations: false,
       attachmentsEnabled: true,
       originWhitelist: [],
