@@ -62,7 +62,7 @@ const typeAllowed = (type: string, policy: UploadPolicy) =>
 
 /** A file name safe in a URL path segment and a Content-Disposition header. */
 function safeName(name: string): string {
-  const cleaned = name.replace(/[^\w.\- ]+/g, '_').replace(/\s+/g, '_').replace(/^\.+/, '').slice(-100);
+  const cleaned = name.replace(/[^\w.\- ]+/g, '_').replace(/\s+/g, '_').slice(-100).replace(/^\.+/, '');
   return cleaned || 'file';
 }
 

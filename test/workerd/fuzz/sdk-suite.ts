@@ -436,7 +436,13 @@ export const multipartArb = (maxBytes: number): fc.Arbitrary<MultipartSpec> => {
       { weight: 3, arbitrary: fc.constantFrom('', '..', '../../etc/passwd', '.htaccess', 'a"b.png', 'a\\b.png', 'é💥.png', '%2e%2e%2f', 'x'.repeat(10_000), 'a'.repeat(100) + '.png', '...png', ' ', 'con', 'file\u0000.png') },
       { weight: 1, arbitrary: nastyString },
     ),
-    type: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...FILE_TYPES_OK) }, { weight: 3, arbitrary: fc.constantFrom<string | undefined>(...FILE_TYPES_ODD, undefined) }, { weight: 1, arbitrary: nastyString }),
+    // A line break in the type would end the part's headers early and make its bytes part of the file: the
+    // request then means something else than the spec says, so the byte-for-byte oracle could not hold.
+    type: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...FILE_TYPES_OK) },
+      { weight: 3, arbitrary: fc.constantFrom<string | undefined>(...FILE_TYPES_ODD, undefined) },
+      { weight: 1, arbitrary: nastyString.filter((t) => !/[\r\n]/.test(t)) },
+    ),
     size: fc.oneof({ weight: 12, arbitrary: fc.constantFrom(1, 7, 100, 4096) }, { weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(maxBytes, maxBytes + 1, maxBytes + 64 * 1024 + 1) }),
     fill: fc.nat({ max: 255 }),
   });
