@@ -904,6 +904,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
       this.sql.exec('UPDATE conversation SET message_count = message_count - 1');
       this.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
+      this.hub.hold({ type: 'deleted', messageIds: [messageId] });
     });
     this.afterCommit();
     return { ok: true, value: null };
@@ -920,6 +921,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.sql.exec('UPDATE conversation SET message_count = 0');
       this.sql.exec('UPDATE participants SET unread_count = 0');
       this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+      this.hub.hold({ type: 'cleared', upToSeq: top });
     });
     this.afterCommit();
     return { ok: true, value: null };

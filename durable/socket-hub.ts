@@ -18,7 +18,11 @@ export type SocketFrame =
   | { type: 'ready'; lastSeq: number }
   | { type: 'resync' }
   | { type: 'typing'; state: 'start' | 'stop'; author: { type: 'business'; displayName?: string; avatarUrl?: string } | { type: 'user'; userId: string } }
-  | { type: 'read'; author: { type: 'business' } | { type: 'user'; userId: string }; at: string };
+  | { type: 'read'; author: { type: 'business' } | { type: 'user'; userId: string }; at: string }
+  /** Messages deleted through the API: open tabs drop them (and their cached copies). */
+  | { type: 'deleted'; messageIds: string[] }
+  /** Every message up to this seq was deleted. */
+  | { type: 'cleared'; upToSeq: number };
 
 /** A reconnect that missed more than this refetches over REST instead of a long replay. */
 export const MAX_REPLAY = 200;

@@ -12,7 +12,7 @@ import type { Emitter } from './events';
 import { format, pickLanguage, stringsFor, type Strings } from './i18n';
 import { Realtime, type Frame } from './realtime';
 import { CACHED_MESSAGES, SessionStore, type StoredSession } from './session-store';
-import { cacheable, isChatInputBlocked, maxSeq, mergeMessages, pendingEntry, seenKey, setStatus, unconfirmed, unreadCount, type Entry } from './timeline';
+import { cacheable, dropMessages, isChatInputBlocked, maxSeq, mergeMessages, pendingEntry, seenKey, setStatus, unconfirmed, unreadCount, type Entry } from './timeline';
 import type { Action, Content, FormField, IntegrationConfig, Message, SessionResponse } from './types';
 import { businessName } from './ui/message';
 import { WidgetView } from './ui/view';
@@ -378,6 +378,12 @@ export class Messenger {
         return this.applyMessages([frame.message], true);
       case 'resync':
         return void this.refresh();
+      case 'deleted':
+      case 'cleared':
+        this.entries = dropMessages(this.entries, frame.type === 'deleted' ? { ids: frame.messageIds } : { upToSeq: frame.upToSeq });
+        this.persist();
+        this.updateUnread();
+        return this.scheduleRender();
       case 'typing':
         if (frame.author.type !== 'business') return;
         return this.setBusinessTyping(

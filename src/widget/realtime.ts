@@ -12,7 +12,9 @@ export type Frame =
   | { type: 'ready'; lastSeq: number }
   | { type: 'resync' }
   | { type: 'typing'; state: 'start' | 'stop'; author: { type: 'business' | 'user'; displayName?: string; avatarUrl?: string } }
-  | { type: 'read'; author: { type: 'business' } | { type: 'user'; userId: string }; at: string };
+  | { type: 'read'; author: { type: 'business' } | { type: 'user'; userId: string }; at: string }
+  | { type: 'deleted'; messageIds: string[] }
+  | { type: 'cleared'; upToSeq: number };
 
 const PING_MS = 25_000;
 /** Two missed pongs: the connection is dead even if the browser has not noticed. */

@@ -53,6 +53,12 @@ export function mergeMessages(entries: readonly Entry[], incoming: readonly Mess
   return { entries: sortEntries(next), added, confirmed };
 }
 
+/** The timeline without the messages the server deleted (by id, or every stored one up to a seq); unsent ones stay. */
+export function dropMessages(entries: readonly Entry[], gone: { ids?: readonly string[]; upToSeq?: number }): Entry[] {
+  const ids = new Set(gone.ids ?? []);
+  return entries.filter((e) => !ids.has(e.message.id) && !(gone.upToSeq !== undefined && e.message.seq !== undefined && e.message.seq <= gone.upToSeq));
+}
+
 /** Stored messages by seq; messages without one (not stored yet) stay last, in the order they were written. */
 export function sortEntries(entries: Entry[]): Entry[] {
   return entries.sort((a, b) => {

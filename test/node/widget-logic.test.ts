@@ -12,6 +12,7 @@ import { backoffDelay } from '../../src/widget/realtime';
 import { SessionStore } from '../../src/widget/session-store';
 import {
   cacheable,
+  dropMessages,
   isChatInputBlocked,
   isFormSubmitted,
   maxSeq,
@@ -103,6 +104,14 @@ describe('timeline merge', () => {
     const entries = [...merged([business(1), business(2), business(3)]), pending];
     expect(cacheable(entries, 2).map((m) => m.seq)).toEqual([2, 3]);
     expect(maxSeq(entries)).toBe(3);
+  });
+});
+
+describe('messages the business deleted', () => {
+  it('drops them by id, or every stored one up to a seq, and keeps what is still being sent', () => {
+    const entries = [...merged([business(1), business(2), business(3)]), pendingEntry('c9', { type: 'text', text: 'unsent' }, 'u1', new Date())];
+    expect(seqs(dropMessages(entries, { ids: ['m2'] }))).toEqual([1, 3, undefined]);
+    expect(seqs(dropMessages(entries, { upToSeq: 2 }))).toEqual([3, undefined]);
   });
 });
 

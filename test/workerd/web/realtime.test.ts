@@ -117,6 +117,22 @@ describe('live', () => {
   });
 });
 
+describe('deletions reach open tabs', () => {
+  it('a message deleted through the API arrives as a deleted frame, and deleting all as cleared up to the last seq', async () => {
+    const v = await startSession(app);
+    const first = await businessSays(app, v.conversationId, { type: 'text', text: 'keep?' });
+    const second = await businessSays(app, v.conversationId, { type: 'text', text: 'also' });
+    const socket = await openSocket(app, v.conversationId, v.token, second.seq);
+    expect((await call('DELETE', `/v2/apps/${app.appId}/conversations/${v.conversationId}/messages/${first.id}`, app.auth)).status).toBe(200);
+    await eventually(() => socket.frames.some((f) => f.type === 'deleted'));
+    expect(socket.frames.find((f) => f.type === 'deleted')).toEqual({ type: 'deleted', messageIds: [first.id] });
+    expect((await call('DELETE', `/v2/apps/${app.appId}/conversations/${v.conversationId}/messages`, app.auth)).status).toBe(200);
+    await eventually(() => socket.frames.some((f) => f.type === 'cleared'));
+    expect(socket.frames.find((f) => f.type === 'cleared')).toEqual({ type: 'cleared', upToSeq: second.seq });
+    socket.ws.close();
+  });
+});
+
 describe('closing and refusing', () => {
   it('deleting the conversation closes its sockets', async () => {
     const v = await startSession(app);
