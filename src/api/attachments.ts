@@ -130,6 +130,25 @@ export async function ownUpload(env: Env, request: Request, appId: string, media
 }
 
 
+/**
+ * Deletes an app's uploads, or only those one user sent from the widget:
+ * their files go with them (user deleted, personal information scrubbed, app
+ * deleted). R2 cannot list by metadata, so this pages through the app's
+ * prefix; the count deleted is returned for the log.
+ */
+export async function deleteUploads(env: Env, appId: string, uploader?: string): Promise<number> {
+  let deleted = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.ATTACHMENTS.list({ prefix: `${appId}/`, include: ['customMetadata'], limit: 1000, ...(cursor ? { cursor } : {}) });
+    const keys = page.objects.filter((o) => uploader === undefined || o.customMetadata?.uploader === uploader).map((o) => o.key);
+    if (keys.length > 0) await env.ATTACHMENTS.delete(keys);
+    deleted += keys.length;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return deleted;
+}
+
 const uploadQuery = v.object({
   access: v.picklist(['public'], 'access: is required and must be public'),
   for: v.optional(v.picklist(['message'], 'for: must be message')),

@@ -3,6 +3,7 @@
  * externalId, scrub personal information, and list a user's clients.
  */
 import type { IRequest } from 'itty-router';
+import { deleteUploads } from './attachments';
 import type { Env } from '../env';
 import { userConversationIds } from '../db/conversations';
 import { createUser, deleteUser, listClients, saveUser, scrubUser, type User } from '../db/users';
@@ -67,12 +68,14 @@ export async function remove(request: IRequest, env: Env) {
   // The conversations go first: if this fails halfway, the user still exists and the call can be repeated.
   await Promise.all(conversations.map(async (c) => unwrap(await conversationStub(env, appId, c.id).forgetUser(user.id))));
   await deleteUser(env, appId, user.id);
+  await deleteUploads(env, appId, user.id);
   return json({});
 }
 
 export async function scrub(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const user = await requireUser(env, appId, request.params.userIdOrExternalId!);
+  await deleteUploads(env, appId, user.id);
   return json({ user: userView(await scrubUser(env, appId, user)) });
 }
 

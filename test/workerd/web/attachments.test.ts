@@ -7,7 +7,7 @@
 import { SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WEB_UPLOADS } from '../../../src/api/attachments';
-import { call } from '../helpers';
+import { asAccount, call } from '../helpers';
 import { BASE, browser, ORIGIN, startSession, webApp, type Visitor, type WebApp } from './web';
 
 let app: WebApp;
@@ -142,5 +142,37 @@ describe('the widget upload', () => {
   it('needs a session token', async () => {
     const res = await SELF.fetch(`${BASE}/sdk/v2/apps/${app.appId}/attachments`, { method: 'POST', headers: { origin: ORIGIN }, body: formWith(new File(['x'], 'a.png', { type: 'image/png' })) });
     expect(res.status).toBe(401);
+  });
+});
+
+describe("a user's uploads go with them", () => {
+  const uploadAs = async (on: WebApp, v: Visitor) => {
+    const res = await sdkUpload(v, formWith(new File(['mine'], 'mine.txt', { type: 'text/plain' })), on);
+    expect(res.status).toBe(201);
+    return res.body.attachment.mediaUrl as string;
+  };
+  const served = async (url: string) => (await SELF.fetch(url)).status;
+
+  it("deleting a user or scrubbing their personal information deletes the files they uploaded, and only theirs", async () => {
+    const own = await webApp();
+    const [gone, scrubbed, stays] = [await startSession(own), await startSession(own), await startSession(own)];
+    const [goneUrl, scrubbedUrl, staysUrl] = [await uploadAs(own, gone), await uploadAs(own, scrubbed), await uploadAs(own, stays)];
+    expect(await served(goneUrl)).toBe(200);
+    expect((await call('DELETE', `/v2/apps/${own.appId}/users/${gone.userId}`, own.auth)).status).toBe(200);
+    expect((await call('DELETE', `/v2/apps/${own.appId}/users/${scrubbed.userId}/personalinformation`, own.auth)).status).toBe(200);
+    expect(await served(goneUrl)).toBe(404);
+    expect(await served(scrubbedUrl)).toBe(404);
+    expect(await served(staysUrl)).toBe(200);
+  });
+
+  it('deleting the app deletes every upload of the app', async () => {
+    const doomed = await webApp();
+    const v = await startSession(doomed);
+    const url = await uploadAs(doomed, v);
+    const api = await SELF.fetch(`${BASE}/v2/apps/${doomed.appId}/attachments?access=public`, { method: 'POST', headers: { authorization: doomed.auth }, body: formWith(new File(['biz'], 'price-list.pdf', { type: 'application/pdf' })) });
+    const apiUrl = ((await api.json()) as any).attachment.mediaUrl as string;
+    expect((await call('DELETE', `/v2/apps/${doomed.appId}`, asAccount)).status).toBe(200);
+    expect(await served(url)).toBe(404);
+    expect(await served(apiUrl)).toBe(404);
   });
 });
