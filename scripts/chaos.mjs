@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { bundleTool } from './bundle.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -55,17 +55,7 @@ process.once('SIGINT', interruptedWhileBuilding);
 process.once('SIGTERM', interruptedWhileBuilding);
 
 // The fakes are TypeScript: bundle the chaos driver with them, as the simulator is bundled.
-const bundle = path.join(work, 'chaos.mjs');
-await build({
-  entryPoints: [path.join(HERE, 'chaos', 'index.ts')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  logLevel: 'warning',
-});
+const bundle = await bundleTool('chaos', { outfile: path.join(work, 'chaos.mjs') });
 const { runChaos } = await import(pathToFileURL(bundle).href);
 process.removeListener('SIGINT', interruptedWhileBuilding);
 process.removeListener('SIGTERM', interruptedWhileBuilding);

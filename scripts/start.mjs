@@ -11,9 +11,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildDemo } from './demo/build.mjs';
 import { ensureDevVars, ROOT, startParley } from './local.mjs';
-import { buildSimulator } from './simulator/build.mjs';
+import { bundleTool } from './bundle.mjs';
 
 const port = Number(process.env.PORT ?? 8787);
 const stateDir = path.join(ROOT, '.parley');
@@ -52,7 +51,7 @@ const switchedOff = (value) => ['0', 'off', 'false', 'no'].includes(String(value
 async function startChannelSimulator() {
   if (switchedOff(process.env.SIMULATOR)) return undefined;
   try {
-    const { startSimulator, DEFAULT_PORT } = await import(pathToFileURL(await buildSimulator()).href);
+    const { startSimulator, DEFAULT_PORT } = await import(pathToFileURL(await bundleTool('simulator')).href);
     return await startSimulator({
       parleyUrl: parley.url,
       ...demo,
@@ -70,7 +69,7 @@ const simulator = await startChannelSimulator();
 async function startWebDemo() {
   if (switchedOff(process.env.DEMO)) return undefined;
   try {
-    const { startDemo, DEFAULT_PORT } = await import(pathToFileURL(await buildDemo()).href);
+    const { startDemo, DEFAULT_PORT } = await import(pathToFileURL(await bundleTool('demo')).href);
     return await startDemo({
       parleyUrl: parley.url,
       ...demo,

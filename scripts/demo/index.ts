@@ -2,7 +2,7 @@
  * The Web Messenger demo: a storefront that embeds Parley's widget exactly as
  * a customer's website would, and a support inbox that answers its visitors
  * through Parley's REST API and learns about them from the customer webhook.
- * `npm start` bundles this file (scripts/demo/build.mjs) and starts it once
+ * `npm start` bundles this file (scripts/bundle.mjs) and starts it once
  * Parley is up; a browser test can call `startDemo` directly.
  */
 import type { AddressInfo } from 'node:net';

@@ -5,13 +5,13 @@
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildSimulator } from './build.mjs';
+import { bundleTool } from '../bundle.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const stateDir = path.join(ROOT, '.parley');
 const parleyUrl = process.env.PARLEY_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8787}`;
 
-const { startSimulator, readDemo, DEFAULT_PORT } = await import(pathToFileURL(await buildSimulator()).href);
+const { startSimulator, readDemo, DEFAULT_PORT } = await import(pathToFileURL(await bundleTool('simulator')).href);
 let simulator;
 try {
   simulator = await startSimulator({

@@ -3,7 +3,7 @@
  * user talking to a running Parley, without any real account. It serves the
  * channel fakes, connects one integration per channel to them, receives the
  * demo app's customer webhooks, and serves a page to chat from. `npm start`
- * bundles this file (scripts/simulator/build.mjs) and starts it once Parley
+ * bundles this file (scripts/bundle.mjs) and starts it once Parley
  * is up; `npm run simulator` does the same against a Parley already running.
  */
 import { existsSync, readFileSync } from 'node:fs';
