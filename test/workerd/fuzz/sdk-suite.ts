@@ -17,7 +17,7 @@ import { issueSession } from '../../../src/web/session';
 import { call, newApp } from '../helpers';
 import { b64url, hmacSha256 } from '../fixtures';
 import { describeBody, garbageSegment, nastyString, type FuzzBody, type Json, type Mutation, mutate, serialize } from './arbitraries';
-import { conversationState, expectNo5xx, expectV2Error, logMark, logSince, ORIGIN, type Sent } from './world';
+import { conversationState, expectNo5xx, expectV2Error, logMark, logSince, ORIGIN, streamOf, type Sent } from './world';
 
 export const SHOP = 'https://shop.example.com';
 
@@ -516,22 +516,6 @@ export const describeSdk = (r: SdkRequest) => {
   const body = r.note ?? (r.body instanceof Uint8Array ? `bytes[${r.body.byteLength}]` : r.body ? describeBody(r.body) : '');
   return `${r.method} ${r.path.length > 200 ? `${r.path.slice(0, 200)}…` : r.path} [${headers}]${body ? ` ${body}` : ''}`;
 };
-
-function streamOf(chunks: number, chunkSize: number): ReadableStream<Uint8Array> {
-  const enc = new TextEncoder();
-  let sent = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent === 0) controller.enqueue(enc.encode('{"pad":"'));
-      if (sent < chunks) controller.enqueue(enc.encode('x'.repeat(chunkSize)));
-      else {
-        controller.enqueue(enc.encode('"}'));
-        controller.close();
-      }
-      sent++;
-    },
-  });
-}
 
 export async function sendSdk(r: SdkRequest): Promise<SdkSent> {
   const headers: Record<string, string> = {};

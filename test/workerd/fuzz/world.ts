@@ -47,7 +47,8 @@ export const workerLog = () => logged.map((l) => l.line);
 
 // ---- requests ----------------------------------------------------------------------------
 
-function streamOf(chunks: number, chunkSize: number): ReadableStream<Uint8Array> {
+/** A JSON body of `chunks` × `chunkSize` padding, streamed (no Content-Length), for size limits. */
+export function streamOf(chunks: number, chunkSize: number): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let sent = 0;
   return new ReadableStream<Uint8Array>({
