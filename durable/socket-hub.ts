@@ -30,9 +30,9 @@ export const SOCKET_PROTOCOL = 'parley';
 
 export class SocketHub {
   /** Raised by the running transaction; dropped if it rolls back. */
-  private held: string[] = [];
+  private held: SocketFrame[] = [];
   /** Committed, in commit order, waiting for the send that follows the answer. */
-  private ready: string[] = [];
+  private ready: SocketFrame[] = [];
   private sendScheduled = false;
 
   constructor(private readonly ctx: DurableObjectState) {
@@ -64,7 +64,7 @@ export class SocketHub {
 
   /** Queues a frame for every open socket; it goes out at `flush`, after the commit. */
   hold(frame: SocketFrame): void {
-    this.held.push(JSON.stringify(frame));
+    this.held.push(frame);
   }
 
   /** The transaction that raised the held frames rolled back. */
@@ -75,6 +75,11 @@ export class SocketHub {
   /** The transaction committed: its frames go out right after the current call returns. */
   flush(): void {
     if (this.held.length === 0) return;
+    // Most conversations (every channel-only one) have no browser open: nothing to serialize or schedule.
+    if (this.ctx.getWebSockets().length === 0) {
+      this.held = [];
+      return;
+    }
     this.ready.push(...this.held);
     this.held = [];
     if (this.sendScheduled) return;
@@ -92,7 +97,7 @@ export class SocketHub {
   private send(): void {
     this.sendScheduled = false;
     if (this.ready.length === 0) return;
-    const frames = this.ready;
+    const frames = this.ready.map((f) => JSON.stringify(f));
     this.ready = [];
     const sockets = this.ctx.getWebSockets();
     for (const ws of sockets) {
