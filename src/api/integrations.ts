@@ -36,7 +36,7 @@ import { forgetWebIntegration } from '../web/integration';
 import { customUpdateBody, INTEGRATION_LIMITS, integrationCommon, integrationListQuery, requestBodies } from '../schema/integration';
 import { boundedString } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
-import { checkTarget, isLocal } from '../webhooks/targets';
+import { checkTarget, isLocal } from '../http/targets';
 import { pickPage } from './apps';
 import { requireAppOrAccount } from '../auth/authenticate';
 import { appContext, json } from './context';

@@ -10,7 +10,7 @@ import { badRequest, notFound, forbidden } from '../http/errors';
 import { readBody } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import { INTEGRATION_LIMITS, requestBodies } from '../schema/integration';
-import { isLocal } from '../webhooks/targets';
+import { isLocal } from '../http/targets';
 import { appContext, json } from './context';
 import { requireIntegration, webhookView } from './integrations';
 

@@ -19,7 +19,7 @@ import type { Env } from '../env';
 import { newId } from '../ids';
 import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
 import { userSlots, type WebhookEvent } from '../webhooks/events';
-import { checkResolvedTarget, checkTarget, dohLookup } from '../webhooks/targets';
+import { checkResolvedTarget, checkTarget, dohLookup } from '../http/targets';
 import { webhookQueueMessage, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 
 /** Statuses the contract says are not worth retrying. */

@@ -6,7 +6,7 @@
  * come in two prebuilt sets.
  */
 import * as v from 'valibot';
-import { checkTarget } from '../webhooks/targets';
+import { checkTarget } from '../http/targets';
 import { boundedString, uri } from './common';
 
 export const INTEGRATION_LIMITS = {

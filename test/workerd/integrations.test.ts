@@ -11,7 +11,7 @@
 import { env } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { appWebhooks, findIntegrationKeySecret, PREVIOUS_SECRET_MS } from '../../src/db/integrations';
-import { checkTarget } from '../../src/webhooks/targets';
+import { checkTarget } from '../../src/http/targets';
 import { asAccount, call, newApp } from './helpers';
 import { expectError } from './fixtures';
 

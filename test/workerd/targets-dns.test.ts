@@ -5,7 +5,7 @@
  * accept: application/dns-json).
  */
 import { describe, expect, it } from 'vitest';
-import { checkResolvedTarget, dohLookup } from '../../src/webhooks/targets';
+import { checkResolvedTarget, dohLookup } from '../../src/http/targets';
 
 const zone: Record<string, { A?: string[]; AAAA?: string[] }> = {
   'hooks.example.com': { A: ['93.184.216.34'], AAAA: ['2606:2800:220:1:248:1893:25c8:1946'] },
