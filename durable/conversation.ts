@@ -515,6 +515,13 @@ export class ConversationDO extends DurableObject<Env> {
       const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', dedupeKey).toArray()[0];
       if (seen) return { ok: true, value: toMessage(seen) };
     }
+    let content = post.content;
+    if (content.type === 'text' && content.payload !== undefined) {
+      // A quick-reply answer is a choice: it counts only if the business offered it here, and says the reply's label.
+      const label = this.offeredLabel('reply', content.payload);
+      if (label === undefined) return fail(400, 'bad_request', 'content.payload: no quick reply with this payload was offered in this conversation');
+      content = { ...content, text: label };
+    }
     if (row.message_count >= LIMITS.messagesPerConversation) {
       return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
     }
@@ -548,7 +555,7 @@ export class ConversationDO extends DurableObject<Env> {
         this.row()!,
         {
           author: { type: 'user', userId: client.userId },
-          content: post.content,
+          content,
           source,
           ...(post.metadata ? { metadata: post.metadata } : {}),
           ...(dedupeKey ? { dedupeKey } : {}),
@@ -570,7 +577,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
     if (event.kind === 'postback') {
       // A browser can send anything: only a button the business offered here is a postback it may trust.
-      const offered = this.offeredPostback(event.payload ?? '');
+      const offered = this.offeredLabel('postback', event.payload ?? '');
       if (offered === undefined) return fail(400, 'bad_request', 'payload: no postback button with this payload was offered in this conversation');
       event = { ...event, text: offered };
     }
@@ -578,15 +585,19 @@ export class ConversationDO extends DurableObject<Env> {
     return received.ok ? { ok: true, value: null } : received;
   }
 
-  /** The label of the postback button with this payload among the business's recent messages, if one was offered. */
-  private offeredPostback(payload: string): string | undefined {
+  /**
+   * The label of the postback button or quick reply (`kind`) with this payload
+   * among the business's recent messages in this conversation, if one was
+   * offered: what a browser sends is only a choice when the business offered it.
+   */
+  private offeredLabel(kind: 'postback' | 'reply', payload: string): string | undefined {
     const rows = this.sql
       .exec<{ content: string }>(`SELECT content FROM messages WHERE json_extract(author, '$.type') = 'business' AND instr(content, ?) > 0 ORDER BY seq DESC LIMIT 50`, JSON.stringify(payload))
       .toArray();
     for (const r of rows) {
       const c = JSON.parse(r.content) as { actions?: { type: string; payload?: string; text: string }[]; items?: { actions?: { type: string; payload?: string; text: string }[] }[] };
       const actions = [...(c.actions ?? []), ...(c.items ?? []).flatMap((i) => i.actions ?? [])];
-      const hit = actions.find((a) => a.type === 'postback' && a.payload === payload);
+      const hit = actions.find((a) => a.type === kind && a.payload === payload);
       if (hit) return hit.text;
     }
     return undefined;
