@@ -4,7 +4,6 @@ import { deleteUploads } from './attachments';
 import type { Env } from '../env';
 import { authenticate, requireAccount, requireAppOrAccount } from '../auth/authenticate';
 import { createApp, deleteApp, getApp, listApps, queueAppPurge, updateApp } from '../db/apps';
-import { forgetAppKeys } from '../db/keys';
 import { badRequest, notFound } from '../http/errors';
 import { idPage, pageEnvelope } from '../http/links';
 import { parseWith, readBody, readQuery } from '../http/request';
@@ -61,7 +60,6 @@ export async function remove(request: IRequest, env: Env) {
   if (!(await getApp(env, appId))) throw notFound('app_not_found', 'App not found');
   await queueAppPurge(env, appId);
   await deleteApp(env, appId);
-  forgetAppKeys(appId);
   await deleteUploads(env, appId);
   return json({});
 }

@@ -225,8 +225,6 @@ export async function remove(request: IRequest, env: Env) {
     });
   }
   if (!(await deleteIntegration(env, appId, integration.id))) throw notFound('integration_not_found', 'Integration not found');
-  forgetChannelIntegration(integration.id);
-  forgetWebIntegration(integration.id);
   return json({});
 }
 

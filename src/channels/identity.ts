@@ -9,7 +9,9 @@
  */
 import { conversationStub, indexNow } from '../api/context';
 import { indexConversation } from '../db/conversations';
+import { appTag, integrationTag, TtlCache } from '../db/ttl-cache';
 import type { Env } from '../env';
+import { notFound } from '../http/errors';
 import { newId } from '../ids';
 import type { Conversation } from '../schema/conversation';
 import type { InboundClient } from '../../durable/conversation';
@@ -22,8 +24,13 @@ export interface ResolvedIdentity {
 }
 
 const IDENTITY_CACHE_MS = 5 * 60_000;
-const CACHE_MAX = 50_000;
-const cache = new Map<string, { expires: number; value: ResolvedIdentity }>();
+// Unknown people are not remembered: their first message creates them at once.
+const cache = new TtlCache<{ appId: string; identity: ResolvedIdentity } | undefined>({
+  ttlMs: IDENTITY_CACHE_MS,
+  missMs: 0,
+  max: 50_000,
+  tags: (c) => [appTag(c.appId), integrationTag(c.identity.client.integrationId)],
+});
 const cacheKey = (integrationId: string, externalId: string) => `${integrationId}\n${externalId}`;
 
 interface ClientRow {
@@ -47,9 +54,14 @@ export function forgetIdentity(integrationId: string, externalId: string): void 
 
 /** Finds the identity without creating one: receipts for unknown recipients are dropped, not turned into users. */
 export async function findIdentity(env: Env, integration: ChannelIntegration, externalId: string): Promise<ResolvedIdentity | undefined> {
-  const key = cacheKey(integration.id, externalId);
-  const hit = cache.get(key);
-  if (hit && hit.expires > Date.now()) return hit.value;
+  const cached = await cache.read(cacheKey(integration.id, externalId), async () => {
+    const identity = await readIdentity(env, integration, externalId);
+    return identity && { appId: integration.appId, identity };
+  });
+  return cached?.identity;
+}
+
+async function readIdentity(env: Env, integration: ChannelIntegration, externalId: string): Promise<ResolvedIdentity | undefined> {
   const row = await env.DB.prepare(
     `SELECT c.id, c.user_id, u.external_id AS user_external_id, c.conversation_id, c.status, c.display_name, c.avatar_url, c.info, c.raw, c.linked_at, c.last_seen
      FROM clients c JOIN users u ON u.id = c.user_id AND u.app_id = c.app_id
@@ -57,11 +69,7 @@ export async function findIdentity(env: Env, integration: ChannelIntegration, ex
   )
     .bind(integration.appId, integration.id, externalId)
     .first<ClientRow>();
-  if (!row) return undefined;
-  const value = toIdentity(integration, externalId, row);
-  if (cache.size >= CACHE_MAX) cache.clear();
-  cache.set(key, { expires: Date.now() + IDENTITY_CACHE_MS, value });
-  return value;
+  return row ? toIdentity(integration, externalId, row) : undefined;
 }
 
 export async function resolveIdentity(env: Env, integration: ChannelIntegration, user: ChannelUser): Promise<ResolvedIdentity> {
@@ -77,11 +85,13 @@ export async function resolveIdentity(env: Env, integration: ChannelIntegration,
     ...(user.locale ? { locale: user.locale } : {}),
   };
   const noClientYet = 'NOT EXISTS (SELECT 1 FROM clients WHERE app_id = ? AND integration_id = ? AND external_id = ?)';
+  // The integration may have been deleted while this isolate's cache still held it: then nobody is created.
+  const integrationLives = 'EXISTS (SELECT 1 FROM integrations WHERE app_id = ? AND id = ?)';
   await env.DB.batch([
     env.DB.prepare(
       `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
-       SELECT ?, ?, NULL, ?, 0, 0, ?, '{}', '[]', ? WHERE ${noClientYet}`,
-    ).bind(userId, integration.appId, now, JSON.stringify(profile), now, integration.appId, integration.id, user.externalId),
+       SELECT ?, ?, NULL, ?, 0, 0, ?, '{}', '[]', ? WHERE ${noClientYet} AND ${integrationLives}`,
+    ).bind(userId, integration.appId, now, JSON.stringify(profile), now, integration.appId, integration.id, user.externalId, integration.appId, integration.id),
     env.DB.prepare(
       `INSERT INTO clients (id, app_id, user_id, type, status, integration_id, external_id, last_seen, linked_at, display_name, avatar_url, info, raw, conversation_id, created_at)
        SELECT ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${noClientYet} AND EXISTS (SELECT 1 FROM users WHERE id = ?)`,
@@ -109,7 +119,7 @@ export async function resolveIdentity(env: Env, integration: ChannelIntegration,
   // Whoever won the race, the stored client is the truth.
   forgetIdentity(integration.id, user.externalId);
   const resolved = await findIdentity(env, integration, user.externalId);
-  if (!resolved) throw new Error(`client for ${integration.type} user could not be stored`);
+  if (!resolved) throw notFound('integration_not_found', 'No channel integration at this URL');
   await ensureConversation(env, integration, resolved);
   return resolved;
 }

@@ -7,6 +7,7 @@
  */
 import type { Env } from '../env';
 import { open, seal } from '../auth/secrets';
+import { appTag, integrationTag, TtlCache } from '../db/ttl-cache';
 import type { ChannelAdapter } from './adapter';
 import { adapterFor, type ChannelConfig } from './registry';
 
@@ -24,8 +25,11 @@ export interface ChannelIntegration {
 
 const SEALED = '$sealed';
 export const INTEGRATION_CACHE_MS = 30_000;
-const CACHE_MAX = 10_000;
-const cache = new Map<string, { expires: number; value: Promise<ChannelIntegration | undefined> }>();
+const cache = new TtlCache<ChannelIntegration | undefined>({
+  ttlMs: INTEGRATION_CACHE_MS,
+  missMs: INTEGRATION_CACHE_MS,
+  tags: (i) => [appTag(i.appId), integrationTag(i.id)],
+});
 
 /** The config as stored: each secret field replaced by `{"$sealed": "<ciphertext>"}`. */
 export async function sealConfig(env: Env, adapter: ChannelAdapter<ChannelConfig>, config: ChannelConfig): Promise<Record<string, unknown>> {
@@ -56,19 +60,10 @@ interface Row {
 
 /** The integration behind `/hooks/{id}`, or undefined when it is not a channel integration. */
 export function channelIntegration(env: Env, integrationId: string): Promise<ChannelIntegration | undefined> {
-  if (cache.size >= CACHE_MAX) cache.clear();
-  const hit = cache.get(integrationId);
-  if (hit && hit.expires > Date.now()) return hit.value;
-  const value = load(env, integrationId);
-  const entry = { expires: Date.now() + INTEGRATION_CACHE_MS, value };
-  cache.set(integrationId, entry);
-  value.catch(() => {
-    if (cache.get(integrationId) === entry) cache.delete(integrationId);
-  });
-  return value;
+  return cache.read(integrationId, () => load(env, integrationId));
 }
 
-/** Drops the cached copy after a change made in this isolate; other isolates see it within INTEGRATION_CACHE_MS. */
+/** Drops the cached copy after an update made in this isolate (a deletion forgets it everywhere here); other isolates see it within INTEGRATION_CACHE_MS. */
 export function forgetChannelIntegration(integrationId: string): void {
   cache.delete(integrationId);
 }

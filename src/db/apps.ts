@@ -4,6 +4,7 @@ import { newId } from '../ids';
 import { DEFAULT_SETTINGS, type AppSettings } from '../schema/app';
 import type { Metadata } from '../schema/common';
 import type { Page } from '../schema/pagination';
+import { appTag, forget, TtlCache } from './ttl-cache';
 
 export interface App {
   id: string;
@@ -26,8 +27,8 @@ const toApp = (r: AppRow): App => ({
   metadata: r.metadata ? JSON.parse(r.metadata) : null,
 });
 
-const existsCache = new Map<string, number>();
-const EXISTS_CACHE_MS = 30_000;
+// Only a present app is remembered: one created in another isolate must be found at once.
+const existsCache = new TtlCache<true | undefined>({ ttlMs: 30_000, missMs: 0, tags: (_, appId) => [appTag(appId)] });
 
 export async function createApp(env: Env, input: { displayName: string; settings?: Partial<AppSettings>; metadata?: Metadata | null }): Promise<App> {
   const app: App = { id: newId(), displayName: input.displayName, settings: { ...DEFAULT_SETTINGS, ...input.settings }, metadata: input.metadata ?? null };
@@ -44,11 +45,8 @@ export async function getApp(env: Env, appId: string): Promise<App | undefined> 
 
 /** Existence check for account-key requests on app routes, cached briefly per isolate. */
 export async function appExists(env: Env, appId: string): Promise<boolean> {
-  const until = existsCache.get(appId);
-  if (until && until > Date.now()) return true;
-  const r = await env.DB.prepare('SELECT 1 AS x FROM apps WHERE id = ?').bind(appId).first();
-  if (r) existsCache.set(appId, Date.now() + EXISTS_CACHE_MS);
-  return r !== null;
+  const found = await existsCache.read(appId, async () => ((await env.DB.prepare('SELECT 1 AS x FROM apps WHERE id = ?').bind(appId).first()) ? true : undefined));
+  return found === true;
 }
 
 export async function listApps(env: Env, page: Page): Promise<App[]> {
@@ -86,9 +84,11 @@ export async function queueAppPurge(env: Env, appId: string): Promise<number> {
   return queued;
 }
 
-/** Removes the app and everything D1 holds for it; keys, users and clients follow by cascade. */
+/**
+ * Removes the app and everything D1 holds for it; keys, integrations, users and
+ * clients follow by cascade, and every cache of this isolate forgets them.
+ */
 export async function deleteApp(env: Env, appId: string): Promise<void> {
-  existsCache.delete(appId);
   await env.DB.batch([
     env.DB.prepare('DELETE FROM message_index WHERE app_id = ?').bind(appId),
     env.DB.prepare('DELETE FROM message_tombstones WHERE app_id = ?').bind(appId),
@@ -96,4 +96,5 @@ export async function deleteApp(env: Env, appId: string): Promise<void> {
     env.DB.prepare('DELETE FROM conversations WHERE app_id = ?').bind(appId),
     env.DB.prepare('DELETE FROM apps WHERE id = ?').bind(appId),
   ]);
+  forget(appTag(appId));
 }

@@ -11,7 +11,9 @@ import { newId, newSecret } from '../ids';
 /** Standard Webhooks form (`whsec_` + base64 of 32 bytes), so receivers can verify with any Standard Webhooks library. */
 const newWebhookSecret = () => `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
 import { open, seal } from '../auth/secrets';
-import { KEY_CACHE_MS } from './keys';
+import { orAppGone } from './app-gone';
+import { KEY_CACHE_MS, KEY_MISS_MS } from './keys';
+import { appTag, forget, integrationTag, keyTag, TtlCache } from './ttl-cache';
 import { INTEGRATION_LIMITS, type IntegrationType, type Trigger, type WebhookCreate, type WebhookUpdate, type WebhookVersion } from '../schema/integration';
 import type { Page } from '../schema/pagination';
 
@@ -59,7 +61,6 @@ export interface WebhookSubscription {
 /** How long a replaced webhook secret keeps working after a rotation. */
 export const PREVIOUS_SECRET_MS = 24 * 60 * 60 * 1000;
 export const SUBSCRIPTION_CACHE_MS = 5_000;
-const CACHE_MAX = 10_000;
 
 interface IntegrationRow {
   id: string;
@@ -133,12 +134,12 @@ export async function createCustomIntegration(
   const integration: Integration = { id: newId(), type: 'custom', status: 'active', displayName: input.displayName, config: {}, createdAt: now };
   const webhook = newWebhook(integration.id, input.webhook, now);
   const underLimit = '(SELECT count(*) FROM webhooks WHERE app_id = ?) < ?';
-  const [created] = await env.DB.batch([
+  const [created] = await orAppGone(env.DB.batch([
     env.DB.prepare(
       `INSERT INTO integrations (id, app_id, type, status, display_name, config, created_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE ${underLimit}`,
     ).bind(integration.id, appId, integration.type, integration.status, integration.displayName, JSON.stringify(integration.config), now, appId, INTEGRATION_LIMITS.webhooksPerApp),
     await insertWebhook(env, appId, webhook),
-  ]);
+  ]));
   if (!created || created.meta.changes === 0) return 'too_many_webhooks';
   forgetSubscriptions(appId);
   return { integration, webhook };
@@ -146,9 +147,11 @@ export async function createCustomIntegration(
 
 /** Stores a channel integration; its config arrives with secrets already sealed. */
 export async function insertChannelIntegration(env: Env, appId: string, integration: Integration): Promise<void> {
-  await env.DB.prepare('INSERT INTO integrations (id, app_id, type, status, display_name, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .bind(integration.id, appId, integration.type, integration.status, integration.displayName, JSON.stringify(integration.config), integration.createdAt)
-    .run();
+  await orAppGone(
+    env.DB.prepare('INSERT INTO integrations (id, app_id, type, status, display_name, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .bind(integration.id, appId, integration.type, integration.status, integration.displayName, JSON.stringify(integration.config), integration.createdAt)
+      .run(),
+  );
 }
 
 export async function listIntegrations(env: Env, appId: string, page: Page, types?: string[]): Promise<Integration[]> {
@@ -172,11 +175,11 @@ export async function updateIntegration(env: Env, appId: string, integration: In
   forgetSubscriptions(appId);
 }
 
-/** Deletes the integration; its webhooks and keys follow by cascade. */
+/** Deletes the integration; its webhooks and keys follow by cascade, and every cache of this isolate forgets them. */
 export async function deleteIntegration(env: Env, appId: string, integrationId: string): Promise<boolean> {
   const res = await env.DB.prepare('DELETE FROM integrations WHERE app_id = ? AND id = ?').bind(appId, integrationId).run();
   forgetSubscriptions(appId);
-  for (const [id, entry] of keyCache) if ('integrationId' in entry && entry.integrationId === integrationId) keyCache.delete(id);
+  forget(integrationTag(integrationId));
   return res.meta.changes > 0;
 }
 
@@ -296,7 +299,7 @@ interface CachedSubscription {
   previous?: { secret: string; expiresAt: number };
 }
 
-const subscriptionCache = new Map<string, { expires: number; value: Promise<CachedSubscription[]> }>();
+const subscriptionCache = new TtlCache<CachedSubscription[]>({ ttlMs: SUBSCRIPTION_CACHE_MS, missMs: 0, tags: (_, appId) => [appTag(appId)] });
 
 function forgetSubscriptions(appId: string): void {
   subscriptionCache.delete(appId);
@@ -308,19 +311,10 @@ function forgetSubscriptions(appId: string): void {
  * entry, and a read already in flight is then not stored again.
  */
 export async function appWebhooks(env: Env, appId: string): Promise<WebhookSubscription[]> {
-  if (subscriptionCache.size >= CACHE_MAX) subscriptionCache.clear();
-  let entry = subscriptionCache.get(appId);
-  if (!entry || entry.expires <= Date.now()) {
-    entry = { expires: Date.now() + SUBSCRIPTION_CACHE_MS, value: loadSubscriptions(env, appId) };
-    subscriptionCache.set(appId, entry);
-    const mine = entry;
-    mine.value.catch(() => {
-      if (subscriptionCache.get(appId) === mine) subscriptionCache.delete(appId);
-    });
-  }
+  const cached = await subscriptionCache.read(appId, () => loadSubscriptions(env, appId));
   const now = Date.now();
   // Copies, so no caller can change what the next one reads; the previous secret is judged now, not when cached.
-  return (await entry.value).map((c) => ({
+  return cached.map((c) => ({
     ...c.sub,
     triggers: [...c.sub.triggers],
     secrets: c.previous && c.previous.expiresAt > now ? [c.secret, c.previous.secret] : [c.secret],
@@ -359,23 +353,21 @@ async function loadSubscriptions(env: Env, appId: string): Promise<CachedSubscri
 // ---- custom-integration keys -------------------------------------------------
 
 const INTEGRATION_KEY_ID = /^int_[0-9a-f]{24}$/;
-const keyCache = new Map<string, { appId: string; integrationId: string; secret: string; expires: number } | { missing: true; expires: number }>();
+const keyCache = new TtlCache<{ appId: string; integrationId: string; secret: string } | undefined>({
+  ttlMs: KEY_CACHE_MS,
+  missMs: KEY_MISS_MS,
+  tags: (k, keyId) => [appTag(k.appId), integrationTag(k.integrationId), keyTag(keyId)],
+});
 
 /** The secret behind an `int_` key id, for authentication; cached like app keys (see db/keys.ts). */
 export async function findIntegrationKeySecret(env: Env, keyId: string): Promise<{ appId: string; integrationId: string; secret: string } | undefined> {
   // Ids Parley could not have minted cost no D1 read.
   if (!INTEGRATION_KEY_ID.test(keyId)) return undefined;
-  if (keyCache.size >= CACHE_MAX) keyCache.clear();
-  const hit = keyCache.get(keyId);
-  if (hit && hit.expires > Date.now()) return 'missing' in hit ? undefined : { appId: hit.appId, integrationId: hit.integrationId, secret: hit.secret };
-  const row = await env.DB.prepare('SELECT id, app_id, integration_id, secret_sealed FROM integration_keys WHERE id = ?').bind(keyId).first<KeyRow>();
-  if (!row) {
-    keyCache.set(keyId, { missing: true, expires: Date.now() + 2_000 });
-    return undefined;
-  }
-  const found = { appId: row.app_id, integrationId: row.integration_id, secret: await open(env, row.secret_sealed) };
-  keyCache.set(keyId, { ...found, expires: Date.now() + KEY_CACHE_MS });
-  return found;
+  const found = await keyCache.read(keyId, async () => {
+    const row = await env.DB.prepare('SELECT id, app_id, integration_id, secret_sealed FROM integration_keys WHERE id = ?').bind(keyId).first<KeyRow>();
+    return row ? { appId: row.app_id, integrationId: row.integration_id, secret: await open(env, row.secret_sealed) } : undefined;
+  });
+  return found && { ...found };
 }
 
 /** Inserts the key only while the integration exists in the app and holds fewer than the limit. */
@@ -407,6 +399,6 @@ export async function getIntegrationKey(env: Env, appId: string, integrationId: 
 
 export async function deleteIntegrationKey(env: Env, appId: string, integrationId: string, keyId: string): Promise<boolean> {
   const res = await env.DB.prepare('DELETE FROM integration_keys WHERE app_id = ? AND integration_id = ? AND id = ?').bind(appId, integrationId, keyId).run();
-  keyCache.delete(keyId);
+  forget(keyTag(keyId));
   return res.meta.changes > 0;
 }

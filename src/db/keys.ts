@@ -1,15 +1,23 @@
 /**
  * App keys in D1. Secrets are sealed at rest and returned only at creation.
  * Verifying a request needs the secret, so lookups are cached per isolate for
- * a short time; a deleted key stops working at once in the isolate that
- * deleted it and within KEY_CACHE_MS everywhere else.
+ * a short time; a deleted key (or app) stops working at once in the isolate
+ * that deleted it and within KEY_CACHE_MS everywhere else.
  */
 import type { Env } from '../env';
 import { newId, newSecret } from '../ids';
 import { open, seal } from '../auth/secrets';
+import { orAppGone } from './app-gone';
+import { appTag, forget, keyTag, TtlCache } from './ttl-cache';
 
 export const KEY_CACHE_MS = 30_000;
-const cache = new Map<string, { appId: string; secret: string; expires: number } | { missing: true; expires: number }>();
+/** A miss is remembered briefly, so repeating an unknown id costs little yet a new key works within seconds. */
+export const KEY_MISS_MS = 2_000;
+const cache = new TtlCache<{ appId: string; secret: string } | undefined>({
+  ttlMs: KEY_CACHE_MS,
+  missMs: KEY_MISS_MS,
+  tags: (k, keyId) => [appTag(k.appId), keyTag(keyId)],
+});
 
 export interface AppKey {
   id: string;
@@ -25,22 +33,16 @@ interface KeyRow {
 }
 
 const KEY_ID = /^app_[0-9a-f]{24}$/;
-const CACHE_MAX = 10_000;
 
 export async function findKeySecret(env: Env, keyId: string): Promise<{ appId: string; secret: string } | undefined> {
   // Ids Parley could not have minted cost no D1 read, so guessing cannot spend the database's budget.
   if (!KEY_ID.test(keyId)) return undefined;
-  if (cache.size >= CACHE_MAX) cache.clear();
-  const hit = cache.get(keyId);
-  if (hit && hit.expires > Date.now()) return 'missing' in hit ? undefined : hit;
-  const row = await env.DB.prepare('SELECT id, app_id, secret_sealed FROM app_keys WHERE id = ?').bind(keyId).first<KeyRow>();
-  if (!row) {
-    cache.set(keyId, { missing: true, expires: Date.now() + 2_000 });
-    return undefined;
-  }
-  const found = { appId: row.app_id, secret: await open(env, row.secret_sealed) };
-  cache.set(keyId, { ...found, expires: Date.now() + KEY_CACHE_MS });
-  return found;
+  const found = await cache.read(keyId, async () => {
+    const row = await env.DB.prepare('SELECT id, app_id, secret_sealed FROM app_keys WHERE id = ?').bind(keyId).first<KeyRow>();
+    return row ? { appId: row.app_id, secret: await open(env, row.secret_sealed) } : undefined;
+  });
+  // A copy, so no caller can change what the next one reads.
+  return found && { ...found };
 }
 
 export async function countKeys(env: Env, appId: string): Promise<number> {
@@ -50,9 +52,11 @@ export async function countKeys(env: Env, appId: string): Promise<number> {
 
 export async function createKey(env: Env, appId: string, displayName: string): Promise<Required<AppKey>> {
   const key = { id: `app_${newId()}`, displayName, secret: newSecret() };
-  await env.DB.prepare('INSERT INTO app_keys (id, app_id, display_name, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?)')
-    .bind(key.id, appId, displayName, await seal(env, key.secret), new Date().toISOString())
-    .run();
+  await orAppGone(
+    env.DB.prepare('INSERT INTO app_keys (id, app_id, display_name, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?)')
+      .bind(key.id, appId, displayName, await seal(env, key.secret), new Date().toISOString())
+      .run(),
+  );
   return key;
 }
 
@@ -68,11 +72,6 @@ export async function getKey(env: Env, appId: string, keyId: string): Promise<Ap
 
 export async function deleteKey(env: Env, appId: string, keyId: string): Promise<boolean> {
   const res = await env.DB.prepare('DELETE FROM app_keys WHERE app_id = ? AND id = ?').bind(appId, keyId).run();
-  cache.delete(keyId);
+  forget(keyTag(keyId));
   return res.meta.changes > 0;
-}
-
-/** Forgets cached keys of a deleted app in this isolate. */
-export function forgetAppKeys(appId: string): void {
-  for (const [id, entry] of cache) if ('appId' in entry && entry.appId === appId) cache.delete(id);
 }

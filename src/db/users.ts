@@ -7,6 +7,7 @@ import { newId } from '../ids';
 import type { Metadata } from '../schema/common';
 import type { Identity, Profile } from '../schema/user';
 import type { Page } from '../schema/pagination';
+import { orAppGone } from './app-gone';
 
 export interface User {
   id: string;
@@ -100,12 +101,14 @@ export async function createUser(
     identities: [],
   };
   // The unique index on (app_id, external_id) settles races between concurrent creates.
-  const res = await env.DB.prepare(
-    `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
-     VALUES (?, ?, ?, ?, ?, 0, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`,
-  )
-    .bind(user.id, appId, user.externalId ?? null, user.signedUpAt, user.toBeRetained ? 1 : 0, JSON.stringify(user.profile), JSON.stringify(user.metadata), new Date().toISOString())
-    .run();
+  const res = await orAppGone(
+    env.DB.prepare(
+      `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
+       VALUES (?, ?, ?, ?, ?, 0, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`,
+    )
+      .bind(user.id, appId, user.externalId ?? null, user.signedUpAt, user.toBeRetained ? 1 : 0, JSON.stringify(user.profile), JSON.stringify(user.metadata), new Date().toISOString())
+      .run(),
+  );
   return res.meta.changes === 1 ? user : 'conflict';
 }
 

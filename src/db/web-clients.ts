@@ -6,6 +6,7 @@
  * already has it.
  */
 import type { Env } from '../env';
+import { notFound } from '../http/errors';
 import { newId } from '../ids';
 
 export interface WebClientInput {
@@ -16,11 +17,20 @@ export interface WebClientInput {
 
 export const WEB_CLIENT_TYPE = 'sdk';
 
+// The integration may have been deleted (with its app, or alone) while this isolate's cache still held it: then nothing is written.
+const INTEGRATION_LIVES = "EXISTS (SELECT 1 FROM integrations WHERE app_id = ? AND id = ? AND type = 'web')";
+
 const insertClient = (env: Env, appId: string, userId: string, clientId: string, c: WebClientInput, now: string) =>
   env.DB.prepare(
     `INSERT INTO clients (id, app_id, user_id, type, status, integration_id, external_id, last_seen, linked_at, display_name, avatar_url, info, raw, conversation_id, created_at)
-     SELECT ?, ?, ?, ?, 'active', ?, NULL, ?, ?, NULL, NULL, ?, NULL, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND app_id = ?)`,
-  ).bind(clientId, appId, userId, WEB_CLIENT_TYPE, c.integrationId, now, now, JSON.stringify(c.info), c.conversationId, now, userId, appId);
+     SELECT ?, ?, ?, ?, 'active', ?, NULL, ?, ?, NULL, NULL, ?, NULL, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND app_id = ?) AND ${INTEGRATION_LIVES}`,
+  ).bind(clientId, appId, userId, WEB_CLIENT_TYPE, c.integrationId, now, now, JSON.stringify(c.info), c.conversationId, now, userId, appId, appId, c.integrationId);
+
+/** After a write that changed nothing: 404 when the reason is that the web integration is gone, as a fresh isolate would answer. */
+async function requireIntegrationLives(env: Env, appId: string, integrationId: string): Promise<void> {
+  const live = await env.DB.prepare(`SELECT ${INTEGRATION_LIVES} AS live`).bind(appId, integrationId).first<{ live: number }>();
+  if (!live?.live) throw notFound('integration_not_found', 'No web integration with this id in this app');
+}
 
 /**
  * A new user (anonymous, or known by `externalId` when logging in for the
@@ -38,16 +48,19 @@ export async function createWebUser(
   const [user] = await env.DB.batch([
     env.DB.prepare(
       `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
-       VALUES (?, ?, ?, ?, 0, ?, '{}', '{}', '[]', ?) ON CONFLICT DO NOTHING`,
-    ).bind(userId, appId, input.externalId ?? null, now, input.externalId ? 1 : 0, now),
+       SELECT ?, ?, ?, ?, 0, ?, '{}', '{}', '[]', ? WHERE ${INTEGRATION_LIVES} ON CONFLICT DO NOTHING`,
+    ).bind(userId, appId, input.externalId ?? null, now, input.externalId ? 1 : 0, now, appId, input.client.integrationId),
     insertClient(env, appId, userId, clientId, input.client, now),
   ]);
-  return user!.meta.changes === 1 ? { userId, clientId } : 'conflict';
+  if (user!.meta.changes === 1) return { userId, clientId };
+  await requireIntegrationLives(env, appId, input.client.integrationId);
+  return 'conflict';
 }
 
 export async function addWebClient(env: Env, appId: string, userId: string, client: WebClientInput): Promise<string> {
   const clientId = newId();
-  await insertClient(env, appId, userId, clientId, client, new Date().toISOString()).run();
+  const res = await insertClient(env, appId, userId, clientId, client, new Date().toISOString()).run();
+  if (res.meta.changes === 0) await requireIntegrationLives(env, appId, client.integrationId);
   return clientId;
 }
 

@@ -5,6 +5,7 @@
  * from embedding a customer's widget; it is not authentication (a session
  * token is), so requests without an Origin (servers, curl) pass it.
  */
+import { appTag, integrationTag, TtlCache } from '../db/ttl-cache';
 import type { Env } from '../env';
 import { notFound, StatusError } from '../http/errors';
 import { ID_PATTERN } from '../ids';
@@ -19,8 +20,7 @@ export interface WebIntegration {
 }
 
 const CACHE_MS = 30_000;
-const CACHE_MAX = 10_000;
-const cache = new Map<string, { expires: number; value: Promise<WebIntegration | undefined> }>();
+const cache = new TtlCache<WebIntegration | undefined>({ ttlMs: CACHE_MS, missMs: CACHE_MS, tags: (i) => [appTag(i.appId), integrationTag(i.id)] });
 
 /** The app's web integration with this id; 404 otherwise (another app's, another type, unknown). */
 export async function requireWebIntegration(env: Env, appId: string, integrationId: string): Promise<WebIntegration> {
@@ -29,26 +29,18 @@ export async function requireWebIntegration(env: Env, appId: string, integration
   return integration;
 }
 
-/** Drops the cached copy after a change made in this isolate; other isolates see it within 30 s. */
+/** Drops the cached copy after an update made in this isolate (a deletion forgets it everywhere here); other isolates see it within 30 s. */
 export function forgetWebIntegration(integrationId: string): void {
   cache.delete(integrationId);
 }
 
 function cached(env: Env, integrationId: string): Promise<WebIntegration | undefined> {
-  if (cache.size >= CACHE_MAX) cache.clear();
-  const hit = cache.get(integrationId);
-  if (hit && hit.expires > Date.now()) return hit.value;
-  const value = env.DB.prepare("SELECT id, app_id, status, display_name, config FROM integrations WHERE id = ? AND type = 'web'")
-    .bind(integrationId)
-    .first<{ id: string; app_id: string; status: string; display_name: string | null; config: string }>()
-    .then((row) => row && { id: row.id, appId: row.app_id, status: row.status, displayName: row.display_name, settings: JSON.parse(row.config) as WebSettings })
-    .then((found) => found ?? undefined);
-  const entry = { expires: Date.now() + CACHE_MS, value };
-  cache.set(integrationId, entry);
-  value.catch(() => {
-    if (cache.get(integrationId) === entry) cache.delete(integrationId);
-  });
-  return value;
+  return cache.read(integrationId, () =>
+    env.DB.prepare("SELECT id, app_id, status, display_name, config FROM integrations WHERE id = ? AND type = 'web'")
+      .bind(integrationId)
+      .first<{ id: string; app_id: string; status: string; display_name: string | null; config: string }>()
+      .then((row) => (row ? { id: row.id, appId: row.app_id, status: row.status, displayName: row.display_name, settings: JSON.parse(row.config) as WebSettings } : undefined)),
+  );
 }
 
 /** Refuses a browser on a site the integration does not list; an empty or absent list allows every site. */
