@@ -395,19 +395,22 @@ function parseUpdate(request: InboundRequest): InboundEvent[] {
   }
   if (update.callback_query) {
     const q = update.callback_query;
-    // Game callbacks carry no data; inline-mode messages carry no chat, and the sender's private chat is their id.
+    // Game callbacks carry no data.
     if (q.from.is_bot || q.data === undefined) return [];
-    const chat = q.message?.chat ?? { id: q.from.id, type: 'private' };
+    // Any client can put any data in a callback query; the message the button was on is Telegram's own copy, so only
+    // data one of its buttons carries is a choice the business offered. Inline-mode taps come with no message (and
+    // Parley sends none), so nothing vouches for theirs.
+    const text = q.message ? tappedLabel(q.message.reply_markup, q.data) : undefined;
+    if (!q.message || text === undefined) return [];
     const choice = /^#(\d+)$/.exec(q.data);
-    const text = tappedLabel(q.message?.reply_markup, q.data);
     return [
-      defined({
+      {
         kind: 'postback' as const,
         channelMessageId,
-        user: channelUser(q.from, chat),
+        user: channelUser(q.from, q.message.chat),
         ...(choice ? { choice: Number(choice[1]) } : { payload: q.data }),
         text,
-      }),
+      },
     ];
   }
   // Edits would rewrite history Parley has already delivered; other update kinds were not subscribed to.
