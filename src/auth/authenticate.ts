@@ -8,7 +8,7 @@ import type { Env } from '../env';
 import { forbidden, StatusError, unauthorized } from '../http/errors';
 import { findIntegrationKeySecret } from '../db/integrations';
 import { findKeySecret } from '../db/keys';
-import { decodeJwt, isExpired, verifyHs256 } from './jwt';
+import { decodeJwt, timeClaimsProblem, verifyHs256 } from './jwt';
 import { sameSecret } from './secrets';
 
 export type Principal =
@@ -60,7 +60,8 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
     if (!jwt || typeof jwt.header.kid !== 'string') throw unauthorized('Bearer token must be a JWT with a kid header');
     const key = await lookupKey(env, jwt.header.kid);
     if (!key || !(await verifyHs256(jwt, key.secret))) throw unauthorized('Invalid JWT signature, algorithm or key id');
-    if (isExpired(jwt.payload)) throw unauthorized('JWT has expired');
+    const problem = timeClaimsProblem(jwt.payload);
+    if (problem) throw unauthorized(`JWT ${problem}`);
     if (jwt.payload.scope !== key.scope) throw unauthorized(`JWT scope must be "${key.scope}" for this key`);
     return principal(jwt.header.kid, key);
   }

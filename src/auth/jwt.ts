@@ -1,7 +1,8 @@
 /**
  * HS256 JSON Web Tokens as Sunshine v2 takes them: header `kid` names the key
- * whose secret signed it; `alg` must be HS256 (never `none`); `exp`, when
- * present, is honoured.
+ * whose secret signed it; `alg` must be HS256 (never `none`); `exp` and `nbf`,
+ * when present, are honoured, and any time claim that is not a number refuses
+ * the token (a lenient check would read `"exp": "1"` as "never expires").
  */
 const decoder = new TextDecoder();
 
@@ -37,8 +38,25 @@ export async function verifyHs256(jwt: DecodedJwt, secret: string): Promise<bool
   return crypto.subtle.verify('HMAC', await hmacKey(secret, 'verify'), jwt.signature, new TextEncoder().encode(jwt.signingInput));
 }
 
-export function isExpired(payload: Record<string, unknown>, nowSeconds = Date.now() / 1000): boolean {
-  return typeof payload.exp === 'number' && payload.exp <= nowSeconds;
+const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const;
+
+/**
+ * Why the token's time claims refuse it now, as a phrase that reads after
+ * "JWT" ("claim exp must be a number…", "has expired", "is not valid yet…"),
+ * or undefined when they allow it. `required` names claims it must carry.
+ */
+export function timeClaimsProblem(payload: Record<string, unknown>, required: readonly (typeof TIME_CLAIMS)[number][] = [], nowSeconds = Date.now() / 1000): string | undefined {
+  for (const claim of TIME_CLAIMS) {
+    if (!(claim in payload)) {
+      if (required.includes(claim)) return `claim ${claim} is required`;
+      continue;
+    }
+    const value = payload[claim];
+    if (typeof value !== 'number' || !Number.isFinite(value)) return `claim ${claim} must be a number (seconds since 1970-01-01 UTC)`;
+  }
+  if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) return 'has expired';
+  if (typeof payload.nbf === 'number' && payload.nbf > nowSeconds) return 'is not valid yet (its nbf is in the future)';
+  return undefined;
 }
 
 /** Signs a token; used by the local tooling and tests to mint the tokens customers' servers would. */

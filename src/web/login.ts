@@ -15,7 +15,7 @@
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { conversationStub, indexNow } from '../api/context';
-import { decodeJwt, isExpired, verifyHs256 } from '../auth/jwt';
+import { decodeJwt, timeClaimsProblem, verifyHs256 } from '../auth/jwt';
 import { indexConversation, unindexParticipant, userConversationIds } from '../db/conversations';
 import { findKeySecret } from '../db/keys';
 import { deleteUser, findUserByExternalId, findUserById } from '../db/users';
@@ -40,7 +40,8 @@ async function verifyUserJwt(env: Env, appId: string, token: string, externalId:
   const key = jwt.header.kid.startsWith('app_') ? await findKeySecret(env, jwt.header.kid) : undefined;
   if (!key || key.appId !== appId) throw unauthorized('jwt: kid must be the id of a key of this app');
   if (!(await verifyHs256(jwt, key.secret))) throw unauthorized('jwt: invalid signature (sign with HS256 and the secret of the key named in kid)');
-  if (isExpired(jwt.payload)) throw unauthorized('jwt: has expired; have your server sign a fresh one');
+  const problem = timeClaimsProblem(jwt.payload);
+  if (problem) throw unauthorized(`jwt: ${problem}; have your server sign a fresh one`);
   if (jwt.payload.scope !== 'user') throw unauthorized('jwt: scope must be "user"');
   if (jwt.payload.external_id !== externalId) throw unauthorized('jwt: external_id must equal the externalId logging in');
 }

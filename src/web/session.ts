@@ -7,7 +7,7 @@
  * opens nothing even before it expires.
  */
 import type { Env } from '../env';
-import { decodeJwt, isExpired, signHs256, verifyHs256 } from '../auth/jwt';
+import { decodeJwt, signHs256, timeClaimsProblem, verifyHs256 } from '../auth/jwt';
 import { StatusError, unauthorized } from '../http/errors';
 
 export interface WebSession {
@@ -73,7 +73,9 @@ export async function readSession(env: Env, authorization: string | null, appId:
 export async function verifySession(env: Env, token: string, appId: string): Promise<WebSession> {
   const jwt = decodeJwt(token);
   if (!jwt || jwt.header.kid !== KID || !(await verifyHs256(jwt, await sessionSecret(env)))) throw unauthorized('Invalid session token; start a new session');
-  if (isExpired(jwt.payload)) throw unauthorized('The session has expired; start a new session');
+  // Parley always sets exp; a token without one was not made by issueSession.
+  const problem = timeClaimsProblem(jwt.payload, ['exp']);
+  if (problem) throw unauthorized(`The session token ${problem}; start a new session`);
   const p = jwt.payload;
   if (p.scope !== 'web' || p.app !== appId) throw unauthorized('The session token belongs to another app');
   const str = (x: unknown) => (typeof x === 'string' ? x : '');
