@@ -55,6 +55,7 @@ describe('content a user may send', () => {
   });
 
   it('text with the payload of the quick reply tapped, and metadata', async () => {
+    await businessSays(app, v.conversationId, { type: 'text', text: 'Which size?', actions: [{ type: 'reply', text: 'Large', payload: 'SIZE_L' }] });
     const res = await post(v, { content: { type: 'text', text: 'Large', payload: 'SIZE_L' }, metadata: { cart: '42' } });
     expect(res.status).toBe(201);
     const [stored] = (await storedMessages(app, v.conversationId)).filter((m) => m.id === res.body.messages[0].id);
