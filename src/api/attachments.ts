@@ -54,8 +54,25 @@ export const WEB_UPLOADS: UploadPolicy = {
 /** Where uploads are served from: PUBLIC_URL when set, else the origin the upload came through. */
 const publicBase = (env: Env, request: Request) => (env.PUBLIC_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
 
-/** Types shown in place; everything else is served as a download. */
-const INLINE = /^(image\/(jpeg|png|gif|webp|heic)|audio\/|video\/|application\/pdf$|text\/plain$)/;
+/** Types shown in place, by their lowercased essence; everything else is served as a download. */
+const INLINE = /^(image\/(jpeg|png|gif|webp|heic)|audio\/[\w.+-]+|video\/[\w.+-]+|application\/pdf|text\/plain)$/;
+
+/**
+ * The headers that keep stored bytes from running as a page on Parley's
+ * origin, whoever chose their type (an uploader, a channel): the type as
+ * stored but never sniffed, a CSP that sandboxes the document and loads
+ * nothing, and anything but pictures, audio, video, PDF and plain text as a
+ * download. `filename` must already be safe inside a quoted header value.
+ */
+export function servedFileHeaders(type: string, filename: string): Record<string, string> {
+  const essence = type.split(';')[0]!.trim().toLowerCase();
+  return {
+    'content-type': type,
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
+    'content-disposition': `${INLINE.test(essence) ? 'inline' : 'attachment'}; filename="${filename}"`,
+  };
+}
 
 const typeAllowed = (type: string, policy: UploadPolicy) =>
   !policy.types || policy.types.some((t) => (t.endsWith('/*') ? type.startsWith(t.slice(0, -1)) : t === type));
@@ -173,15 +190,12 @@ export async function serve(request: IRequest, env: Env) {
   if (!object) throw notFound('attachment_not_found', 'Attachment not found');
   const type = object.httpMetadata?.contentType ?? 'application/octet-stream';
   const headers = new Headers({
-    'content-type': type,
+    ...servedFileHeaders(type, name),
     'content-length': String(object.size),
     'cache-control': 'public, max-age=31536000, immutable',
     etag: object.httpEtag,
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
     'cross-origin-resource-policy': 'cross-origin',
     'access-control-allow-origin': '*',
-    'content-disposition': `${INLINE.test(type) ? 'inline' : 'attachment'}; filename="${name}"`,
   });
   return new Response(object.body, { headers });
 }

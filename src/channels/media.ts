@@ -6,8 +6,11 @@
  * token names the channel's reference and is signed with a key derived from
  * MASTER_KEY, so nobody can make Parley fetch anything else. The bytes are
  * copied into R2 right after the webhook is acknowledged, and on first GET if
- * that copy has not happened yet; after that R2 serves them.
+ * that copy has not happened yet; after that R2 serves them, with the
+ * headers uploads get (`nosniff`, a sandboxing CSP, a download unless the
+ * type is a picture, audio, video, PDF or plain text).
  */
+import { servedFileHeaders } from '../api/attachments';
 import type { Env } from '../env';
 import { notFound, StatusError } from '../http/errors';
 import { readBytes } from '../http/request';
@@ -92,8 +95,8 @@ export async function serveMedia(request: Request & { params: Record<string, str
   const integration = await channelIntegration(env, integrationId);
   if (!integration) throw missing();
   const object = await copy(env, integration, token, parsed);
-  const headers = new Headers({ 'cache-control': 'private, max-age=86400' });
-  object.writeHttpMetadata(headers);
-  if (parsed.n) headers.set('content-disposition', `inline; filename="${safeName(parsed.n, 'file')}"`);
+  // The type is whatever the channel said; it is served as uploads are, so a channel's text/html never runs on Parley's origin.
+  const type = object.httpMetadata?.contentType ?? 'application/octet-stream';
+  const headers = new Headers({ ...servedFileHeaders(type, safeName(parsed.n, 'file')), 'content-length': String(object.size), 'cache-control': 'private, max-age=86400' });
   return new Response('body' in object ? object.body : null, { headers });
 }
