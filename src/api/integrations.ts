@@ -36,6 +36,7 @@ import { forgetWebIntegration } from '../web/integration';
 import { customUpdateBody, INTEGRATION_LIMITS, integrationCommon, integrationListQuery, requestBodies } from '../schema/integration';
 import { boundedString } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
+import { channelContext } from '../channels/http';
 import { checkTarget, isLocal } from '../http/targets';
 import { pickPage } from './apps';
 import { requireAppOrAccount } from '../auth/authenticate';
@@ -89,7 +90,7 @@ async function runSetup(env: Env, type: string, id: string, config: ChannelConfi
   const webhookUrl = String(config.webhookUrl);
   const { setupError: _previous, ...base } = config;
   if (!adapter.setup) return { status: 'active', config: base };
-  const outcome = await adapter.setup({ config: base, fetch, webhookUrl }).catch((err: unknown) => ({
+  const outcome = await adapter.setup(channelContext(env, adapter, base, webhookUrl)).catch((err: unknown) => ({
     status: 'error' as const,
     error: `Could not reach the channel to set up integration ${id}: ${err instanceof Error ? err.message : String(err)}; check apiBaseUrl and retry with PATCH`,
     config: undefined,
@@ -220,7 +221,7 @@ export async function remove(request: IRequest, env: Env) {
   if (adapter?.teardown) {
     // Best effort: the customer asked for the integration to go; a channel that cannot be reached must not keep it.
     const config = await openConfig(env, integration.config);
-    await adapter.teardown({ config, fetch, webhookUrl: String(config.webhookUrl) }).catch((err: unknown) => {
+    await adapter.teardown(channelContext(env, adapter, config, String(config.webhookUrl))).catch((err: unknown) => {
       console.error(`teardown of integration ${integration.id} failed`, err instanceof Error ? err.message : String(err));
     });
   }

@@ -5,6 +5,7 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
+import { adapterFor } from '../channels/registry';
 import { withTextFallback } from '../channels/text-fallback';
 import { badRequest, unwrap } from '../http/errors';
 import { pageEnvelope } from '../http/links';
@@ -19,6 +20,10 @@ const MESSAGE_PAGE_SIZE = 100;
 export async function post(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const body = await readBody(request, messagePostBody);
+  for (const [type, { payload }] of Object.entries(body.override ?? {})) {
+    const refused = payload === undefined ? undefined : adapterFor(type)?.checkNative(payload);
+    if (refused) throw badRequest(refused);
+  }
   const stub = conversationStub(env, appId, request.params.conversationId!);
   let author: StoredAuthor;
   if (body.author.type === 'user') {

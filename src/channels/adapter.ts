@@ -7,11 +7,13 @@
  * pipeline (`inbound.ts`) and the deliveries consumer do, which is what keeps
  * adding a channel to one adapter file, one fake and one registry line.
  *
- * Every network call goes through the `fetch` it is handed and starts from
+ * Every network call goes through the `fetch` it is handed (the outbound
+ * policy: checked targets, caps, redirects by hand) and starts from
  * `apiBase(config)`, so tests and the simulator stand a fake in for the
  * channel by setting the integration's `apiBaseUrl`.
  */
 import type * as v from 'valibot';
+import type { OutboundInit } from '../http/outbound';
 
 // ---- capabilities -------------------------------------------------------------
 
@@ -185,9 +187,12 @@ export interface InboundRequest {
 
 export type Verdict = { ok: true } | { ok: false; status: 401 | 403; reason: string };
 
+/** How adapters call out: a plain function (never a method of the context) under the outbound policy (src/http/outbound.ts). */
+export type ChannelFetch = (url: string, init?: OutboundInit) => Promise<Response>;
+
 export interface ChannelContext<C> {
   config: C;
-  fetch: typeof fetch;
+  fetch: ChannelFetch;
   /** Parley's public URL for this integration's inbound endpoint (`/hooks/{integrationId}`). */
   webhookUrl: string;
 }
@@ -263,10 +268,24 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
    * earlier attempt already sent.
    */
   send(ctx: ChannelContext<C>, to: Recipient, part: Part, skip?: number): Promise<SendOutcome>;
+  /**
+   * Why an `override.<type>.payload` cannot be sent, or undefined. A native
+   * payload reaches the channel's API with the integration's token, so only
+   * the channel's send calls are allowed and the recipient is always the
+   * conversation's: checked at the API edge (400) and again before sending.
+   */
+  checkNative(payload: unknown): string | undefined;
   /** Typing indicator, where the channel has one. Best effort. */
   typing?(ctx: ChannelContext<C>, to: Recipient, on: boolean): Promise<void>;
   /** Downloads inbound media by the `ref` the parser gave, with the channel's auth. */
   fetchMedia?(ctx: ChannelContext<C>, ref: string): Promise<Response>;
+}
+
+/** An error title unless `payload` is an object whose keys are all in `allowed` (the rest are pinned or not the channel's send fields). */
+export function nativeKeysProblem(type: string, payload: unknown, allowed: ReadonlySet<string>): string | undefined {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return `override.${type}.payload must be an object`;
+  const stray = Object.keys(payload).find((k) => !allowed.has(k));
+  return stray === undefined ? undefined : `override.${type}.payload.${stray} is not allowed (allowed: ${[...allowed].join(', ')})`;
 }
 
 /** The base URL every call of an integration starts from. */

@@ -18,6 +18,7 @@ import type { ReceivedEvent } from '../../durable/conversation';
 import type { Content } from '../schema/content';
 import type { InboundEvent, InboundRequest } from './adapter';
 import { ensureConversation, findIdentity, forgetIdentity, resolveIdentity, type ResolvedIdentity } from './identity';
+import { channelContext } from './http';
 import { mediaUrl, prefetchMedia } from './media';
 import { channelIntegration, type ChannelIntegration } from './store';
 
@@ -59,7 +60,7 @@ export async function receive(request: IRequest, env: Env, ctx: ExecutionContext
   for (const url of media) ctx.waitUntil(prefetchMedia(env, integration, url));
   if (adapter.afterInbound) {
     ctx.waitUntil(
-      adapter.afterInbound({ config, fetch, webhookUrl: integration.webhookUrl }, inbound).catch((err: unknown) => {
+      adapter.afterInbound(channelContext(env, adapter, config, integration.webhookUrl), inbound).catch((err: unknown) => {
         console.error(`${integration.type} follow-up failed`, err instanceof Error ? err.message : String(err));
       }),
     );

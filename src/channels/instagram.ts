@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import { uri } from '../schema/common';
 import { apiBase, type Capabilities, type ChannelAdapter, type ChannelContext } from './adapter';
 import { graphGet, graphUrl, graphVersion, metaHandshake, newVerifyToken, verifyMetaSignature, verifyToken } from './meta';
-import { appId, appSecret, fetchCdnMedia, PAGE_RETRYABLE, pageToken, pageTyping, parsePageWebhook, sendPagePart, type PageTarget } from './messenger';
+import { appId, appSecret, checkPageNative, fetchCdnMedia, PAGE_RETRYABLE, pageToken, pageTyping, parsePageWebhook, sendPagePart, type PageTarget } from './messenger';
 
 /** Learned in setup from the Page and its linked Instagram account. */
 type ReadOnly = {
@@ -72,6 +72,7 @@ const capabilities: Capabilities = {
 };
 
 const target = (ctx: Ctx): PageTarget => ({
+  type: 'instagram',
   fetch: ctx.fetch,
   url: graphUrl(apiBase(instagram, ctx.config), ctx.config, `${ctx.config.pageId ?? 'me'}/messages`),
   token: ctx.config.pageAccessToken,
@@ -150,6 +151,7 @@ export const instagram: ChannelAdapter<InstagramConfig> = {
       storyMentions: config.storyMentionsEnabled,
       storyReplies: config.storyRepliesEnabled,
     }),
+  checkNative: (payload) => checkPageNative('instagram', payload),
   send: (ctx, to, part, skip) => sendPagePart(target(ctx), to, part, skip),
   typing: (ctx, to, on) => pageTyping(target(ctx), to, on),
   fetchMedia: (ctx, ref) => fetchCdnMedia(ctx.fetch, ref),

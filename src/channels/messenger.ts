@@ -11,10 +11,12 @@ import * as v from 'valibot';
 import { boundedString, uri } from '../schema/common';
 import {
   apiBase,
+  nativeKeysProblem,
   type Button,
   type Capabilities,
   type ChannelAdapter,
   type ChannelContext,
+  type ChannelFetch,
   type ChannelUser,
   type InboundContent,
   type InboundEvent,
@@ -252,18 +254,30 @@ function encode(part: Part): Body[] | { error: string } {
         },
       ];
     case 'native':
-      // An override is either a whole Send API body or just its `message`.
-      if (!isObject(part.payload)) return { error: 'override payload must be an object' };
-      return ['message', 'sender_action'].some((k) => k in (part.payload as Body)) ? [part.payload] : [{ message: part.payload }];
+      // Checked by checkPageNative before it got here; the recipient is added by the caller, always the conversation's.
+      return isSendBody(part.payload) ? [part.payload] : [{ message: part.payload as Body }];
     case 'location':
     case 'template':
       return { error: `${part.kind} is not sent natively on this channel` };
   }
 }
 
+/** An override is either a whole Send API body (it names `message` or `sender_action`) or just its `message`. */
+const isSendBody = (payload: unknown): payload is Body => isObject(payload) && ('message' in payload || 'sender_action' in payload);
+/** Send API body fields a native payload may set; `recipient` may be named but is always replaced by the conversation's. */
+const SEND_BODY_KEYS = new Set(['message', 'sender_action', 'messaging_type', 'tag', 'notification_type', 'persona_id', 'recipient']);
+const MESSAGE_KEYS = new Set(['text', 'attachment', 'attachments', 'quick_replies', 'metadata']);
+
+/** `checkNative` of the Page channels (Messenger, Instagram). */
+export function checkPageNative(type: string, payload: unknown): string | undefined {
+  return isSendBody(payload) ? nativeKeysProblem(type, payload, SEND_BODY_KEYS) : nativeKeysProblem(type, payload, MESSAGE_KEYS);
+}
+
 /** Where and with what a Messenger-Platform integration sends. */
 export interface PageTarget {
-  fetch: typeof fetch;
+  /** `messenger` or `instagram`, for error titles. */
+  type: string;
+  fetch: ChannelFetch;
   /** `.../{PAGE_ID}/messages` (or `/me/messages` before the Page is known). */
   url: string;
   token: string;
@@ -274,6 +288,8 @@ export interface PageTarget {
 const windowFields = (to: Recipient) => (insideWindow(to.lastInboundAt) ? { messaging_type: 'RESPONSE' } : { messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT' });
 
 export async function sendPagePart(target: PageTarget, to: Recipient, part: Part, skip = 0): Promise<SendOutcome> {
+  const refused = part.kind === 'native' ? checkPageNative(target.type, part.payload) : undefined;
+  if (refused) return { ok: false, retryable: false, code: 'invalid_native_payload', message: refused };
   const bodies = encode(part);
   if ('error' in bodies) return { ok: false, retryable: false, code: 'invalid_part', message: bodies.error };
   const ids: string[] = [];
@@ -292,8 +308,8 @@ export async function pageTyping(target: PageTarget, to: Recipient, on: boolean)
 }
 
 /** Inbound attachments are signed CDN URLs that need no token. */
-export async function fetchCdnMedia(fetcher: typeof fetch, url: string): Promise<Response> {
-  const response = await fetcher(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+export async function fetchCdnMedia(fetcher: ChannelFetch, url: string): Promise<Response> {
+  const response = await fetcher(url, { timeoutMs: DOWNLOAD_TIMEOUT_MS });
   if (!response.ok) throw new Error(`Meta media download answered HTTP ${response.status} (CDN links expire; the event may be too old)`);
   return response;
 }
@@ -343,6 +359,7 @@ const capabilities: Capabilities = {
 export const PAGE_RETRYABLE = new Set([1, 2, 4, 17, 32, 613, 1200]);
 
 const target = (ctx: Ctx): PageTarget => ({
+  type: 'messenger',
   fetch: ctx.fetch,
   url: graphUrl(apiBase(messenger, ctx.config), ctx.config, `${ctx.config.pageId ?? 'me'}/messages`),
   token: ctx.config.pageAccessToken,
@@ -377,6 +394,7 @@ export const messenger: ChannelAdapter<MessengerConfig> = {
   handshake: (url, config) => metaHandshake(url, config.verifyToken),
   verify: (request, config) => verifyMetaSignature(request, config.appSecret),
   parse: (request, config) => parsePageWebhook(request.raw, { object: 'page', accountId: config.pageId, time: (t) => t, storyMentions: false, storyReplies: true }),
+  checkNative: (payload) => checkPageNative('messenger', payload),
   send: (ctx, to, part, skip) => sendPagePart(target(ctx), to, part, skip),
   typing: (ctx, to, on) => pageTyping(target(ctx), to, on),
   fetchMedia: (ctx, ref) => fetchCdnMedia(ctx.fetch, ref),

@@ -8,7 +8,7 @@
 import * as v from 'valibot';
 import { badRequest } from '../http/errors';
 import { boundedString, describeIssue } from '../schema/common';
-import type { InboundRequest, SendOutcome, Verdict } from './adapter';
+import type { ChannelFetch, InboundRequest, SendOutcome, Verdict } from './adapter';
 import { callChannel, jsonBody, retryAfterMs } from './http';
 import { hmacHex, safeEqual } from './signing';
 
@@ -140,7 +140,7 @@ export function graphFailure(response: Response, body: unknown, retryableCodes: 
 export type GraphResult = { ok: true; body: unknown } | { ok: false; outcome: SendOutcome & { ok: false } };
 
 /** POSTs JSON to Graph with a Bearer token (kept out of URLs and logs) and classifies a failure. */
-export async function graphPost(fetcher: typeof fetch, url: string, token: string, body: unknown, retryableCodes: ReadonlySet<number>): Promise<GraphResult> {
+export async function graphPost(fetcher: ChannelFetch, url: string, token: string, body: unknown, retryableCodes: ReadonlySet<number>): Promise<GraphResult> {
   const call = await callChannel(fetcher, url, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -153,7 +153,7 @@ export async function graphPost(fetcher: typeof fetch, url: string, token: strin
 }
 
 /** GETs a Graph object for setup; a refusal comes back as words for the customer. */
-export async function graphGet(fetcher: typeof fetch, url: string, token: string): Promise<{ ok: true; body: unknown } | { ok: false; error: string }> {
+export async function graphGet(fetcher: ChannelFetch, url: string, token: string): Promise<{ ok: true; body: unknown } | { ok: false; error: string }> {
   const call = await callChannel(fetcher, url, { headers: { authorization: `Bearer ${token}` } });
   if (!call.ok) return { ok: false, error: call.outcome.message };
   const json = await jsonBody(call.response);

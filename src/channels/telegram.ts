@@ -231,21 +231,31 @@ async function sendPart(ctx: Ctx, chatId: string, part: Part): Promise<SendOutco
       break;
     }
     case 'native': {
-      if (typeof part.payload !== 'object' || part.payload === null || Array.isArray(part.payload)) {
-        return { ok: false, retryable: false, code: 'invalid_native_payload', message: 'override.telegram.payload must be an object' };
-      }
-      // Like a webhook reply, the native payload may name its Bot API method; sendMessage otherwise.
+      const problem = checkNative(part.payload);
+      if (problem) return { ok: false, retryable: false, code: 'invalid_native_payload', message: problem };
+      // Like a webhook reply, the native payload may name its send method; sendMessage otherwise. The chat is always this one.
       const { method = 'sendMessage', ...params } = part.payload as Record<string, unknown>;
-      if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method)) {
-        return { ok: false, retryable: false, code: 'invalid_native_payload', message: 'override.telegram.payload.method must be a Bot API method name' };
-      }
-      sent = await call(ctx, method, { ...params, chat_id: chatId });
+      sent = await call(ctx, method as string, { ...params, chat_id: chatId });
       break;
     }
     default:
       return { ok: false, retryable: false, code: 'unsupported_part', message: `Telegram integrations do not send ${part.kind} parts` };
   }
   return sent.ok ? { ok: true, channelMessageId: messageId(sent.result) } : sent.outcome;
+}
+
+/**
+ * The Bot API methods a native payload may name: those that send one message
+ * to the conversation's chat. Anything else (setWebhook, logOut, copyMessage
+ * from another chat) would act on the bot with the integration's token.
+ */
+const NATIVE_METHODS = new Set(['sendMessage', 'sendPhoto', 'sendAudio', 'sendDocument', 'sendVideo', 'sendAnimation', 'sendVoice', 'sendVideoNote', 'sendMediaGroup', 'sendLocation', 'sendVenue', 'sendContact', 'sendPoll', 'sendDice', 'sendSticker']);
+
+function checkNative(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return 'override.telegram.payload must be an object';
+  const { method = 'sendMessage' } = payload as Record<string, unknown>;
+  if (typeof method !== 'string' || !NATIVE_METHODS.has(method)) return `override.telegram.payload.method must be one of ${[...NATIVE_METHODS].join(', ')}`;
+  return undefined;
 }
 
 // ---- inbound parsing ------------------------------------------------------------------
@@ -469,6 +479,7 @@ export const telegram: ChannelAdapter<TelegramConfig> = {
     if (update.callback_query) await call(ctx, 'answerCallbackQuery', { callback_query_id: update.callback_query.id });
   },
 
+  checkNative,
   send: (ctx, to, part) => sendPart(ctx, to.externalId, part),
 
   async typing(ctx, to, on) {

@@ -9,7 +9,7 @@
 import * as v from 'valibot';
 import { badRequest } from '../http/errors';
 import { boundedString, describeIssue, uri } from '../schema/common';
-import { apiBase, type ChannelAdapter, type ChannelContext, type ChannelUser, type InboundEvent, type InboundRequest, type MediaKind, type Part, type SendOutcome } from './adapter';
+import { apiBase, nativeKeysProblem, type ChannelAdapter, type ChannelContext, type ChannelUser, type InboundEvent, type InboundRequest, type MediaKind, type Part, type SendOutcome } from './adapter';
 import { callChannel, jsonBody, retryAfterMs, CHANNEL_TIMEOUT_MS } from './http';
 import { hmacBase64, safeEqual } from './signing';
 
@@ -292,9 +292,17 @@ async function classify(response: Response): Promise<SendOutcome> {
   return { ok: false, retryable: false, code, message };
 }
 
+/**
+ * Messages form fields a native payload may set. To, From,
+ * MessagingServiceSid and StatusCallback may be named but are always replaced
+ * by the integration's; fields such as ApplicationSid (which would send status
+ * callbacks elsewhere) are not a message's to choose.
+ */
+const NATIVE_FIELDS = new Set(['To', 'From', 'MessagingServiceSid', 'StatusCallback', 'Body', 'MediaUrl', 'ContentSid', 'ContentVariables', 'PersistentAction', 'ShortenUrls', 'SendAsMms', 'ValidityPeriod', 'SmartEncoded']);
+const checkNative = (payload: unknown) => nativeKeysProblem('twilio', payload, NATIVE_FIELDS);
+
 /** A native payload's fields as Twilio form values; objects (ContentVariables) go as the JSON string Twilio expects. */
-function nativeFields(payload: unknown): [string, string][] | undefined {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+function nativeFields(payload: Record<string, unknown>): [string, string][] {
   const fields: [string, string][] = [];
   for (const [key, value] of Object.entries(payload)) {
     for (const item of Array.isArray(value) ? value : [value]) {
@@ -312,7 +320,7 @@ function partFields(part: Part): [string, string][] | string {
     case 'media':
       return [['MediaUrl', part.url], ...(part.caption ? ([['Body', part.caption]] as [string, string][]) : [])];
     case 'native':
-      return nativeFields(part.payload) ?? 'A Twilio native payload must be an object of Messages form fields';
+      return checkNative(part.payload) ?? nativeFields(part.payload as Record<string, unknown>);
     default:
       return `Twilio SMS/MMS cannot send ${part.kind} content natively`;
   }
@@ -422,6 +430,8 @@ export const twilio: ChannelAdapter<TwilioConfig> = {
 
   acknowledge: () => new Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', { status: 200, headers: { 'content-type': 'text/xml' } }),
 
+  checkNative,
+
   async send(ctx, to, part) {
     const { config } = ctx;
     const fields = partFields(part);
@@ -450,16 +460,11 @@ export const twilio: ChannelAdapter<TwilioConfig> = {
 
   async fetchMedia(ctx, ref) {
     const api = new URL(apiBase(twilio, ctx.config)).origin;
-    // Credentials only ever go to the integration's Twilio API host.
+    // Credentials only ever go to the integration's Twilio API host; the
+    // redirect to a pre-signed URL on Twilio's media host is followed by the
+    // outbound policy without them (the URL carries its own, and S3 refuses a second auth scheme).
     if (new URL(ref).origin !== api) throw new Error(`Twilio media ${ref} is not on the integration's API host`);
-    const signal = AbortSignal.timeout(CHANNEL_TIMEOUT_MS);
-    let response = await ctx.fetch(ref, { headers: { authorization: basicAuth(ctx.config) }, redirect: 'manual', signal });
-    // Twilio redirects to a pre-signed URL on its media host. That hop is followed
-    // by hand and without the account's credentials: the URL carries its own, and
-    // (unlike a runtime's redirect handling) this does not depend on how a fetch
-    // treats Authorization across origins; S3 refuses a second auth scheme anyway.
-    const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
-    if (location) response = await ctx.fetch(new URL(location, ref).href, { redirect: 'follow', signal });
+    const response = await ctx.fetch(ref, { headers: { authorization: basicAuth(ctx.config) }, timeoutMs: CHANNEL_TIMEOUT_MS, maxRedirects: 3 });
     if (!response.ok) throw new Error(`Twilio media download failed: HTTP ${response.status}`);
     return response;
   },

@@ -13,6 +13,7 @@ import { boundedString, uri } from '../schema/common';
 import {
   apiBase,
   type Button,
+  nativeKeysProblem,
   type Capabilities,
   type ChannelAdapter,
   type ChannelContext,
@@ -374,12 +375,18 @@ function encode(part: Part, config: WhatsAppConfig): Body[] | { error: string } 
       const body = templateBody(part.template, config.hsmFallbackLanguage);
       return body ? [body] : { error: 'template.name is required' };
     }
-    case 'native':
-      return isObject(part.payload) ? [part.payload] : { error: 'override.whatsapp.payload must be an object' };
+    case 'native': {
+      const problem = checkNative(part.payload);
+      return problem ? { error: problem } : [part.payload as Record<string, unknown>];
+    }
     case 'carousel':
       return { error: 'WhatsApp has no carousel outside templates' };
   }
 }
+
+/** Cloud API message fields a native payload may set; `to` and `messaging_product` may be named but are always replaced by the conversation's. */
+const NATIVE_KEYS = new Set(['to', 'messaging_product', 'type', 'text', 'image', 'audio', 'document', 'video', 'sticker', 'location', 'contacts', 'interactive', 'template', 'reaction', 'context', 'preview_url', 'recipient_type', 'biz_opaque_callback_data']);
+const checkNative = (payload: unknown) => nativeKeysProblem('whatsapp', payload, NATIVE_KEYS);
 
 async function send(ctx: Ctx, to: Recipient, part: Part, skip = 0): Promise<SendOutcome> {
   if (!isTemplate(part) && !insideWindow(to.lastInboundAt)) return REENGAGEMENT;
@@ -417,14 +424,18 @@ async function setup(ctx: Ctx) {
   return { status: 'active' as const, config: { ...token, phoneNumber: `+${phone.output.display_phone_number.replace(/\D/g, '')}` } };
 }
 
-/** Media ids resolve to a short-lived URL, which also wants the Bearer token (§2.3). */
+/**
+ * Media ids resolve to a short-lived URL, which also wants the Bearer token
+ * (§2.3). The token goes to the lookup and to the URL the lookup names, and
+ * to no host a redirect from there names (the outbound policy drops it).
+ */
 async function fetchMedia(ctx: Ctx, ref: string): Promise<Response> {
   const auth = { authorization: `Bearer ${ctx.config.accessToken}` };
-  const lookup = await ctx.fetch(graphUrl(apiBase(whatsapp, ctx.config), ctx.config, encodeURIComponent(ref)), { headers: auth, signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  const lookup = await ctx.fetch(graphUrl(apiBase(whatsapp, ctx.config), ctx.config, encodeURIComponent(ref)), { headers: auth, timeoutMs: DOWNLOAD_TIMEOUT_MS, maxRedirects: 0 });
   if (!lookup.ok) throw new Error(`WhatsApp media ${ref}: lookup answered HTTP ${lookup.status}`);
   const found = v.safeParse(v.looseObject({ url: v.string() }), await lookup.json().catch(() => undefined));
   if (!found.success) throw new Error(`WhatsApp media ${ref}: lookup answered without a url`);
-  const file = await ctx.fetch(found.output.url, { headers: auth, signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  const file = await ctx.fetch(found.output.url, { headers: auth, timeoutMs: DOWNLOAD_TIMEOUT_MS });
   if (!file.ok) throw new Error(`WhatsApp media ${ref}: download answered HTTP ${file.status}`);
   return file;
 }
@@ -448,6 +459,7 @@ export const whatsapp: ChannelAdapter<WhatsAppConfig> = {
   handshake: (url, config) => metaHandshake(url, config.verifyToken),
   verify: (request, config) => verifyMetaSignature(request, config.appSecret),
   parse,
+  checkNative,
   send,
   fetchMedia,
 };

@@ -14,7 +14,7 @@ import { TYPING, type DeliveryReport } from '../../durable/conversation';
 import { conversationStub } from '../api/context';
 import type { Env } from '../env';
 import type { SendOutcome } from '../channels/adapter';
-import { CHANNEL_TIMEOUT_MS } from '../channels/http';
+import { CHANNEL_TIMEOUT_MS, channelContext } from '../channels/http';
 import { render, UnsupportedContent, type RenderInput } from '../channels/render';
 import { channelIntegration } from '../channels/store';
 import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
@@ -122,7 +122,7 @@ async function send(
     return { ok: false, failed: { code: 'integration_not_found', message: 'The integration of this client was deleted' }, externalIds: claim.externalIds };
   }
   const { adapter, config } = integration;
-  if (claim.messageId === TYPING) return showTyping(integration, claim, now);
+  if (claim.messageId === TYPING) return showTyping(env, integration, claim, now);
   let rendered;
   try {
     rendered = render(JSON.parse(claim.payload) as RenderInput, adapter.capabilities, adapter.type);
@@ -135,7 +135,7 @@ async function send(
   if (needed > LEASE_MS && !(await extendLease(now() + needed))) {
     return { ok: false, retryAt: now(), partsDone: claim.partsDone, partSent: claim.partSent, externalIds: claim.externalIds };
   }
-  const ctx = { config, fetch, webhookUrl: integration.webhookUrl };
+  const ctx = channelContext(env, adapter, config, integration.webhookUrl);
   const to = { externalId: claim.client.externalId, ...(claim.client.lastInboundAt !== null ? { lastInboundAt: claim.client.lastInboundAt } : {}), raw: claim.client.raw };
   const externalIds = [...claim.externalIds];
   for (let i = claim.partsDone; i < rendered.parts.length; i++) {
@@ -165,11 +165,11 @@ async function send(
 const TYPING_FRESH_MS = 10_000;
 
 /** Best effort, like the channels' own indicators: a failure is logged, never retried. */
-async function showTyping(integration: NonNullable<Awaited<ReturnType<typeof channelIntegration>>>, claim: DeliveryClaim, now: () => number): Promise<DeliveryReport> {
+async function showTyping(env: Env, integration: NonNullable<Awaited<ReturnType<typeof channelIntegration>>>, claim: DeliveryClaim, now: () => number): Promise<DeliveryReport> {
   const { typing, at } = JSON.parse(claim.payload) as { typing: boolean; at: number };
   if (integration.adapter.typing && now() - at < TYPING_FRESH_MS) {
     const to = { externalId: claim.client.externalId, raw: claim.client.raw };
-    await integration.adapter.typing({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, to, typing).catch((err: unknown) => {
+    await integration.adapter.typing(channelContext(env, integration.adapter, integration.config, integration.webhookUrl), to, typing).catch((err: unknown) => {
       console.error(`typing indicator on ${integration.type} failed`, err instanceof Error ? err.message : String(err));
     });
   }

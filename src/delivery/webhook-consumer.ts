@@ -19,7 +19,7 @@ import type { Env } from '../env';
 import { newId } from '../ids';
 import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
 import { userSlots, type WebhookEvent } from '../webhooks/events';
-import { checkResolvedTarget, checkTarget, dohLookup } from '../http/targets';
+import { checkOutbound, DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
 import { webhookQueueMessage, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 
 /** Statuses the contract says are not worth retrying. */
@@ -28,7 +28,6 @@ const BATCH_LIMIT = 50;
 /** Batches sent per webhook per kick before handing back to the queue, so one busy conversation cannot hog a consumer. */
 const MAX_ROUNDS = 20;
 const RESPONSE_BYTES_READ = 16 * 1024;
-const DNS_TIMEOUT_MS = 5_000;
 
 export interface RetryPolicy {
   baseMs: number;
@@ -160,20 +159,19 @@ async function deliver(
   attempt: number,
   replayId?: string,
 ): Promise<Outcome> {
-  const local = env.PARLEY_ENV === 'local';
-  let refused = checkTarget(sub.target, local);
-  if (!refused && !local) {
-    try {
-      refused = await checkResolvedTarget(sub.target, dohLookup(env.DNS_OVER_HTTPS_URL, (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(DNS_TIMEOUT_MS) })));
-    } catch (err) {
-      // Unknown is not safe: send nothing now and retry like any other failure.
-      await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'failed', null, 0, `DNS lookup failed: ${err instanceof Error ? err.message : String(err)}`);
-      return 'retry';
+  // Judged before the body is built, so a refused target costs no user lookups.
+  const targetPolicy = outboundPolicy(env);
+  try {
+    await checkOutbound(targetPolicy, new URL(sub.target));
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (err instanceof OutboundError && err.kind === 'refused') {
+      await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'dead', null, 0, `target refused: ${reason}`);
+      return { reason: `target refused: ${reason}` };
     }
-  }
-  if (refused) {
-    await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'dead', null, 0, `target refused: ${refused}`);
-    return { reason: `target refused: ${refused}` };
+    // Unknown is not safe: send nothing now and retry like any other failure.
+    await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'failed', null, 0, reason);
+    return 'retry';
   }
   let body: string;
   if (sub.version === 'v1') {
@@ -192,7 +190,8 @@ async function deliver(
   let status: number | null = null;
   let error: string | null = null;
   try {
-    const res = await fetch(sub.target, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(policy.timeoutMs) });
+    // Checked above; this call repeats the check, which the per-isolate DNS cache makes free.
+    const res = await outboundFetch(targetPolicy, sub.target, { method: 'POST', headers, body, timeoutMs: policy.timeoutMs });
     status = res.status;
     await drainCapped(res);
   } catch (err) {

@@ -1,7 +1,8 @@
 /**
- * Which URLs a webhook may point at. Parley POSTs events and their secret to
- * the target, so a target must not turn Parley into a proxy into a private
- * network: https only, no credentials in the URL, no literal private,
+ * Which URLs Parley may call: webhook targets, channel API bases, channel
+ * media and every redirect hop (src/http/outbound.ts applies these rules to
+ * each call). A URL that came from input must not turn Parley into a proxy
+ * into a private network: https only, no credentials in the URL, no literal private,
  * loopback or link-local addresses and no names reserved for local networks.
  * A local Parley (`PARLEY_ENV=local`) may also call the developer's own
  * machine over plain http.
@@ -73,8 +74,18 @@ function parseIPv4(host: string): number | undefined {
   return ip4(parts[0]!, parts[1]!, parts[2]!, parts[3]!);
 }
 
-/** Eight 16-bit groups, from the hex form the URL parser produces (it never keeps dotted IPv4 tails). */
+/**
+ * Eight 16-bit groups. The URL parser always hands over compressed hex, but
+ * DNS answers may end in a dotted IPv4 tail (`::ffff:127.0.0.1`), which is
+ * read as its two groups rather than rejected as unreadable.
+ */
 function parseIPv6(text: string): number[] | undefined {
+  const dotted = /^(.*:)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/.exec(text);
+  if (dotted) {
+    const v4 = parseIPv4(dotted[2]!);
+    if (v4 === undefined) return undefined;
+    text = `${dotted[1]}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
   const groups = (s: string) => (s ? s.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)) : []);
@@ -124,10 +135,18 @@ export async function checkResolvedTarget(url: string, lookup: DnsLookup): Promi
   const answers = await Promise.all([lookup(host, 'A'), lookup(host, 'AAAA')]);
   let verdict: string | undefined;
   for (const record of answers.flatMap((a) => a.Answer ?? [])) {
+    // Other record types (CNAME on the way) say nothing about where the connection goes.
+    if (record.type !== 1 && record.type !== 28) continue;
     const v4 = record.type === 1 ? parseIPv4(record.data) : undefined;
-    const v6 = record.type === 28 ? parseIPv6(record.data.toLowerCase()) : undefined;
+    const v6 = record.type === 28 ? parseIPv6(String(record.data).toLowerCase()) : undefined;
+    // An address this check cannot read is one it cannot call safe.
+    if (v4 === undefined && v6 === undefined) {
+      verdict = `must resolve to readable addresses (${host} resolves to ${JSON.stringify(record.data)})`;
+      break;
+    }
     if ((v4 !== undefined && privateIPv4(v4, false)) || (v6 !== undefined && privateIPv6(v6))) {
       verdict = `must not resolve to a private, loopback or link-local address (${host} resolves to ${record.data})`;
+      break;
     }
   }
   dnsCache.set(host, { verdict, expires: Date.now() + DNS_CACHE_MS });

@@ -4,12 +4,14 @@
  * classification, setup/teardown registration, media download and settings.
  */
 import * as v from 'valibot';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ChannelContext, InboundRequest, Part, Recipient } from '../../../src/channels/adapter';
+import { channelContext } from '../../../src/channels/http';
 import { twilio, type TwilioConfig } from '../../../src/channels/twilio';
 import { StatusError } from '../../../src/http/errors';
 import { describeIssue } from '../../../src/schema/common';
 import { TwilioFake, twilioSignature } from '../../fakes/twilio';
+import { routeFetch } from './harness';
 
 const API = 'https://twilio.fake';
 const WEBHOOK = 'https://parley.test/hooks/65f000000000000000000001';
@@ -382,11 +384,14 @@ describe('Twilio send', () => {
 
 describe('Twilio media download', () => {
   it('downloads inbound media with Basic auth, following the redirect to the media host without credentials', async () => {
-    const { fake, ctx, config } = setupFake({ mediaOrigin: 'https://media.twilio.fake' });
+    const { fake, config } = setupFake({ mediaOrigin: 'https://media.twilio.fake' });
+    // The runtime's fetch under the outbound policy, as the media copy calls it: the policy follows the redirect.
+    const spy = routeFetch({ [API]: fake, 'https://media.twilio.fake': fake });
+    onTestFinished(() => spy.mockRestore());
     const request = await inbound(await fake.media(WEBHOOK, { from: USER }, [{ contentType: 'image/png', body: 'PNGDATA' }]));
     const [event] = twilio.parse(request, config);
     if (event?.kind !== 'message' || event.content.type !== 'media') throw new Error('expected a media message');
-    const response = await twilio.fetchMedia!(ctx(), event.content.media.ref);
+    const response = await twilio.fetchMedia!(channelContext({ PARLEY_ENV: 'local' }, twilio, config, WEBHOOK, { maxRedirects: 3 }), event.content.media.ref);
     expect(response.headers.get('content-type')).toBe('image/png');
     expect(new TextDecoder().decode(await response.arrayBuffer())).toBe('PNGDATA');
     const [api, cdn] = fake.calls;
