@@ -13,6 +13,7 @@
  * refused when any address it resolves to is private; a rebinding race between
  * that lookup and the fetch's own remains possible.
  */
+import { TtlCache } from '../db/ttl-cache';
 
 /** An error title for the target, or undefined when Parley may deliver to it. */
 export function checkTarget(url: string, local: boolean): string | undefined {
@@ -124,33 +125,28 @@ export interface DnsJsonAnswer {
 export type DnsLookup = (name: string, type: 'A' | 'AAAA') => Promise<DnsJsonAnswer>;
 
 const DNS_CACHE_MS = 60_000;
-const dnsCache = new Map<string, { verdict: string | undefined; expires: number }>();
+/** Verdicts per host name; a safe verdict is `undefined`, kept as long as an unsafe one. Tied to no app: nothing to forget on a delete. */
+const dnsCache = new TtlCache<string | undefined>({ ttlMs: DNS_CACHE_MS, missMs: DNS_CACHE_MS, tags: () => [] });
 
-/** Refuses a target whose host name resolves to any private, loopback or link-local address. */
+/** Refuses a target whose host name resolves to any private, loopback or link-local address, or to one this check cannot read. */
 export async function checkResolvedTarget(url: string, lookup: DnsLookup): Promise<string | undefined> {
   const host = new URL(url).hostname.toLowerCase().replace(/\.$/, '');
   if (parseIPv4(host) !== undefined || host.startsWith('[')) return undefined; // literal: judged by checkTarget
-  const hit = dnsCache.get(host);
-  if (hit && hit.expires > Date.now()) return hit.verdict;
-  const answers = await Promise.all([lookup(host, 'A'), lookup(host, 'AAAA')]);
-  let verdict: string | undefined;
-  for (const record of answers.flatMap((a) => a.Answer ?? [])) {
-    // Other record types (CNAME on the way) say nothing about where the connection goes.
-    if (record.type !== 1 && record.type !== 28) continue;
-    const v4 = record.type === 1 ? parseIPv4(record.data) : undefined;
-    const v6 = record.type === 28 ? parseIPv6(String(record.data).toLowerCase()) : undefined;
-    // An address this check cannot read is one it cannot call safe.
-    if (v4 === undefined && v6 === undefined) {
-      verdict = `must resolve to readable addresses (${host} resolves to ${JSON.stringify(record.data)})`;
-      break;
+  return dnsCache.read(host, async () => {
+    const answers = await Promise.all([lookup(host, 'A'), lookup(host, 'AAAA')]);
+    for (const record of answers.flatMap((a) => a.Answer ?? [])) {
+      // Other record types (CNAME on the way) say nothing about where the connection goes.
+      if (record.type !== 1 && record.type !== 28) continue;
+      const v4 = record.type === 1 ? parseIPv4(record.data) : undefined;
+      const v6 = record.type === 28 ? parseIPv6(String(record.data).toLowerCase()) : undefined;
+      // An address this check cannot read is one it cannot call safe.
+      if (v4 === undefined && v6 === undefined) return `must resolve to readable addresses (${host} resolves to ${JSON.stringify(record.data)})`;
+      if ((v4 !== undefined && privateIPv4(v4, false)) || (v6 !== undefined && privateIPv6(v6))) {
+        return `must not resolve to a private, loopback or link-local address (${host} resolves to ${record.data})`;
+      }
     }
-    if ((v4 !== undefined && privateIPv4(v4, false)) || (v6 !== undefined && privateIPv6(v6))) {
-      verdict = `must not resolve to a private, loopback or link-local address (${host} resolves to ${record.data})`;
-      break;
-    }
-  }
-  dnsCache.set(host, { verdict, expires: Date.now() + DNS_CACHE_MS });
-  return verdict;
+    return undefined;
+  });
 }
 
 /** A DNS-over-HTTPS resolver speaking the JSON API (Cloudflare's by default; `DNS_OVER_HTTPS_URL` overrides it). */
