@@ -26,6 +26,8 @@ export function channelContext<C extends { apiBaseUrl?: string }>(
 }
 
 export const CHANNEL_TIMEOUT_MS = 15_000;
+/** Media downloads move more bytes than API calls: a longer cap. */
+export const MEDIA_TIMEOUT_MS = 60_000;
 
 /** Reads `Retry-After` (delta seconds or HTTP date) into milliseconds. */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {

@@ -26,6 +26,7 @@ import {
   type Recipient,
   type SendOutcome,
 } from './adapter';
+import { MEDIA_TIMEOUT_MS } from './http';
 import {
   choiceOf,
   graphGet,
@@ -51,7 +52,6 @@ export const appSecret = boundedString(1, 256);
 
 const BUTTON_TEXT_MAX = 640;
 const PAYLOAD_MAX = 1000;
-const DOWNLOAD_TIMEOUT_MS = 60_000;
 
 const id = v.pipe(v.union([v.string(), v.number()]), v.transform(String));
 
@@ -309,7 +309,7 @@ export async function pageTyping(target: PageTarget, to: Recipient, on: boolean)
 
 /** Inbound attachments are signed CDN URLs that need no token. */
 export async function fetchCdnMedia(fetcher: ChannelFetch, url: string): Promise<Response> {
-  const response = await fetcher(url, { timeoutMs: DOWNLOAD_TIMEOUT_MS });
+  const response = await fetcher(url, { timeoutMs: MEDIA_TIMEOUT_MS });
   if (!response.ok) throw new Error(`Meta media download answered HTTP ${response.status} (CDN links expire; the event may be too old)`);
   return response;
 }

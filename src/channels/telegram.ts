@@ -25,7 +25,7 @@ import {
   type QuickReply,
   type SendOutcome,
 } from './adapter';
-import { callChannel, jsonBody, retryAfterMs } from './http';
+import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, retryAfterMs } from './http';
 import { safeEqual } from './signing';
 
 // ---- config ------------------------------------------------------------------------
@@ -57,7 +57,6 @@ type Ctx = ChannelContext<TelegramConfig>;
 const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 const ALLOWED_UPDATES = ['message', 'edited_message', 'callback_query'];
 const CALLBACK_DATA_MAX_BYTES = 64;
-const DOWNLOAD_TIMEOUT_MS = 60_000;
 
 const capabilities: Capabilities = {
   textMax: 4096,
@@ -492,7 +491,7 @@ export const telegram: ChannelAdapter<TelegramConfig> = {
     if (!file.ok) throw new Error(`Telegram getFile failed: ${file.outcome.code} ${file.outcome.message}`);
     const path = (file.result as { file_path?: unknown } | undefined)?.file_path;
     if (typeof path !== 'string') throw new Error('Telegram getFile answered without a file_path (files over 20 MB cannot be downloaded by bots)');
-    const download = await callChannel(ctx.fetch, `${apiBase(telegram, ctx.config)}/file/bot${ctx.config.token}/${path}`, { method: 'GET' }, DOWNLOAD_TIMEOUT_MS);
+    const download = await callChannel(ctx.fetch, `${apiBase(telegram, ctx.config)}/file/bot${ctx.config.token}/${path}`, { method: 'GET' }, MEDIA_TIMEOUT_MS);
     if (!download.ok) throw new Error(`Telegram file download failed: ${download.outcome.message}`);
     if (!download.response.ok) throw new Error(`Telegram file download failed: HTTP ${download.response.status}`);
     return download.response;

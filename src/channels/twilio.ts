@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import { badRequest } from '../http/errors';
 import { boundedString, describeIssue, uri } from '../schema/common';
 import { apiBase, nativeKeysProblem, type ChannelAdapter, type ChannelContext, type ChannelUser, type InboundEvent, type InboundRequest, type MediaKind, type Part, type SendOutcome } from './adapter';
-import { callChannel, jsonBody, retryAfterMs, CHANNEL_TIMEOUT_MS } from './http';
+import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, retryAfterMs } from './http';
 import { hmacBase64, safeEqual } from './signing';
 
 // ---- settings ----------------------------------------------------------------------
@@ -464,7 +464,7 @@ export const twilio: ChannelAdapter<TwilioConfig> = {
     // redirect to a pre-signed URL on Twilio's media host is followed by the
     // outbound policy without them (the URL carries its own, and S3 refuses a second auth scheme).
     if (new URL(ref).origin !== api) throw new Error(`Twilio media ${ref} is not on the integration's API host`);
-    const response = await ctx.fetch(ref, { headers: { authorization: basicAuth(ctx.config) }, timeoutMs: CHANNEL_TIMEOUT_MS, maxRedirects: 3 });
+    const response = await ctx.fetch(ref, { headers: { authorization: basicAuth(ctx.config) }, timeoutMs: MEDIA_TIMEOUT_MS, maxRedirects: 3 });
     if (!response.ok) throw new Error(`Twilio media download failed: HTTP ${response.status}`);
     return response;
   },

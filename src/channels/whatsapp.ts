@@ -27,6 +27,7 @@ import {
   type Recipient,
   type SendOutcome,
 } from './adapter';
+import { MEDIA_TIMEOUT_MS } from './http';
 import {
   choiceOf,
   graphGet,
@@ -109,7 +110,6 @@ const RETRYABLE = new Set([1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 
 const INTERACTIVE_BODY_MAX = 1024;
 const REPLY_ID_MAX = 256;
 const ROW_ID_MAX = 200;
-const DOWNLOAD_TIMEOUT_MS = 60_000;
 
 const REENGAGEMENT: SendOutcome = {
   ok: false,
@@ -431,11 +431,11 @@ async function setup(ctx: Ctx) {
  */
 async function fetchMedia(ctx: Ctx, ref: string): Promise<Response> {
   const auth = { authorization: `Bearer ${ctx.config.accessToken}` };
-  const lookup = await ctx.fetch(graphUrl(apiBase(whatsapp, ctx.config), ctx.config, encodeURIComponent(ref)), { headers: auth, timeoutMs: DOWNLOAD_TIMEOUT_MS, maxRedirects: 0 });
+  const lookup = await ctx.fetch(graphUrl(apiBase(whatsapp, ctx.config), ctx.config, encodeURIComponent(ref)), { headers: auth, timeoutMs: MEDIA_TIMEOUT_MS, maxRedirects: 0 });
   if (!lookup.ok) throw new Error(`WhatsApp media ${ref}: lookup answered HTTP ${lookup.status}`);
   const found = v.safeParse(v.looseObject({ url: v.string() }), await lookup.json().catch(() => undefined));
   if (!found.success) throw new Error(`WhatsApp media ${ref}: lookup answered without a url`);
-  const file = await ctx.fetch(found.output.url, { headers: auth, timeoutMs: DOWNLOAD_TIMEOUT_MS });
+  const file = await ctx.fetch(found.output.url, { headers: auth, timeoutMs: MEDIA_TIMEOUT_MS });
   if (!file.ok) throw new Error(`WhatsApp media ${ref}: download answered HTTP ${file.status}`);
   return file;
 }
