@@ -1,6 +1,7 @@
 /** `/v2/apps`: create, list, get, update and delete apps (account key; get and update also app keys). */
 import type { IRequest } from 'itty-router';
 import { deleteUploads } from './attachments';
+import { deleteChannelMedia } from '../channels/media';
 import type { Env } from '../env';
 import { authenticate, requireAccount, requireAppOrAccount } from '../auth/authenticate';
 import { createApp, deleteApp, getApp, listApps, queueAppPurge, updateApp } from '../db/apps';
@@ -61,6 +62,7 @@ export async function remove(request: IRequest, env: Env) {
   await queueAppPurge(env, appId);
   await deleteApp(env, appId);
   await deleteUploads(env, appId);
+  await deleteChannelMedia(env, appId);
   return json({});
 }
 

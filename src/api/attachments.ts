@@ -147,23 +147,27 @@ export async function ownUpload(env: Env, request: Request, appId: string, media
 }
 
 
-/**
- * Deletes an app's uploads, or only those one user sent from the widget:
- * their files go with them (user deleted, personal information scrubbed, app
- * deleted). R2 cannot list by metadata, so this pages through the app's
- * prefix; the count deleted is returned for the log.
- */
-export async function deleteUploads(env: Env, appId: string, uploader?: string): Promise<number> {
+/** Deletes the R2 objects under a prefix that `which` picks, a page at a time (R2 cannot list by metadata); returns the count. */
+export async function deleteUnder(env: Env, prefix: string, which: (o: R2Object) => boolean): Promise<number> {
   let deleted = 0;
   let cursor: string | undefined;
   do {
-    const page = await env.ATTACHMENTS.list({ prefix: `${appId}/`, include: ['customMetadata'], limit: 1000, ...(cursor ? { cursor } : {}) });
-    const keys = page.objects.filter((o) => uploader === undefined || o.customMetadata?.uploader === uploader).map((o) => o.key);
+    const page = await env.ATTACHMENTS.list({ prefix, include: ['customMetadata'], limit: 1000, ...(cursor ? { cursor } : {}) });
+    const keys = page.objects.filter(which).map((o) => o.key);
     if (keys.length > 0) await env.ATTACHMENTS.delete(keys);
     deleted += keys.length;
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
   return deleted;
+}
+
+/**
+ * Deletes an app's uploads, or only those one user sent from the widget:
+ * their files go with them (user deleted, personal information scrubbed, app
+ * deleted). The count deleted is returned for the log.
+ */
+export function deleteUploads(env: Env, appId: string, uploader?: string): Promise<number> {
+  return deleteUnder(env, `${appId}/`, (o) => uploader === undefined || o.customMetadata?.uploader === uploader);
 }
 
 const uploadQuery = v.object({

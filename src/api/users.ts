@@ -4,6 +4,7 @@
  */
 import type { IRequest } from 'itty-router';
 import { deleteUploads } from './attachments';
+import { deleteChannelMedia, scrubChannelMedia } from '../channels/media';
 import type { Env } from '../env';
 import { userConversationIds } from '../db/conversations';
 import { createUser, deleteUser, listClients, saveUser, scrubUser, type User } from '../db/users';
@@ -57,7 +58,7 @@ export async function update(request: IRequest, env: Env) {
   return json({ user: userView(next) });
 }
 
-/** Deletes the user, its clients, and its personal conversations' history; it leaves its group conversations. */
+/** Deletes the user, its clients, its personal conversations' history, its uploads and channel media; it leaves its group conversations. */
 export async function remove(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const user = await requireUser(env, appId, request.params.userIdOrExternalId!);
@@ -69,6 +70,7 @@ export async function remove(request: IRequest, env: Env) {
   await Promise.all(conversations.map(async (c) => unwrap(await conversationStub(env, appId, c.id).forgetUser(user.id))));
   await deleteUser(env, appId, user.id);
   await deleteUploads(env, appId, user.id);
+  await deleteChannelMedia(env, appId, user.id);
   return json({});
 }
 
@@ -76,6 +78,7 @@ export async function scrub(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   const user = await requireUser(env, appId, request.params.userIdOrExternalId!);
   await deleteUploads(env, appId, user.id);
+  await scrubChannelMedia(env, appId, user.id);
   return json({ user: userView(await scrubUser(env, appId, user)) });
 }
 

@@ -74,8 +74,12 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
   const onlyReceipts = events.every((e) => e.kind === 'delivery');
   let identity: ResolvedIdentity | undefined = onlyReceipts ? await findIdentity(env, integration, user.externalId) : await resolveIdentity(env, integration, user);
   if (!identity) return;
-  // An event with nothing to store (a blank text) is skipped, not refused: refusing would make the channel redeliver it forever.
-  const received = (await Promise.all(events.map((e) => toReceived(env, integration, identity!, e, media)))).filter((e): e is ReceivedEvent => e !== undefined);
+  // Built for the identity they are stored under: authors and media URLs name its user.
+  const build = async (id: ResolvedIdentity, urls: string[]) =>
+    // An event with nothing to store (a blank text) is skipped, not refused: refusing would make the channel redeliver it forever.
+    (await Promise.all(events.map((e) => toReceived(env, integration, id, e, urls)))).filter((e): e is ReceivedEvent => e !== undefined);
+  let urls: string[] = [];
+  let received = await build(identity, urls);
   if (received.length === 0) return;
   let result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received);
   if (!result.ok && result.status === 404) {
@@ -84,9 +88,12 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
     identity = onlyReceipts ? await findIdentity(env, integration, user.externalId) : await resolveIdentity(env, integration, user);
     if (!identity) return;
     await ensureConversation(env, integration, identity);
+    urls = [];
+    received = await build(identity, urls);
     result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received);
   }
   if (!result.ok) throw new StatusError(result.status, result.code, result.title);
+  media.push(...urls);
 }
 
 async function toReceived(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, e: InboundEvent, media: string[]): Promise<ReceivedEvent | undefined> {
@@ -95,7 +102,7 @@ async function toReceived(env: Env, integration: ChannelIntegration, identity: R
   const at = e.timestamp !== undefined && Number.isFinite(e.timestamp) && Math.abs(e.timestamp) <= 8.64e15 ? e.timestamp : undefined;
   switch (e.kind) {
     case 'message': {
-      const content = await storedContent(env, integration, e.content, media);
+      const content = await storedContent(env, integration, identity.client.userId, e.content, media);
       if (!content) return undefined;
       return {
         kind: 'message',
@@ -151,6 +158,7 @@ async function toReceived(env: Env, integration: ChannelIntegration, identity: R
 async function storedContent(
   env: Env,
   integration: ChannelIntegration,
+  userId: string,
   c: Extract<InboundEvent, { kind: 'message' }>['content'],
   media: string[],
 ): Promise<(Content & { text?: string }) | undefined> {
@@ -159,7 +167,7 @@ async function storedContent(
       if (!c.text.trim() && !c.payload) return undefined;
       return { type: 'text', text: c.text, ...(c.payload ? { payload: c.payload } : {}) };
     case 'media': {
-      const url = await mediaUrl(env, integration, c.media);
+      const url = await mediaUrl(env, integration, c.media, userId);
       media.push(url);
       const details = {
         ...(c.text ? { text: c.text } : {}),

@@ -9,12 +9,21 @@
  * that copy has not happened yet; after that R2 serves them, with the
  * headers uploads get (`nosniff`, a sandboxing CSP, a download unless the
  * type is a picture, audio, video, PDF or plain text).
+ *
+ * The token also names the user who sent the file and when, and the copy is
+ * kept under that user (`media/{appId}/{userId}/...`), so it goes with them
+ * as web uploads do: deleting the user or the app, or scrubbing the user's
+ * personal information, deletes the copies, and the URL then answers 404
+ * without downloading the file from the channel again. URLs made before
+ * media had owners carry no user and are served as before.
  */
-import { servedFileHeaders } from '../api/attachments';
+import { deleteUnder, servedFileHeaders } from '../api/attachments';
 import type { Env } from '../env';
 import { notFound, StatusError } from '../http/errors';
 import { readBytes } from '../http/request';
 import { ID_PATTERN } from '../ids';
+import { appTag, TtlCache } from '../db/ttl-cache';
+import { findUserById } from '../db/users';
 import { type InboundMedia } from './adapter';
 import { hmac, safeEqual, sha256Hex } from './signing';
 import { channelIntegration, type ChannelIntegration } from './store';
@@ -26,6 +35,9 @@ interface MediaToken {
   r: string;
   m?: string;
   n?: string;
+  /** The user who sent it and when the URL was made (ms). */
+  u?: string;
+  t?: number;
 }
 
 const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -39,22 +51,63 @@ async function signature(env: Env, integrationId: string, body: string): Promise
 const safeName = (name: string | undefined, kind: string) => (name ?? kind).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || kind;
 
 /** The Parley URL a stored message carries for one inbound media item. */
-export async function mediaUrl(env: Env, integration: ChannelIntegration, media: InboundMedia): Promise<string> {
-  const token: MediaToken = { r: media.ref, ...(media.mimeType ? { m: media.mimeType } : {}), ...(media.fileName ? { n: media.fileName } : {}) };
+export async function mediaUrl(env: Env, integration: ChannelIntegration, media: InboundMedia, userId: string): Promise<string> {
+  const token: MediaToken = { r: media.ref, ...(media.mimeType ? { m: media.mimeType } : {}), ...(media.fileName ? { n: media.fileName } : {}), u: userId, t: Date.now() };
   const body = b64url(new TextEncoder().encode(JSON.stringify(token)));
   const base = new URL(integration.webhookUrl).origin;
   return `${base}/media/${integration.id}/${body}.${await signature(env, integration.id, body)}/${encodeURIComponent(safeName(media.fileName, media.kind))}`;
 }
 
-async function objectKey(integrationId: string, token: string): Promise<string> {
-  return `media/${integrationId}/${await sha256Hex(token)}`;
+const appPrefix = (appId: string) => `media/${appId}/`;
+const ownerPrefix = (appId: string, userId: string) => `${appPrefix(appId)}${userId}/`;
+/** When the user's personal information was last scrubbed; media whose URL is older is not served. */
+const scrubMarker = (appId: string, userId: string) => `${ownerPrefix(appId, userId)}scrubbed`;
+
+/** Under its owner, so a user's or an app's media is one prefix to delete; ownerless (older) URLs under their integration. */
+async function objectKey(integration: ChannelIntegration, token: string, parsed: MediaToken): Promise<string> {
+  const hash = await sha256Hex(token);
+  return parsed.u ? `${ownerPrefix(integration.appId, parsed.u)}${integration.id}/${hash}` : `media/${integration.id}/${hash}`;
 }
 
-/** Copies one media item into R2 unless it is there already; returns the stored object's body. */
-async function copy(env: Env, integration: ChannelIntegration, token: string, parsed: MediaToken): Promise<R2ObjectBody | R2Object> {
-  const key = await objectKey(integration.id, token);
+/** A media owner as deletion left them: undefined once the user is gone. */
+type Owner = { scrubbedAt?: number } | undefined;
+
+// A deleted user never comes back, so their absence is remembered as long as their presence.
+const owners = new TtlCache<Owner>({ ttlMs: 30_000, missMs: 30_000, tags: (_, key) => [appTag(key.split('/')[0]!)] });
+
+async function readOwner(env: Env, appId: string, userId: string): Promise<Owner> {
+  const [user, marker] = await Promise.all([findUserById(env, appId, userId), env.ATTACHMENTS.head(scrubMarker(appId, userId))]);
+  if (!user) return undefined;
+  const at = Number(marker?.customMetadata?.at);
+  return Number.isFinite(at) ? { scrubbedAt: at } : {};
+}
+
+/** Whether the token's owner still lets it be served; `fresh` skips this isolate's cache (before and after a download). */
+async function ownerAllows(env: Env, appId: string, parsed: MediaToken, fresh: boolean): Promise<boolean> {
+  if (!parsed.u) return true;
+  const key = `${appId}/${parsed.u}`;
+  if (fresh) owners.delete(key);
+  const owner = await owners.read(key, () => readOwner(env, appId, parsed.u!));
+  return owner !== undefined && (owner.scrubbedAt === undefined || (parsed.t ?? 0) > owner.scrubbedAt);
+}
+
+/**
+ * The stored copy of one media item, copied from the channel first when R2
+ * has none; undefined when its owner no longer lets it be served. Nothing is
+ * downloaded for a deleted or scrubbed owner (the channel may still hold the
+ * file; Parley must not bring it back), and a copy that raced the deletion
+ * is deleted after it. The prefetch skips the first check: the user was
+ * resolved a moment ago.
+ */
+async function copy(env: Env, integration: ChannelIntegration, token: string, parsed: MediaToken, checkFirst: boolean): Promise<R2ObjectBody | undefined> {
+  const key = await objectKey(integration, token, parsed);
   const existing = await env.ATTACHMENTS.get(key);
-  if (existing) return existing;
+  if (existing) {
+    if (await ownerAllows(env, integration.appId, parsed, false)) return existing;
+    await existing.body.cancel();
+    return undefined;
+  }
+  if (checkFirst && !(await ownerAllows(env, integration.appId, parsed, true))) return undefined;
   if (!integration.adapter.fetchMedia) throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel cannot download media`);
   const response = await integration.adapter.fetchMedia({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, parsed.r).catch((err: unknown) => {
     throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel could not provide the file (${err instanceof Error ? err.message : String(err)}); it may have expired there before Parley copied it`);
@@ -62,7 +115,12 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
   const bytes = await readBytes(response, MEDIA_MAX_BYTES, () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`));
   const contentType = parsed.m ?? response.headers.get('content-type') ?? 'application/octet-stream';
   await env.ATTACHMENTS.put(key, bytes, { httpMetadata: { contentType } });
-  return (await env.ATTACHMENTS.get(key))!;
+  // Checked after the put: a deletion that lists the prefix later sees this copy, one that listed earlier is seen here.
+  if (!(await ownerAllows(env, integration.appId, parsed, true))) {
+    await env.ATTACHMENTS.delete(key);
+    return undefined;
+  }
+  return (await env.ATTACHMENTS.get(key)) ?? undefined;
 }
 
 async function readToken(env: Env, integrationId: string, token: string): Promise<MediaToken | undefined> {
@@ -80,7 +138,7 @@ export async function prefetchMedia(env: Env, integration: ChannelIntegration, u
   const token = new URL(url).pathname.split('/')[3]!;
   const parsed = await readToken(env, integration.id, token);
   if (!parsed) return;
-  await copy(env, integration, token, parsed).catch((err: unknown) => {
+  await copy(env, integration, token, parsed, false).catch((err: unknown) => {
     console.error(`media copy for integration ${integration.id} failed; the first download will retry`, err instanceof Error ? err.message : String(err));
   });
 }
@@ -94,9 +152,32 @@ export async function serveMedia(request: Request & { params: Record<string, str
   if (!parsed) throw missing();
   const integration = await channelIntegration(env, integrationId);
   if (!integration) throw missing();
-  const object = await copy(env, integration, token, parsed);
+  const object = await copy(env, integration, token, parsed, true);
+  if (!object) throw missing();
   // The type is whatever the channel said; it is served as uploads are, so a channel's text/html never runs on Parley's origin.
   const type = object.httpMetadata?.contentType ?? 'application/octet-stream';
   const headers = new Headers({ ...servedFileHeaders(type, safeName(parsed.n, 'file')), 'content-length': String(object.size), 'cache-control': 'private, max-age=86400' });
-  return new Response('body' in object ? object.body : null, { headers });
+  return new Response(object.body, { headers });
+}
+
+/**
+ * Deletes the channel media of a deleted app, or of one deleted user; call it
+ * after the D1 delete, whose absence of the user is what keeps the URLs from
+ * downloading the files again. Returns the count deleted, for the log.
+ */
+export async function deleteChannelMedia(env: Env, appId: string, userId?: string): Promise<number> {
+  if (userId) owners.delete(`${appId}/${userId}`);
+  return deleteUnder(env, userId ? ownerPrefix(appId, userId) : appPrefix(appId), () => true);
+}
+
+/**
+ * A personal information scrub: the user stays, the media they sent so far
+ * goes. The time is recorded first, so URLs made until now stop serving (a
+ * copy racing the scrub included) while media sent later is kept.
+ */
+export async function scrubChannelMedia(env: Env, appId: string, userId: string): Promise<number> {
+  const marker = scrubMarker(appId, userId);
+  await env.ATTACHMENTS.put(marker, new Uint8Array(0), { customMetadata: { at: String(Date.now()) } });
+  owners.delete(`${appId}/${userId}`);
+  return deleteUnder(env, ownerPrefix(appId, userId), (o) => o.key !== marker);
 }
