@@ -25,11 +25,14 @@ import { ID_PATTERN } from '../ids';
 import { appTag, TtlCache } from '../db/ttl-cache';
 import { findUserById } from '../db/users';
 import { type InboundMedia } from './adapter';
+import { channelContext } from './http';
 import { hmac, safeEqual, sha256Hex } from './signing';
 import { channelIntegration, type ChannelIntegration } from './store';
 
 /** The most Parley copies of one inbound file (the largest any supported channel delivers is 100 MB on WhatsApp documents). */
 export const MEDIA_MAX_BYTES = 100 * 1024 * 1024;
+/** Channels hand media out through a redirect or two (Twilio to its media host); the outbound policy checks each hop and sends no credentials past the first. */
+const MEDIA_DOWNLOAD = { maxBytes: MEDIA_MAX_BYTES, maxRedirects: 3 };
 
 interface MediaToken {
   r: string;
@@ -109,7 +112,7 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
   }
   if (checkFirst && !(await ownerAllows(env, integration.appId, parsed, true))) return undefined;
   if (!integration.adapter.fetchMedia) throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel cannot download media`);
-  const response = await integration.adapter.fetchMedia({ config: integration.config, fetch, webhookUrl: integration.webhookUrl }, parsed.r).catch((err: unknown) => {
+  const response = await integration.adapter.fetchMedia(channelContext(env, integration.adapter, integration.config, integration.webhookUrl, MEDIA_DOWNLOAD), parsed.r).catch((err: unknown) => {
     throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel could not provide the file (${err instanceof Error ? err.message : String(err)}); it may have expired there before Parley copied it`);
   });
   const bytes = await readBytes(response, MEDIA_MAX_BYTES, () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`));
