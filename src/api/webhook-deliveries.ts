@@ -15,6 +15,7 @@ import { isoDate, objectId } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
 import { pickPage } from './apps';
 import { appContext, conversationStub, json } from './context';
+import { integrationContext } from './webhooks';
 
 const replayBody = v.pipe(
   v.object({
@@ -25,10 +26,10 @@ const replayBody = v.pipe(
   v.check((b) => b.eventIds !== undefined || b.since !== undefined || b.until !== undefined, 'give eventIds, or a time range with since and/or until'),
 );
 
+/** The webhook a route names, under an integration the caller may manage (`me` included). */
 async function requireWebhook(request: IRequest, env: Env): Promise<{ appId: string; webhookId: string }> {
-  const { appId, principal } = await appContext(request, env);
-  const { integrationId, webhookId } = request.params as { integrationId: string; webhookId: string };
-  if (principal.scope === 'integration' && principal.integrationId !== integrationId) throw forbidden('An integration key manages only its own webhooks');
+  const { appId, integrationId } = await integrationContext(request, env);
+  const webhookId = request.params.webhookId!;
   const found = await env.DB.prepare('SELECT id FROM webhooks WHERE id = ? AND integration_id = ? AND app_id = ?').bind(webhookId, integrationId, appId).first();
   if (!found) throw notFound('webhook_not_found', 'Webhook not found');
   return { appId, webhookId };

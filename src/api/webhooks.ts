@@ -15,7 +15,7 @@ import { appContext, json } from './context';
 import { requireIntegration, webhookView } from './integrations';
 
 /** The app and integration a webhook route acts on; only custom integrations carry webhooks today. */
-async function integrationContext(request: IRequest, env: Env): Promise<{ appId: string; integrationId: string }> {
+export async function integrationContext(request: IRequest, env: Env): Promise<{ appId: string; integrationId: string }> {
   const { appId, principal } = await appContext(request, env);
   // `me` is the contract's alias for the calling integration's own id.
   let integrationId = request.params.integrationId!;

@@ -258,9 +258,9 @@ describe("(a) A's app key", () => {
       ["rotate V's webhook secret", 'POST', `${own}/webhooks/${vHook}/rotateSecret`, undefined, '404 not_found'],
       ["delete V's webhook", 'DELETE', `${own}/webhooks/${vHook}`, undefined, '404 not_found'],
       ["list V's webhook deliveries under A's integration", 'GET', `${own}/webhooks/${vHook}/deliveries`, undefined, '404 webhook_not_found'],
-      ["list V's webhook deliveries under V's integration id", 'GET', `${theirs(V.custom.id)}/webhooks/${vHook}/deliveries`, undefined, '404 webhook_not_found'],
+      ["list V's webhook deliveries under V's integration id", 'GET', `${theirs(V.custom.id)}/webhooks/${vHook}/deliveries`, undefined, '404 integration_not_found'],
       ["replay V's webhook", 'POST', `${own}/webhooks/${vHook}/replay`, { eventIds: [V.eventId] }, '404 webhook_not_found'],
-      ["replay V's webhook under V's integration id", 'POST', `${theirs(V.custom.id)}/webhooks/${vHook}/replay`, { eventIds: [V.eventId] }, '404 webhook_not_found'],
+      ["replay V's webhook under V's integration id", 'POST', `${theirs(V.custom.id)}/webhooks/${vHook}/replay`, { eventIds: [V.eventId] }, '404 integration_not_found'],
       ["open a conversation with V's user, by externalId", 'POST', `${app}/conversations`, { type: 'sdkGroup', participants: [{ userExternalId: V.seed.userExternalId }] }, '404 user_not_found'],
       ["add V's user to A's group, by externalId", 'POST', `${app}/conversations/${A.seed.groupId}/join`, { userExternalId: V.seed.userExternalId }, '404 user_not_found'],
       ["read V's telegram conversation", 'GET', `${app}/conversations/${V.telegramConversationId}/messages`, undefined, '404 conversation_not_found'],
@@ -338,14 +338,23 @@ describe("(b) the key of V's second custom integration", () => {
         { family: via === 'me' ? 'me' : 'own id', name: 'delete', method: 'DELETE', path: own },
       );
     }
-    const own = `/v2/apps/${V.appId}/integrations/${V.spare.id}/webhooks/${theirs}`;
-    routes.push(
-      { family: 'own id', name: 'deliveries', method: 'GET', path: `${own}/deliveries` },
-      { family: 'own id', name: 'replay', method: 'POST', path: `${own}/replay`, body: { eventIds: [V.eventId] } },
-    );
-    expect(await walk(routes, V.spare.auth)).toEqual(
-      expecting(routes, '404 not_found', { 'own id: deliveries': '404 webhook_not_found', 'own id: replay': '404 webhook_not_found' }),
-    );
+    for (const via of [V.spare.id, 'me']) {
+      const own = `/v2/apps/${V.appId}/integrations/${via}/webhooks/${theirs}`;
+      routes.push(
+        { family: via === 'me' ? 'me' : 'own id', name: 'deliveries', method: 'GET', path: `${own}/deliveries` },
+        { family: via === 'me' ? 'me' : 'own id', name: 'replay', method: 'POST', path: `${own}/replay`, body: { eventIds: [V.eventId] } },
+      );
+    }
+    const logs = ['own id: deliveries', 'own id: replay', 'me: deliveries', 'me: replay'];
+    expect(await walk(routes, V.spare.auth)).toEqual(expecting(routes, '404 not_found', Object.fromEntries(logs.map((name) => [name, '404 webhook_not_found']))));
+  });
+
+  it('reads its own delivery log through `integrations/me` as through its id (the contract alias works on every webhook route)', async () => {
+    for (const via of [V.spare.id, 'me']) {
+      const res = await call('GET', `/v2/apps/${V.appId}/integrations/${via}/webhooks/${V.spare.webhookId}/deliveries`, V.spare.auth);
+      expect(res.status, `${via}: ${JSON.stringify(res.body)}`).toBe(200);
+      expect(Array.isArray(res.body.deliveries)).toBe(true);
+    }
   });
 
   it("`integrations/me` under another app's path → 403 forbidden", async () => {
