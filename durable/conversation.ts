@@ -36,26 +36,13 @@ import {
   type UserRef,
   type WebhookEvent,
 } from '../src/webhooks/events';
+import { ConversationRecord, toConversation, type ConversationInit, type ConversationRow } from './record';
+import { Participants, toParticipant, userRef, type ParticipantRow } from './participants';
 import { ChannelLedger, type DeliveryClaim, type LedgerClient } from './channel-ledger';
 import { migrate } from './schema';
 import { WebhookStream, type BatchClaim, type StreamSubscription } from './webhook-stream';
 import { SocketHub, type SocketFrame } from './socket-hub';
 import { formResponseProblem } from '../src/web/forms';
-
-export interface ConversationInit {
-  id: string;
-  appId: string;
-  type: 'personal' | 'sdkGroup';
-  isDefault: boolean;
-  displayName?: string;
-  description?: string;
-  iconUrl?: string;
-  metadata?: Conversation['metadata'];
-  participants: { userId: string; userExternalId: string | null }[];
-  /** Why it was created (`message` when a channel user's first message opened it) and from where. */
-  creationReason?: string;
-  source?: EventSource;
-}
 
 export interface NewMessage {
   author: StoredAuthor;
@@ -127,22 +114,6 @@ type Queues = 'index' | 'webhooks' | 'deliveries';
 type KickWatch = { name: string; kicked_at: number; rekicks: number };
 type OutboxBody = IndexOp | WebhookKick | DeliveryKick;
 
-type ConversationRow = {
-  id: string;
-  app_id: string;
-  type: 'personal' | 'sdkGroup';
-  is_default: number;
-  display_name: string | null;
-  description: string | null;
-  icon_url: string | null;
-  metadata: string | null;
-  created_at: string;
-  last_updated_at: string | null;
-  business_last_read: string | null;
-  message_count: number;
-  deleted_at: string | null;
-}
-
 type MessageRow = {
   seq: number;
   id: string;
@@ -151,15 +122,6 @@ type MessageRow = {
   content: string;
   source: string;
   metadata: string | null;
-}
-
-type ParticipantRow = {
-  id: string;
-  user_id: string;
-  user_external_id: string | null;
-  unread_count: number;
-  last_read: string | null;
-  client_associations: string;
 }
 
 const NOT_FOUND = fail(404, 'conversation_not_found', 'Conversation not found');
@@ -189,11 +151,15 @@ const DRAIN_RETRY_MS = 5_000;
 const REKICK_MS = 60_000;
 const MAX_REKICK_DOUBLINGS = 6;
 
+export type { ConversationInit };
+
 export class ConversationDO extends DurableObject<Env> {
   private sql: SqlStorage;
   private stream: WebhookStream;
   private ledger: ChannelLedger;
   private hub: SocketHub;
+  private record: ConversationRecord;
+  private people: Participants;
   private draining = false;
   /**
    * Outbox rows up to this id were sent (or are in a sendBatch right now) by
@@ -223,76 +189,60 @@ export class ConversationDO extends DurableObject<Env> {
     this.stream = new WebhookStream(this.sql);
     this.ledger = new ChannelLedger(this.sql);
     this.hub = new SocketHub(ctx);
+    this.record = new ConversationRecord(this.sql);
+    this.people = new Participants(this.sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.sql));
   }
 
   // ---- conversation -------------------------------------------------------
 
   create(init: ConversationInit): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const existing = this.row();
+    const existing = this.record.row();
     if (existing) {
       // A retried create (same id) answers with what was stored.
       if (existing.deleted_at) return fail(409, 'conflict', 'Conversation id was used by a deleted conversation');
-      return { ok: true, value: { conversation: toConversation(existing), participants: this.participants() } };
+      return { ok: true, value: { conversation: toConversation(existing), participants: this.people.all() } };
     }
     const now = new Date().toISOString();
     this.transact(() => {
-      this.sql.exec(
-        `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        init.id,
-        init.appId,
-        init.type,
-        init.isDefault ? 1 : 0,
-        init.displayName ?? null,
-        init.description ?? null,
-        init.iconUrl ?? null,
-        init.metadata ? JSON.stringify(init.metadata) : null,
-        now,
-      );
-      for (const p of init.participants) this.insertParticipant(p.userId, p.userExternalId, now);
+      this.record.insert(init, now);
+      for (const p of init.participants) this.people.insert(p.userId, p.userExternalId, now);
       this.enqueueConversation();
       const first = init.participants[0];
-      const created = this.row()!;
+      const created = this.record.row()!;
       const user = first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) };
       this.raise(created, conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
     });
     this.afterCommit();
-    return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
+    return { ok: true, value: { conversation: toConversation(this.record.row()!), participants: this.people.all() } };
   }
 
   get(): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    return { ok: true, value: { conversation: toConversation(row), participants: this.participants() } };
+    return { ok: true, value: { conversation: toConversation(row), participants: this.people.all() } };
   }
 
   update(patch: ConversationUpdate): Result<Conversation> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    const set = (field: keyof ConversationUpdate, column: string, encode: (v: unknown) => unknown = (v) => v) => {
-      if (patch[field] !== undefined) this.sql.exec(`UPDATE conversation SET ${column} = ?`, patch[field] === null ? null : encode(patch[field]));
-    };
     this.transact(() => {
-      set('displayName', 'display_name');
-      set('description', 'description');
-      set('iconUrl', 'icon_url');
-      set('metadata', 'metadata', (m) => JSON.stringify(m));
+      this.record.update(patch);
       this.enqueueConversation();
     });
     this.afterCommit();
-    return { ok: true, value: toConversation(this.row()!) };
+    return { ok: true, value: toConversation(this.record.row()!) };
   }
 
   remove(): Result<null> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     if (row.is_default) return fail(400, 'bad_request', "The user's default conversation cannot be deleted; delete its messages instead");
     this.transact(() => {
       this.sql.exec('DELETE FROM messages');
-      this.sql.exec('DELETE FROM participants');
+      this.people.clear();
       this.ledger.clear();
-      this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+      this.record.markDeleted();
       this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
       this.raise(row, removeEvent(toConversation(row)));
     });
@@ -304,13 +254,13 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- messages -----------------------------------------------------------
 
   postMessage(input: NewMessage): Result<Message> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     if (input.dedupeKey) {
       const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', input.dedupeKey).toArray()[0];
       if (seen) return { ok: true, value: toMessage(seen) };
     }
-    const authorParticipant = input.author.type === 'user' ? this.participantByUser(input.author.userId!) : undefined;
+    const authorParticipant = input.author.type === 'user' ? this.people.byUser(input.author.userId!) : undefined;
     if (input.author.type === 'user' && !authorParticipant) {
       return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
     }
@@ -363,8 +313,8 @@ export class ConversationDO extends DurableObject<Env> {
         input.dedupeKey ?? null,
       )
       .one().seq;
-    this.sql.exec('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1', received);
-    this.sql.exec('UPDATE participants SET unread_count = unread_count + 1 WHERE user_id IS NOT ?', stored0.userId ?? null);
+    this.record.messageAdded(received);
+    this.people.messageFrom(stored0.userId ?? null);
     const stored: Message = {
       id,
       received,
@@ -410,9 +360,9 @@ export class ConversationDO extends DurableObject<Env> {
    * A redelivered webhook changes nothing.
    */
   receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    const participant = this.participantByUser(client.userId);
+    const participant = this.people.byUser(client.userId);
     if (!participant) return fail(400, 'bad_request', 'The client user is not a participant of this conversation');
     const user = userRef(participant);
     const source: EventSource = { type: client.type, integrationId: client.integrationId };
@@ -423,7 +373,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.transact(() => {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
       if (this.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
-        this.sql.exec('UPDATE participants SET client_associations = ? WHERE id = ?', JSON.stringify(this.ledger.clientsOf(client.userId)), participant.id);
+        this.people.setClients(participant.id, this.ledger.clientsOf(client.userId));
         this.raise(row, clientAddEvent(user, client.view, source));
       }
       const conversation = toConversation(row);
@@ -442,7 +392,7 @@ export class ConversationDO extends DurableObject<Env> {
             const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
             const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
             const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
-            this.insertMessage(this.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
+            this.insertMessage(this.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
             stored++;
             if (choice?.kind === 'postback') this.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
             break;
@@ -457,7 +407,7 @@ export class ConversationDO extends DurableObject<Env> {
               // A quick reply the channel could only show as a button (Telegram): the tap is the user's answer, a message.
               const author: StoredAuthor = { type: 'user', userId: client.userId };
               const source: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
-              this.insertMessage(this.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
+              this.insertMessage(this.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
               stored++;
               break;
             }
@@ -478,7 +428,7 @@ export class ConversationDO extends DurableObject<Env> {
               duplicates++;
               break;
             }
-            this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', new Date(now).toISOString(), participant.id);
+            this.people.read(participant.id, new Date(now).toISOString());
             this.raise(row, readEvent(conversation, user, source));
             this.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
             break;
@@ -506,9 +456,9 @@ export class ConversationDO extends DurableObject<Env> {
    * it submitted.
    */
   clientPost(client: InboundClient, post: WebPost): Result<Message> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    const participant = this.participantByUser(client.userId);
+    const participant = this.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
     const dedupeKey = post.clientMessageId ? `${WEB}:${client.id}:${post.clientMessageId}` : undefined;
     if (dedupeKey) {
@@ -552,7 +502,7 @@ export class ConversationDO extends DurableObject<Env> {
         this.hub.hold({ type: 'message', message: toMessage(form) });
       }
       return this.insertMessage(
-        this.row()!,
+        this.record.row()!,
         {
           author: { type: 'user', userId: client.userId },
           content,
@@ -570,8 +520,8 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
   clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
-    if (!this.live()) return NOT_FOUND;
-    const participant = this.participantByUser(client.userId);
+    if (!this.record.live()) return NOT_FOUND;
+    const participant = this.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
     // Every open tab reports the read; once nothing is unread a repeat tells the business nothing new.
     if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
@@ -605,9 +555,9 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */
   addClient(client: InboundClient): Result<null> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    const participant = this.participantByUser(client.userId);
+    const participant = this.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
     this.transact(() => this.touchWebClient(row, client, participant, Date.now(), false));
     this.afterCommit();
@@ -617,7 +567,7 @@ export class ConversationDO extends DurableObject<Env> {
   /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
   private touchWebClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
     if (!this.ledger.touchClient(client, wrote ? now : undefined, now)) return;
-    this.sql.exec('UPDATE participants SET client_associations = ? WHERE id = ?', JSON.stringify(this.ledger.clientsOf(client.userId)), participant.id);
+    this.people.setClients(participant.id, this.ledger.clientsOf(client.userId));
     this.raise(row, clientAddEvent(userRef(participant), client.view, { type: WEB, integrationId: client.integrationId }));
   }
 
@@ -630,13 +580,13 @@ export class ConversationDO extends DurableObject<Env> {
    * until `discardHistory` removes them.
    */
   handOver(afterSeq: number, limit: number): Result<MovedMessage[]> {
-    const row = this.row();
+    const row = this.record.row();
     if (!row) return NOT_FOUND;
     if (!row.deleted_at) {
       this.transact(() => {
         const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
         this.ledger.clear();
-        this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+        this.record.markDeleted();
         if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
         this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
       });
@@ -652,22 +602,22 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** After a merge copied them: the closed conversation's messages and participants go. */
   discardHistory(): void {
-    if (!this.row()?.deleted_at) return;
+    if (!this.record.row()?.deleted_at) return;
     this.transact(() => {
       this.sql.exec('DELETE FROM messages');
-      this.sql.exec('DELETE FROM participants');
+      this.people.clear();
     });
   }
 
   /** Another conversation of a merged anonymous user now belongs to the user they logged in as. */
   reassign(fromUserId: string, toUserId: string, toExternalId: string): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    const p = this.participantByUser(fromUserId);
-    if (!p) return { ok: true, value: { conversation: toConversation(row), participants: this.participants() } };
+    const p = this.people.byUser(fromUserId);
+    if (!p) return { ok: true, value: { conversation: toConversation(row), participants: this.people.all() } };
     this.transact(() => {
-      if (this.participantByUser(toUserId)) this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
-      else this.sql.exec('UPDATE participants SET user_id = ?, user_external_id = ? WHERE id = ?', toUserId, toExternalId, p.id);
+      if (this.people.byUser(toUserId)) this.people.remove(p.id);
+      else this.people.reassign(p.id, toUserId, toExternalId);
       this.sql.exec(`UPDATE messages SET author = json_set(author, '$.userId', ?) WHERE json_extract(author, '$.userId') = ?`, toUserId, fromUserId);
       this.ledger.reassignUser(fromUserId, toUserId);
       this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: fromUserId });
@@ -675,7 +625,7 @@ export class ConversationDO extends DurableObject<Env> {
     });
     this.afterCommit();
     this.hub.close(fromUserId, 'merged into the logged-in user');
-    return { ok: true, value: { conversation: toConversation(this.row()!), participants: this.participants() } };
+    return { ok: true, value: { conversation: toConversation(this.record.row()!), participants: this.people.all() } };
   }
 
   /**
@@ -687,16 +637,16 @@ export class ConversationDO extends DurableObject<Env> {
    * finds its message.
    */
   absorb(moved: MovedMessage[], from: string, userId: string): Result<number> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
-    if (!this.participantByUser(userId)) return NOT_PARTICIPANT;
+    if (!this.people.byUser(userId)) return NOT_PARTICIPANT;
     let stored = 0;
     this.transact(() => {
       for (const { message: m, dedupeKey } of moved) {
         if (this.sql.exec('SELECT 1 FROM messages WHERE dedupe_key = ?', dedupeKey).toArray().length > 0) continue;
         const author = m.author.type === 'user' && m.author.userId === from ? { ...m.author, userId } : m.author;
         this.insertMessage(
-          this.row()!,
+          this.record.row()!,
           {
             author,
             content: m.content,
@@ -718,15 +668,15 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** The user logged in with the business's id: participants carry it from now on. */
   setUserExternalId(userId: string, externalId: string): void {
-    this.sql.exec('UPDATE participants SET user_external_id = ? WHERE user_id = ?', externalId, userId);
+    this.people.setExternalId(userId, externalId);
   }
 
   /** Browser sockets, upgraded by the Worker once it checked the session; the user must be a participant. */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return errorResponse(426, 'upgrade_required', 'Expected a WebSocket upgrade');
-    if (!this.live()) return errorResponse(404, 'conversation_not_found', 'Conversation not found');
+    if (!this.record.live()) return errorResponse(404, 'conversation_not_found', 'Conversation not found');
     const userId = request.headers.get(SOCKET_USER_HEADER);
-    if (!userId || !this.participantByUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
+    if (!userId || !this.people.byUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
     const after = Number(new URL(request.url).searchParams.get('after') ?? 0);
     return this.hub.open(userId, Number.isSafeInteger(after) && after > 0 ? after : 0, (from, limit) =>
       this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', from, limit).toArray().map(toMessage),
@@ -797,7 +747,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!this.ledger.firstSight(`${status}:${destination.integrationId}:${user.id}:${channelMessageId ?? messageId}`, Date.now())) return;
     const conversation = toConversation(row);
     if (status === 'read') {
-      this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE user_id = ?', new Date().toISOString(), user.id);
+      this.people.readByUser(user.id, new Date().toISOString());
       this.raise(row, readEvent(conversation, user, destination));
       return;
     }
@@ -813,7 +763,7 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- channels: outbound (driven by the deliveries queue consumer) -------------
 
   claimDelivery(clientId: string, leaseMs: number): DeliveryClaim | { wait: number } | undefined {
-    if (!this.live()) {
+    if (!this.record.live()) {
       // Deleted since the message was queued: nothing more goes out, and nothing of it stays.
       this.ledger.clear();
       return undefined;
@@ -830,12 +780,12 @@ export class ConversationDO extends DurableObject<Env> {
    * (another consumer owns the delivery now, and its report is the one kept).
    */
   reportDelivery(deliveryId: number, leaseId: string, report: DeliveryReport): { more: boolean } {
-    const row = this.row();
+    const row = this.record.row();
     const delivery = this.ledger.leased(deliveryId, leaseId);
     if (!row || !delivery) return { more: false };
     this.progress.set(`deliveries:${delivery.client_id}`, Date.now());
     const client = this.ledger.client(delivery.client_id);
-    const participant = client && this.participantByUser(client.userId);
+    const participant = client && this.people.byUser(client.userId);
     this.transact(() => {
       if ('retryAt' in report) {
         this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds, Date.now());
@@ -869,8 +819,8 @@ export class ConversationDO extends DurableObject<Env> {
    * page is chronological. Cursors are message ids, resolved to `seq` here.
    */
   listMessages(page: { before?: string; after?: string; size: number; asUser?: string }): Result<MessagePage> {
-    if (!this.live()) return NOT_FOUND;
-    if (page.asUser !== undefined && !this.participantByUser(page.asUser)) return NOT_PARTICIPANT;
+    if (!this.record.live()) return NOT_FOUND;
+    if (page.asUser !== undefined && !this.people.byUser(page.asUser)) return NOT_PARTICIPANT;
     // A cursor may name a message deleted since the link was made; its remembered seq keeps the link working.
     const seqOf = (id: string) =>
       this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ? UNION ALL SELECT seq FROM deleted_messages WHERE id = ?', id, id).toArray()[0]?.seq;
@@ -906,14 +856,14 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   deleteMessage(messageId: string): Result<null> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     const found = this.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
     if (!found) return fail(404, 'message_not_found', 'Message not found');
     this.transact(() => {
       this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
       this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
-      this.sql.exec('UPDATE conversation SET message_count = message_count - 1');
+      this.record.messageDeleted();
       this.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
       this.hub.hold({ type: 'deleted', messageIds: [messageId] });
     });
@@ -922,15 +872,15 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   deleteAllMessages(): Result<null> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
     if (top === null) return { ok: true, value: null };
     this.transact(() => {
       this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
       this.sql.exec('DELETE FROM messages');
-      this.sql.exec('UPDATE conversation SET message_count = 0');
-      this.sql.exec('UPDATE participants SET unread_count = 0');
+      this.record.messagesCleared();
+      this.people.clearUnread();
       this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
       this.hub.hold({ type: 'cleared', upToSeq: top });
     });
@@ -941,32 +891,32 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- participants -------------------------------------------------------
 
   join(user: { userId: string; userExternalId: string | null }): Result<Participant> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     if (row.type !== 'sdkGroup') return fail(400, 'bad_request', 'Only sdkGroup conversations accept new participants');
-    const existing = this.participantByUser(user.userId);
+    const existing = this.people.byUser(user.userId);
     if (existing) return { ok: true, value: toParticipant(existing) };
-    const count = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM participants').one().n;
+    const count = this.people.count();
     if (count >= LIMITS.sdkGroupParticipants) return fail(400, 'bad_request', `Too many participants: an sdkGroup conversation holds at most ${LIMITS.sdkGroupParticipants}`);
     this.transact(() => {
-      this.insertParticipant(user.userId, user.userExternalId, new Date().toISOString());
+      this.people.insert(user.userId, user.userExternalId, new Date().toISOString());
       this.enqueueConversation();
       this.raise(row, joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
     });
     this.afterCommit();
-    return { ok: true, value: toParticipant(this.participantByUser(user.userId)!) };
+    return { ok: true, value: toParticipant(this.people.byUser(user.userId)!) };
   }
 
   leave(who: { userId?: string; participantId?: string }): Result<{ userId: string; participantId: string }> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     const p = who.participantId
-      ? this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE id = ?', who.participantId).toArray()[0]
-      : this.participantByUser(who.userId!);
+      ? this.people.byId(who.participantId)
+      : this.people.byUser(who.userId!);
     if (!p) return fail(404, 'participant_not_found', 'The user is not a participant of this conversation');
     if (row.type === 'personal') return fail(400, 'bad_request', 'The participant of a personal conversation cannot leave it');
     this.transact(() => {
-      this.sql.exec('DELETE FROM participants WHERE id = ?', p.id);
+      this.people.remove(p.id);
       this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
       this.raise(row, leaveEvent(toConversation(row), userRef(p)));
     });
@@ -976,29 +926,22 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   listParticipants(page: { after?: string; before?: string; size: number }): Result<{ participants: Participant[]; hasMore: boolean }> {
-    if (!this.live()) return NOT_FOUND;
-    let rows: ParticipantRow[];
-    if (page.before) {
-      rows = this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE id < ? ORDER BY id DESC LIMIT ?', page.before, page.size + 1).toArray();
-      const hasMore = rows.length > page.size;
-      return { ok: true, value: { participants: rows.slice(0, page.size).reverse().map(toParticipant), hasMore } };
-    }
-    rows = this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE id > ? ORDER BY id ASC LIMIT ?', page.after ?? '', page.size + 1).toArray();
-    return { ok: true, value: { participants: rows.slice(0, page.size).map(toParticipant), hasMore: rows.length > page.size } };
+    if (!this.record.live()) return NOT_FOUND;
+    return { ok: true, value: this.people.page(page) };
   }
 
   /** Removes a deleted user from this conversation; a personal conversation also loses its messages. */
   forgetUser(userId: string): Result<null> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return { ok: true, value: null };
     this.transact(() => {
-      this.sql.exec('DELETE FROM participants WHERE user_id = ?', userId);
+      this.people.removeUser(userId);
       this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId });
       if (row.type === 'personal') {
         const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
         this.sql.exec('DELETE FROM messages');
         this.ledger.clear();
-        this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+        this.record.markDeleted();
         if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
         this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
       }
@@ -1011,7 +954,7 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- activities ---------------------------------------------------------
 
   activity(activity: Activity): Result<Conversation> {
-    const row = this.live();
+    const row = this.record.live();
     if (!row) return NOT_FOUND;
     if (activity.type !== 'conversation:read') {
       // Open Web Messenger tabs see it at once; a channel client that can show it gets it in order with its messages.
@@ -1036,21 +979,21 @@ export class ConversationDO extends DurableObject<Env> {
     if (activity.author.type === 'business') {
       this.hub.hold({ type: 'read', author: { type: 'business' }, at: now });
       this.transact(() => {
-        this.sql.exec('UPDATE conversation SET business_last_read = ?', now);
+        this.record.businessRead(now);
         this.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, businessLastRead: now });
       });
       this.afterCommit();
     } else {
-      const p = this.participantByUser(activity.author.userId);
+      const p = this.people.byUser(activity.author.userId);
       if (!p) return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
       this.transact(() => {
-        this.sql.exec('UPDATE participants SET unread_count = 0, last_read = ? WHERE id = ?', now, p.id);
+        this.people.read(p.id, now);
         this.raise(row, readEvent(toConversation(row), userRef(p)));
         this.hub.hold({ type: 'read', author: { type: 'user', userId: p.user_id }, at: now });
       });
       this.afterCommit();
     }
-    return { ok: true, value: toConversation(this.row()!) };
+    return { ok: true, value: toConversation(this.record.row()!) };
   }
 
   // ---- outbox -------------------------------------------------------------
@@ -1170,7 +1113,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Whose events this object streams: its conversation, or the user it was named after. */
   private streamOwner(): { appId: string; id: string } | undefined {
-    const row = this.row();
+    const row = this.record.row();
     if (row) return { appId: row.app_id, id: row.id };
     const owner = this.sql.exec<{ app_id: string; owner_id: string }>('SELECT app_id, owner_id FROM stream_owner').toArray()[0];
     return owner && { appId: owner.app_id, id: owner.owner_id };
@@ -1195,7 +1138,7 @@ export class ConversationDO extends DurableObject<Env> {
         this.enqueueKick(owner.appId, owner.id);
         this.noteKick('webhooks', due.watch, now);
       }
-      const row = this.row();
+      const row = this.record.row();
       for (const k of due.deliveries) {
         if (!row || k.at > now) continue;
         this.enqueueDeliveryKick(row.app_id, row.id, k.clientId);
@@ -1253,12 +1196,12 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Queues the conversation record and its participants for the D1 index. */
   private enqueueConversation(): void {
-    const row = this.row()!;
+    const row = this.record.row()!;
     this.enqueue('index', {
       op: 'conversation.upsert',
       appId: row.app_id,
       conversation: toConversation(row),
-      participants: this.participants().map((p) => ({ id: p.id, userId: p.userId })),
+      participants: this.people.all().map((p) => ({ id: p.id, userId: p.userId })),
     });
   }
 
@@ -1416,63 +1359,6 @@ export class ConversationDO extends DurableObject<Env> {
         return this.env.DELIVERIES_QUEUE as Queue<OutboxBody>;
     }
   }
-
-  // ---- rows ---------------------------------------------------------------
-
-  private row(): ConversationRow | undefined {
-    return this.sql.exec<ConversationRow>('SELECT * FROM conversation').toArray()[0];
-  }
-
-  private live(): ConversationRow | undefined {
-    const row = this.row();
-    return row && !row.deleted_at ? row : undefined;
-  }
-
-  private participants(): Participant[] {
-    return this.sql.exec<ParticipantRow>('SELECT * FROM participants ORDER BY id').toArray().map(toParticipant);
-  }
-
-  private participantByUser(userId: string): ParticipantRow | undefined {
-    return this.sql.exec<ParticipantRow>('SELECT * FROM participants WHERE user_id = ?', userId).toArray()[0];
-  }
-
-  private insertParticipant(userId: string, userExternalId: string | null, now: string): void {
-    this.sql.exec(
-      'INSERT INTO participants (id, user_id, user_external_id, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING',
-      newId(),
-      userId,
-      userExternalId,
-      now,
-    );
-  }
-}
-
-const userRef = (p: ParticipantRow): UserRef => ({ id: p.user_id, ...(p.user_external_id ? { externalId: p.user_external_id } : {}) });
-
-function toConversation(row: ConversationRow): Conversation {
-  return {
-    id: row.id,
-    type: row.type,
-    isDefault: row.is_default === 1,
-    ...(row.display_name !== null ? { displayName: row.display_name } : {}),
-    ...(row.description !== null ? { description: row.description } : {}),
-    ...(row.icon_url !== null ? { iconUrl: row.icon_url } : {}),
-    metadata: row.metadata ? JSON.parse(row.metadata) : null,
-    businessLastRead: row.business_last_read,
-    lastUpdatedAt: row.last_updated_at ?? row.created_at,
-    createdAt: row.created_at,
-  };
-}
-
-function toParticipant(row: ParticipantRow): Participant {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    userExternalId: row.user_external_id,
-    unreadCount: row.unread_count,
-    lastRead: row.last_read,
-    clientAssociations: JSON.parse(row.client_associations),
-  };
 }
 
 function toMessage(row: MessageRow): Message {

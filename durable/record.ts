@@ -1,0 +1,117 @@
+/**
+ * The conversation's own record: the one row of the `conversation` table
+ * (what the conversation is, when it last changed, how many messages it
+ * holds, when the business last read it, when it was deleted) and its v2 view.
+ * Only this file writes SQL for that table.
+ */
+import type { Conversation, ConversationUpdate } from '../src/schema/conversation';
+import type { EventSource } from '../src/webhooks/events';
+
+export interface ConversationInit {
+  id: string;
+  appId: string;
+  type: 'personal' | 'sdkGroup';
+  isDefault: boolean;
+  displayName?: string;
+  description?: string;
+  iconUrl?: string;
+  metadata?: Conversation['metadata'];
+  participants: { userId: string; userExternalId: string | null }[];
+  /** Why it was created (`message` when a channel user's first message opened it) and from where. */
+  creationReason?: string;
+  source?: EventSource;
+}
+
+export type ConversationRow = {
+  id: string;
+  app_id: string;
+  type: 'personal' | 'sdkGroup';
+  is_default: number;
+  display_name: string | null;
+  description: string | null;
+  icon_url: string | null;
+  metadata: string | null;
+  created_at: string;
+  last_updated_at: string | null;
+  business_last_read: string | null;
+  message_count: number;
+  deleted_at: string | null;
+};
+
+export function toConversation(row: ConversationRow): Conversation {
+  return {
+    id: row.id,
+    type: row.type,
+    isDefault: row.is_default === 1,
+    ...(row.display_name !== null ? { displayName: row.display_name } : {}),
+    ...(row.description !== null ? { description: row.description } : {}),
+    ...(row.icon_url !== null ? { iconUrl: row.icon_url } : {}),
+    metadata: row.metadata ? JSON.parse(row.metadata) : null,
+    businessLastRead: row.business_last_read,
+    lastUpdatedAt: row.last_updated_at ?? row.created_at,
+    createdAt: row.created_at,
+  };
+}
+
+export class ConversationRecord {
+  constructor(private sql: SqlStorage) {}
+
+  /** The record, deleted or not (an object named after a user has none). */
+  row(): ConversationRow | undefined {
+    return this.sql.exec<ConversationRow>('SELECT * FROM conversation').toArray()[0];
+  }
+
+  /** The record unless the conversation was deleted. */
+  live(): ConversationRow | undefined {
+    const row = this.row();
+    return row && !row.deleted_at ? row : undefined;
+  }
+
+  insert(init: ConversationInit, now: string): void {
+    this.sql.exec(
+      `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      init.id,
+      init.appId,
+      init.type,
+      init.isDefault ? 1 : 0,
+      init.displayName ?? null,
+      init.description ?? null,
+      init.iconUrl ?? null,
+      init.metadata ? JSON.stringify(init.metadata) : null,
+      now,
+    );
+  }
+
+  /** Writes the fields the patch names; null clears one. */
+  update(patch: ConversationUpdate): void {
+    const set = (field: keyof ConversationUpdate, column: string, encode: (v: unknown) => unknown = (v) => v) => {
+      if (patch[field] !== undefined) this.sql.exec(`UPDATE conversation SET ${column} = ?`, patch[field] === null ? null : encode(patch[field]));
+    };
+    set('displayName', 'display_name');
+    set('description', 'description');
+    set('iconUrl', 'icon_url');
+    set('metadata', 'metadata', (m) => JSON.stringify(m));
+  }
+
+  messageAdded(received: string): void {
+    this.sql.exec('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1', received);
+  }
+
+  messageDeleted(): void {
+    this.sql.exec('UPDATE conversation SET message_count = message_count - 1');
+  }
+
+  messagesCleared(): void {
+    this.sql.exec('UPDATE conversation SET message_count = 0');
+  }
+
+  businessRead(at: string): void {
+    this.sql.exec('UPDATE conversation SET business_last_read = ?', at);
+  }
+
+  /** The record stays, marked: a retried create with the same id must not bring the conversation back. */
+  markDeleted(): void {
+    this.sql.exec('UPDATE conversation SET deleted_at = ?', new Date().toISOString());
+  }
+}
