@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +18,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  * where Parley is tested. Calling it directly keeps Node 20 supported.
  */
 export const WRANGLER = path.join(path.dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
-/** Nothing local may reach the internet: no telemetry, no fetch of the `Request.cf` sample from Cloudflare. */
-const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+/**
+ * Nothing local may reach the internet: no telemetry, no fetch of the `Request.cf` sample from Cloudflare.
+ * Nor may a local run keep credentials: wrangler's local observability stores a trace of every
+ * subrequest, full URL included, under the persist folder, and Telegram's bot token is part of its URL.
+ */
+const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', X_LOCAL_OBSERVABILITY: 'false' };
+/** Where that trace store lives in a persist folder; runs before the switch above may have left one. */
+const TRACE_STORE = path.join('v3', 'observability');
 
 /** Reads `.dev.vars`, creating it with fresh account credentials, master key and PARLEY_ENV=local when it is missing any of them. */
 export function ensureDevVars(file = path.join(ROOT, '.dev.vars')) {
@@ -74,6 +80,7 @@ export function applyMigrations(persistTo) {
  * @returns {Promise<{ url: string, child: import('node:child_process').ChildProcess, stop: () => Promise<void> }>}
  */
 export async function startParley({ port = 8787, persistTo, vars = {}, quiet = false, inspectorPort }) {
+  rmSync(path.join(persistTo, TRACE_STORE), { recursive: true, force: true });
   applyMigrations(persistTo);
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--log-level', quiet ? 'error' : 'info'];
   args.push('--inspector-port', String(inspectorPort ?? port + 10000));
