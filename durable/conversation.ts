@@ -15,9 +15,6 @@ import { fail, type Result } from '../src/http/errors';
 import { newId } from '../src/ids';
 import { LIMITS } from '../src/schema/common';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
-import type { IndexOp } from '../src/schema/index-ops';
-import type { WebhookKick } from '../src/schema/webhook-queue';
-import type { DeliveryKick } from '../src/schema/delivery-queue';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
 import type { Choice } from '../src/channels/adapter';
 import {
@@ -36,12 +33,12 @@ import {
   type UserRef,
   type WebhookEvent,
 } from '../src/webhooks/events';
-import { ConversationRecord, toConversation, type ConversationInit, type ConversationRow } from './record';
-import { Participants, toParticipant, userRef, type ParticipantRow } from './participants';
-import { ChannelLedger, type DeliveryClaim, type LedgerClient } from './channel-ledger';
+import { toConversation, type ConversationInit, type ConversationRow } from './record';
+import { toParticipant, userRef, type ParticipantRow } from './participants';
+import { type DeliveryClaim, type LedgerClient } from './channel-ledger';
 import { migrate } from './schema';
-import { WebhookStream, type BatchClaim, type StreamSubscription } from './webhook-stream';
-import { SocketHub, type SocketFrame } from './socket-hub';
+import { Core, NOT_FOUND, NOT_PARTICIPANT } from './core';
+import { type BatchClaim, type StreamSubscription } from './webhook-stream';
 import { formResponseProblem } from '../src/web/forms';
 
 export interface NewMessage {
@@ -110,9 +107,6 @@ export type Activity =
   | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business'; displayName?: string; avatarUrl?: string } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
-type Queues = 'index' | 'webhooks' | 'deliveries';
-type KickWatch = { name: string; kicked_at: number; rekicks: number };
-type OutboxBody = IndexOp | WebhookKick | DeliveryKick;
 
 type MessageRow = {
   seq: number;
@@ -124,8 +118,6 @@ type MessageRow = {
   metadata: string | null;
 }
 
-const NOT_FOUND = fail(404, 'conversation_not_found', 'Conversation not found');
-const NOT_PARTICIPANT = fail(403, 'forbidden', 'The session user is not a participant of this conversation');
 /** Set by the Worker on a socket upgrade once it verified the session token; never taken from the browser. */
 export const SOCKET_USER_HEADER = 'x-parley-socket-user';
 
@@ -134,133 +126,86 @@ const errorResponse = (status: number, code: string, title: string) => Response.
 export const TYPING = 'typing';
 /** The integration type of Web Messenger clients (their v2 client type is `sdk`). */
 export const WEB = 'web';
-/** Queue sendBatch limits: 100 messages and 256 KB; stay under the byte limit with room for framing. */
-const MAX_BATCH_MESSAGES = 100;
-const MAX_BATCH_BYTES = 200 * 1024;
-/** Queue messages are limited to 128 KB; index rows above this keep a slim body (the DO keeps the full message). */
-const MAX_OP_BYTES = 100 * 1024;
-const utf8Bytes = (s: string) => new TextEncoder().encode(s).byteLength;
-const DRAIN_RETRY_MS = 5_000;
-/**
- * The safety net for lost queue messages (QUEUE_REKICK_MS overrides it): when
- * a queue consumer has made no progress on something this object still owes
- * (webhook events, channel deliveries, unconfirmed index ops) for this long
- * after the last kick, the alarm sends again, doubling the wait each time
- * nothing comes of it (up to 2^6 times).
- */
-const REKICK_MS = 60_000;
-const MAX_REKICK_DOUBLINGS = 6;
 
 export type { ConversationInit };
 
 export class ConversationDO extends DurableObject<Env> {
-  private sql: SqlStorage;
-  private stream: WebhookStream;
-  private ledger: ChannelLedger;
-  private hub: SocketHub;
-  private record: ConversationRecord;
-  private people: Participants;
-  private draining = false;
-  /**
-   * Outbox rows up to this id were sent (or are in a sendBatch right now) by
-   * this instance. Kicks are deleted once sent; index ops stay until their
-   * consumer confirms them (`indexApplied`), and an instance that starts
-   * afresh (0) sends those again: index ops are idempotent.
-   */
-  private sentUpTo = 0;
-  /** Sends of index ops not yet all confirmed, oldest first: the last outbox id of each and when it went. */
-  private indexSends: { upTo: number; at: number }[] = [];
-  /** Unconfirmed index ops were sent again this many times in a row without a confirmation (the wait doubles). */
-  private indexResends = 0;
-  private resendIndex = false;
-  /**
-   * When a queue consumer last showed progress here, by kick target
-   * ('webhooks', 'webhook:<id>', 'deliveries:<clientId>'). In memory only: a
-   * restart forgets it and at worst sends one kick too many.
-   */
-  private progress = new Map<string, number>();
-  private drainAgain = false;
-  /** When the alarm is set for, as last written by this instance; undefined until read. */
-  private alarmAt: number | null | undefined;
+  private core: Core;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.stream = new WebhookStream(this.sql);
-    this.ledger = new ChannelLedger(this.sql);
-    this.hub = new SocketHub(ctx);
-    this.record = new ConversationRecord(this.sql);
-    this.people = new Participants(this.sql);
-    ctx.blockConcurrencyWhile(async () => migrate(this.sql));
+    // Env is read through the object at each use: tests swap it to fake a queue.
+    this.core = new Core(ctx, () => this.env);
+    ctx.blockConcurrencyWhile(async () => migrate(this.core.sql));
   }
 
   // ---- conversation -------------------------------------------------------
 
   create(init: ConversationInit): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const existing = this.record.row();
+    const existing = this.core.record.row();
     if (existing) {
       // A retried create (same id) answers with what was stored.
       if (existing.deleted_at) return fail(409, 'conflict', 'Conversation id was used by a deleted conversation');
-      return { ok: true, value: { conversation: toConversation(existing), participants: this.people.all() } };
+      return { ok: true, value: { conversation: toConversation(existing), participants: this.core.people.all() } };
     }
     const now = new Date().toISOString();
-    this.transact(() => {
-      this.record.insert(init, now);
-      for (const p of init.participants) this.people.insert(p.userId, p.userExternalId, now);
-      this.enqueueConversation();
+    this.core.transact(() => {
+      this.core.record.insert(init, now);
+      for (const p of init.participants) this.core.people.insert(p.userId, p.userExternalId, now);
+      this.core.enqueueConversation();
       const first = init.participants[0];
-      const created = this.record.row()!;
+      const created = this.core.record.row()!;
       const user = first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) };
-      this.raise(created, conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
+      this.core.raise(created, conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
     });
-    this.afterCommit();
-    return { ok: true, value: { conversation: toConversation(this.record.row()!), participants: this.people.all() } };
+    this.core.afterCommit();
+    return { ok: true, value: { conversation: toConversation(this.core.record.row()!), participants: this.core.people.all() } };
   }
 
   get(): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    return { ok: true, value: { conversation: toConversation(row), participants: this.people.all() } };
+    return { ok: true, value: { conversation: toConversation(row), participants: this.core.people.all() } };
   }
 
   update(patch: ConversationUpdate): Result<Conversation> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    this.transact(() => {
-      this.record.update(patch);
-      this.enqueueConversation();
+    this.core.transact(() => {
+      this.core.record.update(patch);
+      this.core.enqueueConversation();
     });
-    this.afterCommit();
-    return { ok: true, value: toConversation(this.record.row()!) };
+    this.core.afterCommit();
+    return { ok: true, value: toConversation(this.core.record.row()!) };
   }
 
   remove(): Result<null> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
     if (row.is_default) return fail(400, 'bad_request', "The user's default conversation cannot be deleted; delete its messages instead");
-    this.transact(() => {
-      this.sql.exec('DELETE FROM messages');
-      this.people.clear();
-      this.ledger.clear();
-      this.record.markDeleted();
-      this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
-      this.raise(row, removeEvent(toConversation(row)));
+    this.core.transact(() => {
+      this.core.sql.exec('DELETE FROM messages');
+      this.core.people.clear();
+      this.core.ledger.clear();
+      this.core.record.markDeleted();
+      this.core.outbox.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+      this.core.raise(row, removeEvent(toConversation(row)));
     });
-    this.afterCommit();
-    this.hub.close(undefined, 'conversation deleted');
+    this.core.afterCommit();
+    this.core.hub.close(undefined, 'conversation deleted');
     return { ok: true, value: null };
   }
 
   // ---- messages -----------------------------------------------------------
 
   postMessage(input: NewMessage): Result<Message> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
     if (input.dedupeKey) {
-      const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', input.dedupeKey).toArray()[0];
+      const seen = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', input.dedupeKey).toArray()[0];
       if (seen) return { ok: true, value: toMessage(seen) };
     }
-    const authorParticipant = input.author.type === 'user' ? this.people.byUser(input.author.userId!) : undefined;
+    const authorParticipant = input.author.type === 'user' ? this.core.people.byUser(input.author.userId!) : undefined;
     if (input.author.type === 'user' && !authorParticipant) {
       return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
     }
@@ -270,20 +215,20 @@ export class ConversationDO extends DurableObject<Env> {
     let client: LedgerClient | undefined;
     const silent = input.destination && 'integrationType' in input.destination && input.destination.integrationType === 'none';
     if (input.author.type === 'business' && !silent) {
-      client = this.ledger.destination(input.destination ?? {});
+      client = this.core.ledger.destination(input.destination ?? {});
       if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
       // A Web Messenger client is served by the conversation's own sockets, not by a channel send.
       if (client?.type === WEB) client = undefined;
     }
-    const message = this.transact(() => {
+    const message = this.core.transact(() => {
       const stored = this.insertMessage(row, input, authorParticipant && userRef(authorParticipant));
       if (client) {
-        this.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
-        this.enqueueDeliveryKick(row.app_id, row.id, client.id);
+        this.core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
+        this.core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
       }
       return stored;
     });
-    this.afterCommit();
+    this.core.afterCommit();
     return { ok: true, value: message };
   }
 
@@ -301,7 +246,7 @@ export class ConversationDO extends DurableObject<Env> {
     const received = input.received ?? new Date().toISOString();
     const stored0 = { ...input.author };
     delete stored0.userExternalId;
-    const seq = this.sql
+    const seq = this.core.sql
       .exec<{ seq: number }>(
         `INSERT INTO messages (id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
         id,
@@ -313,8 +258,8 @@ export class ConversationDO extends DurableObject<Env> {
         input.dedupeKey ?? null,
       )
       .one().seq;
-    this.record.messageAdded(received);
-    this.people.messageFrom(stored0.userId ?? null);
+    this.core.record.messageAdded(received);
+    this.core.people.messageFrom(stored0.userId ?? null);
     const stored: Message = {
       id,
       received,
@@ -326,14 +271,14 @@ export class ConversationDO extends DurableObject<Env> {
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
     this.enqueueMessageIndex(row, stored);
-    if (announce) this.raise(row, messageEvent(toConversation(row), stored, author));
-    this.hub.hold({ type: 'message', message: stored });
+    if (announce) this.core.raise(row, messageEvent(toConversation(row), stored, author));
+    this.core.hub.hold({ type: 'message', message: stored });
     return stored;
   }
 
   /** Queues a message's row for the D1 index (keyed: a later copy of the same message replaces it). */
   private enqueueMessageIndex(row: ConversationRow, m: Message): void {
-    this.enqueue('index', {
+    this.core.outbox.enqueue('index', {
       op: 'message.upsert',
       appId: row.app_id,
       conversationId: row.id,
@@ -360,9 +305,9 @@ export class ConversationDO extends DurableObject<Env> {
    * A redelivered webhook changes nothing.
    */
   receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    const participant = this.people.byUser(client.userId);
+    const participant = this.core.people.byUser(client.userId);
     if (!participant) return fail(400, 'bad_request', 'The client user is not a participant of this conversation');
     const user = userRef(participant);
     const source: EventSource = { type: client.type, integrationId: client.integrationId };
@@ -370,11 +315,11 @@ export class ConversationDO extends DurableObject<Env> {
     let stored = 0;
     let duplicates = 0;
     let full = false;
-    this.transact(() => {
+    this.core.transact(() => {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
-      if (this.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
-        this.people.setClients(participant.id, this.ledger.clientsOf(client.userId));
-        this.raise(row, clientAddEvent(user, client.view, source));
+      if (this.core.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
+        this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
+        this.core.raise(row, clientAddEvent(user, client.view, source));
       }
       const conversation = toConversation(row);
       for (const e of events) {
@@ -385,56 +330,56 @@ export class ConversationDO extends DurableObject<Env> {
               full = true;
               break;
             }
-            if (!this.ledger.firstSight(e.dedupeKey, now)) {
+            if (!this.core.ledger.firstSight(e.dedupeKey, now)) {
               duplicates++;
               break;
             }
             const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
             const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
             const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
-            this.insertMessage(this.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
+            this.insertMessage(this.core.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
             stored++;
-            if (choice?.kind === 'postback') this.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
+            if (choice?.kind === 'postback') this.core.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
             break;
           }
           case 'postback': {
-            if (!this.ledger.firstSight(e.dedupeKey, now)) {
+            if (!this.core.ledger.firstSight(e.dedupeKey, now)) {
               duplicates++;
               break;
             }
-            const chosen = e.choice !== undefined ? this.ledger.choices(client.id).find((c) => c.number === e.choice) : undefined;
+            const chosen = e.choice !== undefined ? this.core.ledger.choices(client.id).find((c) => c.number === e.choice) : undefined;
             if (chosen?.kind === 'reply') {
               // A quick reply the channel could only show as a button (Telegram): the tap is the user's answer, a message.
               const author: StoredAuthor = { type: 'user', userId: client.userId };
               const source: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
-              this.insertMessage(this.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
+              this.insertMessage(this.core.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
               stored++;
               break;
             }
             const payload = e.payload ?? chosen?.payload;
             if (payload === undefined) break;
-            this.raise(row, postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
+            this.core.raise(row, postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
             break;
           }
           case 'referral':
-            if (!this.ledger.firstSight(e.dedupeKey, now)) {
+            if (!this.core.ledger.firstSight(e.dedupeKey, now)) {
               duplicates++;
               break;
             }
-            this.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
+            this.core.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
             break;
           case 'read':
-            if ((e.channelMessageId || e.watermark !== undefined) && !this.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, now)) {
+            if ((e.channelMessageId || e.watermark !== undefined) && !this.core.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, now)) {
               duplicates++;
               break;
             }
-            this.people.read(participant.id, new Date(now).toISOString());
-            this.raise(row, readEvent(conversation, user, source));
-            this.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
+            this.core.people.read(participant.id, new Date(now).toISOString());
+            this.core.raise(row, readEvent(conversation, user, source));
+            this.core.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
             break;
           case 'typing':
-            this.raise(row, typingEvent(conversation, user, e.state, source));
-            this.hub.hold({ type: 'typing', state: e.state, author: { type: 'user', userId: client.userId } });
+            this.core.raise(row, typingEvent(conversation, user, e.state, source));
+            this.core.hub.hold({ type: 'typing', state: e.state, author: { type: 'user', userId: client.userId } });
             break;
           case 'delivery':
             this.receipt(row, user, client, e);
@@ -442,7 +387,7 @@ export class ConversationDO extends DurableObject<Env> {
         }
       }
     });
-    this.afterCommit();
+    this.core.afterCommit();
     if (full) return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to receive more`);
     return { ok: true, value: { stored, duplicates } };
   }
@@ -456,13 +401,13 @@ export class ConversationDO extends DurableObject<Env> {
    * it submitted.
    */
   clientPost(client: InboundClient, post: WebPost): Result<Message> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    const participant = this.people.byUser(client.userId);
+    const participant = this.core.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
     const dedupeKey = post.clientMessageId ? `${WEB}:${client.id}:${post.clientMessageId}` : undefined;
     if (dedupeKey) {
-      const seen = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', dedupeKey).toArray()[0];
+      const seen = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', dedupeKey).toArray()[0];
       if (seen) return { ok: true, value: toMessage(seen) };
     }
     let content = post.content;
@@ -477,7 +422,7 @@ export class ConversationDO extends DurableObject<Env> {
     }
     let quoted: Message | undefined;
     if (post.quotedMessageId) {
-      const found = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', post.quotedMessageId).toArray()[0];
+      const found = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', post.quotedMessageId).toArray()[0];
       if (!found) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
       quoted = toMessage(found);
       if (post.content.type === 'formResponse') {
@@ -491,18 +436,18 @@ export class ConversationDO extends DurableObject<Env> {
     }
     const user = userRef(participant);
     const source: MessageSource = { type: WEB, integrationId: client.integrationId, ...(post.clientMessageId ? { originalMessageId: post.clientMessageId } : {}) };
-    const message = this.transact(() => {
+    const message = this.core.transact(() => {
       this.touchWebClient(row, client, participant, Date.now(), true);
       if (quoted?.content.type === 'form') {
         // The form changed: the index and open tabs get it again, now submitted.
-        const form = this.sql
+        const form = this.core.sql
           .exec<MessageRow>(`UPDATE messages SET content = json_set(content, '$.submitted', json('true')) WHERE id = ? RETURNING *`, quoted.id)
           .one();
         this.enqueueMessageIndex(row, toMessage(form));
-        this.hub.hold({ type: 'message', message: toMessage(form) });
+        this.core.hub.hold({ type: 'message', message: toMessage(form) });
       }
       return this.insertMessage(
-        this.record.row()!,
+        this.core.record.row()!,
         {
           author: { type: 'user', userId: client.userId },
           content,
@@ -514,14 +459,14 @@ export class ConversationDO extends DurableObject<Env> {
         user,
       );
     });
-    this.afterCommit();
+    this.core.afterCommit();
     return { ok: true, value: message };
   }
 
   /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
   clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
-    if (!this.record.live()) return NOT_FOUND;
-    const participant = this.people.byUser(client.userId);
+    if (!this.core.record.live()) return NOT_FOUND;
+    const participant = this.core.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
     // Every open tab reports the read; once nothing is unread a repeat tells the business nothing new.
     if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
@@ -541,7 +486,7 @@ export class ConversationDO extends DurableObject<Env> {
    * offered: what a browser sends is only a choice when the business offered it.
    */
   private offeredLabel(kind: 'postback' | 'reply', payload: string): string | undefined {
-    const rows = this.sql
+    const rows = this.core.sql
       .exec<{ content: string }>(`SELECT content FROM messages WHERE json_extract(author, '$.type') = 'business' AND instr(content, ?) > 0 ORDER BY seq DESC LIMIT 50`, JSON.stringify(payload))
       .toArray();
     for (const r of rows) {
@@ -555,20 +500,20 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */
   addClient(client: InboundClient): Result<null> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    const participant = this.people.byUser(client.userId);
+    const participant = this.core.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
-    this.transact(() => this.touchWebClient(row, client, participant, Date.now(), false));
-    this.afterCommit();
+    this.core.transact(() => this.touchWebClient(row, client, participant, Date.now(), false));
+    this.core.afterCommit();
     return { ok: true, value: null };
   }
 
   /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
   private touchWebClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
-    if (!this.ledger.touchClient(client, wrote ? now : undefined, now)) return;
-    this.people.setClients(participant.id, this.ledger.clientsOf(client.userId));
-    this.raise(row, clientAddEvent(userRef(participant), client.view, { type: WEB, integrationId: client.integrationId }));
+    if (!this.core.ledger.touchClient(client, wrote ? now : undefined, now)) return;
+    this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
+    this.core.raise(row, clientAddEvent(userRef(participant), client.view, { type: WEB, integrationId: client.integrationId }));
   }
 
   /**
@@ -580,20 +525,20 @@ export class ConversationDO extends DurableObject<Env> {
    * until `discardHistory` removes them.
    */
   handOver(afterSeq: number, limit: number): Result<MovedMessage[]> {
-    const row = this.record.row();
+    const row = this.core.record.row();
     if (!row) return NOT_FOUND;
     if (!row.deleted_at) {
-      this.transact(() => {
-        const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
-        this.ledger.clear();
-        this.record.markDeleted();
-        if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
-        this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+      this.core.transact(() => {
+        const top = this.core.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+        this.core.ledger.clear();
+        this.core.record.markDeleted();
+        if (top !== null) this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+        this.core.outbox.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
       });
-      this.afterCommit();
-      this.hub.close(undefined, 'merged into the logged-in user');
+      this.core.afterCommit();
+      this.core.hub.close(undefined, 'merged into the logged-in user');
     }
-    const page = this.sql
+    const page = this.core.sql
       .exec<MessageRow & { dedupe_key: string | null }>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', afterSeq, limit)
       .toArray()
       .map((r) => ({ message: toMessage(r), dedupeKey: r.dedupe_key ?? `merged:${r.id}` }));
@@ -602,30 +547,30 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** After a merge copied them: the closed conversation's messages and participants go. */
   discardHistory(): void {
-    if (!this.record.row()?.deleted_at) return;
-    this.transact(() => {
-      this.sql.exec('DELETE FROM messages');
-      this.people.clear();
+    if (!this.core.record.row()?.deleted_at) return;
+    this.core.transact(() => {
+      this.core.sql.exec('DELETE FROM messages');
+      this.core.people.clear();
     });
   }
 
   /** Another conversation of a merged anonymous user now belongs to the user they logged in as. */
   reassign(fromUserId: string, toUserId: string, toExternalId: string): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    const p = this.people.byUser(fromUserId);
-    if (!p) return { ok: true, value: { conversation: toConversation(row), participants: this.people.all() } };
-    this.transact(() => {
-      if (this.people.byUser(toUserId)) this.people.remove(p.id);
-      else this.people.reassign(p.id, toUserId, toExternalId);
-      this.sql.exec(`UPDATE messages SET author = json_set(author, '$.userId', ?) WHERE json_extract(author, '$.userId') = ?`, toUserId, fromUserId);
-      this.ledger.reassignUser(fromUserId, toUserId);
-      this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: fromUserId });
-      this.enqueueConversation();
+    const p = this.core.people.byUser(fromUserId);
+    if (!p) return { ok: true, value: { conversation: toConversation(row), participants: this.core.people.all() } };
+    this.core.transact(() => {
+      if (this.core.people.byUser(toUserId)) this.core.people.remove(p.id);
+      else this.core.people.reassign(p.id, toUserId, toExternalId);
+      this.core.sql.exec(`UPDATE messages SET author = json_set(author, '$.userId', ?) WHERE json_extract(author, '$.userId') = ?`, toUserId, fromUserId);
+      this.core.ledger.reassignUser(fromUserId, toUserId);
+      this.core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: fromUserId });
+      this.core.enqueueConversation();
     });
-    this.afterCommit();
-    this.hub.close(fromUserId, 'merged into the logged-in user');
-    return { ok: true, value: { conversation: toConversation(this.record.row()!), participants: this.people.all() } };
+    this.core.afterCommit();
+    this.core.hub.close(fromUserId, 'merged into the logged-in user');
+    return { ok: true, value: { conversation: toConversation(this.core.record.row()!), participants: this.core.people.all() } };
   }
 
   /**
@@ -637,16 +582,16 @@ export class ConversationDO extends DurableObject<Env> {
    * finds its message.
    */
   absorb(moved: MovedMessage[], from: string, userId: string): Result<number> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    if (!this.people.byUser(userId)) return NOT_PARTICIPANT;
+    if (!this.core.people.byUser(userId)) return NOT_PARTICIPANT;
     let stored = 0;
-    this.transact(() => {
+    this.core.transact(() => {
       for (const { message: m, dedupeKey } of moved) {
-        if (this.sql.exec('SELECT 1 FROM messages WHERE dedupe_key = ?', dedupeKey).toArray().length > 0) continue;
+        if (this.core.sql.exec('SELECT 1 FROM messages WHERE dedupe_key = ?', dedupeKey).toArray().length > 0) continue;
         const author = m.author.type === 'user' && m.author.userId === from ? { ...m.author, userId } : m.author;
         this.insertMessage(
-          this.record.row()!,
+          this.core.record.row()!,
           {
             author,
             content: m.content,
@@ -662,24 +607,24 @@ export class ConversationDO extends DurableObject<Env> {
         stored++;
       }
     });
-    this.afterCommit();
+    this.core.afterCommit();
     return { ok: true, value: stored };
   }
 
   /** The user logged in with the business's id: participants carry it from now on. */
   setUserExternalId(userId: string, externalId: string): void {
-    this.people.setExternalId(userId, externalId);
+    this.core.people.setExternalId(userId, externalId);
   }
 
   /** Browser sockets, upgraded by the Worker once it checked the session; the user must be a participant. */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return errorResponse(426, 'upgrade_required', 'Expected a WebSocket upgrade');
-    if (!this.record.live()) return errorResponse(404, 'conversation_not_found', 'Conversation not found');
+    if (!this.core.record.live()) return errorResponse(404, 'conversation_not_found', 'Conversation not found');
     const userId = request.headers.get(SOCKET_USER_HEADER);
-    if (!userId || !this.people.byUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
+    if (!userId || !this.core.people.byUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
     const after = Number(new URL(request.url).searchParams.get('after') ?? 0);
-    return this.hub.open(userId, Number.isSafeInteger(after) && after > 0 ? after : 0, (from, limit) =>
-      this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', from, limit).toArray().map(toMessage),
+    return this.core.hub.open(userId, Number.isSafeInteger(after) && after > 0 ? after : 0, (from, limit) =>
+      this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', from, limit).toArray().map(toMessage),
     );
   }
 
@@ -697,7 +642,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */
   private answerTo(clientId: string, text: string): Choice | undefined {
-    const choices = this.ledger.choices(clientId);
+    const choices = this.core.ledger.choices(clientId);
     if (choices.length === 0) return undefined;
     const typed = text.trim();
     if (/^\d{1,2}$/.test(typed)) {
@@ -708,8 +653,8 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   private quoted(clientId: string, channelMessageId: string): Message['quotedMessage'] {
-    const messageId = this.ledger.sentMessage(clientId, channelMessageId);
-    const found = messageId ? this.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', messageId).toArray()[0] : undefined;
+    const messageId = this.core.ledger.sentMessage(clientId, channelMessageId);
+    const found = messageId ? this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', messageId).toArray()[0] : undefined;
     return found ? { type: 'message', message: toMessage(found) } : { type: 'externalMessageId', externalMessageId: channelMessageId };
   }
 
@@ -718,9 +663,9 @@ export class ConversationDO extends DurableObject<Env> {
     if (e.status === 'sent') return;
     const now = Date.now();
     if (e.channelMessageId) {
-      const messageId = this.ledger.sentMessage(client.id, e.channelMessageId);
+      const messageId = this.core.ledger.sentMessage(client.id, e.channelMessageId);
       // The receipt overtook the report of its own send (a multi-part message still going out): it waits for it.
-      if (!messageId) this.ledger.park(client.id, e.channelMessageId, e.status, e.error, now);
+      if (!messageId) this.core.ledger.park(client.id, e.channelMessageId, e.status, e.error, now);
       else this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, messageId, e.status, e.channelMessageId, e.error);
       return;
     }
@@ -729,7 +674,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, undefined, 'read', `watermark:${e.watermark}`);
       return;
     }
-    for (const messageId of this.ledger.deliveredUpTo(client.id, e.watermark)) {
+    for (const messageId of this.core.ledger.deliveredUpTo(client.id, e.watermark)) {
       this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, messageId, e.status, undefined, e.error);
     }
   }
@@ -744,33 +689,33 @@ export class ConversationDO extends DurableObject<Env> {
     channelMessageId: string | undefined,
     error?: { code: string; message: string },
   ): void {
-    if (!this.ledger.firstSight(`${status}:${destination.integrationId}:${user.id}:${channelMessageId ?? messageId}`, Date.now())) return;
+    if (!this.core.ledger.firstSight(`${status}:${destination.integrationId}:${user.id}:${channelMessageId ?? messageId}`, Date.now())) return;
     const conversation = toConversation(row);
     if (status === 'read') {
-      this.people.readByUser(user.id, new Date().toISOString());
-      this.raise(row, readEvent(conversation, user, destination));
+      this.core.people.readByUser(user.id, new Date().toISOString());
+      this.core.raise(row, readEvent(conversation, user, destination));
       return;
     }
     if (!messageId) return;
     const ids = channelMessageId ? [channelMessageId] : [];
     if (status === 'failed') {
-      this.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
+      this.core.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
     } else {
-      this.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
+      this.core.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
     }
   }
 
   // ---- channels: outbound (driven by the deliveries queue consumer) -------------
 
   claimDelivery(clientId: string, leaseMs: number): DeliveryClaim | { wait: number } | undefined {
-    if (!this.record.live()) {
+    if (!this.core.record.live()) {
       // Deleted since the message was queued: nothing more goes out, and nothing of it stays.
-      this.ledger.clear();
+      this.core.ledger.clear();
       return undefined;
     }
-    const claim = this.ledger.claim(clientId, leaseMs, Date.now());
-    this.progress.set(`deliveries:${clientId}`, Date.now());
-    this.ctx.waitUntil(this.scheduleAlarm());
+    const claim = this.core.ledger.claim(clientId, leaseMs, Date.now());
+    this.core.watch.served(`deliveries:${clientId}`);
+    this.core.scheduleAlarm();
     return claim;
   }
 
@@ -780,38 +725,38 @@ export class ConversationDO extends DurableObject<Env> {
    * (another consumer owns the delivery now, and its report is the one kept).
    */
   reportDelivery(deliveryId: number, leaseId: string, report: DeliveryReport): { more: boolean } {
-    const row = this.record.row();
-    const delivery = this.ledger.leased(deliveryId, leaseId);
+    const row = this.core.record.row();
+    const delivery = this.core.ledger.leased(deliveryId, leaseId);
     if (!row || !delivery) return { more: false };
-    this.progress.set(`deliveries:${delivery.client_id}`, Date.now());
-    const client = this.ledger.client(delivery.client_id);
-    const participant = client && this.people.byUser(client.userId);
-    this.transact(() => {
+    this.core.watch.served(`deliveries:${delivery.client_id}`);
+    const client = this.core.ledger.client(delivery.client_id);
+    const participant = client && this.core.people.byUser(client.userId);
+    this.core.transact(() => {
       if ('retryAt' in report) {
-        this.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds, Date.now());
+        this.core.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds, Date.now());
       } else {
-        this.ledger.finish(delivery, report.externalIds, Date.now());
+        this.core.ledger.finish(delivery, report.externalIds, Date.now());
       }
       if (client && participant) {
         const destination = { type: client.type, integrationId: client.integrationId };
-        for (const r of this.ledger.unpark(client.id, report.externalIds)) {
+        for (const r of this.core.ledger.unpark(client.id, report.externalIds)) {
           this.raiseReceipt(row, userRef(participant), destination, delivery.message_id, r.status, r.channelMessageId, r.error);
         }
       }
       if ('retryAt' in report) return;
-      if (report.ok && client && delivery.message_id !== TYPING) this.ledger.setChoices(client.id, report.choices);
+      if (report.ok && client && delivery.message_id !== TYPING) this.core.ledger.setChoices(client.id, report.choices);
       if (!client || !participant || row.deleted_at || delivery.message_id === TYPING) return;
       const destination = { type: client.type, integrationId: client.integrationId };
       const conversation = toConversation(row);
-      this.raise(
+      this.core.raise(
         row,
         report.ok
           ? deliveryEvent('channel', conversation, userRef(participant), delivery.message_id, destination, report.externalIds)
           : deliveryEvent('failure', conversation, userRef(participant), delivery.message_id, destination, report.externalIds, report.failed),
       );
     });
-    this.afterCommit();
-    return { more: 'retryAt' in report ? false : this.ledger.hasDeliveries(delivery.client_id) };
+    this.core.afterCommit();
+    return { more: 'retryAt' in report ? false : this.core.ledger.hasDeliveries(delivery.client_id) };
   }
 
   /**
@@ -819,31 +764,31 @@ export class ConversationDO extends DurableObject<Env> {
    * page is chronological. Cursors are message ids, resolved to `seq` here.
    */
   listMessages(page: { before?: string; after?: string; size: number; asUser?: string }): Result<MessagePage> {
-    if (!this.record.live()) return NOT_FOUND;
-    if (page.asUser !== undefined && !this.people.byUser(page.asUser)) return NOT_PARTICIPANT;
+    if (!this.core.record.live()) return NOT_FOUND;
+    if (page.asUser !== undefined && !this.core.people.byUser(page.asUser)) return NOT_PARTICIPANT;
     // A cursor may name a message deleted since the link was made; its remembered seq keeps the link working.
     const seqOf = (id: string) =>
-      this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ? UNION ALL SELECT seq FROM deleted_messages WHERE id = ?', id, id).toArray()[0]?.seq;
+      this.core.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ? UNION ALL SELECT seq FROM deleted_messages WHERE id = ?', id, id).toArray()[0]?.seq;
     let rows: MessageRow[];
     let hasMore: boolean;
     if (page.after) {
       const from = seqOf(page.after);
       if (from === undefined) return fail(400, 'bad_request', 'page[after]: no message with this id in the conversation');
-      rows = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?', from, page.size + 1).toArray();
+      rows = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?', from, page.size + 1).toArray();
       hasMore = rows.length > page.size;
       rows = rows.slice(0, page.size);
     } else {
       const to = page.before ? seqOf(page.before) : Number.MAX_SAFE_INTEGER;
       if (to === undefined) return fail(400, 'bad_request', 'page[before]: no message with this id in the conversation');
-      rows = this.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?', to, page.size + 1).toArray();
+      rows = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?', to, page.size + 1).toArray();
       hasMore = rows.length > page.size;
       rows = rows.slice(0, page.size).reverse();
     }
     const messages = rows.map(toMessage);
     const first = rows[0];
     const last = rows[rows.length - 1];
-    const older = first ? this.sql.exec('SELECT 1 FROM messages WHERE seq < ? LIMIT 1', first.seq).toArray().length > 0 : false;
-    const newer = last ? this.sql.exec('SELECT 1 FROM messages WHERE seq > ? LIMIT 1', last.seq).toArray().length > 0 : false;
+    const older = first ? this.core.sql.exec('SELECT 1 FROM messages WHERE seq < ? LIMIT 1', first.seq).toArray().length > 0 : false;
+    const newer = last ? this.core.sql.exec('SELECT 1 FROM messages WHERE seq > ? LIMIT 1', last.seq).toArray().length > 0 : false;
     return {
       ok: true,
       value: {
@@ -856,152 +801,152 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   deleteMessage(messageId: string): Result<null> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    const found = this.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
+    const found = this.core.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
     if (!found) return fail(404, 'message_not_found', 'Message not found');
-    this.transact(() => {
-      this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
-      this.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
-      this.record.messageDeleted();
-      this.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
-      this.hub.hold({ type: 'deleted', messageIds: [messageId] });
+    this.core.transact(() => {
+      this.core.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
+      this.core.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
+      this.core.record.messageDeleted();
+      this.core.outbox.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
+      this.core.hub.hold({ type: 'deleted', messageIds: [messageId] });
     });
-    this.afterCommit();
+    this.core.afterCommit();
     return { ok: true, value: null };
   }
 
   deleteAllMessages(): Result<null> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
-    const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+    const top = this.core.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
     if (top === null) return { ok: true, value: null };
-    this.transact(() => {
-      this.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
-      this.sql.exec('DELETE FROM messages');
-      this.record.messagesCleared();
-      this.people.clearUnread();
-      this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
-      this.hub.hold({ type: 'cleared', upToSeq: top });
+    this.core.transact(() => {
+      this.core.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
+      this.core.sql.exec('DELETE FROM messages');
+      this.core.record.messagesCleared();
+      this.core.people.clearUnread();
+      this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+      this.core.hub.hold({ type: 'cleared', upToSeq: top });
     });
-    this.afterCommit();
+    this.core.afterCommit();
     return { ok: true, value: null };
   }
 
   // ---- participants -------------------------------------------------------
 
   join(user: { userId: string; userExternalId: string | null }): Result<Participant> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
     if (row.type !== 'sdkGroup') return fail(400, 'bad_request', 'Only sdkGroup conversations accept new participants');
-    const existing = this.people.byUser(user.userId);
+    const existing = this.core.people.byUser(user.userId);
     if (existing) return { ok: true, value: toParticipant(existing) };
-    const count = this.people.count();
+    const count = this.core.people.count();
     if (count >= LIMITS.sdkGroupParticipants) return fail(400, 'bad_request', `Too many participants: an sdkGroup conversation holds at most ${LIMITS.sdkGroupParticipants}`);
-    this.transact(() => {
-      this.people.insert(user.userId, user.userExternalId, new Date().toISOString());
-      this.enqueueConversation();
-      this.raise(row, joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
+    this.core.transact(() => {
+      this.core.people.insert(user.userId, user.userExternalId, new Date().toISOString());
+      this.core.enqueueConversation();
+      this.core.raise(row, joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
     });
-    this.afterCommit();
-    return { ok: true, value: toParticipant(this.people.byUser(user.userId)!) };
+    this.core.afterCommit();
+    return { ok: true, value: toParticipant(this.core.people.byUser(user.userId)!) };
   }
 
   leave(who: { userId?: string; participantId?: string }): Result<{ userId: string; participantId: string }> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
     const p = who.participantId
-      ? this.people.byId(who.participantId)
-      : this.people.byUser(who.userId!);
+      ? this.core.people.byId(who.participantId)
+      : this.core.people.byUser(who.userId!);
     if (!p) return fail(404, 'participant_not_found', 'The user is not a participant of this conversation');
     if (row.type === 'personal') return fail(400, 'bad_request', 'The participant of a personal conversation cannot leave it');
-    this.transact(() => {
-      this.people.remove(p.id);
-      this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
-      this.raise(row, leaveEvent(toConversation(row), userRef(p)));
+    this.core.transact(() => {
+      this.core.people.remove(p.id);
+      this.core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
+      this.core.raise(row, leaveEvent(toConversation(row), userRef(p)));
     });
-    this.afterCommit();
-    this.hub.close(p.user_id, 'left the conversation');
+    this.core.afterCommit();
+    this.core.hub.close(p.user_id, 'left the conversation');
     return { ok: true, value: { userId: p.user_id, participantId: p.id } };
   }
 
   listParticipants(page: { after?: string; before?: string; size: number }): Result<{ participants: Participant[]; hasMore: boolean }> {
-    if (!this.record.live()) return NOT_FOUND;
-    return { ok: true, value: this.people.page(page) };
+    if (!this.core.record.live()) return NOT_FOUND;
+    return { ok: true, value: this.core.people.page(page) };
   }
 
   /** Removes a deleted user from this conversation; a personal conversation also loses its messages. */
   forgetUser(userId: string): Result<null> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return { ok: true, value: null };
-    this.transact(() => {
-      this.people.removeUser(userId);
-      this.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId });
+    this.core.transact(() => {
+      this.core.people.removeUser(userId);
+      this.core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId });
       if (row.type === 'personal') {
-        const top = this.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
-        this.sql.exec('DELETE FROM messages');
-        this.ledger.clear();
-        this.record.markDeleted();
-        if (top !== null) this.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
-        this.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
+        const top = this.core.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+        this.core.sql.exec('DELETE FROM messages');
+        this.core.ledger.clear();
+        this.core.record.markDeleted();
+        if (top !== null) this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
+        this.core.outbox.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
       }
     });
-    this.afterCommit();
-    this.hub.close(userId, 'user removed');
+    this.core.afterCommit();
+    this.core.hub.close(userId, 'user removed');
     return { ok: true, value: null };
   }
 
   // ---- activities ---------------------------------------------------------
 
   activity(activity: Activity): Result<Conversation> {
-    const row = this.record.live();
+    const row = this.core.record.live();
     if (!row) return NOT_FOUND;
     if (activity.type !== 'conversation:read') {
       // Open Web Messenger tabs see it at once; a channel client that can show it gets it in order with its messages.
       const { displayName, avatarUrl } = activity.author as { displayName?: string; avatarUrl?: string };
-      this.hub.hold({
+      this.core.hub.hold({
         type: 'typing',
         state: activity.type === 'typing:start' ? 'start' : 'stop',
         author: { type: 'business', ...(displayName ? { displayName } : {}), ...(avatarUrl ? { avatarUrl } : {}) },
       });
-      this.hub.flush();
-      const client = this.ledger.destination({});
+      this.core.hub.flush();
+      const client = this.core.ledger.destination({});
       if (client && client.type !== WEB) {
-        this.transact(() => {
-          this.ledger.add(TYPING, client.id, JSON.stringify({ typing: activity.type === 'typing:start', at: Date.now() }));
-          this.enqueueDeliveryKick(row.app_id, row.id, client.id);
+        this.core.transact(() => {
+          this.core.ledger.add(TYPING, client.id, JSON.stringify({ typing: activity.type === 'typing:start', at: Date.now() }));
+          this.core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
         });
-        this.afterCommit();
+        this.core.afterCommit();
       }
       return { ok: true, value: toConversation(row) };
     }
     const now = new Date().toISOString();
     if (activity.author.type === 'business') {
-      this.hub.hold({ type: 'read', author: { type: 'business' }, at: now });
-      this.transact(() => {
-        this.record.businessRead(now);
-        this.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, businessLastRead: now });
+      this.core.hub.hold({ type: 'read', author: { type: 'business' }, at: now });
+      this.core.transact(() => {
+        this.core.record.businessRead(now);
+        this.core.outbox.enqueue('index', { op: 'conversation.touch', appId: row.app_id, conversationId: row.id, businessLastRead: now });
       });
-      this.afterCommit();
+      this.core.afterCommit();
     } else {
-      const p = this.people.byUser(activity.author.userId);
+      const p = this.core.people.byUser(activity.author.userId);
       if (!p) return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
-      this.transact(() => {
-        this.people.read(p.id, now);
-        this.raise(row, readEvent(toConversation(row), userRef(p)));
-        this.hub.hold({ type: 'read', author: { type: 'user', userId: p.user_id }, at: now });
+      this.core.transact(() => {
+        this.core.people.read(p.id, now);
+        this.core.raise(row, readEvent(toConversation(row), userRef(p)));
+        this.core.hub.hold({ type: 'read', author: { type: 'user', userId: p.user_id }, at: now });
       });
-      this.afterCommit();
+      this.core.afterCommit();
     }
-    return { ok: true, value: toConversation(this.record.row()!) };
+    return { ok: true, value: toConversation(this.core.record.row()!) };
   }
 
   // ---- outbox -------------------------------------------------------------
 
   /** Keeps a long multi-part send's lease from lapsing under it; false when the lease is no longer this one. */
   extendDelivery(deliveryId: number, leaseId: string, until: number): boolean {
-    const extended = this.ledger.extend(deliveryId, leaseId, until);
-    this.ctx.waitUntil(this.scheduleAlarm());
+    const extended = this.core.ledger.extend(deliveryId, leaseId, until);
+    this.core.scheduleAlarm();
     return extended;
   }
 
@@ -1009,39 +954,33 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** `webhookIds`: every webhook of the app, as the consumer knows them (cursors of the others are never kicked for). */
   claimWebhookBatch(sub: StreamSubscription, limit: number, leaseMs: number, webhookIds?: string[]): BatchClaim {
-    if (webhookIds) this.stream.adopt(webhookIds);
-    const claim = this.stream.claim(sub, limit, leaseMs);
-    this.webhookProgress(sub.id);
+    if (webhookIds) this.core.stream.adopt(webhookIds);
+    const claim = this.core.stream.claim(sub, limit, leaseMs);
+    this.core.watch.webhookServed(sub.id);
     // Whatever the answer, a lease or a pending retry must be backed by an alarm (it may have been lost in a crash).
-    this.ctx.waitUntil(this.scheduleAlarm());
+    this.core.scheduleAlarm();
     return claim;
   }
 
   /** The batch was acknowledged or dead-lettered; says whether more events wait (false too when the lease was stale). */
   settleWebhook(sub: StreamSubscription, leaseId: string, lastSeq: number, stillFailing: boolean): { more: boolean } {
-    const settled = this.stream.settle(sub.id, leaseId, lastSeq, stillFailing);
-    this.webhookProgress(sub.id);
-    this.ctx.waitUntil(this.scheduleAlarm());
-    return { more: settled && this.stream.hasPending(sub) };
+    const settled = this.core.stream.settle(sub.id, leaseId, lastSeq, stillFailing);
+    this.core.watch.webhookServed(sub.id);
+    this.core.scheduleAlarm();
+    return { more: settled && this.core.stream.hasPending(sub) };
   }
 
   retryWebhook(webhookId: string, leaseId: string, retryAt: number): void {
-    this.stream.retryLater(webhookId, leaseId, retryAt);
-    this.webhookProgress(webhookId);
-    this.ctx.waitUntil(this.scheduleAlarm());
+    this.core.stream.retryLater(webhookId, leaseId, retryAt);
+    this.core.watch.webhookServed(webhookId);
+    this.core.scheduleAlarm();
   }
 
   /** The consumer served a kick for an app without webhooks: the events so far are owed to no one. */
   webhooksUnsubscribed(): void {
-    this.stream.noWebhooks();
-    this.webhookProgress();
-    this.ctx.waitUntil(this.scheduleAlarm());
-  }
-
-  private webhookProgress(webhookId?: string): void {
-    const now = Date.now();
-    this.progress.set('webhooks', now);
-    if (webhookId) this.progress.set(`webhook:${webhookId}`, now);
+    this.core.stream.noWebhooks();
+    this.core.watch.webhookServed();
+    this.core.scheduleAlarm();
   }
 
   /**
@@ -1052,22 +991,15 @@ export class ConversationDO extends DurableObject<Env> {
    * deleted at send time before, so no row is written more.
    */
   indexApplied(ids: number[]): void {
-    for (let i = 0; i < ids.length; i += 100) {
-      const chunk = ids.slice(i, i + 100);
-      this.sql.exec(`DELETE FROM outbox WHERE queue = 'index' AND id IN (${chunk.map(() => '?').join(', ')})`, ...chunk);
-    }
-    this.indexResends = 0;
-    const oldest = this.sql.exec<{ id: number | null }>("SELECT min(id) AS id FROM outbox WHERE queue = 'index' AND id <= ?", this.sentUpTo).one().id;
-    this.indexSends = oldest === null ? [] : this.indexSends.filter((s) => s.upTo >= oldest);
-    this.ctx.waitUntil(this.scheduleAlarm());
+    this.core.outbox.indexApplied(ids);
   }
 
   /** Asks the consumer to come back (it stopped early with events still pending). */
   kickWebhooks(): void {
     const owner = this.streamOwner();
     if (!owner) return;
-    this.enqueueKick(owner.appId, owner.id);
-    this.afterCommit();
+    this.core.outbox.enqueueKick(owner.appId, owner.id);
+    this.core.afterCommit();
   }
 
   /**
@@ -1079,12 +1011,12 @@ export class ConversationDO extends DurableObject<Env> {
    * first message.
    */
   raiseUserEvent(appId: string, userId: string, event: WebhookEvent): void {
-    this.transact(() => {
-      this.sql.exec('INSERT INTO stream_owner (only_row, app_id, owner_id) VALUES (1, ?, ?) ON CONFLICT DO NOTHING', appId, userId);
-      this.stream.append(event);
-      this.enqueueKick(appId, userId);
+    this.core.transact(() => {
+      this.core.sql.exec('INSERT INTO stream_owner (only_row, app_id, owner_id) VALUES (1, ?, ?) ON CONFLICT DO NOTHING', appId, userId);
+      this.core.stream.append(event);
+      this.core.outbox.enqueueKick(appId, userId);
     });
-    this.afterCommit();
+    this.core.afterCommit();
   }
 
   /**
@@ -1092,272 +1024,42 @@ export class ConversationDO extends DurableObject<Env> {
    * default and answers the recorded one, so exactly one concurrent create wins.
    */
   claimDefaultConversation(conversationId: string): string {
-    this.sql.exec('INSERT INTO default_conversation (only_row, conversation_id) VALUES (1, ?) ON CONFLICT DO NOTHING', conversationId);
-    return this.sql.exec<{ conversation_id: string }>('SELECT conversation_id FROM default_conversation').one().conversation_id;
+    this.core.sql.exec('INSERT INTO default_conversation (only_row, conversation_id) VALUES (1, ?) ON CONFLICT DO NOTHING', conversationId);
+    return this.core.sql.exec<{ conversation_id: string }>('SELECT conversation_id FROM default_conversation').one().conversation_id;
   }
 
   /** Empties the object for good (its app was deleted): storage, alarm and all; the schema is recreated empty. */
   async purge(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.alarmAt = null;
-    this.progress.clear();
-    this.indexSends = [];
-    migrate(this.sql);
+    this.core.outbox.forget();
+    this.core.watch.forget();
+    migrate(this.core.sql);
   }
 
   /** Stored events by id, as one JSON array string, for replaying chosen events. */
   eventsById(ids: string[]): string {
-    return this.stream.byIds(ids);
+    return this.core.stream.byIds(ids);
   }
 
   /** Whose events this object streams: its conversation, or the user it was named after. */
   private streamOwner(): { appId: string; id: string } | undefined {
-    const row = this.record.row();
+    const row = this.core.record.row();
     if (row) return { appId: row.app_id, id: row.id };
-    const owner = this.sql.exec<{ app_id: string; owner_id: string }>('SELECT app_id, owner_id FROM stream_owner').toArray()[0];
+    const owner = this.core.sql.exec<{ app_id: string; owner_id: string }>('SELECT app_id, owner_id FROM stream_owner').toArray()[0];
     return owner && { appId: owner.app_id, id: owner.owner_id };
   }
 
-  // ---- outbox and alarm ---------------------------------------------------
+  // ---- alarm ------------------------------------------------------------
 
-  /**
-   * Kicks the queues for whatever is owed and not being served (a retry came
-   * due, a consumer died, a kick was lost: see `nextKicks`), marks unconfirmed
-   * index ops for sending again when overdue, and retries the outbox drain.
-   * Kicks are queue messages the DO never relies on alone: its own state says
-   * what is still owed, so it kicks again until a consumer shows up.
-   */
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
-    const now = Date.now();
-    this.transact(() => {
-      const due = this.nextKicks();
-      const owner = this.streamOwner();
-      if (owner && due.webhooks !== null && due.webhooks <= now) {
-        this.enqueueKick(owner.appId, owner.id);
-        this.noteKick('webhooks', due.watch, now);
-      }
-      const row = this.record.row();
-      for (const k of due.deliveries) {
-        if (!row || k.at > now) continue;
-        this.enqueueDeliveryKick(row.app_id, row.id, k.clientId);
-        this.noteKick(`deliveries:${k.clientId}`, due.watch, now);
-      }
-    });
-    const oldest = this.indexSends[0];
-    if (oldest && oldest.at + this.rekickInterval(this.indexResends) <= now) {
-      this.resendIndex = true;
-      this.indexResends++;
-    }
-    await this.drain();
-    await this.scheduleAlarm();
-  }
-
-  private rekickMs(): number {
-    const n = Number(this.env.QUEUE_REKICK_MS);
-    return this.env.QUEUE_REKICK_MS && Number.isFinite(n) && n > 0 ? n : REKICK_MS;
-  }
-
-  private rekickInterval(rekicks: number): number {
-    return this.rekickMs() * 2 ** Math.min(rekicks, MAX_REKICK_DOUBLINGS);
-  }
-
-  /** When the webhooks queue and each client's deliveries are next owed a kick (null: nothing owed). */
-  private nextKicks(): { webhooks: number | null; deliveries: { clientId: string; at: number }[]; watch: Map<string, KickWatch> } {
-    const watch = new Map(this.sql.exec<KickWatch>('SELECT name, kicked_at, rekicks FROM kick_watch').toArray().map((w) => [w.name, w]));
-    // Rekicks count only while no consumer showed progress since the last kick.
-    const interval = (name: string) => {
-      const w = watch.get(name);
-      return this.rekickInterval(w && (this.progress.get(name) ?? 0) <= w.kicked_at ? w.rekicks : 0);
-    };
-    const webhooks = this.stream.nextKick(watch.get('webhooks')?.kicked_at ?? 0, (id) => this.progress.get(`webhook:${id}`) ?? 0, interval('webhooks'));
-    const deliveries = this.ledger.kicks(
-      (clientId, queuedAt) => Math.max(queuedAt, watch.get(`deliveries:${clientId}`)?.kicked_at ?? 0, this.progress.get(`deliveries:${clientId}`) ?? 0),
-      (clientId) => interval(`deliveries:${clientId}`),
+    await this.core.outbox.alarm(
+      () => this.streamOwner(),
+      () => {
+        const row = this.core.record.row();
+        return row && { appId: row.app_id, id: row.id };
+      },
     );
-    // A client served since its last kick is owed nothing: its record goes (a write only then).
-    const owed = new Set(deliveries.map((k) => `deliveries:${k.clientId}`));
-    for (const name of watch.keys()) {
-      if (name.startsWith('deliveries:') && !owed.has(name)) {
-        this.sql.exec('DELETE FROM kick_watch WHERE name = ?', name);
-        watch.delete(name);
-      }
-    }
-    return { webhooks, deliveries, watch };
-  }
-
-  /** The one write the safety net makes, and only when the alarm kicks. */
-  private noteKick(name: string, watch: Map<string, KickWatch>, now: number): void {
-    const w = watch.get(name);
-    const rekicks = w && (this.progress.get(name) ?? 0) <= w.kicked_at ? w.rekicks + 1 : 1;
-    this.sql.exec('INSERT INTO kick_watch (name, kicked_at, rekicks) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET kicked_at = excluded.kicked_at, rekicks = excluded.rekicks', name, now, rekicks);
-  }
-
-  /** Queues the conversation record and its participants for the D1 index. */
-  private enqueueConversation(): void {
-    const row = this.record.row()!;
-    this.enqueue('index', {
-      op: 'conversation.upsert',
-      appId: row.app_id,
-      conversation: toConversation(row),
-      participants: this.people.all().map((p) => ({ id: p.id, userId: p.userId })),
-    });
-  }
-
-  /** Appends an event to the stream and makes sure a kick for the webhooks queue is waiting in the outbox. */
-  /** Takes the row the caller already read, so raising an event costs no extra read on the message path. */
-  private raise(row: ConversationRow, event: WebhookEvent): void {
-    this.stream.append(event);
-    this.enqueueKick(row.app_id, row.id);
-  }
-
-  private enqueueKick(appId: string, conversationId: string): void {
-    // One unsent kick covers every event raised before it is sent; a kick already being sent does not
-    // (the consumer may have served it before this event existed).
-    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'webhooks' AND id > ? LIMIT 1", this.sentUpTo).toArray().length > 0) return;
-    this.enqueue('webhooks', { appId, conversationId });
-  }
-
-  /** One unsent kick per client is enough: the consumer serves the client's deliveries in order until none is left. */
-  private enqueueDeliveryKick(appId: string, conversationId: string, clientId: string): void {
-    const body = JSON.stringify({ appId, conversationId, clientId } satisfies DeliveryKick);
-    if (this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'deliveries' AND id > ? AND body = ? LIMIT 1", this.sentUpTo, body).toArray().length > 0) return;
-    this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', 'deliveries', body);
-  }
-
-  private enqueue(queue: Queues, body: OutboxBody): void {
-    let json = JSON.stringify(body);
-    if ('op' in body && body.op === 'message.upsert' && utf8Bytes(json) > MAX_OP_BYTES) {
-      const full = JSON.parse(body.message.body) as Message;
-      const slim = { ...full, content: { type: full.content.type, text: (full.content.text ?? '').slice(0, 4096) }, truncated: true };
-      json = JSON.stringify({ ...body, message: { ...body.message, body: JSON.stringify(slim) } });
-    }
-    this.sql.exec('INSERT INTO outbox (queue, body) VALUES (?, ?)', queue, json);
-  }
-
-  /** A storage transaction whose socket frames are dropped if it rolls back. */
-  private transact<T>(fn: () => T): T {
-    try {
-      return this.ctx.storage.transactionSync(fn);
-    } catch (err) {
-      this.hub.discard();
-      throw err;
-    }
-  }
-
-  /** Runs after every committing call: make sure an alarm backs the outbox up, then drain without holding up the caller. */
-  private afterCommit(): void {
-    this.hub.flush();
-    this.ctx.waitUntil(this.scheduleAlarm());
-    this.ctx.waitUntil(this.drain());
-  }
-
-  /**
-   * One alarm serves every job: retry an outbox drain (when unsent rows wait),
-   * send unconfirmed index ops again, and kick for webhooks and deliveries that
-   * are owed and not served (`nextKicks`). It is set only while something is
-   * owed: a conversation whose queues are caught up has none. The in-memory copy
-   * of the alarm time is updated before each await, so interleaved calls agree,
-   * and storage applies their setAlarm/deleteAlarm in call order.
-   */
-  private async scheduleAlarm(): Promise<void> {
-    if (this.alarmAt === undefined) {
-      const stored = await this.ctx.storage.getAlarm();
-      if (this.alarmAt === undefined) this.alarmAt = stored;
-    }
-    // Computed after the await, so it reflects every commit that happened meanwhile.
-    const outboxWaiting = this.sql.exec('SELECT 1 FROM outbox WHERE id > ? LIMIT 1', this.sentUpTo).toArray().length > 0;
-    const kicks = this.nextKicks();
-    const wakes = [kicks.webhooks, ...kicks.deliveries.map((k) => k.at)].filter((t): t is number => t !== null);
-    if (this.indexSends[0]) wakes.push(this.indexSends[0].at + this.rekickInterval(this.indexResends));
-    const wake = wakes.length ? Math.min(...wakes) : null;
-    let want: number | null = outboxWaiting ? Date.now() + DRAIN_RETRY_MS : null;
-    if (wake !== null) want = want === null ? wake : Math.min(want, wake);
-    if (want === null) {
-      if (this.alarmAt !== null) {
-        this.alarmAt = null;
-        await this.ctx.storage.deleteAlarm();
-      }
-      return;
-    }
-    // An alarm set earlier already covers this; rewriting it on every commit would cost a storage write per message.
-    if (this.alarmAt !== null && this.alarmAt <= want) return;
-    this.alarmAt = want;
-    await this.ctx.storage.setAlarm(want);
-  }
-
-  /**
-   * Sends outbox rows to their queues in order, in batches, and deletes the
-   * kicks that were sent (index ops wait for their confirmation). Concurrent callers coalesce into the running drain, which is what
-   * batches a burst of messages into few queue sends.
-   */
-  private async drain(): Promise<void> {
-    if (this.draining) {
-      this.drainAgain = true;
-      return;
-    }
-    this.draining = true;
-    try {
-      do {
-        this.drainAgain = false;
-        if (this.resendIndex) {
-          // Unconfirmed index ops are overdue: send every one of them again, oldest first.
-          this.resendIndex = false;
-          this.sentUpTo = 0;
-          this.indexSends = [];
-        }
-        const rows = this.sql.exec<{ id: number; queue: Queues; body: string }>('SELECT id, queue, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?', this.sentUpTo, MAX_BATCH_MESSAGES).toArray();
-        if (rows.length === 0) break;
-        let bytes = 0;
-        const batch: typeof rows = [];
-        for (const r of rows) {
-          const size = utf8Bytes(r.body);
-          if (batch.length > 0 && (r.queue !== batch[0]!.queue || bytes + size > MAX_BATCH_BYTES)) break;
-          bytes += size;
-          batch.push(r);
-        }
-        const queue = batch[0]!.queue;
-        const from = this.sentUpTo;
-        const last = batch[batch.length - 1]!.id;
-        this.sentUpTo = last;
-        try {
-          // An index op carries its outbox id, which its consumer hands back once D1 holds it.
-          const body = (r: (typeof rows)[number]) => (queue === 'index' ? { ...(JSON.parse(r.body) as IndexOp), ack: r.id } : (JSON.parse(r.body) as OutboxBody));
-          await this.queueFor(queue).sendBatch(batch.map((r) => ({ body: body(r), contentType: 'json' as const })));
-        } catch (err) {
-          this.sentUpTo = from;
-          throw err;
-        }
-        if (queue === 'index') {
-          // Its consumer may have confirmed it already, while this send was still being answered.
-          const unconfirmed = this.sql.exec("SELECT 1 FROM outbox WHERE queue = 'index' AND id > ? AND id <= ? LIMIT 1", from, last).toArray().length > 0;
-          if (unconfirmed) this.indexSends.push({ upTo: last, at: Date.now() });
-        }
-        else this.sql.exec('DELETE FROM outbox WHERE id > ? AND id <= ?', from, last);
-        if (batch.length < rows.length) this.drainAgain = true;
-      } while (this.drainAgain);
-    } catch (err) {
-      // The rows stay in the outbox; the alarm retries them.
-      console.error('outbox drain failed; the alarm will retry', err instanceof Error ? err.message : String(err));
-    } finally {
-      this.draining = false;
-      // With the outbox empty the alarm is dropped (firing it would cost a DO request); with rows left it stays.
-      await this.scheduleAlarm();
-      // A commit that landed while the alarm was rescheduled asked for another pass.
-      if (this.drainAgain) this.ctx.waitUntil(this.drain());
-    }
-  }
-
-  private queueFor(queue: Queues): Queue<OutboxBody> {
-    switch (queue) {
-      case 'index':
-        return this.env.INDEX_QUEUE as Queue<OutboxBody>;
-      case 'webhooks':
-        return this.env.WEBHOOKS_QUEUE as Queue<OutboxBody>;
-      case 'deliveries':
-        return this.env.DELIVERIES_QUEUE as Queue<OutboxBody>;
-    }
   }
 }
 
