@@ -12,6 +12,11 @@
  */
 import type { Choice } from '../src/channels/adapter';
 
+/** The client type of Web Messenger clients (their v2 client type is `sdk`): served by the conversation's sockets, not by channel sends. */
+export const WEB = 'web';
+/** The message id of a queued typing indicator: it rides the client's delivery queue but is no message and raises no event. */
+export const TYPING = 'typing';
+
 /** Channels redeliver for up to 7 days (WhatsApp); dedupe keys outlive that. */
 export const SEEN_RETENTION_MS = 8 * 24 * 3_600_000;
 

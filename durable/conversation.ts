@@ -12,7 +12,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../src/env';
 import { fail, type Result } from '../src/http/errors';
-import { newId } from '../src/ids';
 import { LIMITS } from '../src/schema/common';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
@@ -23,7 +22,6 @@ import {
   deliveryEvent,
   joinEvent,
   leaveEvent,
-  messageEvent,
   postbackEvent,
   readEvent,
   referralEvent,
@@ -35,24 +33,12 @@ import {
 } from '../src/webhooks/events';
 import { toConversation, type ConversationInit, type ConversationRow } from './record';
 import { toParticipant, userRef, type ParticipantRow } from './participants';
-import { type DeliveryClaim, type LedgerClient } from './channel-ledger';
+import { TYPING, WEB, type DeliveryClaim } from './channel-ledger';
 import { migrate } from './schema';
 import { Core, NOT_FOUND, NOT_PARTICIPANT } from './core';
+import { Messages, type MessagePage, type NewMessage } from './messages';
 import { type BatchClaim, type StreamSubscription } from './webhook-stream';
 import { formResponseProblem } from '../src/web/forms';
-
-export interface NewMessage {
-  author: StoredAuthor;
-  content: Message['content'];
-  source: MessageSource;
-  metadata?: Message['metadata'];
-  /** Channel-level identity of the message (integration + channel message id); a repeat returns the stored message. */
-  dedupeKey?: string;
-  /** For business messages: which client gets it (default: the most recently active), or `none` for no delivery. */
-  destination?: { integrationId: string } | { integrationType: string };
-  /** Channel-native payloads that replace rendering for that channel. */
-  override?: Record<string, { payload?: unknown }>;
-}
 
 /** A channel identity as the inbound pipeline resolved it. */
 export interface InboundClient {
@@ -96,46 +82,28 @@ export type DeliveryReport =
   | { ok: false; retryAt: number; partsDone: number; partSent: number; externalIds: string[] }
   | { ok: false; failed: { code: string; message: string }; externalIds: string[] };
 
-export interface MessagePage {
-  messages: Message[];
-  hasMore: boolean;
-  beforeCursor?: string;
-  afterCursor?: string;
-}
-
 export type Activity =
   | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business'; displayName?: string; avatarUrl?: string } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
 
-type MessageRow = {
-  seq: number;
-  id: string;
-  received: string;
-  author: string;
-  content: string;
-  source: string;
-  metadata: string | null;
-}
-
 /** Set by the Worker on a socket upgrade once it verified the session token; never taken from the browser. */
 export const SOCKET_USER_HEADER = 'x-parley-socket-user';
 
 const errorResponse = (status: number, code: string, title: string) => Response.json({ errors: [{ code, title }] }, { status });
-/** The message id of a queued typing indicator: it rides the client's delivery queue but is no message and raises no event. */
-export const TYPING = 'typing';
-/** The integration type of Web Messenger clients (their v2 client type is `sdk`). */
-export const WEB = 'web';
 
-export type { ConversationInit };
+export type { ConversationInit, MessagePage, NewMessage };
+export { TYPING, WEB };
 
 export class ConversationDO extends DurableObject<Env> {
   private core: Core;
+  private messages: Messages;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Env is read through the object at each use: tests swap it to fake a queue.
     this.core = new Core(ctx, () => this.env);
+    this.messages = new Messages(this.core);
     ctx.blockConcurrencyWhile(async () => migrate(this.core.sql));
   }
 
@@ -184,7 +152,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!row) return NOT_FOUND;
     if (row.is_default) return fail(400, 'bad_request', "The user's default conversation cannot be deleted; delete its messages instead");
     this.core.transact(() => {
-      this.core.sql.exec('DELETE FROM messages');
+      this.messages.clear();
       this.core.people.clear();
       this.core.ledger.clear();
       this.core.record.markDeleted();
@@ -199,100 +167,7 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- messages -----------------------------------------------------------
 
   postMessage(input: NewMessage): Result<Message> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    if (input.dedupeKey) {
-      const seen = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', input.dedupeKey).toArray()[0];
-      if (seen) return { ok: true, value: toMessage(seen) };
-    }
-    const authorParticipant = input.author.type === 'user' ? this.core.people.byUser(input.author.userId!) : undefined;
-    if (input.author.type === 'user' && !authorParticipant) {
-      return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
-    }
-    if (row.message_count >= LIMITS.messagesPerConversation) {
-      return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
-    }
-    let client: LedgerClient | undefined;
-    const silent = input.destination && 'integrationType' in input.destination && input.destination.integrationType === 'none';
-    if (input.author.type === 'business' && !silent) {
-      client = this.core.ledger.destination(input.destination ?? {});
-      if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
-      // A Web Messenger client is served by the conversation's own sockets, not by a channel send.
-      if (client?.type === WEB) client = undefined;
-    }
-    const message = this.core.transact(() => {
-      const stored = this.insertMessage(row, input, authorParticipant && userRef(authorParticipant));
-      if (client) {
-        this.core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
-        this.core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
-      }
-      return stored;
-    });
-    this.core.afterCommit();
-    return { ok: true, value: message };
-  }
-
-  /**
-   * Stores one message with the next seq, queues its index row and, unless it
-   * is history moved in by a merge, its webhook event; runs inside a transaction.
-   */
-  private insertMessage(
-    row: ConversationRow,
-    input: NewMessage & { quotedMessage?: Message['quotedMessage']; received?: string },
-    author?: UserRef,
-    announce = true,
-  ): Message {
-    const id = newId();
-    const received = input.received ?? new Date().toISOString();
-    const stored0 = { ...input.author };
-    delete stored0.userExternalId;
-    const seq = this.core.sql
-      .exec<{ seq: number }>(
-        `INSERT INTO messages (id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-        id,
-        received,
-        JSON.stringify(stored0),
-        JSON.stringify(input.content),
-        JSON.stringify(input.quotedMessage ? { ...input.source, quotedMessage: input.quotedMessage } : input.source),
-        input.metadata ? JSON.stringify(input.metadata) : null,
-        input.dedupeKey ?? null,
-      )
-      .one().seq;
-    this.core.record.messageAdded(received);
-    this.core.people.messageFrom(stored0.userId ?? null);
-    const stored: Message = {
-      id,
-      received,
-      seq,
-      author: stored0,
-      content: input.content,
-      source: input.source,
-      ...(input.quotedMessage ? { quotedMessage: input.quotedMessage } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    };
-    this.enqueueMessageIndex(row, stored);
-    if (announce) this.core.raise(row, messageEvent(toConversation(row), stored, author));
-    this.core.hub.hold({ type: 'message', message: stored });
-    return stored;
-  }
-
-  /** Queues a message's row for the D1 index (keyed: a later copy of the same message replaces it). */
-  private enqueueMessageIndex(row: ConversationRow, m: Message): void {
-    this.core.outbox.enqueue('index', {
-      op: 'message.upsert',
-      appId: row.app_id,
-      conversationId: row.id,
-      message: {
-        id: m.id,
-        seq: m.seq!,
-        received: m.received,
-        authorType: m.author.type,
-        authorUserId: m.author.userId ?? null,
-        contentType: m.content.type,
-        text: m.content.text ?? null,
-        body: JSON.stringify(m),
-      },
-    });
+    return this.messages.post(input);
   }
 
   // ---- channels: inbound ------------------------------------------------------
@@ -337,7 +212,7 @@ export class ConversationDO extends DurableObject<Env> {
             const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
             const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
             const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
-            this.insertMessage(this.core.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
+            this.messages.insert(this.core.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
             stored++;
             if (choice?.kind === 'postback') this.core.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
             break;
@@ -352,7 +227,7 @@ export class ConversationDO extends DurableObject<Env> {
               // A quick reply the channel could only show as a button (Telegram): the tap is the user's answer, a message.
               const author: StoredAuthor = { type: 'user', userId: client.userId };
               const source: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
-              this.insertMessage(this.core.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
+              this.messages.insert(this.core.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
               stored++;
               break;
             }
@@ -407,13 +282,13 @@ export class ConversationDO extends DurableObject<Env> {
     if (!participant) return NOT_PARTICIPANT;
     const dedupeKey = post.clientMessageId ? `${WEB}:${client.id}:${post.clientMessageId}` : undefined;
     if (dedupeKey) {
-      const seen = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE dedupe_key = ?', dedupeKey).toArray()[0];
-      if (seen) return { ok: true, value: toMessage(seen) };
+      const seen = this.messages.byDedupeKey(dedupeKey);
+      if (seen) return { ok: true, value: seen };
     }
     let content = post.content;
     if (content.type === 'text' && content.payload !== undefined) {
       // A quick-reply answer is a choice: it counts only if the business offered it here, and says the reply's label.
-      const label = this.offeredLabel('reply', content.payload);
+      const label = this.messages.offeredLabel('reply', content.payload);
       if (label === undefined) return fail(400, 'bad_request', 'content.payload: no quick reply with this payload was offered in this conversation');
       content = { ...content, text: label };
     }
@@ -422,9 +297,8 @@ export class ConversationDO extends DurableObject<Env> {
     }
     let quoted: Message | undefined;
     if (post.quotedMessageId) {
-      const found = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', post.quotedMessageId).toArray()[0];
-      if (!found) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
-      quoted = toMessage(found);
+      quoted = this.messages.byId(post.quotedMessageId);
+      if (!quoted) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
       if (post.content.type === 'formResponse') {
         if (quoted.content.type !== 'form') return fail(400, 'bad_request', 'content.quotedMessageId: a form response must quote a form');
         if ((quoted.content as { submitted?: boolean }).submitted) return fail(409, 'conflict', 'content.quotedMessageId: this form was already answered');
@@ -440,13 +314,11 @@ export class ConversationDO extends DurableObject<Env> {
       this.touchWebClient(row, client, participant, Date.now(), true);
       if (quoted?.content.type === 'form') {
         // The form changed: the index and open tabs get it again, now submitted.
-        const form = this.core.sql
-          .exec<MessageRow>(`UPDATE messages SET content = json_set(content, '$.submitted', json('true')) WHERE id = ? RETURNING *`, quoted.id)
-          .one();
-        this.enqueueMessageIndex(row, toMessage(form));
-        this.core.hub.hold({ type: 'message', message: toMessage(form) });
+        const form = this.messages.markSubmitted(quoted.id);
+        this.messages.enqueueIndex(row, form);
+        this.core.hub.hold({ type: 'message', message: form });
       }
-      return this.insertMessage(
+      return this.messages.insert(
         this.core.record.row()!,
         {
           author: { type: 'user', userId: client.userId },
@@ -472,30 +344,12 @@ export class ConversationDO extends DurableObject<Env> {
     if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
     if (event.kind === 'postback') {
       // A browser can send anything: only a button the business offered here is a postback it may trust.
-      const offered = this.offeredLabel('postback', event.payload ?? '');
+      const offered = this.messages.offeredLabel('postback', event.payload ?? '');
       if (offered === undefined) return fail(400, 'bad_request', 'payload: no postback button with this payload was offered in this conversation');
       event = { ...event, text: offered };
     }
     const received = this.receive(client, [event]);
     return received.ok ? { ok: true, value: null } : received;
-  }
-
-  /**
-   * The label of the postback button or quick reply (`kind`) with this payload
-   * among the business's recent messages in this conversation, if one was
-   * offered: what a browser sends is only a choice when the business offered it.
-   */
-  private offeredLabel(kind: 'postback' | 'reply', payload: string): string | undefined {
-    const rows = this.core.sql
-      .exec<{ content: string }>(`SELECT content FROM messages WHERE json_extract(author, '$.type') = 'business' AND instr(content, ?) > 0 ORDER BY seq DESC LIMIT 50`, JSON.stringify(payload))
-      .toArray();
-    for (const r of rows) {
-      const c = JSON.parse(r.content) as { actions?: { type: string; payload?: string; text: string }[]; items?: { actions?: { type: string; payload?: string; text: string }[] }[] };
-      const actions = [...(c.actions ?? []), ...(c.items ?? []).flatMap((i) => i.actions ?? [])];
-      const hit = actions.find((a) => a.type === kind && a.payload === payload);
-      if (hit) return hit.text;
-    }
-    return undefined;
   }
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */
@@ -529,7 +383,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!row) return NOT_FOUND;
     if (!row.deleted_at) {
       this.core.transact(() => {
-        const top = this.core.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
+        const top = this.messages.topSeq();
         this.core.ledger.clear();
         this.core.record.markDeleted();
         if (top !== null) this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
@@ -538,10 +392,7 @@ export class ConversationDO extends DurableObject<Env> {
       this.core.afterCommit();
       this.core.hub.close(undefined, 'merged into the logged-in user');
     }
-    const page = this.core.sql
-      .exec<MessageRow & { dedupe_key: string | null }>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', afterSeq, limit)
-      .toArray()
-      .map((r) => ({ message: toMessage(r), dedupeKey: r.dedupe_key ?? `merged:${r.id}` }));
+    const page = this.messages.afterWithKeys(afterSeq, limit);
     return { ok: true, value: page };
   }
 
@@ -549,7 +400,7 @@ export class ConversationDO extends DurableObject<Env> {
   discardHistory(): void {
     if (!this.core.record.row()?.deleted_at) return;
     this.core.transact(() => {
-      this.core.sql.exec('DELETE FROM messages');
+      this.messages.clear();
       this.core.people.clear();
     });
   }
@@ -563,7 +414,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.core.transact(() => {
       if (this.core.people.byUser(toUserId)) this.core.people.remove(p.id);
       else this.core.people.reassign(p.id, toUserId, toExternalId);
-      this.core.sql.exec(`UPDATE messages SET author = json_set(author, '$.userId', ?) WHERE json_extract(author, '$.userId') = ?`, toUserId, fromUserId);
+      this.messages.reassignAuthor(fromUserId, toUserId);
       this.core.ledger.reassignUser(fromUserId, toUserId);
       this.core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: fromUserId });
       this.core.enqueueConversation();
@@ -588,9 +439,9 @@ export class ConversationDO extends DurableObject<Env> {
     let stored = 0;
     this.core.transact(() => {
       for (const { message: m, dedupeKey } of moved) {
-        if (this.core.sql.exec('SELECT 1 FROM messages WHERE dedupe_key = ?', dedupeKey).toArray().length > 0) continue;
+        if (this.messages.hasDedupeKey(dedupeKey)) continue;
         const author = m.author.type === 'user' && m.author.userId === from ? { ...m.author, userId } : m.author;
-        this.insertMessage(
+        this.messages.insert(
           this.core.record.row()!,
           {
             author,
@@ -624,7 +475,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (!userId || !this.core.people.byUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
     const after = Number(new URL(request.url).searchParams.get('after') ?? 0);
     return this.core.hub.open(userId, Number.isSafeInteger(after) && after > 0 ? after : 0, (from, limit) =>
-      this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', from, limit).toArray().map(toMessage),
+      this.messages.after(from, limit),
     );
   }
 
@@ -654,8 +505,8 @@ export class ConversationDO extends DurableObject<Env> {
 
   private quoted(clientId: string, channelMessageId: string): Message['quotedMessage'] {
     const messageId = this.core.ledger.sentMessage(clientId, channelMessageId);
-    const found = messageId ? this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE id = ?', messageId).toArray()[0] : undefined;
-    return found ? { type: 'message', message: toMessage(found) } : { type: 'externalMessageId', externalMessageId: channelMessageId };
+    const found = messageId ? this.messages.byId(messageId) : undefined;
+    return found ? { type: 'message', message: found } : { type: 'externalMessageId', externalMessageId: channelMessageId };
   }
 
   /** Receipts for Parley's sends: delivered → delivery:user, read → conversation:read, failed → delivery:failure. */
@@ -764,73 +615,15 @@ export class ConversationDO extends DurableObject<Env> {
    * page is chronological. Cursors are message ids, resolved to `seq` here.
    */
   listMessages(page: { before?: string; after?: string; size: number; asUser?: string }): Result<MessagePage> {
-    if (!this.core.record.live()) return NOT_FOUND;
-    if (page.asUser !== undefined && !this.core.people.byUser(page.asUser)) return NOT_PARTICIPANT;
-    // A cursor may name a message deleted since the link was made; its remembered seq keeps the link working.
-    const seqOf = (id: string) =>
-      this.core.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE id = ? UNION ALL SELECT seq FROM deleted_messages WHERE id = ?', id, id).toArray()[0]?.seq;
-    let rows: MessageRow[];
-    let hasMore: boolean;
-    if (page.after) {
-      const from = seqOf(page.after);
-      if (from === undefined) return fail(400, 'bad_request', 'page[after]: no message with this id in the conversation');
-      rows = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?', from, page.size + 1).toArray();
-      hasMore = rows.length > page.size;
-      rows = rows.slice(0, page.size);
-    } else {
-      const to = page.before ? seqOf(page.before) : Number.MAX_SAFE_INTEGER;
-      if (to === undefined) return fail(400, 'bad_request', 'page[before]: no message with this id in the conversation');
-      rows = this.core.sql.exec<MessageRow>('SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?', to, page.size + 1).toArray();
-      hasMore = rows.length > page.size;
-      rows = rows.slice(0, page.size).reverse();
-    }
-    const messages = rows.map(toMessage);
-    const first = rows[0];
-    const last = rows[rows.length - 1];
-    const older = first ? this.core.sql.exec('SELECT 1 FROM messages WHERE seq < ? LIMIT 1', first.seq).toArray().length > 0 : false;
-    const newer = last ? this.core.sql.exec('SELECT 1 FROM messages WHERE seq > ? LIMIT 1', last.seq).toArray().length > 0 : false;
-    return {
-      ok: true,
-      value: {
-        messages,
-        hasMore,
-        ...(older && first ? { beforeCursor: first.id } : {}),
-        ...(newer && last ? { afterCursor: last.id } : {}),
-      },
-    };
+    return this.messages.list(page);
   }
 
   deleteMessage(messageId: string): Result<null> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    const found = this.core.sql.exec('SELECT seq FROM messages WHERE id = ?', messageId).toArray()[0];
-    if (!found) return fail(404, 'message_not_found', 'Message not found');
-    this.core.transact(() => {
-      this.core.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
-      this.core.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
-      this.core.record.messageDeleted();
-      this.core.outbox.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
-      this.core.hub.hold({ type: 'deleted', messageIds: [messageId] });
-    });
-    this.core.afterCommit();
-    return { ok: true, value: null };
+    return this.messages.remove(messageId);
   }
 
   deleteAllMessages(): Result<null> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    const top = this.core.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
-    if (top === null) return { ok: true, value: null };
-    this.core.transact(() => {
-      this.core.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
-      this.core.sql.exec('DELETE FROM messages');
-      this.core.record.messagesCleared();
-      this.core.people.clearUnread();
-      this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
-      this.core.hub.hold({ type: 'cleared', upToSeq: top });
-    });
-    this.core.afterCommit();
-    return { ok: true, value: null };
+    return this.messages.removeAll();
   }
 
   // ---- participants -------------------------------------------------------
@@ -883,8 +676,8 @@ export class ConversationDO extends DurableObject<Env> {
       this.core.people.removeUser(userId);
       this.core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId });
       if (row.type === 'personal') {
-        const top = this.core.sql.exec<{ s: number | null }>('SELECT max(seq) AS s FROM messages').one().s;
-        this.core.sql.exec('DELETE FROM messages');
+        const top = this.messages.topSeq();
+        this.messages.clear();
         this.core.ledger.clear();
         this.core.record.markDeleted();
         if (top !== null) this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
@@ -1063,17 +856,3 @@ export class ConversationDO extends DurableObject<Env> {
   }
 }
 
-function toMessage(row: MessageRow): Message {
-  // A quoted message is kept beside the source in one column, so no schema change was needed for it.
-  const { quotedMessage, ...source } = JSON.parse(row.source) as MessageSource & { quotedMessage?: Message['quotedMessage'] };
-  return {
-    id: row.id,
-    received: row.received,
-    seq: row.seq,
-    author: JSON.parse(row.author),
-    content: JSON.parse(row.content),
-    source,
-    ...(quotedMessage ? { quotedMessage } : {}),
-    ...(row.metadata ? { metadata: JSON.parse(row.metadata) } : {}),
-  };
-}
