@@ -14,21 +14,13 @@ import type { Env } from '../src/env';
 import { fail, type Result } from '../src/http/errors';
 import { LIMITS } from '../src/schema/common';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
-import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
-import type { Choice } from '../src/channels/adapter';
+import type { Message, MessageSource } from '../src/schema/message';
 import {
-  clientAddEvent,
   conversationCreateEvent,
-  deliveryEvent,
   joinEvent,
   leaveEvent,
-  postbackEvent,
   readEvent,
-  referralEvent,
   removeEvent,
-  typingEvent,
-  type EventSource,
-  type UserRef,
   type WebhookEvent,
 } from '../src/webhooks/events';
 import { toConversation, type ConversationInit, type ConversationRow } from './record';
@@ -37,30 +29,10 @@ import { TYPING, WEB, type DeliveryClaim } from './channel-ledger';
 import { migrate } from './schema';
 import { Core, NOT_FOUND, NOT_PARTICIPANT } from './core';
 import { Messages, type MessagePage, type NewMessage } from './messages';
+import { Deliveries, type DeliveryReport } from './deliveries';
+import { Inbound, type InboundClient, type ReceivedEvent } from './inbound';
 import { type BatchClaim, type StreamSubscription } from './webhook-stream';
 import { formResponseProblem } from '../src/web/forms';
-
-/** A channel identity as the inbound pipeline resolved it. */
-export interface InboundClient {
-  id: string;
-  integrationId: string;
-  type: string;
-  externalId: string;
-  userId: string;
-  userExternalId?: string;
-  raw: Record<string, unknown> | null;
-  /** The v2 client object, for the `client:add` event on first contact. */
-  view: Record<string, unknown>;
-}
-
-/** One normalized inbound event, with media already turned into Parley URLs. */
-export type ReceivedEvent =
-  | { kind: 'message'; dedupeKey: string; author: StoredAuthor; content: Message['content']; source: MessageSource; quotedChannelMessageId?: string }
-  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string }
-  | { kind: 'referral'; dedupeKey: string; ref: string; referralSource?: string; referralType?: string }
-  | { kind: 'read'; channelMessageId?: string; watermark?: number }
-  | { kind: 'typing'; state: 'start' | 'stop' }
-  | { kind: 'delivery'; status: 'sent' | 'delivered' | 'read' | 'failed'; channelMessageId?: string; watermark?: number; error?: { code: string; message: string } };
 
 /** A message leaving an anonymous user's conversation in a merge, with the key that dedupes it. */
 export interface MovedMessage {
@@ -76,12 +48,6 @@ export interface WebPost {
   quotedMessageId?: string;
 }
 
-/** How one delivery attempt ended, as the deliveries consumer reports it. */
-export type DeliveryReport =
-  | { ok: true; externalIds: string[]; choices: Choice[] }
-  | { ok: false; retryAt: number; partsDone: number; partSent: number; externalIds: string[] }
-  | { ok: false; failed: { code: string; message: string }; externalIds: string[] };
-
 export type Activity =
   | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business'; displayName?: string; avatarUrl?: string } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
@@ -92,18 +58,22 @@ export const SOCKET_USER_HEADER = 'x-parley-socket-user';
 
 const errorResponse = (status: number, code: string, title: string) => Response.json({ errors: [{ code, title }] }, { status });
 
-export type { ConversationInit, MessagePage, NewMessage };
+export type { ConversationInit, DeliveryReport, InboundClient, MessagePage, NewMessage, ReceivedEvent };
 export { TYPING, WEB };
 
 export class ConversationDO extends DurableObject<Env> {
   private core: Core;
   private messages: Messages;
+  private deliveries: Deliveries;
+  private inbound: Inbound;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Env is read through the object at each use: tests swap it to fake a queue.
     this.core = new Core(ctx, () => this.env);
     this.messages = new Messages(this.core);
+    this.deliveries = new Deliveries(this.core);
+    this.inbound = new Inbound(this.core, this.messages, this.deliveries);
     ctx.blockConcurrencyWhile(async () => migrate(this.core.sql));
   }
 
@@ -180,91 +150,7 @@ export class ConversationDO extends DurableObject<Env> {
    * A redelivered webhook changes nothing.
    */
   receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    const participant = this.core.people.byUser(client.userId);
-    if (!participant) return fail(400, 'bad_request', 'The client user is not a participant of this conversation');
-    const user = userRef(participant);
-    const source: EventSource = { type: client.type, integrationId: client.integrationId };
-    const now = Date.now();
-    let stored = 0;
-    let duplicates = 0;
-    let full = false;
-    this.core.transact(() => {
-      const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
-      if (this.core.ledger.touchClient(client, wroteIn ? now : undefined, now)) {
-        this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
-        this.core.raise(row, clientAddEvent(user, client.view, source));
-      }
-      const conversation = toConversation(row);
-      for (const e of events) {
-        switch (e.kind) {
-          case 'message': {
-            // Full: refuse before marking the id seen, so the channel's redelivery can store it once there is room.
-            if (row.message_count + stored >= LIMITS.messagesPerConversation) {
-              full = true;
-              break;
-            }
-            if (!this.core.ledger.firstSight(e.dedupeKey, now)) {
-              duplicates++;
-              break;
-            }
-            const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
-            const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
-            const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
-            this.messages.insert(this.core.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
-            stored++;
-            if (choice?.kind === 'postback') this.core.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
-            break;
-          }
-          case 'postback': {
-            if (!this.core.ledger.firstSight(e.dedupeKey, now)) {
-              duplicates++;
-              break;
-            }
-            const chosen = e.choice !== undefined ? this.core.ledger.choices(client.id).find((c) => c.number === e.choice) : undefined;
-            if (chosen?.kind === 'reply') {
-              // A quick reply the channel could only show as a button (Telegram): the tap is the user's answer, a message.
-              const author: StoredAuthor = { type: 'user', userId: client.userId };
-              const source: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
-              this.messages.insert(this.core.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
-              stored++;
-              break;
-            }
-            const payload = e.payload ?? chosen?.payload;
-            if (payload === undefined) break;
-            this.core.raise(row, postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
-            break;
-          }
-          case 'referral':
-            if (!this.core.ledger.firstSight(e.dedupeKey, now)) {
-              duplicates++;
-              break;
-            }
-            this.core.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
-            break;
-          case 'read':
-            if ((e.channelMessageId || e.watermark !== undefined) && !this.core.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, now)) {
-              duplicates++;
-              break;
-            }
-            this.core.people.read(participant.id, new Date(now).toISOString());
-            this.core.raise(row, readEvent(conversation, user, source));
-            this.core.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
-            break;
-          case 'typing':
-            this.core.raise(row, typingEvent(conversation, user, e.state, source));
-            this.core.hub.hold({ type: 'typing', state: e.state, author: { type: 'user', userId: client.userId } });
-            break;
-          case 'delivery':
-            this.receipt(row, user, client, e);
-            break;
-        }
-      }
-    });
-    this.core.afterCommit();
-    if (full) return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to receive more`);
-    return { ok: true, value: { stored, duplicates } };
+    return this.inbound.receive(client, events);
   }
 
   // ---- Web Messenger ----------------------------------------------------------
@@ -365,9 +251,7 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
   private touchWebClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
-    if (!this.core.ledger.touchClient(client, wrote ? now : undefined, now)) return;
-    this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
-    this.core.raise(row, clientAddEvent(userRef(participant), client.view, { type: WEB, integrationId: client.integrationId }));
+    this.inbound.touchClient(row, client, participant, wrote ? now : undefined, now, { type: WEB, integrationId: client.integrationId });
   }
 
   /**
@@ -491,83 +375,10 @@ export class ConversationDO extends DurableObject<Env> {
     }
   }
 
-  /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */
-  private answerTo(clientId: string, text: string): Choice | undefined {
-    const choices = this.core.ledger.choices(clientId);
-    if (choices.length === 0) return undefined;
-    const typed = text.trim();
-    if (/^\d{1,2}$/.test(typed)) {
-      const byNumber = choices.find((c) => c.numbered && c.number === Number(typed));
-      if (byNumber) return byNumber;
-    }
-    return choices.find((c) => !c.numbered && c.kind === 'reply' && c.text === typed);
-  }
-
-  private quoted(clientId: string, channelMessageId: string): Message['quotedMessage'] {
-    const messageId = this.core.ledger.sentMessage(clientId, channelMessageId);
-    const found = messageId ? this.messages.byId(messageId) : undefined;
-    return found ? { type: 'message', message: found } : { type: 'externalMessageId', externalMessageId: channelMessageId };
-  }
-
-  /** Receipts for Parley's sends: delivered → delivery:user, read → conversation:read, failed → delivery:failure. */
-  private receipt(row: ConversationRow, user: UserRef, client: InboundClient, e: Extract<ReceivedEvent, { kind: 'delivery' }>): void {
-    if (e.status === 'sent') return;
-    const now = Date.now();
-    if (e.channelMessageId) {
-      const messageId = this.core.ledger.sentMessage(client.id, e.channelMessageId);
-      // The receipt overtook the report of its own send (a multi-part message still going out): it waits for it.
-      if (!messageId) this.core.ledger.park(client.id, e.channelMessageId, e.status, e.error, now);
-      else this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, messageId, e.status, e.channelMessageId, e.error);
-      return;
-    }
-    if (e.watermark === undefined) return;
-    if (e.status === 'read') {
-      this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, undefined, 'read', `watermark:${e.watermark}`);
-      return;
-    }
-    for (const messageId of this.core.ledger.deliveredUpTo(client.id, e.watermark)) {
-      this.raiseReceipt(row, user, { type: client.type, integrationId: client.integrationId }, messageId, e.status, undefined, e.error);
-    }
-  }
-
-  /** Raises one receipt's event once per (client, channel id or message, status). */
-  private raiseReceipt(
-    row: ConversationRow,
-    user: UserRef,
-    destination: { type: string; integrationId: string },
-    messageId: string | undefined,
-    status: string,
-    channelMessageId: string | undefined,
-    error?: { code: string; message: string },
-  ): void {
-    if (!this.core.ledger.firstSight(`${status}:${destination.integrationId}:${user.id}:${channelMessageId ?? messageId}`, Date.now())) return;
-    const conversation = toConversation(row);
-    if (status === 'read') {
-      this.core.people.readByUser(user.id, new Date().toISOString());
-      this.core.raise(row, readEvent(conversation, user, destination));
-      return;
-    }
-    if (!messageId) return;
-    const ids = channelMessageId ? [channelMessageId] : [];
-    if (status === 'failed') {
-      this.core.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
-    } else {
-      this.core.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
-    }
-  }
-
   // ---- channels: outbound (driven by the deliveries queue consumer) -------------
 
   claimDelivery(clientId: string, leaseMs: number): DeliveryClaim | { wait: number } | undefined {
-    if (!this.core.record.live()) {
-      // Deleted since the message was queued: nothing more goes out, and nothing of it stays.
-      this.core.ledger.clear();
-      return undefined;
-    }
-    const claim = this.core.ledger.claim(clientId, leaseMs, Date.now());
-    this.core.watch.served(`deliveries:${clientId}`);
-    this.core.scheduleAlarm();
-    return claim;
+    return this.deliveries.claim(clientId, leaseMs);
   }
 
   /**
@@ -576,38 +387,12 @@ export class ConversationDO extends DurableObject<Env> {
    * (another consumer owns the delivery now, and its report is the one kept).
    */
   reportDelivery(deliveryId: number, leaseId: string, report: DeliveryReport): { more: boolean } {
-    const row = this.core.record.row();
-    const delivery = this.core.ledger.leased(deliveryId, leaseId);
-    if (!row || !delivery) return { more: false };
-    this.core.watch.served(`deliveries:${delivery.client_id}`);
-    const client = this.core.ledger.client(delivery.client_id);
-    const participant = client && this.core.people.byUser(client.userId);
-    this.core.transact(() => {
-      if ('retryAt' in report) {
-        this.core.ledger.retryAt(delivery, report.retryAt, report.partsDone, report.partSent, report.externalIds, Date.now());
-      } else {
-        this.core.ledger.finish(delivery, report.externalIds, Date.now());
-      }
-      if (client && participant) {
-        const destination = { type: client.type, integrationId: client.integrationId };
-        for (const r of this.core.ledger.unpark(client.id, report.externalIds)) {
-          this.raiseReceipt(row, userRef(participant), destination, delivery.message_id, r.status, r.channelMessageId, r.error);
-        }
-      }
-      if ('retryAt' in report) return;
-      if (report.ok && client && delivery.message_id !== TYPING) this.core.ledger.setChoices(client.id, report.choices);
-      if (!client || !participant || row.deleted_at || delivery.message_id === TYPING) return;
-      const destination = { type: client.type, integrationId: client.integrationId };
-      const conversation = toConversation(row);
-      this.core.raise(
-        row,
-        report.ok
-          ? deliveryEvent('channel', conversation, userRef(participant), delivery.message_id, destination, report.externalIds)
-          : deliveryEvent('failure', conversation, userRef(participant), delivery.message_id, destination, report.externalIds, report.failed),
-      );
-    });
-    this.core.afterCommit();
-    return { more: 'retryAt' in report ? false : this.core.ledger.hasDeliveries(delivery.client_id) };
+    return this.deliveries.report(deliveryId, leaseId, report);
+  }
+
+  /** Keeps a long multi-part send's lease from lapsing under it; false when the lease is no longer this one. */
+  extendDelivery(deliveryId: number, leaseId: string, until: number): boolean {
+    return this.deliveries.extend(deliveryId, leaseId, until);
   }
 
   /**
@@ -732,15 +517,6 @@ export class ConversationDO extends DurableObject<Env> {
       this.core.afterCommit();
     }
     return { ok: true, value: toConversation(this.core.record.row()!) };
-  }
-
-  // ---- outbox -------------------------------------------------------------
-
-  /** Keeps a long multi-part send's lease from lapsing under it; false when the lease is no longer this one. */
-  extendDelivery(deliveryId: number, leaseId: string, until: number): boolean {
-    const extended = this.core.ledger.extend(deliveryId, leaseId, until);
-    this.core.scheduleAlarm();
-    return extended;
   }
 
   // ---- webhook delivery (driven by the webhooks queue consumer) ----------

@@ -1,0 +1,165 @@
+/**
+ * What channel users send into the conversation, applied in the channel's
+ * order in one transaction: messages (deduped on the channel's id, typed
+ * answers mapped back to the choice they answer, quotes resolved to the
+ * message Parley sent), postbacks, referrals, read and typing activity, and
+ * receipts for Parley's own sends. A client's first activity here registers
+ * it (`client:add`) in order with what it sent. A redelivered webhook
+ * changes nothing.
+ */
+import type { Choice } from '../src/channels/adapter';
+import { fail, type Result } from '../src/http/errors';
+import { LIMITS } from '../src/schema/common';
+import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
+import { clientAddEvent, postbackEvent, readEvent, referralEvent, typingEvent, type EventSource } from '../src/webhooks/events';
+import { NOT_FOUND, type Core } from './core';
+import type { Deliveries } from './deliveries';
+import type { Messages } from './messages';
+import { userRef, type ParticipantRow } from './participants';
+import { toConversation, type ConversationRow } from './record';
+
+/** A channel identity as the inbound pipeline resolved it. */
+export interface InboundClient {
+  id: string;
+  integrationId: string;
+  type: string;
+  externalId: string;
+  userId: string;
+  userExternalId?: string;
+  raw: Record<string, unknown> | null;
+  /** The v2 client object, for the `client:add` event on first contact. */
+  view: Record<string, unknown>;
+}
+
+/** One normalized inbound event, with media already turned into Parley URLs. */
+export type ReceivedEvent =
+  | { kind: 'message'; dedupeKey: string; author: StoredAuthor; content: Message['content']; source: MessageSource; quotedChannelMessageId?: string }
+  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string }
+  | { kind: 'referral'; dedupeKey: string; ref: string; referralSource?: string; referralType?: string }
+  | { kind: 'read'; channelMessageId?: string; watermark?: number }
+  | { kind: 'typing'; state: 'start' | 'stop' }
+  | { kind: 'delivery'; status: 'sent' | 'delivered' | 'read' | 'failed'; channelMessageId?: string; watermark?: number; error?: { code: string; message: string } };
+
+export class Inbound {
+  constructor(
+    private core: Core,
+    private messages: Messages,
+    private deliveries: Deliveries,
+  ) {}
+
+  receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
+    const { core } = this;
+    const row = core.record.live();
+    if (!row) return NOT_FOUND;
+    const participant = core.people.byUser(client.userId);
+    if (!participant) return fail(400, 'bad_request', 'The client user is not a participant of this conversation');
+    const user = userRef(participant);
+    const source: EventSource = { type: client.type, integrationId: client.integrationId };
+    const now = Date.now();
+    let stored = 0;
+    let duplicates = 0;
+    let full = false;
+    core.transact(() => {
+      const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
+      this.touchClient(row, client, participant, wroteIn ? now : undefined, now, source);
+      const conversation = toConversation(row);
+      for (const e of events) {
+        switch (e.kind) {
+          case 'message': {
+            // Full: refuse before marking the id seen, so the channel's redelivery can store it once there is room.
+            if (row.message_count + stored >= LIMITS.messagesPerConversation) {
+              full = true;
+              break;
+            }
+            if (!core.ledger.firstSight(e.dedupeKey, now)) {
+              duplicates++;
+              break;
+            }
+            const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
+            const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
+            const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
+            this.messages.insert(core.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
+            stored++;
+            if (choice?.kind === 'postback') core.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
+            break;
+          }
+          case 'postback': {
+            if (!core.ledger.firstSight(e.dedupeKey, now)) {
+              duplicates++;
+              break;
+            }
+            const chosen = e.choice !== undefined ? core.ledger.choices(client.id).find((c) => c.number === e.choice) : undefined;
+            if (chosen?.kind === 'reply') {
+              // A quick reply the channel could only show as a button (Telegram): the tap is the user's answer, a message.
+              const author: StoredAuthor = { type: 'user', userId: client.userId };
+              const source: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
+              this.messages.insert(core.record.row()!, { author, content: { type: 'text', text: chosen.text, payload: chosen.payload }, source }, user);
+              stored++;
+              break;
+            }
+            const payload = e.payload ?? chosen?.payload;
+            if (payload === undefined) break;
+            core.raise(row, postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
+            break;
+          }
+          case 'referral':
+            if (!core.ledger.firstSight(e.dedupeKey, now)) {
+              duplicates++;
+              break;
+            }
+            core.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
+            break;
+          case 'read':
+            if ((e.channelMessageId || e.watermark !== undefined) && !core.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, now)) {
+              duplicates++;
+              break;
+            }
+            core.people.read(participant.id, new Date(now).toISOString());
+            core.raise(row, readEvent(conversation, user, source));
+            core.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
+            break;
+          case 'typing':
+            core.raise(row, typingEvent(conversation, user, e.state, source));
+            core.hub.hold({ type: 'typing', state: e.state, author: { type: 'user', userId: client.userId } });
+            break;
+          case 'delivery':
+            this.deliveries.receipt(row, user, client, e);
+            break;
+        }
+      }
+    });
+    core.afterCommit();
+    if (full) return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to receive more`);
+    return { ok: true, value: { stored, duplicates } };
+  }
+
+  /**
+   * Records the client's activity (`inboundAt`: it wrote in); its first one
+   * here registers it, as a channel's first contact does, and raises
+   * `client:add`. Runs inside the caller's transaction.
+   */
+  touchClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, inboundAt: number | undefined, now: number, source: EventSource): void {
+    if (!this.core.ledger.touchClient(client, inboundAt, now)) return;
+    this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
+    this.core.raise(row, clientAddEvent(userRef(participant), client.view, source));
+  }
+
+  /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */
+  private answerTo(clientId: string, text: string): Choice | undefined {
+    const choices = this.core.ledger.choices(clientId);
+    if (choices.length === 0) return undefined;
+    const typed = text.trim();
+    if (/^\d{1,2}$/.test(typed)) {
+      const byNumber = choices.find((c) => c.numbered && c.number === Number(typed));
+      if (byNumber) return byNumber;
+    }
+    return choices.find((c) => !c.numbered && c.kind === 'reply' && c.text === typed);
+  }
+
+  /** The message a channel quote points at: Parley's own, when the channel id is one it sent, else the bare channel id. */
+  private quoted(clientId: string, channelMessageId: string): Message['quotedMessage'] {
+    const messageId = this.core.ledger.sentMessage(clientId, channelMessageId);
+    const found = messageId ? this.messages.byId(messageId) : undefined;
+    return found ? { type: 'message', message: found } : { type: 'externalMessageId', externalMessageId: channelMessageId };
+  }
+}
