@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portProblem } from './ports.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /**
@@ -80,10 +81,20 @@ export function applyMigrations(persistTo) {
  * @returns {Promise<{ url: string, child: import('node:child_process').ChildProcess, stop: () => Promise<void> }>}
  */
 export async function startParley({ port = 8787, persistTo, vars = {}, quiet = false, inspectorPort }) {
+  // Checked first: on a busy port the health probe below would find whatever already answers there
+  // (often an earlier Parley) and report success while wrangler dev is still failing to bind.
+  inspectorPort ??= port + 10000;
+  for (const [p, what] of [
+    [port, 'Parley'],
+    [inspectorPort, "wrangler's debugger (inspector)"],
+  ]) {
+    const problem = await portProblem(p);
+    if (problem) throw new Error(`port ${p} on 127.0.0.1 (${what}) is ${problem}`);
+  }
   rmSync(path.join(persistTo, TRACE_STORE), { recursive: true, force: true });
   applyMigrations(persistTo);
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--log-level', quiet ? 'error' : 'info'];
-  args.push('--inspector-port', String(inspectorPort ?? port + 10000));
+  args.push('--inspector-port', String(inspectorPort));
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,

@@ -6,15 +6,24 @@
  * bundled into .parley/simulator.mjs) on SIMULATOR_PORT (default 8790), and
  * the Web Messenger demo (scripts/demo/, bundled into .parley/demo.mjs: a
  * storefront with the widget and a support inbox) on DEMO_PORT (default 8795);
- * SIMULATOR=off and DEMO=off leave them out.
+ * SIMULATOR=off and DEMO=off leave them out. Every port is checked before
+ * anything starts (scripts/ports.mjs): a busy one ends the run, naming the
+ * variable that moves it.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ensureDevVars, ROOT, startParley } from './local.mjs';
 import { bundleTool } from './bundle.mjs';
+import { localPortProblems, localPorts } from './ports.mjs';
 
-const port = Number(process.env.PORT ?? 8787);
+const problems = await localPortProblems(process.env);
+if (problems.length) {
+  console.error(`Parley did not start:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+  process.exit(1);
+}
+const ports = localPorts(process.env);
+const port = ports.parley;
 const stateDir = path.join(ROOT, '.parley');
 const persistTo = path.join(stateDir, 'state');
 const demoFile = path.join(stateDir, 'demo.json');
@@ -22,7 +31,10 @@ mkdirSync(persistTo, { recursive: true });
 
 const vars = ensureDevVars();
 console.log(`Starting Parley on http://127.0.0.1:${port} (state in .parley/) ...`);
-const parley = await startParley({ port, persistTo });
+const parley = await startParley({ port, persistTo, inspectorPort: ports.inspector }).catch((err) => {
+  console.error(`Parley did not start: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});
 const account = `Basic ${Buffer.from(`${vars.ACCOUNT_KEY_ID}:${vars.ACCOUNT_KEY_SECRET}`).toString('base64')}`;
 
 async function api(method, p, body) {
@@ -45,17 +57,15 @@ if (!demo) {
   writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
 }
 
-const switchedOff = (value) => ['0', 'off', 'false', 'no'].includes(String(value ?? '').toLowerCase());
-
 /** The simulator is a convenience: when it cannot start, Parley keeps running and says why. */
 async function startChannelSimulator() {
-  if (switchedOff(process.env.SIMULATOR)) return undefined;
+  if (ports.simulator === undefined) return undefined;
   try {
-    const { startSimulator, DEFAULT_PORT } = await import(pathToFileURL(await bundleTool('simulator')).href);
+    const { startSimulator } = await import(pathToFileURL(await bundleTool('simulator')).href);
     return await startSimulator({
       parleyUrl: parley.url,
       ...demo,
-      port: Number(process.env.SIMULATOR_PORT ?? DEFAULT_PORT),
+      port: ports.simulator,
       stateFile: path.join(stateDir, 'simulator.json'),
     });
   } catch (err) {
@@ -67,13 +77,13 @@ const simulator = await startChannelSimulator();
 
 /** The Web Messenger demo, likewise a convenience. */
 async function startWebDemo() {
-  if (switchedOff(process.env.DEMO)) return undefined;
+  if (ports.demo === undefined) return undefined;
   try {
-    const { startDemo, DEFAULT_PORT } = await import(pathToFileURL(await bundleTool('demo')).href);
+    const { startDemo } = await import(pathToFileURL(await bundleTool('demo')).href);
     return await startDemo({
       parleyUrl: parley.url,
       ...demo,
-      port: Number(process.env.DEMO_PORT ?? DEFAULT_PORT),
+      port: ports.demo,
       stateFile: path.join(stateDir, 'inbox.json'),
     });
   } catch (err) {
