@@ -17,7 +17,7 @@ import { costPerMillion, diff, prices, quietCounters, sameIsolate, unitsPerMessa
 import { Api, basic, closeConnections, now } from './http';
 import { summarize, type Sample } from './load';
 import { startReceiver } from './receiver';
-import { NOT_COUNTED, absoluteTable, costBreakdown, costTable, priceSources, ratioTable, ratios, targetLines, targets, topWriters, type Result } from './report';
+import { NOT_COUNTED, TARGETS_TITLE, absoluteTable, costBreakdown, costTable, priceSources, ratioTable, ratios, targetLines, targets, topWriters, type Result } from './report';
 import { Listings } from './checks';
 import { SIZES, apiSend, doWriteFloor, endToEnd, hotConversation, ingest, noopFloor, round, type Ctx, type Run, type Scenario } from './scenarios';
 
@@ -226,7 +226,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
     for (const r of results.filter((r) => r.scenario.kind === 'parley')) console.log(`  ${costBreakdown(r)}`);
     console.log('');
     for (const r of results.filter((r) => r.scenario.kind === 'parley')) console.log(`  ${topWriters(r)}`);
-    console.log('\nTargets (issue 6)\n');
+    console.log(`\n${TARGETS_TITLE}\n`);
     console.log(targetLines(targetList));
     console.log('\nNot counted');
     for (const n of NOT_COUNTED) console.log(`  - ${n}`);
