@@ -14,7 +14,7 @@ import type { Env } from '../src/env';
 import { fail, type Result } from '../src/http/errors';
 import { LIMITS } from '../src/schema/common';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
-import type { Message, MessageSource } from '../src/schema/message';
+import type { Message } from '../src/schema/message';
 import {
   conversationCreateEvent,
   joinEvent,
@@ -23,49 +23,35 @@ import {
   removeEvent,
   type WebhookEvent,
 } from '../src/webhooks/events';
-import { toConversation, type ConversationInit, type ConversationRow } from './record';
-import { toParticipant, userRef, type ParticipantRow } from './participants';
+import { toConversation, type ConversationInit } from './record';
+import { toParticipant, userRef } from './participants';
 import { TYPING, WEB, type DeliveryClaim } from './channel-ledger';
 import { migrate } from './schema';
-import { Core, NOT_FOUND, NOT_PARTICIPANT } from './core';
+import { Core, NOT_FOUND } from './core';
 import { Messages, type MessagePage, type NewMessage } from './messages';
 import { Deliveries, type DeliveryReport } from './deliveries';
 import { Inbound, type InboundClient, type ReceivedEvent } from './inbound';
+import { SOCKET_USER_HEADER, WebMessenger, type WebPost } from './web-messenger';
+import { LoginMerge, type MovedMessage } from './merge';
 import { type BatchClaim, type StreamSubscription } from './webhook-stream';
-import { formResponseProblem } from '../src/web/forms';
-
-/** A message leaving an anonymous user's conversation in a merge, with the key that dedupes it. */
-export interface MovedMessage {
-  message: Message;
-  dedupeKey: string;
-}
-
-/** A message the Web Messenger posts for its user (the session decides who). */
-export interface WebPost {
-  content: Message['content'];
-  metadata?: Message['metadata'];
-  clientMessageId?: string;
-  quotedMessageId?: string;
-}
 
 export type Activity =
   | { type: 'typing:start' | 'typing:stop' | 'conversation:read'; author: { type: 'business'; displayName?: string; avatarUrl?: string } }
   | { type: 'conversation:read'; author: { type: 'user'; userId: string } };
 
 
-/** Set by the Worker on a socket upgrade once it verified the session token; never taken from the browser. */
-export const SOCKET_USER_HEADER = 'x-parley-socket-user';
 
-const errorResponse = (status: number, code: string, title: string) => Response.json({ errors: [{ code, title }] }, { status });
 
-export type { ConversationInit, DeliveryReport, InboundClient, MessagePage, NewMessage, ReceivedEvent };
-export { TYPING, WEB };
+export type { ConversationInit, DeliveryReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
+export { SOCKET_USER_HEADER, TYPING, WEB };
 
 export class ConversationDO extends DurableObject<Env> {
   private core: Core;
   private messages: Messages;
   private deliveries: Deliveries;
   private inbound: Inbound;
+  private web: WebMessenger;
+  private merge: LoginMerge;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -74,6 +60,8 @@ export class ConversationDO extends DurableObject<Env> {
     this.messages = new Messages(this.core);
     this.deliveries = new Deliveries(this.core);
     this.inbound = new Inbound(this.core, this.messages, this.deliveries);
+    this.web = new WebMessenger(this.core, this.messages, this.inbound);
+    this.merge = new LoginMerge(this.core, this.messages);
     ctx.blockConcurrencyWhile(async () => migrate(this.core.sql));
   }
 
@@ -162,96 +150,17 @@ export class ConversationDO extends DurableObject<Env> {
    * it submitted.
    */
   clientPost(client: InboundClient, post: WebPost): Result<Message> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    const participant = this.core.people.byUser(client.userId);
-    if (!participant) return NOT_PARTICIPANT;
-    const dedupeKey = post.clientMessageId ? `${WEB}:${client.id}:${post.clientMessageId}` : undefined;
-    if (dedupeKey) {
-      const seen = this.messages.byDedupeKey(dedupeKey);
-      if (seen) return { ok: true, value: seen };
-    }
-    let content = post.content;
-    if (content.type === 'text' && content.payload !== undefined) {
-      // A quick-reply answer is a choice: it counts only if the business offered it here, and says the reply's label.
-      const label = this.messages.offeredLabel('reply', content.payload);
-      if (label === undefined) return fail(400, 'bad_request', 'content.payload: no quick reply with this payload was offered in this conversation');
-      content = { ...content, text: label };
-    }
-    if (row.message_count >= LIMITS.messagesPerConversation) {
-      return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
-    }
-    let quoted: Message | undefined;
-    if (post.quotedMessageId) {
-      quoted = this.messages.byId(post.quotedMessageId);
-      if (!quoted) return fail(400, 'bad_request', 'content.quotedMessageId: no message with this id in the conversation');
-      if (post.content.type === 'formResponse') {
-        if (quoted.content.type !== 'form') return fail(400, 'bad_request', 'content.quotedMessageId: a form response must quote a form');
-        if ((quoted.content as { submitted?: boolean }).submitted) return fail(409, 'conflict', 'content.quotedMessageId: this form was already answered');
-        const problem = formResponseProblem(quoted.content.fields, post.content.fields);
-        if (problem) return fail(400, 'bad_request', problem);
-      }
-      // The answer quotes the form as it is once answered.
-      if (quoted.content.type === 'form') quoted = { ...quoted, content: { ...quoted.content, submitted: true } as Message['content'] };
-    }
-    const user = userRef(participant);
-    const source: MessageSource = { type: WEB, integrationId: client.integrationId, ...(post.clientMessageId ? { originalMessageId: post.clientMessageId } : {}) };
-    const message = this.core.transact(() => {
-      this.touchWebClient(row, client, participant, Date.now(), true);
-      if (quoted?.content.type === 'form') {
-        // The form changed: the index and open tabs get it again, now submitted.
-        const form = this.messages.markSubmitted(quoted.id);
-        this.messages.enqueueIndex(row, form);
-        this.core.hub.hold({ type: 'message', message: form });
-      }
-      return this.messages.insert(
-        this.core.record.row()!,
-        {
-          author: { type: 'user', userId: client.userId },
-          content,
-          source,
-          ...(post.metadata ? { metadata: post.metadata } : {}),
-          ...(dedupeKey ? { dedupeKey } : {}),
-          ...(quoted ? { quotedMessage: { type: 'message', message: quoted } } : {}),
-        },
-        user,
-      );
-    });
-    this.core.afterCommit();
-    return { ok: true, value: message };
+    return this.web.post(client, post);
   }
 
   /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
   clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
-    if (!this.core.record.live()) return NOT_FOUND;
-    const participant = this.core.people.byUser(client.userId);
-    if (!participant) return NOT_PARTICIPANT;
-    // Every open tab reports the read; once nothing is unread a repeat tells the business nothing new.
-    if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
-    if (event.kind === 'postback') {
-      // A browser can send anything: only a button the business offered here is a postback it may trust.
-      const offered = this.messages.offeredLabel('postback', event.payload ?? '');
-      if (offered === undefined) return fail(400, 'bad_request', 'payload: no postback button with this payload was offered in this conversation');
-      event = { ...event, text: offered };
-    }
-    const received = this.receive(client, [event]);
-    return received.ok ? { ok: true, value: null } : received;
+    return this.web.activity(client, event);
   }
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */
   addClient(client: InboundClient): Result<null> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    const participant = this.core.people.byUser(client.userId);
-    if (!participant) return NOT_PARTICIPANT;
-    this.core.transact(() => this.touchWebClient(row, client, participant, Date.now(), false));
-    this.core.afterCommit();
-    return { ok: true, value: null };
-  }
-
-  /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
-  private touchWebClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
-    this.inbound.touchClient(row, client, participant, wrote ? now : undefined, now, { type: WEB, integrationId: client.integrationId });
+    return this.web.addClient(client);
   }
 
   /**
@@ -263,49 +172,17 @@ export class ConversationDO extends DurableObject<Env> {
    * until `discardHistory` removes them.
    */
   handOver(afterSeq: number, limit: number): Result<MovedMessage[]> {
-    const row = this.core.record.row();
-    if (!row) return NOT_FOUND;
-    if (!row.deleted_at) {
-      this.core.transact(() => {
-        const top = this.messages.topSeq();
-        this.core.ledger.clear();
-        this.core.record.markDeleted();
-        if (top !== null) this.core.outbox.enqueue('index', { op: 'conversation.messagesCleared', appId: row.app_id, conversationId: row.id, upToSeq: top });
-        this.core.outbox.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
-      });
-      this.core.afterCommit();
-      this.core.hub.close(undefined, 'merged into the logged-in user');
-    }
-    const page = this.messages.afterWithKeys(afterSeq, limit);
-    return { ok: true, value: page };
+    return this.merge.handOver(afterSeq, limit);
   }
 
   /** After a merge copied them: the closed conversation's messages and participants go. */
   discardHistory(): void {
-    if (!this.core.record.row()?.deleted_at) return;
-    this.core.transact(() => {
-      this.messages.clear();
-      this.core.people.clear();
-    });
+    this.merge.discardHistory();
   }
 
   /** Another conversation of a merged anonymous user now belongs to the user they logged in as. */
   reassign(fromUserId: string, toUserId: string, toExternalId: string): Result<{ conversation: Conversation; participants: Participant[] }> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    const p = this.core.people.byUser(fromUserId);
-    if (!p) return { ok: true, value: { conversation: toConversation(row), participants: this.core.people.all() } };
-    this.core.transact(() => {
-      if (this.core.people.byUser(toUserId)) this.core.people.remove(p.id);
-      else this.core.people.reassign(p.id, toUserId, toExternalId);
-      this.messages.reassignAuthor(fromUserId, toUserId);
-      this.core.ledger.reassignUser(fromUserId, toUserId);
-      this.core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: fromUserId });
-      this.core.enqueueConversation();
-    });
-    this.core.afterCommit();
-    this.core.hub.close(fromUserId, 'merged into the logged-in user');
-    return { ok: true, value: { conversation: toConversation(this.core.record.row()!), participants: this.core.people.all() } };
+    return this.merge.reassign(fromUserId, toUserId, toExternalId);
   }
 
   /**
@@ -317,50 +194,17 @@ export class ConversationDO extends DurableObject<Env> {
    * finds its message.
    */
   absorb(moved: MovedMessage[], from: string, userId: string): Result<number> {
-    const row = this.core.record.live();
-    if (!row) return NOT_FOUND;
-    if (!this.core.people.byUser(userId)) return NOT_PARTICIPANT;
-    let stored = 0;
-    this.core.transact(() => {
-      for (const { message: m, dedupeKey } of moved) {
-        if (this.messages.hasDedupeKey(dedupeKey)) continue;
-        const author = m.author.type === 'user' && m.author.userId === from ? { ...m.author, userId } : m.author;
-        this.messages.insert(
-          this.core.record.row()!,
-          {
-            author,
-            content: m.content,
-            source: m.source,
-            received: m.received,
-            dedupeKey,
-            ...(m.metadata ? { metadata: m.metadata } : {}),
-            ...(m.quotedMessage ? { quotedMessage: m.quotedMessage } : {}),
-          },
-          undefined,
-          false,
-        );
-        stored++;
-      }
-    });
-    this.core.afterCommit();
-    return { ok: true, value: stored };
+    return this.merge.absorb(moved, from, userId);
   }
 
   /** The user logged in with the business's id: participants carry it from now on. */
   setUserExternalId(userId: string, externalId: string): void {
-    this.core.people.setExternalId(userId, externalId);
+    this.merge.setUserExternalId(userId, externalId);
   }
 
   /** Browser sockets, upgraded by the Worker once it checked the session; the user must be a participant. */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return errorResponse(426, 'upgrade_required', 'Expected a WebSocket upgrade');
-    if (!this.core.record.live()) return errorResponse(404, 'conversation_not_found', 'Conversation not found');
-    const userId = request.headers.get(SOCKET_USER_HEADER);
-    if (!userId || !this.core.people.byUser(userId)) return errorResponse(403, 'forbidden', 'The session user is not a participant of this conversation');
-    const after = Number(new URL(request.url).searchParams.get('after') ?? 0);
-    return this.core.hub.open(userId, Number.isSafeInteger(after) && after > 0 ? after : 0, (from, limit) =>
-      this.messages.after(from, limit),
-    );
+    return this.web.openSocket(request);
   }
 
   override webSocketMessage(): void {
