@@ -15,6 +15,7 @@ import { KickWatch } from './kick-watch';
 import { Outbox } from './outbox';
 import { Participants } from './participants';
 import { ConversationRecord, toConversation, type ConversationRow } from './record';
+import { migrate } from './schema';
 import { SocketHub } from './socket-hub';
 import { WebhookStream } from './webhook-stream';
 
@@ -47,6 +48,15 @@ export class Core {
     this.people = new Participants(this.sql);
     this.watch = new KickWatch(this.sql, this.stream, this.ledger, env);
     this.outbox = new Outbox(ctx, env, this.watch);
+  }
+
+  /** Empties the object for good (its app was deleted): storage, alarm and all; the schema is recreated empty. */
+  async purge(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.outbox.forget();
+    this.watch.forget();
+    migrate(this.sql);
   }
 
   /** A storage transaction whose socket frames are dropped if it rolls back. */

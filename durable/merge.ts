@@ -25,6 +25,14 @@ export class LoginMerge {
     private messages: Messages,
   ) {}
 
+  /**
+   * The anonymous side of a login merge, one page at a time: the first call
+   * closes the conversation in the same synchronous step that reads it, so no
+   * message can be acknowledged after the copy was taken (a tab still on the
+   * anonymous session gets 404 and logs in again). Later pages, and a login
+   * retried after a partial merge, read the closed conversation's messages
+   * until `discardHistory` removes them.
+   */
   handOver(afterSeq: number, limit: number): Result<MovedMessage[]> {
     const { core } = this;
     const row = core.record.row();
@@ -70,6 +78,14 @@ export class LoginMerge {
     return { ok: true, value: { conversation: toConversation(core.record.row()!), participants: core.people.all() } };
   }
 
+  /**
+   * History moved in from a merged anonymous user: stored after the existing
+   * messages with their original times and quotes, authored by `userId`,
+   * without a second `conversation:message` (those were raised when they were
+   * sent). Each keeps its dedupe key, so a login retried after a partial merge
+   * moves nothing twice and a browser's retry of an unanswered send still
+   * finds its message.
+   */
   absorb(moved: MovedMessage[], from: string, userId: string): Result<number> {
     const { core } = this;
     const row = core.record.live();

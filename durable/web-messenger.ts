@@ -37,6 +37,12 @@ export class WebMessenger {
     private inbound: Inbound,
   ) {}
 
+  /**
+   * A message the Web Messenger posted for its user. `clientMessageId` makes
+   * the browser's retry of a send whose answer it lost return the stored
+   * message instead of a second one. A form response quotes its form and marks
+   * it submitted.
+   */
   post(client: InboundClient, post: WebPost): Result<Message> {
     const { core, messages } = this;
     const row = core.record.live();
