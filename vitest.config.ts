@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { fetch as loopbackFetch, Response, type Request } from 'miniflare';
 import { defineConfig } from 'vitest/config';
 
 export const TEST_SECRETS = {
@@ -15,6 +16,27 @@ export const TEST_SECRETS = {
   MASTER_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
   PARLEY_ENV: 'local',
 };
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * The workerd suite's network, under every fetch the Worker, its Durable
+ * Objects and queue consumers make for real (suites that route
+ * `globalThis.fetch` to fakes never get here). Loopback goes out as usual; any
+ * other host is answered 502 here, before a DNS lookup: offline, workerd's own
+ * lookup of a made-up target (receiver.test, example.org) fails with an
+ * internal error printed as an "uncaught exception" per attempt, and online no
+ * test may reach past this machine anyway.
+ */
+async function testNetwork(request: Request): Promise<Response> {
+  const { hostname, origin } = new URL(request.url);
+  if (!LOOPBACK.test(hostname)) return new Response(`test network: nothing listens at ${origin}`, { status: 502, headers: { 'x-test-network': 'refused' } });
+  try {
+    return await loopbackFetch(request);
+  } catch (err) {
+    return new Response(`test network: ${origin} did not answer (${err instanceof Error ? (err.cause ?? err).toString() : String(err)})`, { status: 502, headers: { 'x-test-network': 'unreachable' } });
+  }
+}
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, 'src/db/migrations'));
@@ -25,7 +47,7 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: './wrangler.toml' },
-              miniflare: { bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations } },
+              miniflare: { bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations }, outboundService: testNetwork },
             }),
           ],
           test: {

@@ -6,7 +6,7 @@
  * printed for the issue's closing note; they are never asserted.
  */
 import { describe, expect, it } from 'vitest';
-import { addConversation, expectExactSequence, type Fixture, newConversation, postAll, walkListing } from './load-fixtures';
+import { addConversation, expectExactSequence, type Fixture, newConversation, outboxRows, pollUntil, postAll, walkListing } from './load-fixtures';
 
 const PAGE_SIZE = 100;
 
@@ -26,8 +26,23 @@ function answered(results: { status: number; body: any }[], sent: string[]) {
   });
 }
 
+/**
+ * Waits until every index op of these conversations is confirmed (their outboxes are empty). The
+ * consumer is still applying and confirming ops when the listing walks end; a file that ended then
+ * would tear its environment down under that work, which workerd prints as uncaught exceptions.
+ */
+async function expectIndexSettled(fixtures: Fixture[]) {
+  const left = await pollUntil(
+    async () => (await Promise.all(fixtures.map((f) => outboxRows(f.appId, f.conversationId)))).reduce((n, rows) => n + rows.length, 0),
+    (n) => n === 0,
+    60_000,
+    250,
+  );
+  expect(left.value, 'index ops still waiting in the conversations\' outboxes').toBe(0);
+}
+
 describe('message ordering under concurrent posts', () => {
-  it('200 concurrent posts to one conversation: all 201, seq 1..200 with no gap, each message listed once', async () => {
+  it('200 concurrent posts to one conversation: all 201, seq 1..200 with no gap, each message listed once', { timeout: 90_000 }, async () => {
     const f = await newConversation('Ordering: one conversation');
     const sent = texts('solo', 200);
 
@@ -45,6 +60,7 @@ describe('message ordering under concurrent posts', () => {
     expectExactSequence(backward, sent, posted, 'page[before] walk:');
     expectExactSequence(forward, sent, posted, 'page[after] walk:');
     expect(forward.map((m) => m.id)).toEqual(backward.map((m) => m.id));
+    await expectIndexSettled([f]);
 
     console.log(
       `[ordering] 1 conversation x 200 concurrent POSTs: ${postMs.toFixed(0)} ms wall (${(200 / (postMs / 1000)).toFixed(0)} msg/s); ` +
@@ -52,7 +68,7 @@ describe('message ordering under concurrent posts', () => {
     );
   });
 
-  it(`${MANY_CONVERSATIONS} conversations x ${POSTS_PER_CONVERSATION} concurrent posts each, all in flight together`, { timeout: 120_000 }, async () => {
+  it(`${MANY_CONVERSATIONS} conversations x ${POSTS_PER_CONVERSATION} concurrent posts each, all in flight together`, { timeout: 240_000 }, async () => {
     const first = await newConversation('Ordering: many conversations');
     const fixtures: Fixture[] = [first];
     const more = await Promise.all(
@@ -81,6 +97,7 @@ describe('message ordering under concurrent posts', () => {
     });
     // No message leaked into another conversation: ids are globally distinct.
     expect(new Set(walks.flatMap((w) => w.backward.map((m) => m.id))).size).toBe(total);
+    await expectIndexSettled(fixtures);
 
     console.log(
       `[ordering] ${MANY_CONVERSATIONS} conversations x ${POSTS_PER_CONVERSATION} concurrent POSTs (${total} in flight): ` +
