@@ -151,12 +151,12 @@ export class ChannelLedger {
     return r && toClient(r);
   }
 
-  /** Where a business message goes: the named integration's client, or the client that wrote most recently. */
   /** A merged user's clients now speak for the user they were merged into. */
   reassignUser(fromUserId: string, toUserId: string): void {
     this.sql.exec('UPDATE channel_clients SET user_id = ? WHERE user_id = ?', toUserId, fromUserId);
   }
 
+  /** Where a business message goes: the named integration's client, or the client that wrote most recently. */
   destination(by: { integrationId?: string; integrationType?: string }): LedgerClient | undefined {
     const order = 'ORDER BY coalesce(last_inbound_at, 0) DESC, added_at DESC LIMIT 1';
     const r = by.integrationId
