@@ -627,7 +627,7 @@ function parsed(text: string | undefined): { jwt?: unknown; externalId?: unknown
 
 const fromB64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4)), (c) => c.charCodeAt(0));
 
-/** Whether a JWT is one the business's server could have signed for this externalId: HS256, our key's kid and signature, scope user, unexpired. Checked here without src/auth/jwt.ts. */
+/** Whether a JWT is one the business's server could have signed for this externalId: HS256, our key's kid and signature, scope user, numeric time claims, unexpired and already valid. Checked here without src/auth/jwt.ts. */
 async function jwtAcceptable(jwt: string, externalId: unknown): Promise<boolean> {
   const parts = jwt.split('.');
   if (parts.length !== 3) return false;
@@ -636,7 +636,9 @@ async function jwtAcceptable(jwt: string, externalId: unknown): Promise<boolean>
     const payload = JSON.parse(new TextDecoder().decode(fromB64url(parts[1]!)));
     if (!header || typeof header !== 'object' || header.kid !== w.key.id || header.alg !== 'HS256') return false;
     if (!payload || typeof payload !== 'object' || payload.scope !== 'user' || payload.external_id !== externalId) return false;
+    if (['exp', 'nbf', 'iat'].some((claim) => claim in payload && !Number.isFinite(payload[claim]))) return false;
     if (typeof payload.exp === 'number' && payload.exp <= Date.now() / 1000) return false;
+    if (typeof payload.nbf === 'number' && payload.nbf > Date.now() / 1000) return false;
     const expected = await hmacSha256(w.key.secret, `${parts[0]}.${parts[1]}`);
     const got = fromB64url(parts[2]!);
     return got.length === expected.length && got.every((b, i) => b === expected[i]);
