@@ -534,7 +534,8 @@ export async function sendSdk(r: SdkRequest): Promise<SdkSent> {
     }
     return { status: 101, contentType: '', text: '', body: undefined, headers: res.headers };
   }
-  const text = await res.text();
+  // Decoded by hand: workerd warns on .text() of a body typed as an image or PDF (an attachment answer).
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
