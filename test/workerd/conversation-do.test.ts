@@ -4,7 +4,7 @@
  * failed queue sends until the alarm drains it, and dedupeKey.
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NewMessage } from '../../durable/conversation';
 import { migrate, MIGRATIONS } from '../../durable/schema';
 import type { Env } from '../../src/env';
@@ -161,6 +161,7 @@ describe('ConversationDO message cap', () => {
 describe('ConversationDO outbox', () => {
   let restore: (() => Promise<void>) | undefined;
   afterEach(async () => {
+    vi.restoreAllMocks();
     await restore?.();
     restore = undefined;
   });
@@ -172,6 +173,8 @@ describe('ConversationDO outbox', () => {
 
     // Every send from this DO instance now fails, as a Queues outage would make it.
     let attempts = 0;
+    // Each failed drain logs a line: captured and checked below, so this expected outage does not read as a fault in the run's output.
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     await runInDurableObject(stub, (instance) => {
       const holder = instance as unknown as { env: Env };
       const real = holder.env;
@@ -222,6 +225,10 @@ describe('ConversationDO outbox', () => {
     expect(attempts).toBeGreaterThan(before);
     expect((await outboxRows(f.appId, f.conversationId)).filter((r) => r.queue === 'index').map((r) => r.id)).toEqual(kept.map((r) => r.id));
     expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).not.toBeNull();
+
+    expect(new Set(logged.mock.calls.map((args) => args[0])), 'what the outage logged').toEqual(new Set(['outbox drain failed; the alarm will retry']));
+    expect(logged.mock.calls.length).toBeGreaterThanOrEqual(2);
+    logged.mockRestore();
 
     // Queue back: nothing drains by itself (no commit happened), the alarm does.
     await restore!();
