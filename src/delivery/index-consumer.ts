@@ -89,7 +89,14 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
         .bind(at, conversationId, appId, at),
     );
   }
-  await db.batch(statements);
+  try {
+    await db.batch(statements);
+  } catch (err) {
+    // D1 unavailable: the whole batch comes back after the queue's retry delay (every op is idempotent).
+    console.error(`index: D1 refused a batch of ${ops.length} ops; the queue retries it`, err instanceof Error ? err.message : String(err));
+    batch.retryAll();
+    return;
+  }
   await confirm(env, ops);
 }
 

@@ -4,7 +4,7 @@ import { BASE, browser, ORIGIN, startSession, webApp } from './web';
 import { SELF } from 'cloudflare:test';
 
 describe('Web Messenger rate limits', () => {
-  it('one address gets 30 new sessions a minute, then 429; another address is not held back', async () => {
+  it('one address gets 30 new sessions a minute, then 429; another address is not held back', { timeout: 30_000 }, async () => {
     const app = await webApp();
     const from = (ip: string) =>
       SELF.fetch(`${BASE}/sdk/v2/apps/${app.appId}/sessions`, {
