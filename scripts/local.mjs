@@ -77,10 +77,11 @@ export function applyMigrations(persistTo) {
 }
 
 /**
- * @param {{ port?: number, persistTo: string, vars?: Record<string,string>, inspectorPort?: number, quiet?: boolean }} opts
+ * @param {{ port?: number, persistTo: string, vars?: Record<string,string>, inspectorPort?: number, quiet?: boolean, config?: string }} opts
+ *   `config`: another wrangler config than wrangler.toml (the bench Worker's).
  * @returns {Promise<{ url: string, child: import('node:child_process').ChildProcess, stop: () => Promise<void> }>}
  */
-export async function startParley({ port = 8787, persistTo, vars = {}, quiet = false, inspectorPort }) {
+export async function startParley({ port = 8787, persistTo, vars = {}, quiet = false, inspectorPort, config }) {
   // Checked first: on a busy port the health probe below would find whatever already answers there
   // (often an earlier Parley) and report success while wrangler dev is still failing to bind.
   inspectorPort ??= port + 10000;
@@ -95,6 +96,7 @@ export async function startParley({ port = 8787, persistTo, vars = {}, quiet = f
   applyMigrations(persistTo);
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--log-level', quiet ? 'error' : 'info'];
   args.push('--inspector-port', String(inspectorPort));
+  if (config) args.push('--config', config);
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,

@@ -3,7 +3,6 @@
  * match wrangler.toml; secrets are set with `wrangler secret put` in production
  * and come from `.dev.vars` locally.
  */
-import type { BenchDO } from '../durable/bench';
 import type { ConversationDO } from '../durable/conversation';
 import type { IndexOp } from './schema/index-ops';
 import type { WebhookQueueMessage } from './schema/webhook-queue';
@@ -19,8 +18,6 @@ export interface Env {
   /** Web Messenger abuse limits (wrangler.toml `ratelimits`): new sessions and logins, and uploads, per visitor IP. */
   WEB_SESSION_LIMIT?: RateLimit;
   WEB_UPLOAD_LIMIT?: RateLimit;
-  /** The floor `npm run bench` measures against; reached only when BENCH_COUNTERS is set (src/bench.ts). */
-  BENCH: DurableObjectNamespace<BenchDO>;
   /** Webhook retry schedule (ms): first delay, cap, and how long a failing webhook is retried before dead-lettering. */
   WEBHOOK_RETRY_BASE_MS?: string;
   WEBHOOK_RETRY_CAP_MS?: string;
@@ -42,6 +39,4 @@ export interface Env {
   CHANNEL_RETRY_WINDOW_MS?: string;
   /** `local` under `npm start` and the test suites: webhooks may then target http://localhost. Unset in production. */
   PARLEY_ENV?: string;
-  /** `1` only under `npm run bench`: adds the /_bench/* routes and counts billable operations (src/bench.ts). */
-  BENCH_COUNTERS?: string;
 }

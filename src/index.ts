@@ -1,20 +1,16 @@
 /** Parley's Worker entry points: HTTP (REST API), queue consumers, and the Durable Object export. */
 import type { Env } from './env';
-import { benchFetch, benchQueue } from './bench';
 import { consumeDeliveryBatch } from './delivery/channel-consumer';
 import { consumeIndexBatch } from './delivery/index-consumer';
 import { consumeWebhookBatch } from './delivery/webhook-consumer';
 import { router } from './router';
 
 export { ConversationDO } from '../durable/conversation';
-export { BenchDO } from '../durable/bench';
 
 export default {
-  // BENCH_COUNTERS=1 only under `npm run bench`: its floor routes and counters (src/bench.ts).
-  fetch: (request, env, ctx) => (env.BENCH_COUNTERS === '1' ? benchFetch(request, env, ctx) : router.fetch(request, env, ctx)),
+  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
 
   async queue(batch, env) {
-    if (env.BENCH_COUNTERS === '1') env = benchQueue(batch, env);
     if (batch.queue.startsWith('parley-index')) return consumeIndexBatch(batch, env);
     if (batch.queue.startsWith('parley-webhooks')) return consumeWebhookBatch(batch, env);
     if (batch.queue.startsWith('parley-deliveries')) return consumeDeliveryBatch(batch, env);

@@ -1,6 +1,6 @@
 /**
  * Billable operations per message, and what they cost. The counts come from
- * Parley itself (GET /_bench/counters, src/bench.ts), read once the system
+ * Parley itself (GET /_bench/counters, scripts/bench/worker/counters.ts), read once the system
  * is quiet before and after a scenario, so queue consumers and index writes
  * a scenario set off are charged to it; the prices come from prices.json.
  */
@@ -33,7 +33,7 @@ export interface Counters {
 
 export async function readCounters(parleyUrl: string): Promise<Counters> {
   const answer = await send({ method: 'GET', url: `${parleyUrl}/_bench/counters`, headers: {} });
-  if (answer.status !== 200) throw new Error(`GET /_bench/counters answered ${answer.status}: is BENCH_COUNTERS=1 set?`);
+  if (answer.status !== 200) throw new Error(`GET /_bench/counters answered ${answer.status}: is Parley running as the bench Worker (scripts/bench/worker/)?`);
   return JSON.parse(answer.body);
 }
 

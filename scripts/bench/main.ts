@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Parley's load benchmark. Starts Parley on workerd with
- * fresh state in a temporary folder (BENCH_COUNTERS=1 adds its floor routes
- * and counters), the Telegram, Twilio and Meta fakes and a customer webhook
+ * fresh state in a temporary folder, as the bench Worker (scripts/bench/worker/:
+ * Parley's entry points plus its floor routes and counters), the Telegram, Twilio and Meta fakes and a customer webhook
  * receiver on loopback; runs the floors and the scenarios one after another;
  * prints absolute figures, ratios to the floors, operations and cost per
  * message and the issue's targets; and writes `.parley/bench/<time>.json`
@@ -126,7 +126,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
       port: Number(values.port),
       persistTo,
       quiet: true,
-      vars: { BENCH_COUNTERS: '1', PARLEY_ENV: 'local', ACCOUNT_KEY_ID: ACCOUNT.id, ACCOUNT_KEY_SECRET: ACCOUNT.secret, MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
+      vars: { PARLEY_ENV: 'local', ACCOUNT_KEY_ID: ACCOUNT.id, ACCOUNT_KEY_SECRET: ACCOUNT.secret, MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     });
     closers.unshift(() => parley.stop());
     console.log(`  Parley is up at ${parley.url} (${((now() - t0) / 1000).toFixed(1)} s, state in ${persistTo})`);

@@ -2,20 +2,16 @@
  * BenchDO: the floor `npm run bench` measures Parley against. One call, one
  * SQLite row written, nothing else: what the cheapest possible "store it in a
  * Durable Object, then answer" costs on the same runtime, in the same run.
- *
- * It is deployed with Parley because a binding must name an exported class,
- * but only the bench-only routes reach it (src/bench.ts), and those answer 404
- * unless BENCH_COUNTERS=1: in a deployment no BenchDO is ever created.
+ * Only the bench Worker exports it; a deployment has no such class.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from '../src/env';
-import { countDurableObjectStorage } from '../src/bench';
+import { countDurableObjectStorage, type BenchEnv } from './counters';
 
-export class BenchDO extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+export class BenchDO extends DurableObject<BenchEnv> {
+  constructor(ctx: DurableObjectState, env: BenchEnv) {
     super(ctx, env);
     // The first object the bench touches hands the counters its storage, whose methods all objects share.
-    if (env.BENCH_COUNTERS === '1') countDurableObjectStorage(ctx.storage);
+    countDurableObjectStorage(ctx.storage);
   }
 
   write(): number {

@@ -1,17 +1,17 @@
 /**
- * What `npm run bench` needs inside the Worker, and only when its wrangler dev
- * sets BENCH_COUNTERS=1 (src/index.ts checks the var; unset, none of this is
- * reached and requests go straight to the router, so deployments are as before):
+ * The operations Cloudflare bills, counted inside the bench Worker
+ * (scripts/bench/worker/index.ts), which `npm run bench` runs instead of the
+ * deployed entry: never part of Parley's own bundle.
  *
  * - two floor routes, GET /_bench/noop (answers at once) and POST
  *   /_bench/do-write?key= (one SQLite row written in a BenchDO), measured in
  *   the same run and runtime as Parley's own routes;
- * - counters of the operations Cloudflare bills, read at GET /_bench/counters.
- *   The Worker counts its invocations and hands its handlers an env whose D1,
- *   Durable Object and R2 bindings count what goes through them (D1 rows from
- *   each result's `meta`, one DO request per stub call). Queue operations are
- *   counted where messages are consumed: every message is read there, and its
- *   first delivery stands for its one write and one delete. Inside the Durable
+ * - counters, read at GET /_bench/counters. The Worker counts its
+ *   invocations and hands Parley's handlers an env whose D1, Durable Object
+ *   and R2 bindings count what goes through them (D1 rows from each result's
+ *   `meta`, one DO request per stub call). Queue operations are counted where
+ *   messages are consumed: every message is read there, and its first
+ *   delivery stands for its one write and one delete. Inside the Durable
  *   Objects, SQLite rows come from each cursor's rowsRead/rowsWritten and each
  *   setAlarm() is a row written, as billed: the first BenchDO hands over its
  *   storage, whose methods every object of this isolate shares. Rows of
@@ -21,9 +21,15 @@
  * module-level counters sees both. Not counted: Worker CPU time (workerd does
  * not expose it), DO duration beyond the time calls are in flight.
  */
-import type { Env } from './env';
-import { router } from './router';
-import { ConversationDO } from '../durable/conversation';
+import type { Env } from '../../../src/env';
+import { router } from '../../../src/router';
+import { ConversationDO } from '../../../durable/conversation';
+import type { BenchDO } from './floor';
+
+/** Parley's bindings and the floor's object, which only the bench config declares. */
+export interface BenchEnv extends Env {
+  BENCH: DurableObjectNamespace<BenchDO>;
+}
 
 interface Counters {
   workerFetches: number;
@@ -79,7 +85,7 @@ function countStatement(where: 'DO' | 'D1' | 'local', query: string, read: numbe
   entry[2] += written;
 }
 
-export async function benchFetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+export async function benchFetch(request: Request, env: BenchEnv, ctx: ExecutionContext): Promise<Response> {
   countAlarms();
   const url = new URL(request.url);
   if (url.pathname === '/_bench/counters' && request.method === 'GET') {
@@ -100,7 +106,7 @@ export async function benchFetch(request: Request, env: Env, ctx: ExecutionConte
 }
 
 /** Counts one consumer invocation and its messages; returns the env its consumer should use. */
-export function benchQueue(batch: MessageBatch<unknown>, env: Env): Env {
+export function benchQueue(batch: MessageBatch<unknown>, env: BenchEnv): BenchEnv {
   countAlarms();
   counters.queueInvocations++;
   for (const m of batch.messages) {
@@ -166,9 +172,9 @@ function countAlarms(): void {
   };
 }
 
-const envs = new WeakMap<Env, Env>();
+const envs = new WeakMap<BenchEnv, BenchEnv>();
 
-function countedEnv(env: Env): Env {
+function countedEnv(env: BenchEnv): BenchEnv {
   let counted = envs.get(env);
   if (!counted) {
     counted = {
