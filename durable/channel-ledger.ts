@@ -185,6 +185,11 @@ export class ChannelLedger {
 
   // ---- inbound dedupe -----------------------------------------------------------
 
+  /** Whether an inbound id was marked seen (messages keep theirs on the message row; see Inbound). */
+  seen(key: string): boolean {
+    return this.sql.exec('SELECT 1 FROM inbound_seen WHERE key = ?', key).toArray().length > 0;
+  }
+
   /** Marks an inbound id as seen; false when it was seen before (a redelivery). */
   firstSight(key: string, now: number): boolean {
     const fresh = this.sql.exec('INSERT INTO inbound_seen (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key', key, now).toArray().length > 0;

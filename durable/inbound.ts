@@ -71,14 +71,16 @@ export class Inbound {
               full = true;
               break;
             }
-            if (!core.ledger.firstSight(e.dedupeKey, now)) {
+            // A message's channel id is kept on its own row (one record, no second table row per message);
+            // the ids of deleted messages move to the ledger's seen ids, so a redelivery never brings one back.
+            if (this.messages.hasDedupeKey(e.dedupeKey) || core.ledger.seen(e.dedupeKey)) {
               duplicates++;
               break;
             }
             const choice = e.content.type === 'text' && !('payload' in e.content && e.content.payload) ? this.answerTo(client.id, e.content.text ?? '') : undefined;
             const content = choice?.kind === 'reply' ? { ...e.content, payload: choice.payload } : e.content;
             const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
-            this.messages.insert(core.record.row()!, { author: e.author, content, source: e.source, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
+            this.messages.insert(core.record.row()!, { author: e.author, content, source: e.source, dedupeKey: e.dedupeKey, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
             stored++;
             if (choice?.kind === 'postback') core.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
             break;

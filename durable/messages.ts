@@ -213,6 +213,7 @@ export class Messages {
     if (!found) return fail(404, 'message_not_found', 'Message not found');
     core.transact(() => {
       core.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages WHERE id = ?', messageId);
+      this.keepDedupeKeys('id = ?', messageId);
       core.sql.exec('DELETE FROM messages WHERE id = ?', messageId);
       core.record.messageDeleted();
       core.outbox.enqueue('index', { op: 'message.delete', appId: row.app_id, conversationId: row.id, messageId });
@@ -230,6 +231,7 @@ export class Messages {
     if (top === null) return { ok: true, value: null };
     core.transact(() => {
       core.sql.exec('INSERT OR IGNORE INTO deleted_messages (id, seq) SELECT id, seq FROM messages');
+      this.keepDedupeKeys('1 = 1');
       core.sql.exec('DELETE FROM messages');
       core.record.messagesCleared();
       core.people.clearUnread();
@@ -238,6 +240,15 @@ export class Messages {
     });
     core.afterCommit();
     return { ok: true, value: null };
+  }
+
+  /**
+   * A stored message's dedupe key lives on its row; when the row goes, the
+   * key joins the ledger's seen ids (kept past any channel's redelivery
+   * horizon), so a channel redelivering a deleted message does not store it again.
+   */
+  private keepDedupeKeys(where: string, ...bindings: SqlStorageValue[]): void {
+    this.core.sql.exec(`INSERT INTO inbound_seen (key, at) SELECT dedupe_key, ? FROM messages WHERE dedupe_key IS NOT NULL AND ${where} ON CONFLICT DO NOTHING`, Date.now(), ...bindings);
   }
 
   // ---- for the other parts ------------------------------------------------

@@ -86,6 +86,28 @@ describe('inbound', () => {
     expect(client).toMatchObject({ type: 'telegram', integrationId: integration.id, displayName: 'Ann Lee' });
   });
 
+  it('a redelivered update stays out after its message was deleted, one by one or all at once', async () => {
+    const bo: TelegramUser = { id: 7002, first_name: 'Bo' };
+    const deliver = async (req: Request, body: ArrayBuffer) => expect((await hook(new Request(req.url, { method: 'POST', headers: req.headers, body }))).status).toBe(200);
+    const first = fake.text(integration.webhookUrl, bo, 'first');
+    const firstBody = await first.clone().arrayBuffer();
+    await deliver(first, firstBody);
+    const conversationId = await conversationOf(String(bo.id));
+    const [stored] = await messages(app.appId, app.auth, conversationId);
+    expect((await call('DELETE', `/v2/apps/${app.appId}/conversations/${conversationId}/messages/${stored!.id}`, app.auth)).status).toBe(200);
+    await deliver(first, firstBody);
+    expect(await messages(app.appId, app.auth, conversationId)).toEqual([]);
+
+    const second = fake.text(integration.webhookUrl, bo, 'second');
+    const secondBody = await second.clone().arrayBuffer();
+    await deliver(second, secondBody);
+    expect(await messages(app.appId, app.auth, conversationId)).toHaveLength(1);
+    expect((await call('DELETE', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth)).status).toBe(200);
+    await deliver(second, secondBody);
+    await deliver(first, firstBody);
+    expect(await messages(app.appId, app.auth, conversationId)).toEqual([]);
+  });
+
   it('a photo is stored as an image served from Parley, copied from Telegram into R2', async () => {
     const req = fake.photo(integration.webhookUrl, ann, { caption: 'look' });
     expect((await hook(req)).status).toBe(200);
