@@ -12,9 +12,10 @@ import { MetaFake } from '../fakes/meta';
 import { serveFake, type ServedFake } from '../fakes/serve';
 import { TwilioFake } from '../fakes/twilio';
 import { Receiver, waitFor } from './receiver';
+import { appWithKey, basicAuth, rest } from './rest';
 
 const url = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 const receiver = new Receiver();
 const servers: ServedFake[] = [];
 let meta: MetaFake;
@@ -22,15 +23,7 @@ let twilio: TwilioFake;
 let auth = '';
 let appId = '';
 
-async function api(method: string, path: string, body?: unknown, as = auth) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: as, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown, as = auth) => rest(url, method, path, as, body);
 
 async function integrate(body: Record<string, unknown>): Promise<string> {
   const res = await api('POST', `/v2/apps/${appId}/integrations`, body);
@@ -52,9 +45,7 @@ beforeAll(async () => {
   const servedTwilio = await serveFake((origin) => (twilio = new TwilioFake({ origin })));
   servers.push(servedMeta, servedTwilio);
   await receiver.listen();
-  appId = (await api('POST', '/v2/apps', { displayName: 'channel media' }, account)).body.app.id;
-  const key = await api('POST', `/v2/apps/${appId}/keys`, { displayName: 'suite' }, account);
-  auth = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+  ({ appId, auth } = await appWithKey(url, account, 'channel media'));
   expect((await api('POST', `/v2/apps/${appId}/integrations`, { type: 'custom', webhooks: [{ target: receiver.url, triggers: ['conversation:message'] }] })).status).toBe(201);
 });
 

@@ -17,9 +17,10 @@ import { startParley } from '../../scripts/local.mjs';
 import { serveFake, type ServedFake } from '../fakes/serve';
 import { TelegramFake } from '../fakes/telegram';
 import { Receiver, waitFor } from './receiver';
+import { basicAuth, rest } from './rest';
 
 const ACCOUNT = { id: 'act_0000000000000000000000cc', secret: 'local-traces-account-secret' };
-const account = `Basic ${Buffer.from(`${ACCOUNT.id}:${ACCOUNT.secret}`).toString('base64')}`;
+const account = basicAuth(ACCOUNT.id, ACCOUNT.secret);
 const token = `${randomInt(100_000_000, 999_999_999)}:AAH${randomBytes(24).toString('base64url')}`;
 const persistTo = mkdtempSync(path.join(tmpdir(), 'parley-traces-'));
 const telegram = new TelegramFake({ token });
@@ -27,14 +28,7 @@ const receiver = new Receiver();
 let served: ServedFake;
 let parley: Awaited<ReturnType<typeof startParley>> | undefined;
 
-async function api(method: string, p: string, auth: string, body?: unknown) {
-  const res = await fetch(`${parley!.url}${p}`, {
-    method,
-    headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const api = (method: string, p: string, auth: string, body?: unknown) => rest(parley!.url, method, p, auth, body);
 
 /** Every file under `dir` whose bytes hold `needle`, as it was sent or percent-encoded. */
 function filesHolding(dir: string, needle: string): string[] {

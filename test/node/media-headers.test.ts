@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { serveFake, type ServedFake } from '../fakes/serve';
 import { TelegramFake } from '../fakes/telegram';
 import { Receiver, waitFor } from './receiver';
+import { appWithKey, basicAuth, rest } from './rest';
 
 const url = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 const telegram = new TelegramFake();
 const receiver = new Receiver();
 let served: ServedFake;
@@ -18,23 +19,12 @@ let auth = '';
 let appId = '';
 let webhookUrl = '';
 
-async function api(method: string, path: string, body?: unknown, as = auth) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: as, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown, as = auth) => rest(url, method, path, as, body);
 
 beforeAll(async () => {
   served = await serveFake(telegram);
   await receiver.listen();
-  const app = await api('POST', '/v2/apps', { displayName: 'media headers' }, account);
-  appId = app.body.app.id;
-  const key = await api('POST', `/v2/apps/${appId}/keys`, { displayName: 'suite' }, account);
-  auth = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+  ({ appId, auth } = await appWithKey(url, account, 'media headers'));
   expect((await api('POST', `/v2/apps/${appId}/integrations`, { type: 'custom', webhooks: [{ target: receiver.url, triggers: ['conversation:message'] }] })).status).toBe(201);
   const integration = await api('POST', `/v2/apps/${appId}/integrations`, { type: 'telegram', token: telegram.token, apiBaseUrl: served.url });
   expect(integration.status, JSON.stringify(integration.body)).toBe(201);
