@@ -38,7 +38,10 @@ export type ConversationRow = {
   deleted_at: string | null;
 };
 
-export function toConversation(row: ConversationRow): Conversation {
+/** The columns a conversation record has wherever it is kept: this object's row, and the D1 index's (src/db/conversations.ts). */
+export type ConversationColumns = Pick<ConversationRow, 'id' | 'type' | 'is_default' | 'display_name' | 'description' | 'icon_url' | 'metadata' | 'created_at' | 'last_updated_at' | 'business_last_read'>;
+
+export function toConversation(row: ConversationColumns): Conversation {
   return {
     id: row.id,
     type: row.type,

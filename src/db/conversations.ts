@@ -6,35 +6,10 @@
  * DO commits, so a created conversation is listable at once. Deletions leave a
  * tombstone (`deleted_at`) so a late, reordered upsert cannot resurrect a row.
  */
+import { toConversation, type ConversationColumns } from '../../durable/record';
 import type { Env } from '../env';
 import type { Conversation } from '../schema/conversation';
 import type { Page } from '../schema/pagination';
-
-interface ConversationRow {
-  id: string;
-  type: 'personal' | 'sdkGroup';
-  is_default: number;
-  display_name: string | null;
-  description: string | null;
-  icon_url: string | null;
-  metadata: string | null;
-  created_at: string;
-  last_updated_at: string | null;
-  business_last_read: string | null;
-}
-
-const toConversation = (r: ConversationRow): Conversation => ({
-  id: r.id,
-  type: r.type,
-  isDefault: r.is_default === 1,
-  ...(r.display_name !== null ? { displayName: r.display_name } : {}),
-  ...(r.description !== null ? { description: r.description } : {}),
-  ...(r.icon_url !== null ? { iconUrl: r.icon_url } : {}),
-  metadata: r.metadata ? JSON.parse(r.metadata) : null,
-  businessLastRead: r.business_last_read,
-  lastUpdatedAt: r.last_updated_at ?? r.created_at,
-  createdAt: r.created_at,
-});
 
 export function upsertConversationStatements(db: D1Database, appId: string, c: Conversation, participants: { id: string; userId: string }[]): D1PreparedStatement[] {
   return [
@@ -125,6 +100,6 @@ export async function listUserConversations(env: Env, appId: string, userId: str
   const stmt = page.before
     ? env.DB.prepare(`${base} AND c.id < ? ORDER BY c.id DESC LIMIT ?`).bind(appId, userId, page.before, page.size + 1)
     : env.DB.prepare(`${base} AND c.id > ? ORDER BY c.id ASC LIMIT ?`).bind(appId, userId, page.after ?? '', page.size + 1);
-  const { results } = await stmt.all<ConversationRow>();
+  const { results } = await stmt.all<ConversationColumns>();
   return results.map(toConversation);
 }
