@@ -7,29 +7,9 @@
 import prices from './prices.json';
 import { send } from './http';
 import { sleep } from './load';
+import type { CountersAnswer } from './worker/wire';
 
-export interface Counters {
-  /** Which isolate counted: a different one means Parley was reloaded and counting started over. */
-  isolate: string;
-  workerFetches: number;
-  queueInvocations: number;
-  queueReads: number;
-  queueWrites: number;
-  doRequests: number;
-  doAlarms: number;
-  doActiveMs: number;
-  doRowsRead: number;
-  doRowsWritten: number;
-  d1Queries: number;
-  d1RowsRead: number;
-  d1RowsWritten: number;
-  r2ClassA: number;
-  r2ClassB: number;
-  doCalls: Record<string, number>;
-  queueMessages: Record<string, number>;
-  /** `DO …` / `D1 …` statement (first 100 characters) → [calls, rows read, rows written]. */
-  statements: Record<string, [number, number, number]>;
-}
+export type Counters = CountersAnswer;
 
 export async function readCounters(parleyUrl: string): Promise<Counters> {
   const answer = await send({ method: 'GET', url: `${parleyUrl}/_bench/counters`, headers: {} });

@@ -25,30 +25,13 @@ import type { Env } from '../../../src/env';
 import { router } from '../../../src/router';
 import { ConversationDO } from '../../../durable/conversation';
 import type { BenchDO } from './floor';
+import type { Counters, CountersAnswer } from './wire';
 
 /** Parley's bindings and the floor's object, which only the bench config declares. */
 export interface BenchEnv extends Env {
   BENCH: DurableObjectNamespace<BenchDO>;
 }
 
-interface Counters {
-  workerFetches: number;
-  queueInvocations: number;
-  /** Queue operations in 64 KB units: every delivery is a read; a first delivery stands for the message's write and delete. */
-  queueReads: number;
-  queueWrites: number;
-  doRequests: number;
-  doAlarms: number;
-  /** Wall time during which each object had a call in flight, summed over objects. */
-  doActiveMs: number;
-  doRowsRead: number;
-  doRowsWritten: number;
-  d1Queries: number;
-  d1RowsRead: number;
-  d1RowsWritten: number;
-  r2ClassA: number;
-  r2ClassB: number;
-}
 
 const counters: Counters = {
   workerFetches: 0,
@@ -93,7 +76,7 @@ export async function benchFetch(request: Request, env: BenchEnv, ctx: Execution
     if (!storageCounted) await env.BENCH.get(env.BENCH.idFromName('counters')).write();
     // Random values cannot be made at global scope, so the isolate names itself on its first read.
     isolate ??= crypto.randomUUID();
-    return Response.json({ ...counters, isolate, storageCounted, doCalls, queueMessages, statements });
+    return Response.json({ ...counters, isolate, storageCounted, doCalls, queueMessages, statements } satisfies CountersAnswer);
   }
   counters.workerFetches++;
   const counted = countedEnv(env);
