@@ -19,7 +19,7 @@ import type { Env } from '../env';
 import { newId } from '../ids';
 import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
 import { userSlots, type WebhookEvent } from '../webhooks/events';
-import { checkOutbound, DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
+import { DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
 import { webhookQueueMessage, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 
 /** Statuses the contract says are not worth retrying. */
@@ -159,20 +159,6 @@ async function deliver(
   attempt: number,
   replayId?: string,
 ): Promise<Outcome> {
-  // Judged before the body is built, so a refused target costs no user lookups.
-  const targetPolicy = outboundPolicy(env);
-  try {
-    await checkOutbound(targetPolicy, new URL(sub.target));
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    if (err instanceof OutboundError && err.kind === 'refused') {
-      await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'dead', null, 0, `target refused: ${reason}`);
-      return { reason: `target refused: ${reason}` };
-    }
-    // Unknown is not safe: send nothing now and retry like any other failure.
-    await logAttempt(env, kick, sub, events, events[0]!.id, attempt, 'failed', null, 0, reason);
-    return 'retry';
-  }
   let body: string;
   if (sub.version === 'v1') {
     const trigger = v1Trigger(events[0]!);
@@ -190,11 +176,15 @@ async function deliver(
   let status: number | null = null;
   let error: string | null = null;
   try {
-    // Checked above; this call repeats the check, which the per-isolate DNS cache makes free.
-    const res = await outboundFetch(targetPolicy, sub.target, { method: 'POST', headers, body, timeoutMs: policy.timeoutMs });
+    const res = await outboundFetch(outboundPolicy(env), sub.target, { method: 'POST', headers, body, timeoutMs: policy.timeoutMs });
     status = res.status;
     await drainCapped(res);
   } catch (err) {
+    // A target the outbound policy refuses is refused for good; a failed DNS lookup is unknown, never safe: retried like any fault.
+    if (err instanceof OutboundError && err.kind === 'refused') {
+      await logAttempt(env, kick, sub, events, deliveryId, attempt, 'dead', null, 0, `target refused: ${err.message}`);
+      return { reason: `target refused: ${err.message}` };
+    }
     error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   }
   const latency = Date.now() - started;
