@@ -55,7 +55,7 @@ export class Activities {
       if (!p) return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
       core.transact(() => {
         core.people.read(p.id, now);
-        core.raise(row, readEvent(toConversation(row), userRef(p)));
+        core.raise(readEvent(toConversation(row), userRef(p)));
         core.hub.hold({ type: 'read', author: { type: 'user', userId: p.user_id }, at: now });
       });
       core.afterCommit();

@@ -20,6 +20,9 @@ export const TYPING = 'typing';
 /** Channels redeliver for up to 7 days (WhatsApp); dedupe keys outlive that. */
 export const SEEN_RETENTION_MS = 8 * 24 * 3_600_000;
 
+/** How stale a client's last-inbound stamp may get before a message rewrites it. */
+const INBOUND_STAMP_MS = 60_000;
+
 export const LEDGER_MIGRATION = `
   CREATE TABLE channel_clients (
     id TEXT PRIMARY KEY,
@@ -141,7 +144,9 @@ export class ChannelLedger {
         now,
       );
     } else if (inboundAt !== undefined) {
-      this.sql.exec('UPDATE channel_clients SET last_inbound_at = max(coalesce(last_inbound_at, 0), ?) WHERE id = ?', inboundAt, c.id);
+      // Kept to the minute, so a user writing several messages in a row costs one write, not one per message. The
+      // channels' reply windows are 24 hours; a stamp up to a minute old can only close one early, never late.
+      this.sql.exec('UPDATE channel_clients SET last_inbound_at = ? WHERE id = ? AND coalesce(last_inbound_at, 0) <= ?', inboundAt, c.id, inboundAt - INBOUND_STAMP_MS);
     }
     return !known;
   }

@@ -18,6 +18,7 @@ import type { Env } from '../src/env';
 import type { Result } from '../src/http/errors';
 import type { Conversation, ConversationUpdate, Participant } from '../src/schema/conversation';
 import type { Message } from '../src/schema/message';
+import type { FeedClaim } from '../src/schema/webhook-queue';
 import type { WebhookEvent } from '../src/webhooks/events';
 import { Activities, type Activity } from './activity';
 import { TYPING, WEB, type DeliveryClaim } from './channel-ledger';
@@ -30,12 +31,11 @@ import { Messages, type MessagePage, type NewMessage } from './messages';
 import type { ConversationInit } from './record';
 import { migrate } from './schema';
 import { UserObject } from './user-object';
-import { WebhookFeed } from './webhook-feed';
-import type { BatchClaim, StreamSubscription } from './webhook-stream';
+import { WebhookFeed, type FeedReport } from './webhook-feed';
 import { SOCKET_USER_HEADER, WebMessenger, type WebPost } from './web-messenger';
 
 // What the Worker imports from here, wherever it lives now.
-export type { Activity, ConversationInit, DeliveryReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
+export type { Activity, ConversationInit, DeliveryReport, FeedReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
 export { SOCKET_USER_HEADER, TYPING, WEB };
 
 export class ConversationDO extends DurableObject<Env> {
@@ -62,8 +62,11 @@ export class ConversationDO extends DurableObject<Env> {
     this.merge = new LoginMerge(this.core, this.messages);
     this.activities = new Activities(this.core);
     this.user = new UserObject(this.core);
-    this.feed = new WebhookFeed(this.core, () => this.user.streamOwner());
-    ctx.blockConcurrencyWhile(async () => migrate(this.core.sql));
+    this.feed = new WebhookFeed(this.core);
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(this.core.sql);
+      this.core.outbox.started();
+    });
   }
 
   // ---- conversation -------------------------------------------------------
@@ -210,42 +213,19 @@ export class ConversationDO extends DurableObject<Env> {
     this.merge.setUserExternalId(userId, externalId);
   }
 
-  // ---- webhook delivery (driven by the webhooks queue consumer) -------------
+  // ---- the feed: index ops and webhook delivery (driven by the webhooks queue consumer) ----
 
-  /** `webhookIds`: every webhook of the app, as the consumer knows them (cursors of the others are never kicked for). */
-  claimWebhookBatch(sub: StreamSubscription, limit: number, leaseMs: number, webhookIds?: string[]): BatchClaim {
-    return this.feed.claim(sub, limit, leaseMs, webhookIds);
-  }
-
-  /** The batch was acknowledged or dead-lettered; says whether more events wait (false too when the lease was stale). */
-  settleWebhook(sub: StreamSubscription, leaseId: string, lastSeq: number, stillFailing: boolean): { more: boolean } {
-    return this.feed.settle(sub, leaseId, lastSeq, stillFailing);
-  }
-
-  retryWebhook(webhookId: string, leaseId: string, retryAt: number): void {
-    this.feed.retry(webhookId, leaseId, retryAt);
-  }
-
-  /** The consumer served a kick for an app without webhooks: the events so far are owed to no one. */
-  webhooksUnsubscribed(): void {
-    this.feed.unsubscribed();
-  }
-
-  /** Asks the consumer to come back (it stopped early with events still pending). */
-  kickWebhooks(): void {
-    this.feed.kick();
+  /**
+   * What the consumer did with a feed message (index ops D1 holds, batches
+   * settled or to retry); answers each webhook's next batch, claimed.
+   */
+  feedReport(report: FeedReport): { claims: FeedClaim[] } {
+    return this.feed.report(report);
   }
 
   /** Stored events by id, as one JSON array string, for replaying chosen events. */
   eventsById(ids: string[]): string {
     return this.feed.eventsById(ids);
-  }
-
-  // ---- index --------------------------------------------------------------
-
-  /** The index consumer applied these outbox rows to D1: they leave the outbox. */
-  indexApplied(ids: number[]): void {
-    this.core.outbox.indexApplied(ids);
   }
 
   // ---- the user's object --------------------------------------------------
@@ -270,7 +250,6 @@ export class ConversationDO extends DurableObject<Env> {
   /** Retries the outbox drain, sends unconfirmed index ops again, kicks the queues for what is owed and not served. */
   override async alarm(): Promise<void> {
     await this.core.outbox.alarm(
-      () => this.user.streamOwner(),
       () => {
         const row = this.core.record.row();
         return row && { appId: row.app_id, id: row.id };

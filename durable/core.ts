@@ -12,7 +12,7 @@ import { fail } from '../src/http/errors';
 import type { WebhookEvent } from '../src/webhooks/events';
 import { ChannelLedger } from './channel-ledger';
 import { KickWatch } from './kick-watch';
-import { Outbox } from './outbox';
+import { Outbox, type KickTarget } from './outbox';
 import { Participants } from './participants';
 import { ConversationRecord, toConversation, type ConversationRow } from './record';
 import { migrate } from './schema';
@@ -47,7 +47,7 @@ export class Core {
     this.record = new ConversationRecord(this.sql);
     this.people = new Participants(this.sql);
     this.watch = new KickWatch(this.sql, this.stream, this.ledger, env);
-    this.outbox = new Outbox(ctx, env, this.watch);
+    this.outbox = new Outbox(ctx, env, this.watch, this.stream, () => this.streamOwner());
   }
 
   /** Empties the object for good (its app was deleted): storage, alarm and all; the schema is recreated empty. */
@@ -57,6 +57,7 @@ export class Core {
     this.outbox.forget();
     this.watch.forget();
     migrate(this.sql);
+    this.outbox.started();
   }
 
   /** A storage transaction whose socket frames are dropped if it rolls back. */
@@ -82,13 +83,19 @@ export class Core {
   }
 
   /**
-   * Appends an event to the stream and makes sure a kick for the webhooks
-   * queue is waiting in the outbox. Takes the row the caller already read, so
-   * raising an event costs no extra read on the message path.
+   * Appends an event to the stream: the outbox's next drain owes the
+   * webhooks queue a kick for it (derived from the stream, no row of its own).
    */
-  raise(row: ConversationRow, event: WebhookEvent): void {
+  raise(event: WebhookEvent): void {
     this.stream.append(event);
-    this.outbox.enqueueKick(row.app_id, row.id);
+  }
+
+  /** Whose events this object streams: its conversation, or the user it was named after. */
+  streamOwner(): KickTarget | undefined {
+    const row = this.record.row();
+    if (row) return { appId: row.app_id, id: row.id };
+    const owner = this.sql.exec<{ app_id: string; owner_id: string }>('SELECT app_id, owner_id FROM stream_owner').toArray()[0];
+    return owner && { appId: owner.app_id, id: owner.owner_id };
   }
 
   /** Queues the conversation record and its participants for the D1 index. */

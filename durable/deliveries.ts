@@ -75,7 +75,6 @@ export class Deliveries {
       const destination = { type: client.type, integrationId: client.integrationId };
       const conversation = toConversation(row);
       core.raise(
-        row,
         report.ok
           ? deliveryEvent('channel', conversation, userRef(participant), delivery.message_id, destination, report.externalIds)
           : deliveryEvent('failure', conversation, userRef(participant), delivery.message_id, destination, report.externalIds, report.failed),
@@ -122,15 +121,15 @@ export class Deliveries {
     const conversation = toConversation(row);
     if (status === 'read') {
       core.people.readByUser(user.id, new Date().toISOString());
-      core.raise(row, readEvent(conversation, user, destination));
+      core.raise(readEvent(conversation, user, destination));
       return;
     }
     if (!messageId) return;
     const ids = channelMessageId ? [channelMessageId] : [];
     if (status === 'failed') {
-      core.raise(row, deliveryEvent('failure', conversation, user, messageId, destination, ids, error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
+      core.raise(deliveryEvent('failure', conversation, user, messageId, destination, ids, error ?? { code: 'uncategorized_error', message: 'The channel reported the message failed' }));
     } else {
-      core.raise(row, deliveryEvent('user', conversation, user, messageId, destination, ids));
+      core.raise(deliveryEvent('user', conversation, user, messageId, destination, ids));
     }
   }
 }

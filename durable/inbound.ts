@@ -82,7 +82,7 @@ export class Inbound {
             const quoted = e.quotedChannelMessageId ? this.quoted(client.id, e.quotedChannelMessageId) : undefined;
             this.messages.insert(core.record.row()!, { author: e.author, content, source: e.source, dedupeKey: e.dedupeKey, ...(quoted ? { quotedMessage: quoted } : {}) }, user);
             stored++;
-            if (choice?.kind === 'postback') core.raise(row, postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
+            if (choice?.kind === 'postback') core.raise(postbackEvent(conversation, user, { payload: choice.payload, text: choice.text }, source));
             break;
           }
           case 'postback': {
@@ -101,7 +101,7 @@ export class Inbound {
             }
             const payload = e.payload ?? chosen?.payload;
             if (payload === undefined) break;
-            core.raise(row, postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
+            core.raise(postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
             break;
           }
           case 'referral':
@@ -109,7 +109,7 @@ export class Inbound {
               duplicates++;
               break;
             }
-            core.raise(row, referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
+            core.raise(referralEvent(conversation, user, { code: e.ref, details: { ...(e.referralSource ? { source: e.referralSource } : {}), ...(e.referralType ? { type: e.referralType } : {}) } }, source));
             break;
           case 'read':
             if ((e.channelMessageId || e.watermark !== undefined) && !core.ledger.firstSight(`read:${client.id}:${e.channelMessageId ?? e.watermark}`, now)) {
@@ -117,11 +117,11 @@ export class Inbound {
               break;
             }
             core.people.read(participant.id, new Date(now).toISOString());
-            core.raise(row, readEvent(conversation, user, source));
+            core.raise(readEvent(conversation, user, source));
             core.hub.hold({ type: 'read', author: { type: 'user', userId: client.userId }, at: new Date(now).toISOString() });
             break;
           case 'typing':
-            core.raise(row, typingEvent(conversation, user, e.state, source));
+            core.raise(typingEvent(conversation, user, e.state, source));
             core.hub.hold({ type: 'typing', state: e.state, author: { type: 'user', userId: client.userId } });
             break;
           case 'delivery':
@@ -143,7 +143,7 @@ export class Inbound {
   touchClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, inboundAt: number | undefined, now: number, source: EventSource): void {
     if (!this.core.ledger.touchClient(client, inboundAt, now)) return;
     this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
-    this.core.raise(row, clientAddEvent(userRef(participant), client.view, source));
+    this.core.raise(clientAddEvent(userRef(participant), client.view, source));
   }
 
   /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */

@@ -36,7 +36,7 @@ export class Lifecycle {
       const first = init.participants[0];
       const created = core.record.row()!;
       const user = first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) };
-      core.raise(created, conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
+      core.raise(conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
     });
     core.afterCommit();
     return { ok: true, value: { conversation: toConversation(core.record.row()!), participants: core.people.all() } };
@@ -71,7 +71,7 @@ export class Lifecycle {
       core.ledger.clear();
       core.record.markDeleted();
       core.outbox.enqueue('index', { op: 'conversation.delete', appId: row.app_id, conversationId: row.id });
-      core.raise(row, removeEvent(toConversation(row)));
+      core.raise(removeEvent(toConversation(row)));
     });
     core.afterCommit();
     core.hub.close(undefined, 'conversation deleted');
@@ -90,7 +90,7 @@ export class Lifecycle {
     core.transact(() => {
       core.people.insert(user.userId, user.userExternalId, new Date().toISOString());
       core.enqueueConversation();
-      core.raise(row, joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
+      core.raise(joinEvent(toConversation(row), { id: user.userId, ...(user.userExternalId ? { externalId: user.userExternalId } : {}) }));
     });
     core.afterCommit();
     return { ok: true, value: toParticipant(core.people.byUser(user.userId)!) };
@@ -106,7 +106,7 @@ export class Lifecycle {
     core.transact(() => {
       core.people.remove(p.id);
       core.outbox.enqueue('index', { op: 'participant.remove', appId: row.app_id, conversationId: row.id, userId: p.user_id });
-      core.raise(row, leaveEvent(toConversation(row), userRef(p)));
+      core.raise(leaveEvent(toConversation(row), userRef(p)));
     });
     core.afterCommit();
     core.hub.close(p.user_id, 'left the conversation');

@@ -115,19 +115,18 @@ export class Messages {
     const received = input.received ?? new Date().toISOString();
     const stored0 = { ...input.author };
     delete stored0.userExternalId;
-    const seq = this.core.sql
-      .exec<{ seq: number }>(
-        `INSERT INTO messages (id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-        id,
-        received,
-        JSON.stringify(stored0),
-        JSON.stringify(input.content),
-        JSON.stringify(input.quotedMessage ? { ...input.source, quotedMessage: input.quotedMessage } : input.source),
-        input.metadata ? JSON.stringify(input.metadata) : null,
-        input.dedupeKey ?? null,
-      )
-      .one().seq;
-    this.core.record.messageAdded(received);
+    const seq = this.core.record.messageAdded(received);
+    this.core.sql.exec(
+      `INSERT INTO messages (seq, id, received, author, content, source, metadata, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      seq,
+      id,
+      received,
+      JSON.stringify(stored0),
+      JSON.stringify(input.content),
+      JSON.stringify(input.quotedMessage ? { ...input.source, quotedMessage: input.quotedMessage } : input.source),
+      input.metadata ? JSON.stringify(input.metadata) : null,
+      input.dedupeKey ?? null,
+    );
     this.core.people.messageFrom(stored0.userId ?? null);
     const stored: Message = {
       id,
@@ -140,7 +139,7 @@ export class Messages {
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
     this.enqueueIndex(row, stored);
-    if (announce) this.core.raise(row, messageEvent(toConversation(row), stored, author));
+    if (announce) this.core.raise(messageEvent(toConversation(row), stored, author));
     this.core.hub.hold({ type: 'message', message: stored });
     return stored;
   }

@@ -97,8 +97,9 @@ export class ConversationRecord {
     set('metadata', 'metadata', (m) => JSON.stringify(m));
   }
 
-  messageAdded(received: string): void {
-    this.sql.exec('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1', received);
+  /** Counts a new message in and answers its seq (the conversation row keeps the last one: no AUTOINCREMENT row per message). */
+  messageAdded(received: string): number {
+    return this.sql.exec<{ last_seq: number }>('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1, last_seq = last_seq + 1 RETURNING last_seq', received).one().last_seq;
   }
 
   messageDeleted(): void {

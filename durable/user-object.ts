@@ -10,7 +10,6 @@
  */
 import type { WebhookEvent } from '../src/webhooks/events';
 import type { Core } from './core';
-import type { KickTarget } from './outbox';
 
 export class UserObject {
   constructor(private core: Core) {}
@@ -19,8 +18,7 @@ export class UserObject {
     const { core } = this;
     core.transact(() => {
       core.sql.exec('INSERT INTO stream_owner (only_row, app_id, owner_id) VALUES (1, ?, ?) ON CONFLICT DO NOTHING', appId, userId);
-      core.stream.append(event);
-      core.outbox.enqueueKick(appId, userId);
+      core.raise(event);
     });
     core.afterCommit();
   }
@@ -31,11 +29,4 @@ export class UserObject {
     return this.core.sql.exec<{ conversation_id: string }>('SELECT conversation_id FROM default_conversation').one().conversation_id;
   }
 
-  /** Whose events this object streams: its conversation, or the user it was named after. */
-  streamOwner(): KickTarget | undefined {
-    const row = this.core.record.row();
-    if (row) return { appId: row.app_id, id: row.id };
-    const owner = this.core.sql.exec<{ app_id: string; owner_id: string }>('SELECT app_id, owner_id FROM stream_owner').toArray()[0];
-    return owner && { appId: owner.app_id, id: owner.owner_id };
-  }
 }

@@ -13,6 +13,7 @@
  * that is what lets its alarm kick the queue again when a kick was lost
  * (`nextKick`), without any bookkeeping per event.
  */
+import { claimShape } from '../src/schema/webhook-queue';
 import type { WebhookEvent } from '../src/webhooks/events';
 
 /**
@@ -49,6 +50,9 @@ type CursorRow = {
   since: string | null;
   /** 1 when the last consumer that served this object did not list the webhook (deleted): no kick is owed to it. */
   orphaned: number;
+  /** The batch size and lease the consumer last claimed with, so the outbox can claim the same way at drain time; null until then. */
+  batch_limit: number | null;
+  lease_ms: number | null;
 };
 
 export type EventRow = { seq: number; id: string; type: string; created_at: string; payload: string };
@@ -90,18 +94,45 @@ export class WebhookStream {
     return seq;
   }
 
-  /** The webhook's cursor, created on its first claim; the filter is rewritten only when it changed (rare). */
-  private cursor(sub: StreamSubscription): CursorRow {
+  /**
+   * The webhook's cursor, created on its first claim; the filter and the
+   * claim's shape are rewritten only when they changed (rare). A claim made
+   * at drain time passes no shape: it reuses the cursor's.
+   */
+  private cursor(sub: StreamSubscription, shape?: { limit: number; leaseMs: number }): CursorRow {
     const triggers = JSON.stringify(sub.triggers);
     const row = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE webhook_id = ?', sub.id).toArray()[0];
+    const limit = shape?.limit ?? row?.batch_limit ?? null;
+    const leaseMs = shape?.leaseMs ?? row?.lease_ms ?? null;
     if (row) {
-      if (row.triggers !== triggers || row.since !== sub.createdAt || row.orphaned) {
-        this.sql.exec('UPDATE webhook_cursors SET triggers = ?, since = ?, orphaned = 0 WHERE webhook_id = ?', triggers, sub.createdAt, sub.id);
+      if (row.triggers !== triggers || row.since !== sub.createdAt || row.orphaned || row.batch_limit !== limit || row.lease_ms !== leaseMs) {
+        this.sql.exec(
+          'UPDATE webhook_cursors SET triggers = ?, since = ?, orphaned = 0, batch_limit = ?, lease_ms = ? WHERE webhook_id = ?',
+          triggers,
+          sub.createdAt,
+          limit,
+          leaseMs,
+          sub.id,
+        );
       }
       return row;
     }
-    this.sql.exec('INSERT INTO webhook_cursors (webhook_id, triggers, since) VALUES (?, ?, ?)', sub.id, triggers, sub.createdAt);
-    return { webhook_id: sub.id, acked_seq: 0, inflight_end: null, attempts: 0, failing_since: null, next_attempt_at: null, lease_until: null, lease_id: null, triggers, since: sub.createdAt, orphaned: 0 };
+    this.sql.exec('INSERT INTO webhook_cursors (webhook_id, triggers, since, batch_limit, lease_ms) VALUES (?, ?, ?, ?, ?)', sub.id, triggers, sub.createdAt, limit, leaseMs);
+    return {
+      webhook_id: sub.id,
+      acked_seq: 0,
+      inflight_end: null,
+      attempts: 0,
+      failing_since: null,
+      next_attempt_at: null,
+      lease_until: null,
+      lease_id: null,
+      triggers,
+      since: sub.createdAt,
+      orphaned: 0,
+      batch_limit: limit,
+      lease_ms: leaseMs,
+    };
   }
 
   /**
@@ -140,14 +171,40 @@ export class WebhookStream {
       .toArray();
   }
 
-  hasPending(sub: StreamSubscription): boolean {
-    const c = this.cursor(sub);
-    return this.pending(sub, c.acked_seq, null, 1).length > 0;
-  }
-
   /** Hands out the webhook's next batch under a lease, or says why not now. */
   claim(sub: StreamSubscription, limit: number, leaseMs: number, now = Date.now()): BatchClaim {
-    const c = this.cursor(sub);
+    return this.claimFor(sub, { limit, leaseMs }, leaseMs, now);
+  }
+
+  /**
+   * At drain time: the next batch of every webhook a consumer has claimed
+   * for here before (so its filter and batch size are known), claimed the
+   * way it claims, with `graceMs` more lease for the time the batch waits in
+   * the queue. What the feed message carries, so the consumer delivers
+   * without a round trip to ask.
+   */
+  claimKnown(graceMs: number, now = Date.now()): { claims: (Extract<BatchClaim, { state: 'ready' }> & { webhookId: string })[]; known: Record<string, string> } {
+    const cursors = this.sql.exec<CursorRow>('SELECT * FROM webhook_cursors WHERE orphaned = 0 AND batch_limit IS NOT NULL AND lease_ms IS NOT NULL AND triggers IS NOT NULL').toArray();
+    const claims: (Extract<BatchClaim, { state: 'ready' }> & { webhookId: string })[] = [];
+    const known: Record<string, string> = {};
+    for (const c of cursors) {
+      const sub = { id: c.webhook_id, triggers: JSON.parse(c.triggers!) as string[], createdAt: c.since ?? '' };
+      known[c.webhook_id] = claimShape(sub.triggers, sub.createdAt, c.batch_limit!, c.lease_ms!);
+      const claim = this.claimFor(sub, undefined, c.lease_ms! + graceMs, now);
+      if (claim.state === 'ready') claims.push({ ...claim, webhookId: c.webhook_id });
+    }
+    return { claims, known };
+  }
+
+  /** Claims made at drain time whose feed message never left (the queue refused it): the batches are free again at once. */
+  release(leaseIds: string[]): void {
+    if (leaseIds.length === 0) return;
+    this.sql.exec(`UPDATE webhook_cursors SET lease_until = NULL, lease_id = NULL WHERE lease_id IN (${leaseIds.map(() => '?').join(', ')})`, ...leaseIds);
+  }
+
+  private claimFor(sub: StreamSubscription, shape: { limit: number; leaseMs: number } | undefined, leaseMs: number, now: number): BatchClaim {
+    const c = this.cursor(sub, shape);
+    const limit = shape?.limit ?? c.batch_limit ?? 1;
     if (c.lease_until !== null && c.lease_until > now) return { state: 'busy' };
     if (c.next_attempt_at !== null && c.next_attempt_at > now) return { state: 'waiting', until: c.next_attempt_at };
     const rows = this.pending(sub, c.acked_seq, c.inflight_end, limit);

@@ -52,8 +52,9 @@ interface Plan {
   copyDelays: [number, number][];
   /**
    * How long to wait for the last events after the storm. It covers a webhook lease
-   * (WEBHOOK_TIMEOUT_MS + 5 s + 60 s): a consumer killed between claiming a batch and
-   * settling it holds that conversation's webhook until its lease lapses.
+   * claimed at drain time (WEBHOOK_TIMEOUT_MS + 5 s + 60 s + FEED_CLAIM_GRACE_MS 10 s): a
+   * feed message lost in a kill, or a consumer killed between delivering a batch and
+   * reporting it, holds that conversation's webhook until its lease lapses.
    */
   drainMs: number;
 }
@@ -63,8 +64,8 @@ const PLANS: Record<'full' | 'quick', Plan> = {
   // while Parley is still catching up with the channels' redeliveries and the webhook retries (a crash
   // loop), late enough that most conversations get no new message afterwards. The quick plan kills
   // during the users' first contacts instead.
-  full: { ingestMs: 100_000, kills: [55_000, 62_000], outage: { from: 30_000, ms: 60_000 }, copyDelays: [[1_000, 20_000], [8_000, 30_000]], drainMs: 75_000 },
-  quick: { ingestMs: 35_000, kills: [8_000, 24_000], outage: { from: 12_000, ms: 15_000 }, copyDelays: [[1_000, 6_000], [3_000, 12_000]], drainMs: 75_000 },
+  full: { ingestMs: 100_000, kills: [55_000, 62_000], outage: { from: 30_000, ms: 60_000 }, copyDelays: [[1_000, 20_000], [8_000, 30_000]], drainMs: 90_000 },
+  quick: { ingestMs: 35_000, kills: [8_000, 24_000], outage: { from: 12_000, ms: 15_000 }, copyDelays: [[1_000, 6_000], [3_000, 12_000]], drainMs: 90_000 },
 };
 
 /**

@@ -1,12 +1,11 @@
 /**
- * The `index` queue consumer: applies a batch of keyed ops to D1 in one
- * `batch()` (one round trip, one transaction). Upserts are keyed by message id
- * and deletes are idempotent, so a redelivered batch changes nothing. If D1
- * fails, the whole batch is retried by the queue; a body that does not parse
- * is acknowledged and logged, since retrying it can never succeed. Once D1
- * holds the batch, each conversation is told which of its ops it can drop
- * (`ack`): a conversation sends again what was never confirmed, so an op lost
- * with a queue message is not lost from the index.
+ * Index ops applied to D1: `applyIndexOps` writes a list of keyed ops in one
+ * `batch()` (one round trip, one transaction); the feed consumer uses it for
+ * the ops a conversation's feed message carries. Upserts are keyed by message
+ * id and deletes are idempotent, so a redelivered op changes nothing. The
+ * `index` queue consumer (an app's purges) retries its whole batch when D1
+ * fails; a body that does not parse is acknowledged and logged, since
+ * retrying it can never succeed.
  */
 import * as v from 'valibot';
 import { conversationStub } from '../api/context';
@@ -24,7 +23,11 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
   // Purges talk to Durable Objects, not D1; each is idempotent (emptying an empty object changes nothing).
   const purges = ops.flatMap((op) => (op.op === 'stream.purge' ? [op] : []));
   await Promise.all(purges.map((op) => conversationStub(env, op.appId, op.streamId).purge()));
-  if (ops.length === purges.length) return;
+  if (!(await applyIndexOps(env, ops))) batch.retryAll();
+}
+
+/** Writes the ops to D1 in one transaction; false when D1 refused them (nothing was written). */
+export async function applyIndexOps(env: Env, ops: IndexOp[]): Promise<boolean> {
   const db = env.DB;
   const statements: D1PreparedStatement[] = [];
   const lastUpdated = new Map<string, { appId: string; at: string }>();
@@ -89,37 +92,13 @@ export async function consumeIndexBatch(batch: MessageBatch<unknown>, env: Env):
         .bind(at, conversationId, appId, at),
     );
   }
+  if (statements.length === 0) return true;
   try {
     await db.batch(statements);
+    return true;
   } catch (err) {
-    // D1 unavailable: the whole batch comes back after the queue's retry delay (every op is idempotent).
-    console.error(`index: D1 refused a batch of ${ops.length} ops; the queue retries it`, err instanceof Error ? err.message : String(err));
-    batch.retryAll();
-    return;
+    // D1 unavailable: the sender brings the ops again (every op is idempotent).
+    console.error(`index: D1 refused a batch of ${ops.length} ops; they are sent again`, err instanceof Error ? err.message : String(err));
+    return false;
   }
-  await confirm(env, ops);
-}
-
-/**
- * One call per conversation in the batch. A failed confirmation is only
- * logged: D1 holds the ops, and the conversation sending them again later
- * changes nothing (every op is idempotent).
- */
-async function confirm(env: Env, ops: IndexOp[]): Promise<void> {
-  const byConversation = new Map<string, { appId: string; conversationId: string; ids: number[] }>();
-  for (const op of ops) {
-    if (op.op === 'stream.purge' || op.ack === undefined) continue;
-    const conversationId = op.op === 'conversation.upsert' ? op.conversation.id : op.conversationId;
-    const key = `${op.appId}/${conversationId}`;
-    const entry = byConversation.get(key) ?? { appId: op.appId, conversationId, ids: [] };
-    entry.ids.push(op.ack);
-    byConversation.set(key, entry);
-  }
-  await Promise.all(
-    [...byConversation.values()].map((c) =>
-      conversationStub(env, c.appId, c.conversationId)
-        .indexApplied(c.ids)
-        .catch((err: unknown) => console.error(`index: confirming ${c.ids.length} ops to ${c.conversationId} failed; it sends them again later`, err instanceof Error ? err.message : String(err))),
-    ),
-  );
 }

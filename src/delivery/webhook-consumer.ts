@@ -1,16 +1,21 @@
 /**
- * The `webhooks` queue consumer. A queue message is a kick for one
- * conversation; for each of the app's webhooks the consumer claims the next
- * batch from the conversation's DO (which keeps event N+1 behind event N per
- * webhook), POSTs it signed, logs the attempt in D1, and tells the DO the
- * outcome: settled (2xx, or refused for good and dead-lettered) or retry at a
- * capped, jittered exponential delay. A failing webhook is retried for
+ * The `webhooks` queue consumer. A queue message is one conversation's feed
+ * (see schema/webhook-queue.ts): its index ops, written to D1 first, and a
+ * kick for its webhooks, usually with each webhook's next batch already
+ * claimed by the conversation's DO (which keeps event N+1 behind event N per
+ * webhook). Each batch is POSTed signed and the attempt logged in D1; then
+ * one report tells the DO what happened (index ops D1 holds; the batch
+ * settled — 2xx, or refused for good and dead-lettered — or to retry at a
+ * capped, jittered exponential delay) and brings back the webhook's next
+ * batch, if any. So a message costs the DO one call here, not a claim, a
+ * settle and an index confirmation. A failing webhook is retried for
  * WEBHOOK_RETRY_WINDOW_MS (26 h by default) before its batch is dead-lettered.
  * Webhooks of one conversation are served concurrently, so a slow receiver
  * delays only its own events.
  */
 import * as v from 'valibot';
-import { EVENT_RETENTION_MS, type BatchClaim, type StreamSubscription } from '../../durable/webhook-stream';
+import type { FeedOutcome, FeedWebhook } from '../../durable/webhook-feed';
+import { EVENT_RETENTION_MS } from '../../durable/webhook-stream';
 import { conversationStub } from '../api/context';
 import { userView } from '../api/users';
 import { appWebhooks, type WebhookSubscription } from '../db/integrations';
@@ -20,7 +25,8 @@ import { newId } from '../ids';
 import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
 import { userSlots, type WebhookEvent } from '../webhooks/events';
 import { DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
-import { webhookQueueMessage, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
+import { claimShape, FEED_CLAIM_GRACE_MS, webhookQueueMessage, type FeedClaim, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
+import { applyIndexOps } from './index-consumer';
 
 /** Statuses the contract says are not worth retrying. */
 const PERMANENT = new Set([400, 401, 403, 404, 406]);
@@ -63,16 +69,31 @@ export function retryDelay(policy: RetryPolicy, attempt: number, random = Math.r
 
 export async function consumeWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const policy = retryPolicy(env);
-  const kicks = new Map<string, WebhookKick>();
+  const feeds: { msg: Message<unknown>; kick: WebhookKick; fresh: boolean }[] = [];
   const replays: { msg: Message<unknown>; replay: WebhookReplay }[] = [];
   for (const msg of batch.messages) {
     const parsed = v.safeParse(webhookQueueMessage, msg.body);
     if (!parsed.success) console.error('webhooks: dropping malformed message', JSON.stringify(msg.body).slice(0, 200));
     else if ('replay' in parsed.output) replays.push({ msg, replay: parsed.output });
-    else kicks.set(`${parsed.output.appId}/${parsed.output.conversationId}`, parsed.output);
+    // Batches claimed at drain time are delivered only from a first attempt within the lease's grace (see FEED_CLAIM_GRACE_MS).
+    else feeds.push({ msg, kick: parsed.output, fresh: msg.attempts <= 1 && Date.now() - msg.timestamp.getTime() < FEED_CLAIM_GRACE_MS });
+  }
+  // Every feed's index ops in one D1 transaction; refused, each feed still serves its webhooks, and comes back for its ops.
+  const ops = feeds.flatMap((f) => f.kick.index ?? []);
+  const indexed = ops.length === 0 || (await applyIndexOps(env, ops));
+  const byConversation = new Map<string, typeof feeds>();
+  for (const f of feeds) {
+    const key = `${f.kick.appId}/${f.kick.conversationId}`;
+    byConversation.set(key, [...(byConversation.get(key) ?? []), f]);
   }
   await Promise.all([
-    ...[...kicks.values()].map((kick) => serveConversation(env, policy, kick)),
+    // Feeds of one conversation are served one after another, in the order they came; conversations at once.
+    ...[...byConversation.values()].map(async (group) => {
+      for (const { msg, kick, fresh } of group) {
+        await serveFeed(env, policy, kick, fresh, indexed ? (kick.index ?? []).flatMap((op) => ('ack' in op && op.ack !== undefined ? [op.ack] : [])) : []);
+        if (!indexed && kick.index?.length) msg.retry();
+      }
+    }),
     ...replays.map(async ({ msg, replay }) => {
       if (!(await serveReplay(env, policy, replay))) msg.retry({ delaySeconds: Math.ceil(retryDelay(policy, msg.attempts) / 1000) });
     }),
@@ -106,46 +127,72 @@ async function serveReplay(env: Env, policy: RetryPolicy, replay: WebhookReplay)
 }
 
 /**
- * Claims tell the DO which webhooks the app has, and an app with none says so:
- * the DO kicks again until events are served (a kick can be lost), so it must
- * know when no one is owed them.
+ * One feed message, its index ops already in D1: each webhook's batch. Reports tell
+ * the DO which webhooks the app has, and an app with none says so: the DO
+ * kicks again until events are served (a kick can be lost), so it must know
+ * when no one is owed them. The DO's own claims are used when it knew every
+ * webhook as the consumer does; otherwise the first report claims.
  */
-async function serveConversation(env: Env, policy: RetryPolicy, kick: WebhookKick): Promise<void> {
-  const subs = await appWebhooks(env, kick.appId);
-  if (subs.length === 0) {
-    await conversationStub(env, kick.appId, kick.conversationId).webhooksUnsubscribed();
+async function serveFeed(env: Env, policy: RetryPolicy, kick: WebhookKick, fresh: boolean, indexedIds: number[]): Promise<void> {
+  const stub = conversationStub(env, kick.appId, kick.conversationId);
+  // The outbox ids of this feed's index ops D1 now holds: they ride on the first report.
+  let indexed = indexedIds;
+  const takeIndexed = () => {
+    const ids = indexed;
+    indexed = [];
+    return ids;
+  };
+  if (kick.indexOnly) {
+    if (indexed.length) await stub.feedReport({ indexed: takeIndexed(), outcomes: [] });
     return;
   }
-  const ids = subs.map((s) => s.id);
-  await Promise.all(subs.map((sub) => serveWebhook(env, policy, kick, sub, ids)));
-}
-
-async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, webhookIds: string[]): Promise<void> {
-  const stub = conversationStub(env, kick.appId, kick.conversationId);
-  const stream: StreamSubscription = { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt };
+  const subs = await appWebhooks(env, kick.appId);
   // A lease covers a whole round (DNS lookup, send with its timeout, D1 log) with room to spare, so it
   // lapses only if this consumer died; a consumer that merely ran late is fenced out by the lease id.
   const leaseMs = policy.timeoutMs + DNS_TIMEOUT_MS + 60_000;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const claim: BatchClaim = await stub.claimWebhookBatch(stream, sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs, round === 0 ? webhookIds : undefined);
-    if (claim.state !== 'ready') return;
-    const events = JSON.parse(claim.eventsJson) as WebhookEvent[];
-    const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);
-    let stillFailing = false;
-    if (outcome === 'retry') {
-      const failingSince = claim.failingSince ?? Date.now();
-      if (Date.now() - failingSince < policy.windowMs) {
-        await stub.retryWebhook(sub.id, claim.leaseId, Date.now() + retryDelay(policy, claim.attempt));
-        return;
-      }
-      await deadLetter(env, kick, sub, events, `retries exhausted: failing since ${new Date(failingSince).toISOString()}`);
-      stillFailing = true;
-    } else if (outcome !== 'delivered') {
-      await deadLetter(env, kick, sub, events, outcome.reason);
-    }
-    if (!(await stub.settleWebhook(stream, claim.leaseId, claim.lastSeq, stillFailing)).more) return;
+  const webhooks = new Map<string, FeedWebhook & { full: WebhookSubscription }>(
+    subs.map((sub) => [sub.id, { sub: { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt }, limit: sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs, full: sub }]),
+  );
+  const knownAsHere = [...webhooks.values()].every((w) => kick.known?.[w.sub.id] === claimShape(w.sub.triggers, w.sub.createdAt, w.limit, leaseMs));
+  let first: FeedClaim[];
+  if (fresh && subs.length > 0 && knownAsHere) first = (kick.claims ?? []).filter((c) => webhooks.has(c.webhookId));
+  else {
+    const claim = [...webhooks.values()].map(({ sub, limit, leaseMs }) => ({ sub, limit, leaseMs }));
+    first = (await stub.feedReport({ indexed: takeIndexed(), outcomes: [], claim, webhookIds: [...webhooks.keys()] })).claims;
   }
-  await stub.kickWebhooks();
+  if (first.length === 0) {
+    if (indexed.length) await stub.feedReport({ indexed: takeIndexed(), outcomes: [] });
+    return;
+  }
+  await Promise.all(first.map((claim) => serveWebhook(env, policy, kick, webhooks.get(claim.webhookId)!, claim, takeIndexed)));
+}
+
+/** Sends a webhook's batches until none is left (or MAX_ROUNDS, then asks for another kick); each report brings the next. */
+async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, w: FeedWebhook & { full: WebhookSubscription }, claim: FeedClaim, takeIndexed: () => number[]): Promise<void> {
+  const stub = conversationStub(env, kick.appId, kick.conversationId);
+  const { full: sub, ...shape } = w;
+  for (let round = 1; ; round++) {
+    const outcome = await sendBatch(env, policy, kick, sub, claim);
+    const last = round >= MAX_ROUNDS;
+    const { claims } = await stub.feedReport({ indexed: takeIndexed(), outcomes: [outcome], ...(last ? { kickAgain: 'settled' in outcome } : { claim: [shape] }) });
+    if (claims.length === 0) return;
+    claim = claims[0]!;
+  }
+}
+
+/** Delivers one claimed batch and says how it ended, dead-lettering it when it is refused for good or out of retries. */
+async function sendBatch(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, claim: FeedClaim): Promise<FeedOutcome> {
+  const events = JSON.parse(claim.eventsJson) as WebhookEvent[];
+  const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);
+  const settled = { webhookId: sub.id, leaseId: claim.leaseId, lastSeq: claim.lastSeq, settled: true as const };
+  if (outcome === 'retry') {
+    const failingSince = claim.failingSince ?? Date.now();
+    if (Date.now() - failingSince < policy.windowMs) return { webhookId: sub.id, leaseId: claim.leaseId, retryAt: Date.now() + retryDelay(policy, claim.attempt) };
+    await deadLetter(env, kick, sub, events, `retries exhausted: failing since ${new Date(failingSince).toISOString()}`);
+    return { ...settled, stillFailing: true };
+  }
+  if (outcome !== 'delivered') await deadLetter(env, kick, sub, events, outcome.reason);
+  return { ...settled, stillFailing: false };
 }
 
 type Outcome = 'delivered' | 'retry' | { reason: string };

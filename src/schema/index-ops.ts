@@ -1,11 +1,13 @@
 /**
- * Messages on the `index` queue: keyed upserts and deletes that keep D1's
- * queryable copy of conversations and messages in step with the
- * ConversationDOs. Every op is idempotent, so redelivery is harmless. The
- * consumer parses each body with this schema, so a malformed op is dropped
- * loudly instead of poisoning a batch. An op sent from a conversation's outbox
- * carries `ack`, its outbox row id: the consumer hands it back once D1 holds
- * the op, and the conversation sends again the ops never confirmed.
+ * Index ops: keyed upserts and deletes that keep D1's queryable copy of
+ * conversations and messages in step with the ConversationDOs. A
+ * conversation's ops travel in its feed messages on the `webhooks` queue
+ * (see webhook-queue.ts), each with `ack`, its outbox row id: the consumer
+ * hands it back once D1 holds the op, and the conversation sends again the
+ * ops never confirmed. The `index` queue carries the rest (an app's purges).
+ * Every op is idempotent, so redelivery is harmless; the consumer parses each
+ * body with this schema, so a malformed op is dropped loudly instead of
+ * poisoning a batch.
  */
 import * as v from 'valibot';
 import { conversationView } from './conversation';

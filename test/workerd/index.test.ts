@@ -15,6 +15,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/env';
 import type { IndexOp } from '../../src/schema/index-ops';
+import type { WebhookKick } from '../../src/schema/webhook-queue';
 import { call } from './helpers';
 import {
   addConversation,
@@ -182,9 +183,10 @@ describe('D1 message index', () => {
 // ---- reordered redelivery -------------------------------------------------
 
 /**
- * Makes the DO hand its queue sends to `captured` instead of the real queue,
- * so the test owns the exact ops the DO emitted (in outbox order). Replaces
- * only this instance's env; returns the restore.
+ * Makes the DO hand its feed messages to `captured` instead of the real
+ * webhooks queue, keeping the index ops they carry, so the test owns the
+ * exact ops the DO emitted (in outbox order). Replaces only this instance's
+ * env; returns the restore.
  */
 async function captureIndexOps(f: Fixture, captured: IndexOp[]): Promise<() => Promise<void>> {
   const stub = conversationDO(f.appId, f.conversationId);
@@ -192,11 +194,10 @@ async function captureIndexOps(f: Fixture, captured: IndexOp[]): Promise<() => P
     const holder = instance as unknown as { env: Env; __realEnv?: Env };
     const real = holder.env;
     const fake = {
-      send: async (body: IndexOp) => void captured.push(body),
-      sendBatch: async (msgs: Iterable<MessageSendRequest<IndexOp>>) => void captured.push(...[...msgs].map((m) => m.body)),
-    } as unknown as Queue<IndexOp>;
+      sendBatch: async (msgs: Iterable<MessageSendRequest<WebhookKick>>) => void captured.push(...[...msgs].flatMap((m) => m.body.index ?? [])),
+    } as unknown as Queue<WebhookKick>;
     holder.__realEnv = real;
-    holder.env = Object.create(real, { INDEX_QUEUE: { value: fake } }) as Env;
+    holder.env = Object.create(real, { WEBHOOKS_QUEUE: { value: fake } }) as Env;
   });
   return async () => {
     await runInDurableObject(stub, (instance) => {

@@ -9,11 +9,12 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelLedger } from '../../durable/channel-ledger';
 import type { Env } from '../../src/env';
+import { FEED_CLAIM_GRACE_MS, type WebhookKick } from '../../src/schema/webhook-queue';
 import { eventually, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './channels/harness';
 import { conversationDO, indexRows, newConversation, outboxRows, postText, sleep } from './load-fixtures';
 
 type Stub = ReturnType<typeof conversationDO>;
-type QueueName = 'WEBHOOKS_QUEUE' | 'DELIVERIES_QUEUE' | 'INDEX_QUEUE';
+type QueueName = 'WEBHOOKS_QUEUE' | 'DELIVERIES_QUEUE';
 
 /** A queue that accepts every send and delivers nothing, as a crashed local runtime does; it keeps what it was given. */
 function blackHole() {
@@ -53,34 +54,48 @@ afterEach(async () => {
 });
 
 describe('lost webhook kicks', () => {
-  it('a kick lost after the outbox drained is sent again by the alarm, and the event is delivered', async () => {
+  it('a feed message lost after the outbox drained is made good by the alarm once its claims lapse, and the event is delivered', { timeout: 30_000 }, async () => {
     const receiver = new WebhookReceiver();
     spy = routeFetch({ [RECEIVER_ORIGIN]: receiver });
     const f = await newConversation('Lost kicks: webhooks');
     await subscribe(f.appId, f.auth);
     const stub = conversationDO(f.appId, f.conversationId);
-    const lost = blackHole();
-    // The default re-kick wait while the queue loses kicks, so the alarm does not kick into the void meanwhile.
-    undo = await withEnv(stub, { WEBHOOKS_QUEUE: lost.queue }, '60000');
+    const ofMessage = (id: string) => receiver.ofType('conversation:message').filter((e) => (e.payload.message as { id: string }).id === id);
+    // A first message served for real: the consumer's report tells the object how it claims for the webhook.
+    const first = (await postText(f, 'served')).body.messages[0].id as string;
+    await eventually(() => expect(ofMessage(first)).toHaveLength(1));
+    await eventually(async () => expect(await outboxRows(f.appId, f.conversationId)).toEqual([]));
 
-    const posted = await postText(f, 'the kick for this one is lost');
+    const lost = blackHole();
+    // The default re-kick wait while the queue loses messages, so the alarm does not kick into the void meanwhile.
+    undo = await withEnv(stub, { WEBHOOKS_QUEUE: lost.queue }, '60000');
+    const posted = await postText(f, 'the feed message for this one is lost');
     expect(posted.status).toBe(201);
     const messageId = posted.body.messages[0].id as string;
-    const delivered = () => receiver.ofType('conversation:message').filter((e) => (e.payload.message as { id: string }).id === messageId);
-    await eventually(async () => expect(lost.sent, 'the kick left the outbox').toEqual([{ appId: f.appId, conversationId: f.conversationId }]));
+    await eventually(() => expect(lost.sent, 'the feed left the outbox').toHaveLength(1));
+    const feed = lost.sent[0] as WebhookKick;
+    expect(feed).toMatchObject({ appId: f.appId, conversationId: f.conversationId });
+    expect(feed.index?.map((op) => op.op), 'the index op rides in the same message').toEqual(['message.upsert']);
+    // Each webhook's next batch, claimed at drain time: the consumer would have delivered without asking.
+    expect(feed.claims, 'the webhook\'s claimed batch').toHaveLength(1);
+    for (const c of feed.claims!) expect((JSON.parse(c.eventsJson) as { payload: { message?: { id: string } } }[]).map((e) => e.payload.message?.id)).toContain(messageId);
     expect((await outboxRows(f.appId, f.conversationId)).filter((r) => r.queue === 'webhooks')).toEqual([]);
     await sleep(300);
-    expect(delivered(), 'nothing delivers it: its kick is gone').toEqual([]);
-    expect(await alarmOf(stub), 'the event still owed keeps an alarm set').not.toBeNull();
+    expect(ofMessage(messageId), 'nothing delivers it: its feed message is gone').toEqual([]);
+    const alarm = await alarmOf(stub);
+    expect(alarm, 'the claims still owed keep an alarm set').not.toBeNull();
+    expect(alarm!, 'no later than the claims lapse').toBeLessThanOrEqual(Date.now() + 20_000 + 5_000 + 60_000 + FEED_CLAIM_GRACE_MS);
 
-    // The queue works again (with the short re-kick wait kept); the alarm alone brings the event out.
+    // The queue works again; time passes beyond the claims' lease (as it would for a message lost in a crash).
     await undo();
     undo = await withEnv(stub, {});
+    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec('UPDATE webhook_cursors SET lease_until = ? WHERE lease_until IS NOT NULL', Date.now() - 1));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    await eventually(() => expect(delivered()).toHaveLength(1));
-    expect(await kickWatch(stub)).toEqual([{ name: 'webhooks', rekicks: 1 }]);
-    // Caught up (event delivered, index ops confirmed): no alarm is left to fire.
+    await eventually(() => expect(ofMessage(messageId)).toHaveLength(1));
+    // Caught up (event delivered, index op confirmed): no alarm is left to fire.
+    await eventually(async () => expect(await outboxRows(f.appId, f.conversationId)).toEqual([]));
     await eventually(async () => expect(await alarmOf(stub)).toBeNull());
+    expect(await indexRows(f.conversationId).then((rows) => rows.map((r) => r.id))).toEqual([first, messageId]);
   });
 
   it('nothing is kicked again once the stream is caught up', async () => {
@@ -97,7 +112,7 @@ describe('lost webhook kicks', () => {
           return real.WEBHOOKS_QUEUE.sendBatch(batch as MessageSendRequest<never>[]);
         },
       },
-      // Longer than the index queue's batch timeout (1 s), so confirmations come well within it.
+      // Longer than a consumer takes to report, so the confirmation comes well within it.
     }), '1500');
     const posted = await postText(f, 'served at once');
     const messageId = posted.body.messages[0].id as string;
@@ -159,11 +174,11 @@ describe('lost index ops', () => {
     const stub = conversationDO(f.appId, f.conversationId);
     await eventually(async () => expect(await outboxRows(f.appId, f.conversationId)).toEqual([]));
     const lost = blackHole();
-    undo = await withEnv(stub, { INDEX_QUEUE: lost.queue }, '60000');
+    undo = await withEnv(stub, { WEBHOOKS_QUEUE: lost.queue }, '60000');
     const posted = await postText(f, 'its index op is lost');
     const messageId = posted.body.messages[0].id as string;
     await eventually(() => expect(lost.sent).toHaveLength(1));
-    expect(lost.sent[0]).toMatchObject({ op: 'message.upsert', message: { id: messageId }, ack: expect.any(Number) });
+    expect(lost.sent[0]).toMatchObject({ index: [{ op: 'message.upsert', message: { id: messageId }, ack: expect.any(Number) }] });
     await sleep(300);
     expect(await indexRows(f.conversationId)).toEqual([]);
     expect((await outboxRows(f.appId, f.conversationId)).map((r) => r.queue), 'kept until the consumer confirms it').toEqual(['index']);
