@@ -42,6 +42,8 @@ export class Outbox {
   private sql: SqlStorage;
   private draining = false;
   private drainAgain = false;
+  /** The last drain failed (a queue refused a send): the alarm retries it soon, not at the safety net's pace. */
+  private drainFailed = false;
   /**
    * Outbox rows up to this id were sent (or are in a sendBatch right now) by
    * this instance. Kicks are deleted once sent; index ops stay until their
@@ -195,10 +197,10 @@ export class Outbox {
    * Sets the one alarm for the earliest job: an outbox drain to retry (when
    * unsent rows wait), unconfirmed index ops to send again, and kicks for
    * webhooks and deliveries that are owed and not served. It is set only
-   * while something is owed: a conversation whose queues are caught up has
-   * none. The in-memory copy of the alarm time is updated before each await,
-   * so interleaved calls agree, and storage applies their setAlarm/deleteAlarm
-   * in call order.
+   * while something is owed; once a conversation's queues are caught up its
+   * last alarm fires once more and is not set again. The in-memory copy of the alarm time is updated before each await,
+   * so interleaved calls agree, and storage applies their setAlarm calls in
+   * call order.
    */
   async schedule(): Promise<void> {
     if (this.alarmAt === undefined) {
@@ -211,15 +213,13 @@ export class Outbox {
     const wakes = [kicks.webhooks, ...kicks.deliveries.map((k) => k.at)].filter((t): t is number => t !== null);
     if (this.indexSends[0]) wakes.push(this.indexSends[0].at + this.watch.interval(this.indexResends));
     const wake = wakes.length ? Math.min(...wakes) : null;
-    let want: number | null = outboxWaiting ? Date.now() + DRAIN_RETRY_MS : null;
+    // Rows waiting for a drain that is under way only need the safety net (a crash mid-drain); a failed drain is retried soon.
+    let want: number | null = outboxWaiting ? Date.now() + (this.drainFailed ? DRAIN_RETRY_MS : this.watch.interval(0)) : null;
     if (wake !== null) want = want === null ? wake : Math.min(want, wake);
-    if (want === null) {
-      if (this.alarmAt !== null) {
-        this.alarmAt = null;
-        await this.ctx.storage.deleteAlarm();
-      }
-      return;
-    }
+    // Nothing owed: an alarm already set is left to fire (it finds nothing and sets none), not deleted. Deleting it
+    // after every message and setting it again with the next costs a storage write each time; a conversation busy
+    // for a while thus pays one alarm, not two alarm writes per message.
+    if (want === null) return;
     // An alarm set earlier already covers this; rewriting it on every commit would cost a storage write per message.
     if (this.alarmAt !== null && this.alarmAt <= want) return;
     this.alarmAt = want;
@@ -279,12 +279,13 @@ export class Outbox {
           await this.sendFeed(batch, from);
         }
       }
+      this.drainFailed = false;
     } catch (err) {
+      this.drainFailed = true;
       // The rows stay in the outbox; the alarm retries them.
       console.error('outbox drain failed; the alarm will retry', err instanceof Error ? err.message : String(err));
     } finally {
       this.draining = false;
-      // With the outbox empty the alarm is dropped (firing it would cost a DO request); with rows left it stays.
       await this.schedule();
       // A commit that landed while the alarm was rescheduled asked for another pass.
       if (this.drainAgain) this.ctx.waitUntil(this.drain());

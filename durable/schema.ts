@@ -9,7 +9,9 @@
  * Message `seq` comes from the conversation row's `last_seq` and outbox ids
  * grow with time, so new objects need no AUTOINCREMENT (each insert into such
  * a table writes a second row, to sqlite_sequence); events need none either,
- * since the newest event is never deleted.
+ * since the newest event is never deleted. Tables keyed by text are WITHOUT
+ * ROWID in new objects: the key is the row, not a second b-tree beside it,
+ * so an insert writes one row instead of two.
  */
 import { LEDGER_MIGRATION } from './channel-ledger';
 import { STREAM_MIGRATION } from './webhook-stream';
@@ -135,7 +137,7 @@ export const CURRENT_SCHEMA = `
     last_read TEXT,
     client_associations TEXT NOT NULL DEFAULT '[]',
     joined_at TEXT NOT NULL
-  );
+  ) WITHOUT ROWID;
   CREATE TABLE outbox (
     id INTEGER PRIMARY KEY,
     queue TEXT NOT NULL,
@@ -162,14 +164,14 @@ export const CURRENT_SCHEMA = `
     orphaned INTEGER NOT NULL DEFAULT 0,
     batch_limit INTEGER,
     lease_ms INTEGER
-  );
+  ) WITHOUT ROWID;
   CREATE TABLE stream_owner (
     only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
     app_id TEXT NOT NULL,
     owner_id TEXT NOT NULL
   );
   CREATE TABLE default_conversation (only_row INTEGER PRIMARY KEY CHECK (only_row = 1), conversation_id TEXT NOT NULL);
-  CREATE TABLE deleted_messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+  CREATE TABLE deleted_messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
   CREATE TABLE channel_clients (
     id TEXT PRIMARY KEY,
     integration_id TEXT NOT NULL,
@@ -180,8 +182,8 @@ export const CURRENT_SCHEMA = `
     last_inbound_at INTEGER,
     choices TEXT NOT NULL DEFAULT '[]',
     added_at INTEGER NOT NULL
-  );
-  CREATE TABLE inbound_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
+  ) WITHOUT ROWID;
+  CREATE TABLE inbound_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
   CREATE INDEX inbound_seen_by_age ON inbound_seen(at);
   CREATE TABLE deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -206,7 +208,7 @@ export const CURRENT_SCHEMA = `
     sent_at INTEGER NOT NULL,
     delivered INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client_id, channel_message_id)
-  );
+  ) WITHOUT ROWID;
   CREATE INDEX sent_by_time ON sent(client_id, sent_at);
   CREATE TABLE parked_receipts (
     client_id TEXT NOT NULL,
@@ -215,13 +217,13 @@ export const CURRENT_SCHEMA = `
     error TEXT,
     at INTEGER NOT NULL,
     PRIMARY KEY (client_id, channel_message_id, status)
-  );
+  ) WITHOUT ROWID;
   CREATE TABLE kick_watch (
     name TEXT PRIMARY KEY,
     kicked_at INTEGER NOT NULL,
     rekicks INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL DEFAULT 0
-  );
+  ) WITHOUT ROWID;
   CREATE TABLE schema_version (version INTEGER NOT NULL);`;
 
 export function migrate(sql: SqlStorage): void {

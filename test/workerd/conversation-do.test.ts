@@ -105,7 +105,8 @@ function describeSchema(sql: SqlStorage) {
     tables.map((t) => [
       t,
       {
-        columns: sql.exec(`PRAGMA table_info(${t})`).toArray().map((c) => [c.name, c.type, c.notnull, c.dflt_value, c.pk]),
+        // A key column is NOT NULL either way in effect: WITHOUT ROWID tables (new objects) say so, rowid tables do not.
+        columns: sql.exec(`PRAGMA table_info(${t})`).toArray().map((c) => [c.name, c.type, c.pk ? 1 : c.notnull, c.dflt_value, c.pk]),
         indexes: sql
           .exec<{ name: string; unique: number }>(`PRAGMA index_list(${t})`)
           .toArray()
@@ -122,22 +123,27 @@ function dropAll(sql: SqlStorage) {
 }
 
 describe('ConversationDO schema: new objects in one step, old ones by migration', () => {
-  it('a new object built from CURRENT_SCHEMA has the tables, columns and indexes the migrations leave (events keep no id index)', async () => {
+  it('a new object built from CURRENT_SCHEMA has the tables, columns and indexes the migrations leave (events keep no id index; text keys are WITHOUT ROWID)', async () => {
     const f = await newConversation('DO: current schema');
     const stub = conversationDO(f.appId, f.conversationId);
-    const { current, stepwise } = await runInDurableObject(stub, (_i, state) => {
+    const { current, stepwise, withoutRowidNow } = await runInDurableObject(stub, (_i, state) => {
       const sql = state.storage.sql;
       const current = describeSchema(sql);
+      const withoutRowidNow = sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID%' ORDER BY name")
+        .toArray()
+        .map((t) => t.name);
       dropAll(sql);
       for (const step of MIGRATIONS) sql.exec(step);
       const stepwise = describeSchema(sql);
-      return { current, stepwise };
+      return { current, stepwise, withoutRowidNow };
     });
     // The one intended difference: old objects keep the unique index on events.id that nothing needs.
     stepwise.events!.indexes = stepwise.events!.indexes.filter(([unique, cols]) => !(unique === 1 && cols === 'id'));
     // schema_version is created by migrate() itself on the stepwise path.
     delete current.schema_version;
     expect(current).toEqual(stepwise);
+    expect(withoutRowidNow).toEqual(['channel_clients', 'deleted_messages', 'inbound_seen', 'kick_watch', 'parked_receipts', 'participants', 'sent', 'webhook_cursors']);
   });
 
   it('an old object moving to seq from the conversation row continues after its highest seq, deleted messages included', async () => {
