@@ -33,9 +33,11 @@ import { migrate } from './schema';
 import { UserObject } from './user-object';
 import { WebhookFeed, type FeedReport } from './webhook-feed';
 import { SOCKET_USER_HEADER, WebMessenger, type WebPost } from './web-messenger';
+import { SwitchboardState, type ControlRequest } from './switchboard';
+import type { SwitchboardConfig } from '../src/schema/switchboard';
 
 // What the Worker imports from here, wherever it lives now.
-export type { Activity, ConversationInit, DeliveryReport, FeedReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
+export type { Activity, ControlRequest, ConversationInit, DeliveryReport, FeedReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
 export { SOCKET_USER_HEADER, TYPING, WEB };
 
 export class ConversationDO extends DurableObject<Env> {
@@ -49,6 +51,7 @@ export class ConversationDO extends DurableObject<Env> {
   private activities: Activities;
   private user: UserObject;
   private feed: WebhookFeed;
+  private switchboard: SwitchboardState;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -63,6 +66,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.activities = new Activities(this.core);
     this.user = new UserObject(this.core);
     this.feed = new WebhookFeed(this.core);
+    this.switchboard = new SwitchboardState(this.core, this.messages);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.core.sql);
       this.core.outbox.started();
@@ -129,11 +133,18 @@ export class ConversationDO extends DurableObject<Env> {
     return this.activities.apply(activity);
   }
 
+  // ---- switchboard --------------------------------------------------------
+
+  /** passControl, offerControl, acceptControl or releaseControl, in order with the conversation's messages. */
+  control(req: ControlRequest): Result<Conversation> {
+    return this.switchboard.act(req);
+  }
+
   // ---- channels: inbound --------------------------------------------------
 
   /** What a channel sent for one client of this conversation, in the channel's order; a redelivery changes nothing. */
-  receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
-    return this.inbound.receive(client, events);
+  receive(client: InboundClient, events: ReceivedEvent[], switchboard?: SwitchboardConfig | null): Result<{ stored: number; duplicates: number }> {
+    return this.inbound.receive(client, events, switchboard);
   }
 
   // ---- channels: outbound (driven by the deliveries queue consumer) ---------

@@ -17,6 +17,8 @@ import type { Deliveries } from './deliveries';
 import type { Messages } from './messages';
 import { userRef, type ParticipantRow } from './participants';
 import { toConversation, type ConversationRow } from './record';
+import { beforeUserMessage } from './switchboard';
+import type { SwitchboardConfig } from '../src/schema/switchboard';
 
 /** A channel identity as the inbound pipeline resolved it. */
 export interface InboundClient {
@@ -47,7 +49,7 @@ export class Inbound {
     private deliveries: Deliveries,
   ) {}
 
-  receive(client: InboundClient, events: ReceivedEvent[]): Result<{ stored: number; duplicates: number }> {
+  receive(client: InboundClient, events: ReceivedEvent[], switchboard?: SwitchboardConfig | null): Result<{ stored: number; duplicates: number }> {
     const { core } = this;
     const row = core.record.live();
     if (!row) return NOT_FOUND;
@@ -62,7 +64,8 @@ export class Inbound {
     core.transact(() => {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
       this.touchClient(row, client, participant, wroteIn ? now : undefined, now, source);
-      const conversation = toConversation(row);
+      // A user's message may put the conversation back on the switchboard's default; everything raised here carries that.
+      const conversation = toConversation(events.some((e) => e.kind === 'message') ? beforeUserMessage(core, row, switchboard) : row);
       for (const e of events) {
         switch (e.kind) {
           case 'message': {

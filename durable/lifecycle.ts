@@ -13,6 +13,7 @@ import { NOT_FOUND, type Core } from './core';
 import type { Messages } from './messages';
 import { toParticipant, userRef } from './participants';
 import { toConversation, type ConversationInit } from './record';
+import { startingController } from './switchboard';
 
 export class Lifecycle {
   constructor(
@@ -30,7 +31,7 @@ export class Lifecycle {
     }
     const now = new Date().toISOString();
     core.transact(() => {
-      core.record.insert(init, now);
+      core.record.insert(init, now, startingController(init.switchboard));
       for (const p of init.participants) core.people.insert(p.userId, p.userExternalId, now);
       core.enqueueConversation();
       const first = init.participants[0];

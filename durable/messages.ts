@@ -11,11 +11,13 @@ import { fail, type Result } from '../src/http/errors';
 import { newId } from '../src/ids';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
+import type { SwitchboardConfig } from '../src/schema/switchboard';
 import { messageEvent, type UserRef } from '../src/webhooks/events';
 import { WEB, type LedgerClient } from './channel-ledger';
 import { NOT_FOUND, NOT_PARTICIPANT, type Core } from './core';
 import { userRef } from './participants';
 import { toConversation, type ConversationRow } from './record';
+import { beforeUserMessage } from './switchboard';
 
 export interface NewMessage {
   author: StoredAuthor;
@@ -28,6 +30,8 @@ export interface NewMessage {
   destination?: { integrationId: string } | { integrationType: string };
   /** Channel-native payloads that replace rendering for that channel. */
   override?: Record<string, { payload?: unknown }>;
+  /** The app's switchboard (null: none), given by callers that store user messages: see beforeUserMessage. */
+  switchboard?: SwitchboardConfig | null;
 }
 
 export interface MessagePage {
@@ -111,6 +115,7 @@ export class Messages {
     author?: UserRef,
     announce = true,
   ): Message {
+    if (input.author.type === 'user' && input.switchboard !== undefined) row = beforeUserMessage(this.core, row, input.switchboard);
     const id = newId();
     const received = input.received ?? new Date().toISOString();
     const stored0 = { ...input.author };

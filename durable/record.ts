@@ -5,6 +5,7 @@
  * Only this file writes SQL for that table.
  */
 import type { Conversation, ConversationUpdate } from '../src/schema/conversation';
+import type { SwitchboardConfig, SwitchboardIntegrationRef } from '../src/schema/switchboard';
 import type { EventSource } from '../src/webhooks/events';
 
 export interface ConversationInit {
@@ -20,6 +21,8 @@ export interface ConversationInit {
   /** Why it was created (`message` when a channel user's first message opened it) and from where. */
   creationReason?: string;
   source?: EventSource;
+  /** The app's switchboard as the Worker's cache has it: an enabled one puts the new conversation on its default. */
+  switchboard?: SwitchboardConfig | null;
 }
 
 export type ConversationRow = {
@@ -36,10 +39,17 @@ export type ConversationRow = {
   business_last_read: string | null;
   message_count: number;
   deleted_at: string | null;
+  /** The switchboard integrations in control and offered control (JSON of their refs); null when none. */
+  active_switchboard: string | null;
+  pending_switchboard: string | null;
 };
 
-/** The columns a conversation record has wherever it is kept: this object's row, and the D1 index's (src/db/conversations.ts). */
-export type ConversationColumns = Pick<ConversationRow, 'id' | 'type' | 'is_default' | 'display_name' | 'description' | 'icon_url' | 'metadata' | 'created_at' | 'last_updated_at' | 'business_last_read'>;
+/**
+ * The columns a conversation record has wherever it is kept: this object's row, and the D1 index's
+ * (src/db/conversations.ts), which does not keep the switchboard state.
+ */
+export type ConversationColumns = Pick<ConversationRow, 'id' | 'type' | 'is_default' | 'display_name' | 'description' | 'icon_url' | 'metadata' | 'created_at' | 'last_updated_at' | 'business_last_read'> &
+  Partial<Pick<ConversationRow, 'active_switchboard' | 'pending_switchboard'>>;
 
 export function toConversation(row: ConversationColumns): Conversation {
   return {
@@ -53,6 +63,8 @@ export function toConversation(row: ConversationColumns): Conversation {
     businessLastRead: row.business_last_read,
     lastUpdatedAt: row.last_updated_at ?? row.created_at,
     createdAt: row.created_at,
+    ...(row.active_switchboard ? { activeSwitchboardIntegration: JSON.parse(row.active_switchboard) as SwitchboardIntegrationRef } : {}),
+    ...(row.pending_switchboard ? { pendingSwitchboardIntegration: JSON.parse(row.pending_switchboard) as SwitchboardIntegrationRef } : {}),
   };
 }
 
@@ -70,10 +82,11 @@ export class ConversationRecord {
     return row && !row.deleted_at ? row : undefined;
   }
 
-  insert(init: ConversationInit, now: string): void {
+  /** A new conversation, on `controller` when the app's switchboard gives it one. */
+  insert(init: ConversationInit, now: string, controller: SwitchboardIntegrationRef | null): void {
     this.sql.exec(
-      `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at, active_switchboard)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       init.id,
       init.appId,
       init.type,
@@ -83,6 +96,7 @@ export class ConversationRecord {
       init.iconUrl ?? null,
       init.metadata ? JSON.stringify(init.metadata) : null,
       now,
+      controller && JSON.stringify(controller),
     );
   }
 
@@ -95,6 +109,13 @@ export class ConversationRecord {
     set('description', 'description');
     set('iconUrl', 'icon_url');
     set('metadata', 'metadata', (m) => JSON.stringify(m));
+  }
+
+  /** Who controls the conversation and who was offered control; answers the row as it now is. */
+  setSwitchboard(row: ConversationRow, active: SwitchboardIntegrationRef | null, pending: SwitchboardIntegrationRef | null): ConversationRow {
+    const next = { ...row, active_switchboard: active && JSON.stringify(active), pending_switchboard: pending && JSON.stringify(pending) };
+    this.sql.exec('UPDATE conversation SET active_switchboard = ?, pending_switchboard = ?', next.active_switchboard, next.pending_switchboard);
+    return next;
   }
 
   /** Counts a new message in and answers its seq (the conversation row keeps the last one: no AUTOINCREMENT row per message). */

@@ -98,6 +98,9 @@ export const MIGRATIONS: string[] = [
    UPDATE conversation SET last_seq = max(
      coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
      coalesce((SELECT max(seq) FROM messages), 0));`,
+  // Switchboard state (durable/switchboard.ts), kept on the conversation row so it changes in order with messages.
+  `ALTER TABLE conversation ADD COLUMN active_switchboard TEXT;
+   ALTER TABLE conversation ADD COLUMN pending_switchboard TEXT;`,
 ];
 
 /** Every table as the migrations above leave it, for an object created now. */
@@ -117,7 +120,9 @@ export const CURRENT_SCHEMA = `
     business_last_read TEXT,
     message_count INTEGER NOT NULL DEFAULT 0,
     deleted_at TEXT,
-    last_seq INTEGER NOT NULL DEFAULT 0
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    active_switchboard TEXT,
+    pending_switchboard TEXT
   );
   CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,

@@ -13,6 +13,7 @@ import * as integrations from './api/integrations';
 import * as keys from './api/keys';
 import * as messages from './api/messages';
 import * as participants from './api/participants';
+import * as switchboards from './api/switchboards';
 import * as users from './api/users';
 import * as webhooks from './api/webhooks';
 import * as webhookDeliveries from './api/webhook-deliveries';
@@ -118,6 +119,18 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/conversations/:conversationId/messages', messages.list)
   .delete('/v2/apps/:appId/conversations/:conversationId/messages', messages.removeAll)
   .delete('/v2/apps/:appId/conversations/:conversationId/messages/:messageId', messages.remove)
+  .post('/v2/apps/:appId/conversations/:conversationId/passControl', switchboards.control('passControl'))
+  .post('/v2/apps/:appId/conversations/:conversationId/offerControl', switchboards.control('offerControl'))
+  .post('/v2/apps/:appId/conversations/:conversationId/acceptControl', switchboards.control('acceptControl'))
+  .post('/v2/apps/:appId/conversations/:conversationId/releaseControl', switchboards.control('releaseControl'))
+  .post('/v2/apps/:appId/switchboards', switchboards.create)
+  .get('/v2/apps/:appId/switchboards', switchboards.list)
+  .patch('/v2/apps/:appId/switchboards/:switchboardId', switchboards.update)
+  .delete('/v2/apps/:appId/switchboards/:switchboardId', switchboards.remove)
+  .post('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations', switchboards.createIntegration)
+  .get('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations', switchboards.listIntegrations)
+  .patch('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.updateIntegration)
+  .delete('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.removeIntegration)
   .post('/v2/apps/:appId/attachments', attachments.upload)
   .post('/v2/apps/:appId/conversations/:conversationId/activity', messages.activity)
   .all('*', notFoundRoute);

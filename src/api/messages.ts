@@ -3,6 +3,7 @@
  * delete one, delete all, and activities. Validation happens here; ordering,
  * limits and storage happen in the ConversationDO.
  */
+import { switchboardConfig } from '../db/switchboards';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { adapterFor } from '../channels/registry';
@@ -43,6 +44,7 @@ export async function post(request: IRequest, env: Env) {
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(body.destination ? { destination: body.destination } : {}),
       ...(body.override ? { override: body.override } : {}),
+      ...(author.type === 'user' ? { switchboard: await switchboardConfig(env, appId) } : {}),
     }),
   );
   return json({ messages: [message] }, 201);

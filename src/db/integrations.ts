@@ -48,6 +48,8 @@ export interface IntegrationKey {
 export interface WebhookSubscription {
   id: string;
   integrationId: string;
+  /** The integration's type, which a switchboard integration may name instead of its id. */
+  integrationType: string;
   target: string;
   triggers: string[];
   includeFullUser: boolean;
@@ -323,11 +325,11 @@ export async function appWebhooks(env: Env, appId: string): Promise<WebhookSubsc
 
 async function loadSubscriptions(env: Env, appId: string): Promise<CachedSubscription[]> {
   const { results } = await env.DB.prepare(
-    `SELECT w.* FROM webhooks w JOIN integrations i ON i.id = w.integration_id
+    `SELECT w.*, i.type AS integration_type FROM webhooks w JOIN integrations i ON i.id = w.integration_id
      WHERE w.app_id = ? AND i.app_id = ? AND i.status = 'active' ORDER BY w.id`,
   )
     .bind(appId, appId)
-    .all<WebhookRow>();
+    .all<WebhookRow & { integration_type: string }>();
   return Promise.all(
     results.map(async (r) => {
       const expiresAt = r.previous_secret_expires_at ? Date.parse(r.previous_secret_expires_at) : 0;
@@ -336,6 +338,7 @@ async function loadSubscriptions(env: Env, appId: string): Promise<CachedSubscri
         sub: {
           id: r.id,
           integrationId: r.integration_id,
+          integrationType: r.integration_type,
           target: r.target,
           triggers: JSON.parse(r.triggers) as string[],
           includeFullUser: r.include_full_user === 1,

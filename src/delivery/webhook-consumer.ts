@@ -11,7 +11,8 @@
  * settle and an index confirmation. A failing webhook is retried for
  * WEBHOOK_RETRY_WINDOW_MS (26 h by default) before its batch is dead-lettered.
  * Webhooks of one conversation are served concurrently, so a slow receiver
- * delays only its own events.
+ * delays only its own events. With a switchboard, each webhook is sent only
+ * the events routed to it (./webhook-routing.ts); the rest are settled unsent.
  */
 import * as v from 'valibot';
 import type { FeedOutcome, FeedWebhook } from '../../durable/webhook-feed';
@@ -27,6 +28,8 @@ import { userSlots, type WebhookEvent } from '../webhooks/events';
 import { DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
 import { claimShape, FEED_CLAIM_GRACE_MS, webhookQueueMessage, type FeedClaim, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 import { applyIndexOps } from './index-consumer';
+import { cachedSwitchboard, routingFor } from '../db/switchboards';
+import { routes, type WebhookRouting } from './webhook-routing';
 
 /** Statuses the contract says are not worth retrying. */
 const PERMANENT = new Set([400, 401, 403, 404, 406]);
@@ -146,12 +149,21 @@ async function serveFeed(env: Env, policy: RetryPolicy, kick: WebhookKick, fresh
     if (indexed.length) await stub.feedReport({ indexed: takeIndexed(), outcomes: [] });
     return;
   }
-  const subs = await appWebhooks(env, kick.appId);
+  const [subs, switchboard] = await Promise.all([appWebhooks(env, kick.appId), cachedSwitchboard(env, kick.appId)]);
   // A lease covers a whole round (DNS lookup, send with its timeout, D1 log) with room to spare, so it
   // lapses only if this consumer died; a consumer that merely ran late is fenced out by the lease id.
   const leaseMs = policy.timeoutMs + DNS_TIMEOUT_MS + 60_000;
-  const webhooks = new Map<string, FeedWebhook & { full: WebhookSubscription }>(
-    subs.map((sub) => [sub.id, { sub: { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt }, limit: sub.version === 'v1' ? 1 : BATCH_LIMIT, leaseMs, full: sub }]),
+  const webhooks = new Map<string, Served>(
+    subs.map((sub) => [
+      sub.id,
+      {
+        sub: { id: sub.id, triggers: sub.triggers, createdAt: sub.createdAt },
+        limit: sub.version === 'v1' ? 1 : BATCH_LIMIT,
+        leaseMs,
+        full: sub,
+        routing: routingFor(switchboard, { id: sub.integrationId, type: sub.integrationType }),
+      },
+    ]),
   );
   const knownAsHere = [...webhooks.values()].every((w) => kick.known?.[w.sub.id] === claimShape(w.sub.triggers, w.sub.createdAt, w.limit, leaseMs));
   let first: FeedClaim[];
@@ -168,11 +180,11 @@ async function serveFeed(env: Env, policy: RetryPolicy, kick: WebhookKick, fresh
 }
 
 /** Sends a webhook's batches until none is left (or MAX_ROUNDS, then asks for another kick); each report brings the next. */
-async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, w: FeedWebhook & { full: WebhookSubscription }, claim: FeedClaim, takeIndexed: () => number[]): Promise<void> {
+async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, w: Served, claim: FeedClaim, takeIndexed: () => number[]): Promise<void> {
   const stub = conversationStub(env, kick.appId, kick.conversationId);
-  const { full: sub, ...shape } = w;
+  const { full: sub, routing, ...shape } = w;
   for (let round = 1; ; round++) {
-    const outcome = await sendBatch(env, policy, kick, sub, claim);
+    const outcome = await sendBatch(env, policy, kick, sub, routing, claim);
     const last = round >= MAX_ROUNDS;
     const { claims } = await stub.feedReport({ indexed: takeIndexed(), outcomes: [outcome], ...(last ? { kickAgain: 'settled' in outcome } : { claim: [shape] }) });
     if (claims.length === 0) return;
@@ -180,11 +192,15 @@ async function serveWebhook(env: Env, policy: RetryPolicy, kick: WebhookKick, w:
   }
 }
 
-/** Delivers one claimed batch and says how it ended, dead-lettering it when it is refused for good or out of retries. */
-async function sendBatch(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, claim: FeedClaim): Promise<FeedOutcome> {
-  const events = JSON.parse(claim.eventsJson) as WebhookEvent[];
-  const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);
+/**
+ * Delivers one claimed batch, less what the switchboard routes elsewhere, and says how it ended,
+ * dead-lettering it when it is refused for good or out of retries.
+ */
+async function sendBatch(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: WebhookSubscription, routing: WebhookRouting, claim: FeedClaim): Promise<FeedOutcome> {
+  const events = (JSON.parse(claim.eventsJson) as WebhookEvent[]).filter((e) => routes(routing, e));
   const settled = { webhookId: sub.id, leaseId: claim.leaseId, lastSeq: claim.lastSeq, settled: true as const };
+  if (events.length === 0) return { ...settled, stillFailing: claim.failingSince !== null };
+  const outcome = await deliver(env, policy, kick, sub, events, claim.attempt);
   if (outcome === 'retry') {
     const failingSince = claim.failingSince ?? Date.now();
     if (Date.now() - failingSince < policy.windowMs) return { webhookId: sub.id, leaseId: claim.leaseId, retryAt: Date.now() + retryDelay(policy, claim.attempt) };
@@ -196,6 +212,7 @@ async function sendBatch(env: Env, policy: RetryPolicy, kick: WebhookKick, sub: 
 }
 
 type Outcome = 'delivered' | 'retry' | { reason: string };
+type Served = FeedWebhook & { full: WebhookSubscription; routing: WebhookRouting };
 
 async function deliver(
   env: Env,

@@ -1,6 +1,7 @@
 /** Conversations, participants and activities: request bodies and list filters. */
 import * as v from 'valibot';
 import { boundedString, LIMITS, metadata, objectId, uri } from './common';
+import { switchboardIntegrationRef } from './switchboard';
 
 const participantRef = v.pipe(
   v.object({
@@ -81,6 +82,8 @@ export const conversationView = v.object({
   businessLastRead: v.nullable(v.string()),
   lastUpdatedAt: v.nullable(v.string()),
   createdAt: v.string(),
+  activeSwitchboardIntegration: v.optional(switchboardIntegrationRef),
+  pendingSwitchboardIntegration: v.optional(switchboardIntegrationRef),
 });
 export type Conversation = v.InferOutput<typeof conversationView>;
 

@@ -24,8 +24,17 @@ const event = (type: string, payload: Record<string, unknown>): WebhookEvent => 
 
 const userTruncated = (u: UserRef) => ({ id: u.id, ...(u.externalId ? { externalId: u.externalId } : {}), authenticated: false });
 
-/** `conversationTruncated`: what webhooks carry of a conversation. */
-export const conversationTruncated = (c: Conversation) => ({ id: c.id, type: c.type, ...(c.metadata ? { metadata: c.metadata } : {}) });
+/**
+ * `conversationTruncated`: what webhooks carry of a conversation. Its switchboard state as of the event
+ * is what the webhook consumer routes the event by.
+ */
+export const conversationTruncated = (c: Conversation) => ({
+  id: c.id,
+  type: c.type,
+  ...(c.metadata ? { metadata: c.metadata } : {}),
+  ...(c.activeSwitchboardIntegration ? { activeSwitchboardIntegration: c.activeSwitchboardIntegration } : {}),
+  ...(c.pendingSwitchboardIntegration ? { pendingSwitchboardIntegration: c.pendingSwitchboardIntegration } : {}),
+});
 
 export function messageEvent(c: Conversation, m: Message, author?: UserRef): WebhookEvent {
   const authorWebhook =
@@ -115,6 +124,24 @@ export function userSlots(payload: Record<string, unknown>): { holder: Record<st
   visit((payload.activity as { author?: unknown } | undefined)?.author);
   return slots;
 }
+
+/**
+ * `switchboard:*` and their `:failure` forms: the conversation as the action
+ * left it, the caller's metadata, and for a failure the error. Parley adds
+ * `messageHistory` (the newest messages, oldest first) when the integration
+ * that gets control asked for it with `messageHistoryCount`.
+ */
+export const switchboardEvent = (
+  type: string,
+  c: Conversation,
+  extra: { metadata?: Record<string, unknown> | undefined; error?: { code: string; message: string }; messageHistory?: Record<string, unknown>[] },
+) =>
+  event(type, {
+    conversation: conversationTruncated(c),
+    ...(extra.metadata ? { metadata: extra.metadata } : {}),
+    ...(extra.error ? { error: extra.error } : {}),
+    ...(extra.messageHistory ? { messageHistory: extra.messageHistory } : {}),
+  });
 
 export const userRemoveEvent = (user: UserRef) => event('user:remove', { user: userTruncated(user) });
 

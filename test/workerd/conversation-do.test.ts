@@ -152,12 +152,13 @@ describe('ConversationDO schema: new objects in one step, old ones by migration'
     const next = await runInDurableObject(stub, (_i, state) => {
       const sql = state.storage.sql;
       dropAll(sql);
-      // The schema as the previous deploy left it, then three messages of which the newest two were deleted.
-      for (const step of MIGRATIONS.slice(0, -1)) sql.exec(step);
+      // The schema as the deploy before last_seq left it, then three messages of which the newest two were deleted.
+      const lastSeq = MIGRATIONS.findIndex((m) => m.includes('ADD COLUMN last_seq'));
+      for (const step of MIGRATIONS.slice(0, lastSeq)) sql.exec(step);
       sql.exec("INSERT INTO conversation (only_row, id, app_id, type, is_default, created_at, message_count) VALUES (1, 'c', 'a', 'personal', 1, '2026-01-01T00:00:00.000Z', 1)");
       for (let i = 1; i <= 3; i++) sql.exec("INSERT INTO messages (id, received, author, content, source) VALUES (?, '2026-01-01T00:00:00.000Z', '{}', '{}', '{}')", `m${i}`);
       sql.exec("DELETE FROM messages WHERE id IN ('m2', 'm3')");
-      sql.exec(MIGRATIONS[MIGRATIONS.length - 1]!);
+      sql.exec(MIGRATIONS[lastSeq]!);
       return sql.exec<{ last_seq: number }>('SELECT last_seq FROM conversation').one().last_seq;
     });
     expect(next).toBe(3);
