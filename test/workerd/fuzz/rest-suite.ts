@@ -42,6 +42,20 @@ interface World extends Seed {
   joinerId: string;
   joinerExternalId: string;
   other: { appId: string; userId: string; conversationId: string; integrationId: string; keyId: string };
+  switchboardId: string;
+  /** The switchboard's two integrations: the custom integration as `bot` (the default, its next is `agent`) and `agent` by type. */
+  botSbId: string;
+  agentSbId: string;
+}
+
+/** An enabled switchboard for the fuzz app (again after a run deleted it). */
+async function seedSwitchboard(appId: string, auth: string, customId: string): Promise<Pick<World, 'switchboardId' | 'botSbId' | 'agentSbId'>> {
+  const sb = (await must('POST', `/v2/apps/${appId}/switchboards`, auth)).switchboard.id as string;
+  const sbBase = `/v2/apps/${appId}/switchboards/${sb}`;
+  const agent = (await must('POST', `${sbBase}/switchboardIntegrations`, auth, { name: 'agent', integrationType: 'zd:agentWorkspace', deliverStandbyEvents: false })).switchboardIntegration.id as string;
+  const bot = (await must('POST', `${sbBase}/switchboardIntegrations`, auth, { name: 'bot', integrationId: customId, nextSwitchboardIntegrationId: agent })).switchboardIntegration.id as string;
+  await must('PATCH', sbBase, auth, { enabled: true, defaultSwitchboardIntegrationId: bot });
+  return { switchboardId: sb, botSbId: bot, agentSbId: agent };
 }
 
 let w: World;
@@ -120,7 +134,7 @@ const messageBody = (): fc.Arbitrary<Json> =>
 
 // ---- routes ------------------------------------------------------------------------------------
 
-type Param = 'appId' | 'keyId' | 'integrationId' | 'webhookId' | 'user' | 'conversationId' | 'messageId' | 'token' | 'name';
+type Param = 'appId' | 'keyId' | 'integrationId' | 'webhookId' | 'user' | 'conversationId' | 'messageId' | 'token' | 'name' | 'switchboardId' | 'switchboardIntegrationId';
 type Ids = Partial<Record<Param, string>>;
 
 export interface Route {
@@ -160,6 +174,8 @@ const realIds = (): Record<Param, string[]> => ({
   messageId: [w.messageId],
   token: ['x.y'],
   name: ['file'],
+  switchboardId: [w.switchboardId],
+  switchboardIntegrationId: [w.botSbId, w.agentSbId],
 });
 
 const customOnly = () => ({ integrationId: [w.customId] });
@@ -265,6 +281,62 @@ const ROUTES: Route[] = [
     body: () => fc.oneof(fc.record({ eventIds: fc.array(fc.constantFrom('0123456789abcdef01234567', 'ffffffffffffffffffffffff'), { minLength: 1, maxLength: 3 }) }), fc.record({ since: fc.constant('2020-01-01T00:00:00.000Z'), until: fc.constant('2030-01-01T00:00:00.000Z') }, { requiredKeys: [] })),
     real: customOnly,
   },
+  { method: 'POST', path: '/v2/apps/:appId/switchboards' },
+  { method: 'GET', path: '/v2/apps/:appId/switchboards' },
+  {
+    method: 'PATCH',
+    path: '/v2/apps/:appId/switchboards/:switchboardId',
+    body: () => fc.record({ enabled: fc.boolean(), defaultSwitchboardIntegrationId: fc.constantFrom(w.botSbId, w.agentSbId, '0123456789abcdef01234567') }, { requiredKeys: [] }),
+    after: async () => void (await call('PATCH', `${base()}/switchboards/${w.switchboardId}`, w.auth, { enabled: true, defaultSwitchboardIntegrationId: w.botSbId })),
+  },
+  {
+    method: 'DELETE',
+    path: '/v2/apps/:appId/switchboards/:switchboardId',
+    after: async (res) => {
+      if (res.status === 200) Object.assign(w, await seedSwitchboard(w.appId, w.auth, w.customId));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations',
+    body: () =>
+      fc.record(
+        {
+          name: fc.constantFrom('desk', 'bot', 'has space', ''),
+          integrationId: fc.constantFrom(w.customId, w.telegramId, '0123456789abcdef01234567'),
+          integrationType: fc.constantFrom('zd:desk', 'custom'),
+          deliverStandbyEvents: fc.boolean(),
+          nextSwitchboardIntegrationId: fc.option(fc.constantFrom(w.botSbId, w.agentSbId)),
+          messageHistoryCount: fc.option(fc.integer({ min: 0, max: 12 })),
+        },
+        { requiredKeys: ['name'] },
+      ),
+    after: (res) => undo(res, (created) => `${base()}/switchboards/${w.switchboardId}/switchboardIntegrations/${created}`, false, 'switchboardIntegration', 'id'),
+  },
+  { method: 'GET', path: '/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations' },
+  {
+    method: 'PATCH',
+    path: '/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId',
+    body: () =>
+      fc.record(
+        { name: fc.constantFrom('bot', 'agent'), deliverStandbyEvents: fc.boolean(), messageHistoryCount: fc.option(fc.integer({ min: 0, max: 12 })), nextSwitchboardIntegrationId: fc.option(fc.constantFrom(w.botSbId, w.agentSbId)) },
+        { requiredKeys: [] },
+      ),
+  },
+  {
+    method: 'DELETE',
+    path: '/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId',
+    victim: async () => ({
+      switchboardIntegrationId: (await must('POST', `${base()}/switchboards/${w.switchboardId}/switchboardIntegrations`, w.auth, { name: `victim-${crypto.randomUUID().slice(0, 8)}`, integrationType: 'zd:victim' })).switchboardIntegration.id,
+    }),
+  },
+  ...(['passControl', 'offerControl', 'acceptControl', 'releaseControl'] as const).map(
+    (action): Route => ({
+      method: 'POST',
+      path: `/v2/apps/:appId/conversations/:conversationId/${action}`,
+      body: () => fc.record({ switchboardIntegration: fc.constantFrom('bot', 'agent', 'next', 'zd:agentWorkspace', 'custom', 'nobody', w.botSbId), metadata: flatMetadata }, { requiredKeys: action === 'passControl' || action === 'offerControl' ? ['switchboardIntegration'] : [] }),
+    }),
+  ),
   {
     method: 'POST',
     path: '/v2/apps/:appId/users',
@@ -394,6 +466,8 @@ const otherIds = (): Record<Param, string[]> => ({
   messageId: [w.other.conversationId],
   token: ['eyJyIjoiYSJ9.x'],
   name: ['x'],
+  switchboardId: [w.other.integrationId],
+  switchboardIntegrationId: [w.other.integrationId],
 });
 
 /** Resolves the path: a victim when the run names the real target of a destructive route, else seeded, foreign or garbage ids. */
@@ -493,6 +567,7 @@ export function describeRestFuzz(select: (route: Route) => boolean, extras: { cr
     const otherInt = await must('POST', `/v2/apps/${other.appId}/integrations`, other.auth, { type: 'custom', webhooks: [{ target: `${RECEIVER_ORIGIN}/other`, triggers: ['conversation:message'] }] });
 
     w = {
+      ...(await seedSwitchboard(appId, auth, custom.integration.id)),
       ...seed,
       customId: custom.integration.id,
       telegramId: tg.integration.id,

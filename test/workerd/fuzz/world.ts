@@ -150,6 +150,8 @@ export async function d1Rows(appId: string): Promise<Record<string, unknown[]>> 
     webhooks: by('SELECT id, integration_id, target, triggers, include_full_user, include_full_source, version, secret_sealed FROM webhooks WHERE app_id = ? ORDER BY id'),
     integrationKeys: by('SELECT id, integration_id, display_name FROM integration_keys WHERE app_id = ? ORDER BY id'),
     deadLetters: by('SELECT event_id, webhook_id, replay_requested_at FROM webhook_dead_letters WHERE app_id = ? ORDER BY webhook_id, event_id'),
+    switchboards: by('SELECT id, enabled, default_switchboard_integration_id FROM switchboards WHERE app_id = ?'),
+    switchboardIntegrations: by('SELECT * FROM switchboard_integrations WHERE app_id = ? ORDER BY id'),
   };
   const results = await env.DB.batch(Object.values(tables));
   return Object.fromEntries(Object.keys(tables).map((name, i) => [name, results[i]!.results]));
