@@ -30,6 +30,9 @@ const HELP = `npm run bench [-- options]
 
   --quick              smaller sizes (about a quarter), for a fast look
   --scenario=a,b       only these: ${PARLEY_SCENARIOS.join(', ')} (the floors they are compared with always run)
+  --switchboard        the app runs an enabled switchboard (the customer webhook's integration the default, in
+                       control of every conversation, beside a second switchboard integration in standby), to
+                       measure what switchboard routing adds to a message
   --port=N             port for wrangler dev (default 8897; N+10000 is its inspector)
 
 Starts Parley locally with fresh state and prints, per scenario, requests/s and
@@ -87,7 +90,7 @@ function cpuTimes(): { busy: number; total: number } | undefined {
 export async function runBench({ argv, startParley, root }: { argv: string[]; startParley: StartParley; root: string }): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, scenario: { type: 'string' }, port: { type: 'string', default: '8897' }, help: { type: 'boolean', default: false } },
+    options: { quick: { type: 'boolean', default: false }, switchboard: { type: 'boolean', default: false }, scenario: { type: 'string' }, port: { type: 'string', default: '8897' }, help: { type: 'boolean', default: false } },
   });
   if (values.help) {
     console.log(HELP);
@@ -114,7 +117,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
 
   const startedAt = new Date();
   const loadBefore = loadavg();
-  console.log(`Parley bench${values.quick ? ' (quick)' : ''}: ${scenarios.length} runs on loopback, Parley on wrangler dev (workerd), fresh state`);
+  console.log(`Parley bench${values.quick ? ' (quick)' : ''}${values.switchboard ? ' with a switchboard' : ''}: ${scenarios.length} runs on loopback, Parley on wrangler dev (workerd), fresh state`);
   console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}`);
   if (loadBefore[0]! > cpus().length * 0.5) console.log(`  note: the machine is already busy (1-minute load ${loadBefore[0]!.toFixed(2)}); figures will be lower than on a quiet machine`);
 
@@ -138,7 +141,15 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
     const api = account.as(auth);
     const receiver = await startReceiver();
     closers.unshift(() => receiver.close());
-    await api.call('POST', `/v2/apps/${app.id}/integrations`, { type: 'custom', displayName: 'Bench: customer webhook', webhooks: [{ target: receiver.url, triggers: ['conversation:message'] }] });
+    const { integration: hooked } = await api.call('POST', `/v2/apps/${app.id}/integrations`, { type: 'custom', displayName: 'Bench: customer webhook', webhooks: [{ target: receiver.url, triggers: ['conversation:message'] }] });
+    if (values.switchboard) {
+      const { switchboard } = await api.call('POST', `/v2/apps/${app.id}/switchboards`);
+      const sbBase = `/v2/apps/${app.id}/switchboards/${switchboard.id}/switchboardIntegrations`;
+      await api.call('POST', sbBase, { name: 'desk', integrationType: 'zd:agentWorkspace', deliverStandbyEvents: false });
+      const { switchboardIntegration: bot } = await api.call('POST', sbBase, { name: 'bot', integrationId: hooked.id, deliverStandbyEvents: false });
+      await api.call('PATCH', `/v2/apps/${app.id}/switchboards/${switchboard.id}`, { enabled: true, defaultSwitchboardIntegrationId: bot.id });
+      console.log('  switchboard enabled: every conversation starts on the webhook\'s integration ("bot"), "desk" in standby');
+    }
     const channels = await startChannels(api, app.id);
     closers.unshift(() => channels.close());
     const ctx: Ctx = { parleyUrl: parley.url, appId: app.id, auth, api, channels, receiver, sizes, conversations: new Map() };
@@ -250,7 +261,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
         {
           startedAt: startedAt.toISOString(),
           finishedAt: new Date().toISOString(),
-          options: { quick: values.quick, scenarios: chosen },
+          options: { quick: values.quick, switchboard: values.switchboard, scenarios: chosen },
           machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), loadavgBefore: loadBefore, loadavgAfter: loadAfter, node: process.version, platform: process.platform },
           sizes,
           results: results.map((r) => ({

@@ -48,6 +48,11 @@ export function apis(client: SunshineConversationsClient.ApiClient) {
     participants: new SunshineConversationsClient.ParticipantsApi(client),
     messages: new SunshineConversationsClient.MessagesApi(client),
     activities: new SunshineConversationsClient.ActivitiesApi(client),
+    integrations: new SunshineConversationsClient.IntegrationsApi(client),
+    customIntegrationApiKeys: new SunshineConversationsClient.CustomIntegrationApiKeysApi(client),
+    switchboards: new SunshineConversationsClient.SwitchboardsApi(client),
+    switchboardIntegrations: new SunshineConversationsClient.SwitchboardIntegrationsApi(client),
+    switchboardActions: new SunshineConversationsClient.SwitchboardActionsApi(client),
   };
 }
 export type Apis = ReturnType<typeof apis>;

@@ -140,6 +140,59 @@ declare module 'sunshine-conversations-client' {
       deleteIntegrationWithHttpInfo(appId: string, integrationId: string): Promise<HttpInfo<any>>;
     }
 
+    class SwitchboardsApi {
+      constructor(apiClient?: ApiClient);
+      createSwitchboard(appId: string): Promise<SwitchboardResponse>;
+      createSwitchboardWithHttpInfo(appId: string): Promise<HttpInfo<SwitchboardResponse>>;
+      listSwitchboards(appId: string): Promise<SwitchboardListResponse>;
+      listSwitchboardsWithHttpInfo(appId: string): Promise<HttpInfo<SwitchboardListResponse>>;
+      updateSwitchboard(appId: string, switchboardId: string, switchboardUpdateBody: object): Promise<SwitchboardResponse>;
+      updateSwitchboardWithHttpInfo(appId: string, switchboardId: string, switchboardUpdateBody: object): Promise<HttpInfo<SwitchboardResponse>>;
+      deleteSwitchboard(appId: string, switchboardId: string): Promise<unknown>;
+      deleteSwitchboardWithHttpInfo(appId: string, switchboardId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class SwitchboardIntegrationsApi {
+      constructor(apiClient?: ApiClient);
+      createSwitchboardIntegration(appId: string, switchboardId: string, switchboardIntegrationCreateBody: object): Promise<SwitchboardIntegrationResponse>;
+      createSwitchboardIntegrationWithHttpInfo(appId: string, switchboardId: string, switchboardIntegrationCreateBody: object): Promise<HttpInfo<SwitchboardIntegrationResponse>>;
+      listSwitchboardIntegrations(appId: string, switchboardId: string): Promise<SwitchboardIntegrationListResponse>;
+      listSwitchboardIntegrationsWithHttpInfo(appId: string, switchboardId: string): Promise<HttpInfo<SwitchboardIntegrationListResponse>>;
+      updateSwitchboardIntegration(appId: string, switchboardId: string, switchboardIntegrationId: string, switchboardIntegrationUpdateBody: object): Promise<SwitchboardIntegrationResponse>;
+      updateSwitchboardIntegrationWithHttpInfo(
+        appId: string,
+        switchboardId: string,
+        switchboardIntegrationId: string,
+        switchboardIntegrationUpdateBody: object,
+      ): Promise<HttpInfo<SwitchboardIntegrationResponse>>;
+      deleteSwitchboardIntegration(appId: string, switchboardId: string, switchboardIntegrationId: string): Promise<unknown>;
+      deleteSwitchboardIntegrationWithHttpInfo(appId: string, switchboardId: string, switchboardIntegrationId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class SwitchboardActionsApi {
+      constructor(apiClient?: ApiClient);
+      passControl(appId: string, conversationId: string, passControlBody: object): Promise<unknown>;
+      passControlWithHttpInfo(appId: string, conversationId: string, passControlBody: object): Promise<HttpInfo<unknown>>;
+      offerControl(appId: string, conversationId: string, offerControlBody: object): Promise<unknown>;
+      offerControlWithHttpInfo(appId: string, conversationId: string, offerControlBody: object): Promise<HttpInfo<unknown>>;
+      acceptControl(appId: string, conversationId: string, acceptControlBody: object): Promise<unknown>;
+      acceptControlWithHttpInfo(appId: string, conversationId: string, acceptControlBody: object): Promise<HttpInfo<unknown>>;
+      releaseControl(appId: string, conversationId: string): Promise<unknown>;
+      releaseControlWithHttpInfo(appId: string, conversationId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class CustomIntegrationApiKeysApi {
+      constructor(apiClient?: ApiClient);
+      createCustomIntegrationKey(appId: string, integrationId: string, integrationApiKey: object): Promise<IntegrationApiKeyResponse>;
+      createCustomIntegrationKeyWithHttpInfo(appId: string, integrationId: string, integrationApiKey: object): Promise<HttpInfo<IntegrationApiKeyResponse>>;
+      listCustomIntegrationKeys(appId: string, integrationId: string): Promise<IntegrationApiKeyListResponse>;
+      listCustomIntegrationKeysWithHttpInfo(appId: string, integrationId: string): Promise<HttpInfo<IntegrationApiKeyListResponse>>;
+      getCustomIntegrationKey(appId: string, integrationId: string, keyId: string): Promise<IntegrationApiKeyResponse>;
+      getCustomIntegrationKeyWithHttpInfo(appId: string, integrationId: string, keyId: string): Promise<HttpInfo<IntegrationApiKeyResponse>>;
+      deleteCustomIntegrationKey(appId: string, integrationId: string, keyId: string): Promise<unknown>;
+      deleteCustomIntegrationKeyWithHttpInfo(appId: string, integrationId: string, keyId: string): Promise<HttpInfo<unknown>>;
+    }
+
     class ActivitiesApi {
       constructor(apiClient?: ApiClient);
       postActivity(appId: string, conversationId: string, activityPost: object): Promise<unknown>;
@@ -177,6 +230,18 @@ declare module 'sunshine-conversations-client' {
     class FormResponseMessageField extends Model {}
     class Meta extends Model {}
     class Links extends Model {}
+    class Switchboard extends Model {}
+    class SwitchboardResponse extends Model {}
+    class SwitchboardListResponse extends Model {}
+    class SwitchboardIntegration extends Model {}
+    class SwitchboardIntegrationResponse extends Model {}
+    class SwitchboardIntegrationListResponse extends Model {}
+    class SwitchboardIntegrationWebhook extends Model {}
+    class Integration extends Model {}
+    class IntegrationResponse extends Model {}
+    class ApiKey extends Model {}
+    class IntegrationApiKeyResponse extends Model {}
+    class IntegrationApiKeyListResponse extends Model {}
 
     // Models: request bodies and content
     class AppCreateBody extends Model {}
@@ -208,6 +273,15 @@ declare module 'sunshine-conversations-client' {
     class Reply extends Model {}
     class Buy extends Model {}
     class LocationRequest extends Model {}
+    class SwitchboardUpdateBody extends Model {}
+    class SwitchboardIntegrationCreateBody extends Model {}
+    class SwitchboardIntegrationUpdateBody extends Model {}
+    class PassControlBody extends Model {}
+    class OfferControlBody extends Model {}
+    class AcceptControlBody extends Model {}
+    class IntegrationApiKey extends Model {}
+    class Custom extends Model {}
+    class WebhookCreateBody extends Model {}
   }
   export = SunshineConversationsClient;
 }
