@@ -1,6 +1,6 @@
 /**
- * The user role of this class. User-level events (user:remove, later
- * user:update) have no conversation; they go through an object of this class
+ * The user role of this class. User-level events (user:remove,
+ * user:update, user:merge) have no conversation; they go through an object of this class
  * named after the user (user and conversation ids never collide), which gives
  * them the same ordered, retried, per-webhook delivery. `client:add` from a
  * channel's first contact is raised by the conversation the client wrote

@@ -13,7 +13,7 @@ import { idPage, pageEnvelope } from '../http/links';
 import { parseWith, readBody } from '../http/request';
 import { pageQuery, toPage } from '../schema/pagination';
 import { userCreateBody, userUpdateBody } from '../schema/user';
-import { userRemoveEvent } from '../webhooks/events';
+import { userRemoveEvent, userUpdateEvent } from '../webhooks/events';
 import { pickPage } from './apps';
 import { appContext, conversationStub, json, requireUser } from './context';
 
@@ -55,7 +55,10 @@ export async function update(request: IRequest, env: Env) {
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
   };
   await saveUser(env, appId, next);
-  return json({ user: userView(next) });
+  const view = userView(next);
+  // After the save: a receiver told of the change reads the new values.
+  await conversationStub(env, appId, next.id).raiseUserEvent(appId, next.id, userUpdateEvent(view, { type: 'api:users' }));
+  return json({ user: view });
 }
 
 /** Deletes the user, its clients, its personal conversations' history, its uploads and channel media; it leaves its group conversations. */

@@ -24,7 +24,9 @@ import { unauthorized, unwrap } from '../http/errors';
 import { readBody } from '../http/request';
 import { newId } from '../ids';
 import { loginBody } from '../schema/web';
-import { userMergeEvent } from '../webhooks/events';
+import { userMergeEvent, userUpdateEvent } from '../webhooks/events';
+import { userView } from '../api/users';
+import { WEB } from '../../durable/conversation';
 import { clientInfo } from './client-info';
 import { checkOrigin, limitVisitor, requireWebIntegration } from './integration';
 import { newClientFor, openWebClient, sessionAnswer } from './sdk';
@@ -57,6 +59,8 @@ async function defaultConversation(env: Env, appId: string, userId: string): Pro
 async function becomeKnown(env: Env, appId: string, anonymous: WebSession, externalId: string) {
   const conversations = await userConversationIds(env, appId, anonymous.userId);
   await Promise.all(conversations.map((c) => conversationStub(env, appId, c.id).setUserExternalId(anonymous.userId, externalId)));
+  const known = await findUserById(env, appId, anonymous.userId);
+  if (known) await conversationStub(env, appId, known.id).raiseUserEvent(appId, known.id, userUpdateEvent(userView(known), { type: WEB, integrationId: anonymous.integrationId }, 'authentication'));
   return sessionAnswer(env, { ...anonymous, externalId }, LOGIN_SESSION_DAYS, await webClientInfo(env, appId, anonymous.clientId), 200);
 }
 

@@ -143,6 +143,14 @@ export const switchboardEvent = (
     ...(extra.messageHistory ? { messageHistory: extra.messageHistory } : {}),
   });
 
+/**
+ * `user:update`: the user as it now is, after the API changed its profile or
+ * metadata (no reason: the contract's reasons name automatic changes), or
+ * after an anonymous Web Messenger user logged in (`authentication`).
+ */
+export const userUpdateEvent = (user: Record<string, unknown>, source: EventSource, reason?: 'authentication' | 'localeDetection') =>
+  event('user:update', { user, source, ...(reason ? { reason } : {}) });
+
 export const userRemoveEvent = (user: UserRef) => event('user:remove', { user: userTruncated(user) });
 
 /** `user:merge`: an anonymous Web Messenger user logged in as a user who already existed; their conversations became one. */

@@ -41,6 +41,13 @@ describe('an anonymous visitor logs in as an externalId nobody has', () => {
     const history = await browser('GET', messagesPath(app, visitor.conversationId), res.body.session.token);
     expect(history.status).toBe(200);
     expect(history.body.messages.map((m: any) => m.content.text)).toEqual(['before login 1', 'before login 2']);
+
+    const updated = await eventually(() => {
+      const found = receiver.ofType('user:update').find((e: any) => e.payload.user.id === visitor.userId);
+      if (!found) throw new Error('no user:update yet');
+      return found;
+    });
+    expect(updated.payload).toMatchObject({ reason: 'authentication', user: { id: visitor.userId, externalId: 'fresh-ext', authenticated: true }, source: { type: 'web', integrationId: app.integrationId } });
   });
 });
 
