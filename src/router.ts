@@ -9,6 +9,7 @@ import * as apps from './api/apps';
 import * as hooks from './channels/inbound';
 import { serveMedia } from './channels/media';
 import * as conversations from './api/conversations';
+import * as devices from './api/devices';
 import * as integrations from './api/integrations';
 import * as keys from './api/keys';
 import * as messages from './api/messages';
@@ -107,6 +108,8 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .delete('/v2/apps/:appId/users/:userIdOrExternalId', users.remove)
   .delete('/v2/apps/:appId/users/:userIdOrExternalId/personalinformation', users.scrub)
   .get('/v2/apps/:appId/users/:userIdOrExternalId/clients', users.clients)
+  .get('/v2/apps/:appId/users/:userIdOrExternalId/devices', devices.list)
+  .get('/v2/apps/:appId/users/:userIdOrExternalId/devices/:deviceId', devices.get)
   .post('/v2/apps/:appId/conversations', conversations.create)
   .get('/v2/apps/:appId/conversations', conversations.list)
   .get('/v2/apps/:appId/conversations/:conversationId', conversations.get)

@@ -13,6 +13,8 @@ export interface WebClientInput {
   integrationId: string;
   info: Record<string, string>;
   conversationId: string;
+  /** The browser, as the widget names it (`device.guid`, kept in its storage) and the widget's version. */
+  device: { guid: string; appVersion?: string };
 }
 
 export const WEB_CLIENT_TYPE = 'sdk';
@@ -25,6 +27,14 @@ const insertClient = (env: Env, appId: string, userId: string, clientId: string,
     `INSERT INTO clients (id, app_id, user_id, type, status, integration_id, external_id, last_seen, linked_at, display_name, avatar_url, info, raw, conversation_id, created_at)
      SELECT ?, ?, ?, ?, 'active', ?, NULL, ?, ?, NULL, NULL, ?, NULL, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND app_id = ?) AND ${INTEGRATION_LIVES}`,
   ).bind(clientId, appId, userId, WEB_CLIENT_TYPE, c.integrationId, now, now, JSON.stringify(c.info), c.conversationId, now, userId, appId, appId, c.integrationId);
+
+/** The browser is a device of the client; seen again (the same guid), it is the same device, seen now. */
+const upsertDevice = (env: Env, appId: string, clientId: string, c: WebClientInput, now: string) =>
+  env.DB.prepare(
+    `INSERT INTO devices (id, app_id, client_id, guid, type, status, integration_id, app_version, info, last_seen, created_at)
+     SELECT ?, ?, ?, ?, 'browser', 'active', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM clients WHERE id = ? AND app_id = ?)
+     ON CONFLICT(client_id, guid) DO UPDATE SET last_seen = excluded.last_seen, app_version = excluded.app_version, info = excluded.info, status = 'active'`,
+  ).bind(newId(), appId, clientId, c.device.guid, c.integrationId, c.device.appVersion ?? null, JSON.stringify(c.info), now, now, clientId, appId);
 
 /** After a write that changed nothing: 404 when the reason is that the web integration is gone, as a fresh isolate would answer. */
 async function requireIntegrationLives(env: Env, appId: string, integrationId: string): Promise<void> {
@@ -51,6 +61,7 @@ export async function createWebUser(
        SELECT ?, ?, ?, ?, 0, ?, '{}', '{}', '[]', ? WHERE ${INTEGRATION_LIVES} ON CONFLICT DO NOTHING`,
     ).bind(userId, appId, input.externalId ?? null, now, input.externalId ? 1 : 0, now, appId, input.client.integrationId),
     insertClient(env, appId, userId, clientId, input.client, now),
+    upsertDevice(env, appId, clientId, input.client, now),
   ]);
   if (user!.meta.changes === 1) return { userId, clientId };
   await requireIntegrationLives(env, appId, input.client.integrationId);
@@ -59,8 +70,9 @@ export async function createWebUser(
 
 export async function addWebClient(env: Env, appId: string, userId: string, client: WebClientInput): Promise<string> {
   const clientId = newId();
-  const res = await insertClient(env, appId, userId, clientId, client, new Date().toISOString()).run();
-  if (res.meta.changes === 0) await requireIntegrationLives(env, appId, client.integrationId);
+  const now = new Date().toISOString();
+  const [res] = await env.DB.batch([insertClient(env, appId, userId, clientId, client, now), upsertDevice(env, appId, clientId, client, now)]);
+  if (res!.meta.changes === 0) await requireIntegrationLives(env, appId, client.integrationId);
   return clientId;
 }
 

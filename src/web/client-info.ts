@@ -4,7 +4,11 @@
  * widget reports it), and the city, region and country Cloudflare attaches to
  * the request (`request.cf`), the way channel clients carry their location.
  */
+import { newId } from '../ids';
 import type { DeviceInfo } from '../schema/web';
+
+/** The browser as a device: the guid the widget keeps (a widget too old to send one gets a fresh one) and its version. */
+export const deviceOf = (device: DeviceInfo | undefined) => ({ guid: device?.guid ?? newId(), ...(device?.sdkVersion ? { appVersion: device.sdkVersion } : {}) });
 
 const BROWSERS: [RegExp, string][] = [
   [/Edg(?:e|A|iOS)?\/(\d+)/, 'Edge'],

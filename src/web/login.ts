@@ -27,7 +27,7 @@ import { loginBody } from '../schema/web';
 import { userMergeEvent, userUpdateEvent } from '../webhooks/events';
 import { userView } from '../api/users';
 import { WEB } from '../../durable/conversation';
-import { clientInfo } from './client-info';
+import { clientInfo, deviceOf } from './client-info';
 import { checkOrigin, limitVisitor, requireWebIntegration } from './integration';
 import { newClientFor, openWebClient, sessionAnswer } from './sdk';
 import { LOGIN_SESSION_DAYS, verifySession, type WebSession } from './session';
@@ -132,7 +132,7 @@ export async function login(request: IRequest, env: Env) {
     // First login of this person, from a browser with no anonymous history to keep.
     const info = clientInfo(request, body.device);
     const conversationId = newId();
-    const created = await createWebUser(env, appId, { externalId, client: { integrationId: integration.id, info, conversationId } });
+    const created = await createWebUser(env, appId, { externalId, client: { integrationId: integration.id, info, conversationId, device: deviceOf(body.device) } });
     if (created !== 'conflict') {
       await openWebClient(env, appId, integration, { userId: created.userId, externalId }, created.clientId, conversationId, info);
       return sessionAnswer(env, { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId, externalId }, LOGIN_SESSION_DAYS, info, 200);

@@ -23,7 +23,7 @@ import { newId } from '../ids';
 import { messageListQuery } from '../schema/message';
 import { sessionBody, socketQuery, webActivityBody, webConversationBody, webMessageBody, webPostbackBody, webView, type DeviceInfo } from '../schema/web';
 import { WEB, SOCKET_USER_HEADER, type InboundClient } from '../../durable/conversation';
-import { clientInfo } from './client-info';
+import { clientInfo, deviceOf } from './client-info';
 import { DEFAULT_PRECHAT_FIELDS, formResponseProblem } from './forms';
 import { checkOrigin, limitVisitor, requireWebIntegration, type WebIntegration } from './integration';
 import { ANONYMOUS_SESSION_DAYS, issueSession, readSession, verifySession, type WebSession } from './session';
@@ -132,7 +132,7 @@ export async function startSession(request: IRequest, env: Env) {
   await limitVisitor(request, env.WEB_SESSION_LIMIT, integration.id);
   const info = clientInfo(request, body.device);
   const conversationId = newId();
-  const created = await createWebUser(env, appId, { client: { integrationId: integration.id, info, conversationId } });
+  const created = await createWebUser(env, appId, { client: { integrationId: integration.id, info, conversationId, device: deviceOf(body.device) } });
   if (created === 'conflict') throw new Error('an anonymous user could not be created');
   await openWebClient(env, appId, integration, { userId: created.userId }, created.clientId, conversationId, info);
   const session: WebSession = { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId };
@@ -142,7 +142,7 @@ export async function startSession(request: IRequest, env: Env) {
 /** Used by login when a known user opens the widget on a new browser. */
 export async function newClientFor(env: Env, appId: string, integration: WebIntegration, userId: string, conversationId: string, device: DeviceInfo | undefined, request: Request) {
   const info = clientInfo(request, device);
-  const clientId = await addWebClient(env, appId, userId, { integrationId: integration.id, info, conversationId });
+  const clientId = await addWebClient(env, appId, userId, { integrationId: integration.id, info, conversationId, device: deviceOf(device) });
   return { clientId, info };
 }
 
