@@ -19,6 +19,7 @@ export const TYPING = 'typing';
 
 /** Channels redeliver for up to 7 days (WhatsApp); dedupe keys outlive that. */
 export const SEEN_RETENTION_MS = 8 * 24 * 3_600_000;
+const removedKey = (clientId: string) => `removed-client:${clientId}`;
 
 /** How stale a client's last-inbound stamp may get before a message rewrites it. */
 const INBOUND_STAMP_MS = 60_000;
@@ -186,6 +187,20 @@ export class ChannelLedger {
   choices(clientId: string): Choice[] {
     const r = this.sql.exec<{ choices: string }>('SELECT choices FROM channel_clients WHERE id = ?', clientId).toArray()[0];
     return r ? JSON.parse(r.choices) : [];
+  }
+
+  /**
+   * Forgets a client removed through the API; its id stays marked as long as
+   * inbound ids do, so an isolate that still has the identity cached cannot
+   * bring it back (see Inbound.receive). False when it was already removed.
+   */
+  removeClient(id: string, now = Date.now()): boolean {
+    this.sql.exec('DELETE FROM channel_clients WHERE id = ?', id);
+    return this.firstSight(removedKey(id), now);
+  }
+
+  removed(id: string): boolean {
+    return this.seen(removedKey(id));
   }
 
   // ---- inbound dedupe -----------------------------------------------------------

@@ -147,6 +147,11 @@ export class ConversationDO extends DurableObject<Env> {
     return this.inbound.receive(client, events, switchboard);
   }
 
+  /** A client removed through the API (not an `sdk` one): nothing more reaches it, and a message from its channel identity starts a new user. */
+  removeClient(clientId: string, userId: string, view: Record<string, unknown>): Result<null> {
+    return this.inbound.removeClient(clientId, userId, view);
+  }
+
   // ---- channels: outbound (driven by the deliveries queue consumer) ---------
 
   claimDelivery(clientId: string, leaseMs: number): DeliveryClaim | { wait: number } | undefined {

@@ -11,7 +11,7 @@ import type { Choice } from '../src/channels/adapter';
 import { fail, type Result } from '../src/http/errors';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
-import { clientAddEvent, postbackEvent, readEvent, referralEvent, typingEvent, type EventSource } from '../src/webhooks/events';
+import { clientAddEvent, clientRemoveEvent, postbackEvent, readEvent, referralEvent, typingEvent, type EventSource } from '../src/webhooks/events';
 import { NOT_FOUND, type Core } from './core';
 import type { Deliveries } from './deliveries';
 import type { Messages } from './messages';
@@ -53,6 +53,8 @@ export class Inbound {
     const { core } = this;
     const row = core.record.live();
     if (!row) return NOT_FOUND;
+    // The Worker resolves the identity again on a 404: the channel user then becomes a new user, as a removed client must.
+    if (core.ledger.removed(client.id)) return fail(404, 'client_not_found', 'The client was removed from its user');
     const participant = core.people.byUser(client.userId);
     if (!participant) return fail(400, 'bad_request', 'The client user is not a participant of this conversation');
     const user = userRef(participant);
@@ -143,6 +145,21 @@ export class Inbound {
    * here registers it, as a channel's first contact does, and raises
    * `client:add`. Runs inside the caller's transaction.
    */
+  /** A client removed through the API: it receives nothing more, its user's client list drops it, and `client:remove` says so once. */
+  removeClient(clientId: string, userId: string, view: Record<string, unknown>): Result<null> {
+    const { core } = this;
+    const row = core.record.row();
+    core.transact(() => {
+      if (!core.ledger.removeClient(clientId)) return;
+      const participant = core.people.byUser(userId);
+      if (participant) core.people.setClients(participant.id, core.ledger.clientsOf(userId));
+      const user = participant ? userRef(participant) : { id: userId };
+      core.raise(clientRemoveEvent(row && !row.deleted_at ? toConversation(row) : undefined, user, view, 'api'));
+    });
+    core.afterCommit();
+    return { ok: true, value: null };
+  }
+
   touchClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, inboundAt: number | undefined, now: number, source: EventSource): void {
     if (!this.core.ledger.touchClient(client, inboundAt, now)) return;
     this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));

@@ -8,6 +8,7 @@ import type { Env } from './env';
 import * as apps from './api/apps';
 import * as hooks from './channels/inbound';
 import { serveMedia } from './channels/media';
+import * as clients from './api/clients';
 import * as conversations from './api/conversations';
 import * as devices from './api/devices';
 import * as integrations from './api/integrations';
@@ -108,6 +109,7 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .delete('/v2/apps/:appId/users/:userIdOrExternalId', users.remove)
   .delete('/v2/apps/:appId/users/:userIdOrExternalId/personalinformation', users.scrub)
   .get('/v2/apps/:appId/users/:userIdOrExternalId/clients', users.clients)
+  .delete('/v2/apps/:appId/users/:userIdOrExternalId/clients/:clientId', clients.remove)
   .get('/v2/apps/:appId/users/:userIdOrExternalId/devices', devices.list)
   .get('/v2/apps/:appId/users/:userIdOrExternalId/devices/:deviceId', devices.get)
   .post('/v2/apps/:appId/conversations', conversations.create)

@@ -157,6 +157,17 @@ export async function deleteUser(env: Env, appId: string, userId: string): Promi
   ]);
 }
 
+/** One of the user's clients, with the personal conversation its channel messages go to. */
+export async function findClient(env: Env, appId: string, userId: string, clientId: string): Promise<(Client & { conversationId: string | null }) | undefined> {
+  const row = await env.DB.prepare('SELECT * FROM clients WHERE app_id = ? AND user_id = ? AND id = ?').bind(appId, userId, clientId).first<ClientRow & { conversation_id: string | null }>();
+  return row ? { ...toClient(row), conversationId: row.conversation_id } : undefined;
+}
+
+/** The client goes, and its devices with it (cascade); its channel identity is free to become a new user. */
+export async function deleteClient(env: Env, appId: string, clientId: string): Promise<void> {
+  await env.DB.prepare('DELETE FROM clients WHERE app_id = ? AND id = ?').bind(appId, clientId).run();
+}
+
 export async function listClients(env: Env, appId: string, userId: string, page: Page): Promise<Client[]> {
   const stmt = page.before
     ? env.DB.prepare('SELECT * FROM clients WHERE app_id = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?').bind(appId, userId, page.before, page.size + 1)

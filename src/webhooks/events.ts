@@ -89,6 +89,14 @@ export const clientAddEvent = (user: UserRef, client: Record<string, unknown>, s
   event('client:add', { user: userTruncated(user), client, source });
 
 /**
+ * `client:remove`: the client is gone (`api`: removed through the API) and its
+ * channel identity no longer reaches this user; raised by the conversation the
+ * client wrote into, in order with its messages.
+ */
+export const clientRemoveEvent = (c: Conversation | undefined, user: UserRef, client: Record<string, unknown>, reason: 'api' | 'linkCancelled' | 'linkFailed' | 'sdk' | 'theft', source: EventSource = { type: 'api:users' }) =>
+  event('client:remove', { ...(c ? { conversation: conversationTruncated(c) } : {}), user: userTruncated(user), client, reason, source });
+
+/**
  * `conversation:message:delivery:{channel,user,failure}`: the channel took the
  * message (with its ids), the user's device got it, or it failed with the
  * channel's code and message.
