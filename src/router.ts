@@ -137,5 +137,6 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .patch('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.updateIntegration)
   .delete('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.removeIntegration)
   .post('/v2/apps/:appId/attachments', attachments.upload)
+  .post('/v2/apps/:appId/attachments/remove', attachments.remove)
   .post('/v2/apps/:appId/conversations/:conversationId/activity', messages.activity)
   .all('*', notFoundRoute);

@@ -6,15 +6,18 @@
  * bytes from R2. URLs carry a random key, so they are unguessable but public,
  * as Sunshine's are. Bytes are served so that no upload can run as a page on
  * Parley's origin: `nosniff`, a sandboxing CSP, and anything but media as a
- * download.
+ * download. An upload `for=message` names its conversation and goes when the
+ * conversation, its messages or its user go; `POST …/attachments/remove`
+ * deletes one at once.
  */
 import type { IRequest } from 'itty-router';
 import * as v from 'valibot';
 import type { Env } from '../env';
-import { badRequest, notFound, StatusError } from '../http/errors';
-import { readBytes, readQuery } from '../http/request';
+import { badRequest, notFound, StatusError, unwrap } from '../http/errors';
+import { readBody, readBytes, readQuery } from '../http/request';
 import { newId } from '../ids';
-import { appContext, json } from './context';
+import { objectId, uri } from '../schema/common';
+import { appContext, conversationStub, json } from './context';
 
 export interface UploadPolicy {
   maxBytes: number;
@@ -98,7 +101,7 @@ export interface Attachment {
 }
 
 /** Reads a multipart upload (field `source`), checks it against the policy and stores it; 4xx naming what is wrong. */
-export async function storeUpload(request: Request, env: Env, appId: string, policy: UploadPolicy, uploader: string): Promise<Attachment> {
+export async function storeUpload(request: Request, env: Env, appId: string, policy: UploadPolicy, uploader: string, conversationId?: string): Promise<Attachment> {
   const contentType = request.headers.get('content-type') ?? '';
   if (!/^multipart\/form-data/i.test(contentType)) throw new StatusError(415, 'unsupported_media_type', 'Upload the file as multipart/form-data in a field named source');
   const tooLarge = () => new StatusError(413, 'payload_too_large', `The file is larger than ${policy.maxBytes / 1024 / 1024} MB, the most this upload takes`);
@@ -122,16 +125,13 @@ export async function storeUpload(request: Request, env: Env, appId: string, pol
   const key = `${appId}/${newId()}/${name}`;
   await env.ATTACHMENTS.put(key, file, {
     httpMetadata: { contentType: type },
-    customMetadata: { appId, uploader },
+    customMetadata: { appId, uploader, ...(conversationId ? { conversationId } : {}) },
   });
   return { mediaUrl: `${publicBase(env, request)}/attachments/${key}`, mediaType: type, mediaSize: file.size };
 }
 
-/**
- * One of this app's uploads on this Parley, as stored (what a Web Messenger
- * user may attach): its type and size, or undefined for any other URL.
- */
-export async function ownUpload(env: Env, request: Request, appId: string, mediaUrl: string): Promise<{ mediaType: string; mediaSize: number } | undefined> {
+/** The R2 key behind one of this app's upload URLs on this Parley, or undefined for any other URL. */
+function ownKey(env: Env, request: Request, appId: string, mediaUrl: string): string | undefined {
   let url: URL;
   try {
     url = new URL(mediaUrl);
@@ -142,7 +142,16 @@ export async function ownUpload(env: Env, request: Request, appId: string, media
   const m = /^\/attachments\/([0-9a-f]{24})\/([0-9a-f]{24})\/([^/]+)$/.exec(url.pathname);
   const name = m ? decodedName(m[3]!) : undefined;
   if (!m || m[1] !== appId || name === undefined || name !== safeName(name)) return undefined;
-  const head = await env.ATTACHMENTS.head(`${appId}/${m[2]}/${name}`);
+  return `${appId}/${m[2]}/${name}`;
+}
+
+/**
+ * One of this app's uploads on this Parley, as stored (what a Web Messenger
+ * user may attach): its type and size, or undefined for any other URL.
+ */
+export async function ownUpload(env: Env, request: Request, appId: string, mediaUrl: string): Promise<{ mediaType: string; mediaSize: number } | undefined> {
+  const key = ownKey(env, request, appId, mediaUrl);
+  const head = key ? await env.ATTACHMENTS.head(key) : null;
   return head ? { mediaType: head.httpMetadata?.contentType ?? 'application/octet-stream', mediaSize: head.size } : undefined;
 }
 
@@ -170,17 +179,42 @@ export function deleteUploads(env: Env, appId: string, uploader?: string): Promi
   return deleteUnder(env, `${appId}/`, (o) => uploader === undefined || o.customMetadata?.uploader === uploader);
 }
 
-const uploadQuery = v.object({
-  access: v.picklist(['public'], 'access: is required and must be public'),
-  for: v.optional(v.picklist(['message'], 'for: must be message')),
-  conversationId: v.optional(v.string()),
-});
+/** Uploads sent `for=message` into conversations go with them (deleted, their messages cleared, their user deleted); one listing for all. */
+export function deleteConversationUploads(env: Env, appId: string, conversationIds: string[]): Promise<number> {
+  if (conversationIds.length === 0) return Promise.resolve(0);
+  const ids = new Set(conversationIds);
+  return deleteUnder(env, `${appId}/`, (o) => ids.has(o.customMetadata?.conversationId ?? ''));
+}
+
+const uploadQuery = v.pipe(
+  v.object({
+    access: v.picklist(['public'], 'access: is required and must be public'),
+    for: v.optional(v.picklist(['message'], 'for: must be message')),
+    conversationId: v.optional(objectId),
+  }),
+  v.check((q) => (q.for === 'message') === (q.conversationId !== undefined), 'conversationId: is required with for=message, and only with it'),
+);
 
 export async function upload(request: IRequest, env: Env) {
   const { appId, principal } = await appContext(request, env);
-  readQuery(request, uploadQuery);
-  const attachment = await storeUpload(request, env, appId, API_UPLOADS, principal.keyId);
+  const query = readQuery(request, uploadQuery);
+  // The conversation must exist: its deletion is what deletes the file.
+  if (query.conversationId) unwrap(await conversationStub(env, appId, query.conversationId).get());
+  const attachment = await storeUpload(request, env, appId, API_UPLOADS, principal.keyId, query.conversationId);
   return json({ attachment }, 201);
+}
+
+const removeBody = v.object({ mediaUrl: uri() });
+
+/** `POST /v2/apps/{appId}/attachments/remove`: deletes one of the app's uploads now; another host's URL is refused. */
+export async function remove(request: IRequest, env: Env) {
+  const { appId } = await appContext(request, env);
+  const { mediaUrl } = await readBody(request, removeBody);
+  const key = ownKey(env, request, appId, mediaUrl);
+  if (!key) throw badRequest(`mediaUrl: not an attachment of this app on ${publicBase(env, request)}`);
+  if (!(await env.ATTACHMENTS.head(key))) throw notFound('attachment_not_found', 'Attachment not found');
+  await env.ATTACHMENTS.delete(key);
+  return json({});
 }
 
 export async function serve(request: IRequest, env: Env) {

@@ -15,6 +15,7 @@ import { newId } from '../ids';
 import { conversationCreateBody, conversationListQuery, conversationUpdateBody, type ParticipantRef } from '../schema/conversation';
 import { pageQuery, toPage } from '../schema/pagination';
 import { pickPage } from './apps';
+import { deleteConversationUploads } from './attachments';
 import { appContext, conversationStub, indexNow, json } from './context';
 
 export async function resolveParticipant(env: Env, appId: string, ref: { userId?: string; userExternalId?: string }, field: string): Promise<User> {
@@ -73,6 +74,7 @@ export async function remove(request: IRequest, env: Env) {
   const conversationId = request.params.conversationId!;
   unwrap(await conversationStub(env, appId, conversationId).remove());
   await indexNow(unindexConversation(env, appId, conversationId));
+  await deleteConversationUploads(env, appId, [conversationId]);
   return json({});
 }
 

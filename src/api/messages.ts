@@ -3,6 +3,7 @@
  * delete one, delete all, and activities. Validation happens here; ordering,
  * limits and storage happen in the ConversationDO.
  */
+import { deleteConversationUploads } from './attachments';
 import { switchboardConfig } from '../db/switchboards';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
@@ -73,6 +74,7 @@ export async function remove(request: IRequest, env: Env) {
 export async function removeAll(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
   unwrap(await conversationStub(env, appId, request.params.conversationId!).deleteAllMessages());
+  await deleteConversationUploads(env, appId, [request.params.conversationId!]);
   return json({});
 }
 

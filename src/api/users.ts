@@ -3,7 +3,7 @@
  * externalId, scrub personal information, and list a user's clients.
  */
 import type { IRequest } from 'itty-router';
-import { deleteUploads } from './attachments';
+import { deleteConversationUploads, deleteUploads } from './attachments';
 import { deleteChannelMedia, scrubChannelMedia } from '../channels/media';
 import type { Env } from '../env';
 import { userConversationIds } from '../db/conversations';
@@ -73,6 +73,7 @@ export async function remove(request: IRequest, env: Env) {
   await Promise.all(conversations.map(async (c) => unwrap(await conversationStub(env, appId, c.id).forgetUser(user.id))));
   await deleteUser(env, appId, user.id);
   await deleteUploads(env, appId, user.id);
+  await deleteConversationUploads(env, appId, conversations.filter((c) => c.type === 'personal').map((c) => c.id));
   await deleteChannelMedia(env, appId, user.id);
   return json({});
 }
