@@ -52,6 +52,12 @@ export async function listDevices(env: Env, appId: string, userId: string): Prom
   return results.map(toDevice);
 }
 
+/** The client's device seen last (a browser's session, a login). */
+export async function latestDevice(env: Env, appId: string, clientId: string): Promise<Device | undefined> {
+  const row = await env.DB.prepare('SELECT * FROM devices WHERE app_id = ? AND client_id = ? ORDER BY last_seen DESC, id DESC LIMIT 1').bind(appId, clientId).first<DeviceRow>();
+  return row ? toDevice(row) : undefined;
+}
+
 export async function getDevice(env: Env, appId: string, userId: string, deviceId: string): Promise<Device | undefined> {
   const row = await env.DB.prepare('SELECT d.* FROM devices d JOIN clients c ON c.id = d.client_id WHERE c.app_id = ? AND c.user_id = ? AND d.id = ?')
     .bind(appId, userId, deviceId)

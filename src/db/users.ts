@@ -163,6 +163,14 @@ export async function findClient(env: Env, appId: string, userId: string, client
   return row ? { ...toClient(row), conversationId: row.conversation_id } : undefined;
 }
 
+/** The user's client on that integration that was active last: the one a message from that channel came through. */
+export async function clientOn(env: Env, appId: string, userId: string, integrationId: string): Promise<Client | undefined> {
+  const row = await env.DB.prepare('SELECT * FROM clients WHERE app_id = ? AND user_id = ? AND integration_id = ? ORDER BY last_seen DESC, id DESC LIMIT 1')
+    .bind(appId, userId, integrationId)
+    .first<ClientRow>();
+  return row ? toClient(row) : undefined;
+}
+
 /** The client goes, and its devices with it (cascade); its channel identity is free to become a new user. */
 export async function deleteClient(env: Env, appId: string, clientId: string): Promise<void> {
   await env.DB.prepare('DELETE FROM clients WHERE app_id = ? AND id = ?').bind(appId, clientId).run();

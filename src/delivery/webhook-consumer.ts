@@ -28,6 +28,7 @@ import { userSlots, type WebhookEvent } from '../webhooks/events';
 import { DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
 import { claimShape, FEED_CLAIM_GRACE_MS, webhookQueueMessage, type FeedClaim, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 import { applyIndexOps } from './index-consumer';
+import { expandSources } from './full-source';
 import { cachedSwitchboard, routingFor } from '../db/switchboards';
 import { routes, type WebhookRouting } from './webhook-routing';
 
@@ -230,7 +231,8 @@ async function deliver(
     if (!trigger) return 'delivered';
     body = v1Body(kick.appId, events[0]!, trigger, await v1User(env, kick.appId, kick.conversationId, events[0]!));
   } else {
-    body = v2Body(kick.appId, sub, sub.includeFullUser ? await expandUsers(env, kick.appId, events) : events);
+    const withSources = sub.includeFullSource ? await expandSources(env, kick.appId, events) : events;
+    body = v2Body(kick.appId, sub, sub.includeFullUser ? await expandUsers(env, kick.appId, withSources) : withSources);
   }
   // Stable across retries: a retry re-sends the same batch (the DO pins it), so receivers can dedupe on it.
   // A replay is a new message on purpose, so receivers that dedupe on webhook-id do not drop it; event ids stay.

@@ -159,6 +159,17 @@ export const switchboardEvent = (
 export const userUpdateEvent = (user: Record<string, unknown>, source: EventSource, reason?: 'authentication' | 'localeDetection') =>
   event('user:update', { user, source, ...(reason ? { reason } : {}) });
 
+/** Every `source` in a payload with the user it speaks for, so includeFullSource can add that user's client and device. */
+export function sourceSlots(payload: Record<string, unknown>): { source: Record<string, unknown>; userId: string }[] {
+  type Author = { userId?: string } | undefined;
+  const p = payload as { source?: Record<string, unknown>; user?: { id?: string }; message?: { source?: Record<string, unknown>; author?: Author }; activity?: { source?: Record<string, unknown>; author?: Author } };
+  const slots: { source: Record<string, unknown>; userId: string }[] = [];
+  if (p.message?.source && p.message.author?.userId) slots.push({ source: p.message.source, userId: p.message.author.userId });
+  if (p.activity?.source && p.activity.author?.userId) slots.push({ source: p.activity.source, userId: p.activity.author.userId });
+  if (p.source && p.user?.id) slots.push({ source: p.source, userId: p.user.id });
+  return slots;
+}
+
 export const userRemoveEvent = (user: UserRef) => event('user:remove', { user: userTruncated(user) });
 
 /** `user:merge`: an anonymous Web Messenger user logged in as a user who already existed; their conversations became one. */
