@@ -34,7 +34,7 @@ import { UserObject } from './user-object';
 import { WebhookFeed, type FeedReport } from './webhook-feed';
 import { SOCKET_USER_HEADER, WebMessenger, type WebPost } from './web-messenger';
 import { SwitchboardState, type ControlRequest } from './switchboard';
-import type { SwitchboardConfig } from '../src/schema/switchboard';
+import type { AppPolicy } from '../src/schema/app';
 
 // What the Worker imports from here, wherever it lives now.
 export type { Activity, ControlRequest, ConversationInit, DeliveryReport, FeedReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
@@ -143,8 +143,8 @@ export class ConversationDO extends DurableObject<Env> {
   // ---- channels: inbound --------------------------------------------------
 
   /** What a channel sent for one client of this conversation, in the channel's order; a redelivery changes nothing. */
-  receive(client: InboundClient, events: ReceivedEvent[], switchboard?: SwitchboardConfig | null): Result<{ stored: number; duplicates: number }> {
-    return this.inbound.receive(client, events, switchboard);
+  receive(client: InboundClient, events: ReceivedEvent[], policy?: AppPolicy): Result<{ stored: number; duplicates: number }> {
+    return this.inbound.receive(client, events, policy);
   }
 
   /** A client removed through the API (not an `sdk` one): nothing more reaches it, and a message from its channel identity starts a new user. */

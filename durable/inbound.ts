@@ -18,7 +18,7 @@ import type { Messages } from './messages';
 import { userRef, type ParticipantRow } from './participants';
 import { toConversation, type ConversationRow } from './record';
 import { beforeUserMessage } from './switchboard';
-import type { SwitchboardConfig } from '../src/schema/switchboard';
+import type { AppPolicy } from '../src/schema/app';
 
 /** A channel identity as the inbound pipeline resolved it. */
 export interface InboundClient {
@@ -49,7 +49,7 @@ export class Inbound {
     private deliveries: Deliveries,
   ) {}
 
-  receive(client: InboundClient, events: ReceivedEvent[], switchboard?: SwitchboardConfig | null): Result<{ stored: number; duplicates: number }> {
+  receive(client: InboundClient, events: ReceivedEvent[], policy?: AppPolicy): Result<{ stored: number; duplicates: number }> {
     const { core } = this;
     const row = core.record.live();
     if (!row) return NOT_FOUND;
@@ -67,7 +67,7 @@ export class Inbound {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
       this.touchClient(row, client, participant, wroteIn ? now : undefined, now, source);
       // A user's message may put the conversation back on the switchboard's default; everything raised here carries that.
-      const conversation = toConversation(events.some((e) => e.kind === 'message') ? beforeUserMessage(core, row, switchboard) : row);
+      const conversation = toConversation(events.some((e) => e.kind === 'message') ? beforeUserMessage(core, row, policy?.switchboard) : row);
       for (const e of events) {
         switch (e.kind) {
           case 'message': {

@@ -31,7 +31,7 @@ export class Lifecycle {
     }
     const now = new Date().toISOString();
     core.transact(() => {
-      core.record.insert(init, now, startingController(init.switchboard));
+      core.record.insert(init, now, startingController(init.policy?.switchboard));
       for (const p of init.participants) core.people.insert(p.userId, p.userExternalId, now);
       core.enqueueConversation();
       const first = init.participants[0];

@@ -11,7 +11,7 @@ import { fail, type Result } from '../src/http/errors';
 import { newId } from '../src/ids';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
-import type { SwitchboardConfig } from '../src/schema/switchboard';
+import type { AppPolicy } from '../src/schema/app';
 import { messageEvent, type UserRef } from '../src/webhooks/events';
 import { WEB, type LedgerClient } from './channel-ledger';
 import { NOT_FOUND, NOT_PARTICIPANT, type Core } from './core';
@@ -30,8 +30,8 @@ export interface NewMessage {
   destination?: { integrationId: string } | { integrationType: string };
   /** Channel-native payloads that replace rendering for that channel. */
   override?: Record<string, { payload?: unknown }>;
-  /** The app's switchboard (null: none), given by callers that store user messages: see beforeUserMessage. */
-  switchboard?: SwitchboardConfig | null;
+  /** The app as the Worker's cache has it, given by callers that store user messages: see beforeUserMessage. */
+  policy?: AppPolicy;
 }
 
 export interface MessagePage {
@@ -115,7 +115,7 @@ export class Messages {
     author?: UserRef,
     announce = true,
   ): Message {
-    if (input.author.type === 'user' && input.switchboard !== undefined) row = beforeUserMessage(this.core, row, input.switchboard);
+    if (input.author.type === 'user' && input.policy) row = beforeUserMessage(this.core, row, input.policy.switchboard);
     const id = newId();
     const received = input.received ?? new Date().toISOString();
     const stored0 = { ...input.author };

@@ -5,7 +5,8 @@
  * Only this file writes SQL for that table.
  */
 import type { Conversation, ConversationUpdate } from '../src/schema/conversation';
-import type { SwitchboardConfig, SwitchboardIntegrationRef } from '../src/schema/switchboard';
+import type { AppPolicy } from '../src/schema/app';
+import type { SwitchboardIntegrationRef } from '../src/schema/switchboard';
 import type { EventSource } from '../src/webhooks/events';
 
 export interface ConversationInit {
@@ -21,8 +22,8 @@ export interface ConversationInit {
   /** Why it was created (`message` when a channel user's first message opened it) and from where. */
   creationReason?: string;
   source?: EventSource;
-  /** The app's switchboard as the Worker's cache has it: an enabled one puts the new conversation on its default. */
-  switchboard?: SwitchboardConfig | null;
+  /** The app as the Worker's cache has it: an enabled switchboard puts the new conversation on its default. */
+  policy?: AppPolicy;
 }
 
 export type ConversationRow = {

@@ -6,7 +6,7 @@
  * form response must answer its form, once. Web clients are ledger clients of
  * type WEB, served by the conversation's sockets rather than by channel sends.
  */
-import type { SwitchboardConfig } from '../src/schema/switchboard';
+import type { AppPolicy } from '../src/schema/app';
 import { fail, type Result } from '../src/http/errors';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource } from '../src/schema/message';
@@ -24,8 +24,8 @@ export interface WebPost {
   metadata?: Message['metadata'];
   clientMessageId?: string;
   quotedMessageId?: string;
-  /** The app's switchboard as the Worker's cache has it (see beforeUserMessage). */
-  switchboard?: SwitchboardConfig | null;
+  /** The app as the Worker's cache has it (see beforeUserMessage). */
+  policy?: AppPolicy;
 }
 
 /** Set by the Worker on a socket upgrade once it verified the session token; never taken from the browser. */
@@ -99,7 +99,7 @@ export class WebMessenger {
           ...(post.metadata ? { metadata: post.metadata } : {}),
           ...(dedupeKey ? { dedupeKey } : {}),
           ...(quoted ? { quotedMessage: { type: 'message', message: quoted } } : {}),
-          ...(post.switchboard !== undefined ? { switchboard: post.switchboard } : {}),
+          ...(post.policy ? { policy: post.policy } : {}),
         },
         user,
       );

@@ -3,7 +3,7 @@
  * delete, and list a user's conversations. The ConversationDO owns the
  * conversation; the D1 index is written after it commits.
  */
-import { switchboardConfig } from '../db/switchboards';
+import { appPolicy } from '../db/app-policy';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { hasPersonalConversation, indexConversation, listUserConversations, unindexConversation } from '../db/conversations';
@@ -47,7 +47,7 @@ export async function create(request: IRequest, env: Env) {
       ...(body.iconUrl !== undefined ? { iconUrl: body.iconUrl } : {}),
       metadata: body.metadata ?? null,
       participants: [...new Map(users.map((u) => [u.id, { userId: u.id, userExternalId: u.externalId ?? null }])).values()],
-      switchboard: await switchboardConfig(env, appId),
+      policy: await appPolicy(env, appId),
     }),
   );
   await indexNow(indexConversation(env, appId, created.conversation, created.participants));

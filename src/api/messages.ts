@@ -4,7 +4,7 @@
  * limits and storage happen in the ConversationDO.
  */
 import { deleteConversationUploads } from './attachments';
-import { switchboardConfig } from '../db/switchboards';
+import { appPolicy } from '../db/app-policy';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { adapterFor } from '../channels/registry';
@@ -45,7 +45,7 @@ export async function post(request: IRequest, env: Env) {
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(body.destination ? { destination: body.destination } : {}),
       ...(body.override ? { override: body.override } : {}),
-      ...(author.type === 'user' ? { switchboard: await switchboardConfig(env, appId) } : {}),
+      ...(author.type === 'user' ? { policy: await appPolicy(env, appId) } : {}),
     }),
   );
   return json({ messages: [message] }, 201);

@@ -19,13 +19,13 @@ import {
   deleteSwitchboardIntegration,
   getSwitchboard,
   listSwitchboardIntegrations,
-  switchboardConfig,
   switchboardIntegrationNotFound,
   switchboardNotFound,
   updateSwitchboard,
   updateSwitchboardIntegration,
 } from '../db/switchboards';
 import { getIntegration } from '../db/integrations';
+import { appPolicy } from '../db/app-policy';
 import { unwrap } from '../http/errors';
 import { readBody } from '../http/request';
 import { ID_PATTERN } from '../ids';
@@ -142,7 +142,7 @@ export const control = (action: ControlAction) => async (request: IRequest, env:
       ...(body.switchboardIntegration !== undefined ? { target: body.switchboardIntegration } : {}),
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(caller ? { caller: { integrationId: caller.id, integrationType: caller.type } } : {}),
-      config: (await switchboardConfig(env, appId))!,
+      config: (await appPolicy(env, appId)).switchboard!,
       historyCounts,
     }),
   );

@@ -7,7 +7,7 @@
  * personal conversation (its DO create is idempotent, so a crash between the
  * two steps is repaired by the next webhook).
  */
-import { switchboardConfig } from '../db/switchboards';
+import { appPolicy } from '../db/app-policy';
 import { conversationStub, indexNow } from '../api/context';
 import { indexConversation } from '../db/conversations';
 import { appTag, integrationTag, TtlCache } from '../db/ttl-cache';
@@ -156,7 +156,7 @@ export async function openPersonalConversation(
     participants: [user],
     creationReason,
     source,
-    switchboard: await switchboardConfig(env, appId),
+    policy: await appPolicy(env, appId),
   });
   if (!created.ok) throw new Error(`personal conversation ${conversationId} could not be opened: ${created.title}`);
   await indexNow(indexConversation(env, appId, created.value.conversation, created.value.participants));

@@ -7,7 +7,7 @@
  * conversation's DO, which dedupes and stores them. The channel gets its 2xx
  * only after the DO committed; media copies and channel follow-ups run after.
  */
-import { switchboardConfig } from '../db/switchboards';
+import { appPolicy } from '../db/app-policy';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { withTextFallback } from './text-fallback';
@@ -82,7 +82,7 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
   let urls: string[] = [];
   let received = await build(identity, urls);
   if (received.length === 0) return;
-  let result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received, await switchboardConfig(env, integration.appId));
+  let result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received, await appPolicy(env, integration.appId));
   if (!result.ok && result.status === 404) {
     // The conversation is gone (user deleted: start over as a new user) or was never opened (crash after the D1 write).
     forgetIdentity(integration.id, user.externalId);
@@ -91,7 +91,7 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
     await ensureConversation(env, integration, identity);
     urls = [];
     received = await build(identity, urls);
-    result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received, await switchboardConfig(env, integration.appId));
+    result = await conversationStub(env, integration.appId, identity.conversationId).receive(identity.client, received, await appPolicy(env, integration.appId));
   }
   if (!result.ok) throw new StatusError(result.status, result.code, result.title);
   media.push(...urls);

@@ -4,6 +4,7 @@ import { newId } from '../ids';
 import { DEFAULT_SETTINGS, type AppSettings } from '../schema/app';
 import type { Metadata } from '../schema/common';
 import type { Page } from '../schema/pagination';
+import { forgetPolicy } from './app-policy';
 import { appTag, forget, TtlCache } from './ttl-cache';
 
 export interface App {
@@ -61,6 +62,7 @@ export async function updateApp(env: Env, app: App): Promise<void> {
   await env.DB.prepare('UPDATE apps SET display_name = ?, settings = ?, metadata = ? WHERE id = ?')
     .bind(app.displayName, JSON.stringify(app.settings), app.metadata ? JSON.stringify(app.metadata) : null, app.id)
     .run();
+  forgetPolicy(app.id);
 }
 
 /**

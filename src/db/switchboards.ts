@@ -1,10 +1,10 @@
 /**
- * The app's switchboard and its switchboard integrations in D1, and the one
- * cached read the message path makes of them (`switchboardConfig`): a
+ * The app's switchboard and its switchboard integrations in D1. The message
+ * path reads them only through the app's cached policy (app-policy.ts): a
  * conversation's object learns the default and the live switchboard
  * integrations from it, and the webhook consumer routes events with it, so a
  * switchboard adds no D1 query per message. A change forgets the cache of the
- * isolate that made it; other isolates follow within SWITCHBOARD_CACHE_MS.
+ * isolate that made it; other isolates follow within POLICY_CACHE_MS.
  */
 import type { Env } from '../env';
 import { badRequest, notFound, StatusError } from '../http/errors';
@@ -12,86 +12,23 @@ import { newId } from '../ids';
 import {
   SWITCHBOARD_LIMITS,
   type Switchboard,
-  type SwitchboardConfig,
   type SwitchboardIntegration,
   type SwitchboardIntegrationCreate,
   type SwitchboardIntegrationUpdate,
   type SwitchboardUpdate,
 } from '../schema/switchboard';
 import { orAppGone } from './app-gone';
-import { appTag, TtlCache } from './ttl-cache';
-
-export const SWITCHBOARD_CACHE_MS = 5_000;
-
-type SwitchboardRow = { id: string; app_id: string; enabled: number; default_switchboard_integration_id: string | null; created_at: string };
-type IntegrationRow = {
-  id: string;
-  switchboard_id: string;
-  name: string;
-  integration_id: string | null;
-  integration_type: string | null;
-  deliver_standby_events: number;
-  next_switchboard_integration_id: string | null;
-  message_history_count: number | null;
-};
-
-const toSwitchboard = (r: SwitchboardRow): Switchboard => ({ id: r.id, enabled: r.enabled === 1, defaultSwitchboardIntegrationId: r.default_switchboard_integration_id });
-
-const toIntegration = (r: IntegrationRow): SwitchboardIntegration => ({
-  id: r.id,
-  name: r.name,
-  ...(r.integration_id ? { integrationId: r.integration_id } : {}),
-  ...(r.integration_type ? { integrationType: r.integration_type } : {}),
-  deliverStandbyEvents: r.deliver_standby_events === 1,
-  nextSwitchboardIntegrationId: r.next_switchboard_integration_id,
-  messageHistoryCount: r.message_history_count,
-});
+import { cachedPolicy, forgetPolicy, toSwitchboard, toSwitchboardIntegration as toIntegration, type CachedSwitchboard } from './app-policy';
 
 export const switchboardNotFound = () => notFound('switchboard_not_found', 'Switchboard not found');
 export const switchboardIntegrationNotFound = () => notFound('switchboard_integration_not_found', 'Switchboard integration not found');
 
-// ---- the cached view the message path reads --------------------------------
+type SwitchboardRow = Parameters<typeof toSwitchboard>[0];
+type IntegrationRow = Parameters<typeof toIntegration>[0];
 
-export interface CachedSwitchboard {
-  switchboard: Switchboard;
-  integrations: SwitchboardIntegration[];
-}
-
-const cache = new TtlCache<CachedSwitchboard | null>({ ttlMs: SWITCHBOARD_CACHE_MS, missMs: SWITCHBOARD_CACHE_MS, tags: (_, appId) => [appTag(appId)] });
-
-async function load(env: Env, appId: string): Promise<CachedSwitchboard | null> {
-  const [boards, integrations] = await env.DB.batch([
-    env.DB.prepare('SELECT * FROM switchboards WHERE app_id = ?').bind(appId),
-    env.DB.prepare('SELECT i.* FROM switchboard_integrations i JOIN switchboards s ON s.id = i.switchboard_id WHERE s.app_id = ? ORDER BY i.id').bind(appId),
-  ]);
-  const row = (boards!.results as SwitchboardRow[])[0];
-  return row ? { switchboard: toSwitchboard(row), integrations: (integrations!.results as IntegrationRow[]).map(toIntegration) } : null;
-}
-
-/**
- * The app's switchboard as this isolate last read it (a null is remembered too: most apps have none);
- * `fresh` reads D1 now, for the control actions, which must see a switchboard integration created a moment ago.
- */
-export function cachedSwitchboard(env: Env, appId: string, fresh = false): Promise<CachedSwitchboard | null> {
-  if (fresh) cache.delete(appId);
-  return cache.read(appId, () => load(env, appId));
-}
-
-/** What a conversation's object needs to know of the switchboard; null when the app has none. */
-export async function switchboardConfig(env: Env, appId: string): Promise<SwitchboardConfig | null> {
-  const sb = await cachedSwitchboard(env, appId);
-  if (!sb) return null;
-  return {
-    enabled: sb.switchboard.enabled,
-    defaultId: sb.switchboard.defaultSwitchboardIntegrationId,
-    integrations: sb.integrations.map((i) => ({
-      id: i.id,
-      name: i.name,
-      ...(i.integrationId ? { integrationId: i.integrationId } : {}),
-      integrationType: i.integrationType ?? 'custom',
-      nextSwitchboardIntegrationId: i.nextSwitchboardIntegrationId,
-    })),
-  };
+/** The app's switchboard as this isolate's policy cache has it (see app-policy.ts); `fresh` reads D1 now. */
+export async function cachedSwitchboard(env: Env, appId: string, fresh = false): Promise<CachedSwitchboard | null> {
+  return (await cachedPolicy(env, appId, fresh)).switchboard;
 }
 
 /**
@@ -117,13 +54,13 @@ export async function getSwitchboard(env: Env, appId: string, id?: string): Prom
 }
 
 export async function createSwitchboard(env: Env, appId: string): Promise<Switchboard> {
-  const row: SwitchboardRow = { id: newId(), app_id: appId, enabled: 0, default_switchboard_integration_id: null, created_at: new Date().toISOString() };
+  const created: Switchboard = { id: newId(), enabled: false, defaultSwitchboardIntegrationId: null };
   const res = await orAppGone(
-    env.DB.prepare('INSERT INTO switchboards (id, app_id, enabled, created_at) VALUES (?, ?, 0, ?) ON CONFLICT(app_id) DO NOTHING').bind(row.id, appId, row.created_at).run(),
+    env.DB.prepare('INSERT INTO switchboards (id, app_id, enabled, created_at) VALUES (?, ?, 0, ?) ON CONFLICT(app_id) DO NOTHING').bind(created.id, appId, new Date().toISOString()).run(),
   );
   if (res.meta.changes === 0) throw badRequest('Only one switchboard can be created per app');
-  cache.delete(appId);
-  return toSwitchboard(row);
+  forgetPolicy(appId);
+  return created;
 }
 
 export async function updateSwitchboard(env: Env, appId: string, id: string, patch: SwitchboardUpdate): Promise<Switchboard> {
@@ -143,13 +80,13 @@ export async function updateSwitchboard(env: Env, appId: string, id: string, pat
     .bind(enabled ? 1 : 0, defaultId, appId, id, defaultId, id, defaultId)
     .run();
   if (res.meta.changes === 0) throw switchboardIntegrationNotFound();
-  cache.delete(appId);
+  forgetPolicy(appId);
   return { id, enabled, defaultSwitchboardIntegrationId: defaultId };
 }
 
 export async function deleteSwitchboard(env: Env, appId: string, id: string): Promise<boolean> {
   const res = await env.DB.prepare('DELETE FROM switchboards WHERE app_id = ? AND id = ?').bind(appId, id).run();
-  cache.delete(appId);
+  forgetPolicy(appId);
   return res.meta.changes > 0;
 }
 
@@ -226,7 +163,7 @@ export async function createSwitchboardIntegration(env: Env, appId: string, swit
     if (!(await getSwitchboard(env, appId, switchboardId))) throw switchboardNotFound();
     throw new StatusError(400, 'too_many_switchboard_integrations', `A switchboard holds at most ${SWITCHBOARD_LIMITS.integrationsPerSwitchboard} switchboard integrations`);
   }
-  cache.delete(appId);
+  forgetPolicy(appId);
   return created;
 }
 
@@ -259,7 +196,7 @@ export async function updateSwitchboardIntegration(env: Env, appId: string, swit
     if (nameTaken(err)) throw badRequest(`name: the switchboard already has a switchboard integration named ${next.name}`);
     throw err;
   }
-  cache.delete(appId);
+  forgetPolicy(appId);
   return next;
 }
 
@@ -276,5 +213,5 @@ export async function deleteSwitchboardIntegration(env: Env, appId: string, swit
   if (res.meta.changes === 0) {
     throw badRequest('switchboardIntegrationId: it is the switchboard\'s default or another switchboard integration\'s next; change those first');
   }
-  cache.delete(appId);
+  forgetPolicy(appId);
 }

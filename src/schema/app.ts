@@ -1,6 +1,7 @@
 /** Apps and app keys: request bodies and the stored/returned shapes. */
 import * as v from 'valibot';
 import { boundedString, metadata } from './common';
+import type { SwitchboardConfig } from './switchboard';
 
 export const appSettings = v.object({
   conversationRetentionSeconds: v.optional(v.pipe(v.number('must be an integer'), v.integer('must be an integer'), v.minValue(0, 'must be 0 or more'))),
@@ -22,6 +23,17 @@ export const DEFAULT_SETTINGS: AppSettings = {
   multiConvoEnabled: false,
   appLocalizationEnabled: true,
 };
+
+/**
+ * What the Worker hands a conversation's object with each change that can
+ * start or continue a conversation (see src/db/app-policy.ts): the app's
+ * switchboard (null: none) and the settings the object applies itself.
+ */
+export interface AppPolicy {
+  switchboard: SwitchboardConfig | null;
+  echoPostback: boolean;
+  retentionSeconds: number;
+}
 
 export const appCreateBody = v.object({
   displayName: boundedString(1, 100),

@@ -7,7 +7,7 @@
  * by its Durable Object, so one user's token opens nobody else's messages.
  * Logging in with the business's JWT is `login.ts`.
  */
-import { switchboardConfig } from '../db/switchboards';
+import { appPolicy } from '../db/app-policy';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { conversationStub, indexNow, json } from '../api/context';
@@ -182,7 +182,7 @@ export async function createConversation(request: IRequest, env: Env) {
       participants: [{ userId: session.userId, userExternalId: session.externalId ?? null }],
       creationReason: 'startConversation',
       source: { type: WEB, integrationId: integration.id },
-      switchboard: await switchboardConfig(env, session.appId),
+      policy: await appPolicy(env, session.appId),
     }),
   );
   await indexNow(indexConversation(env, session.appId, created.conversation, created.participants));
@@ -238,7 +238,7 @@ export async function postMessage(request: IRequest, env: Env) {
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(body.clientMessageId ? { clientMessageId: body.clientMessageId } : {}),
       ...(quotedMessageId ? { quotedMessageId } : {}),
-      switchboard: await switchboardConfig(env, session.appId),
+      policy: await appPolicy(env, session.appId),
     }),
   );
   return json({ messages: [message] }, 201);

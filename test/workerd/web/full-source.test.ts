@@ -10,7 +10,7 @@ import { say, startSession, webApp } from './web';
 
 const FULL = 'https://full-source.test';
 const PLAIN = 'https://plain-source.test';
-const receivers = { [FULL]: new WebhookReceiver(), [PLAIN]: new WebhookReceiver() };
+const receivers: Record<string, WebhookReceiver> = { [FULL]: new WebhookReceiver(), [PLAIN]: new WebhookReceiver() };
 let restore: () => void;
 beforeAll(() => {
   const spy = routeFetch(receivers);
