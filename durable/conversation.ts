@@ -29,6 +29,7 @@ import { Lifecycle } from './lifecycle';
 import { LoginMerge, type MovedMessage } from './merge';
 import { Messages, type MessagePage, type NewMessage } from './messages';
 import type { ConversationInit } from './record';
+import { retentionDue } from './retention';
 import { migrate } from './schema';
 import { UserObject } from './user-object';
 import { WebhookFeed, type FeedReport } from './webhook-feed';
@@ -176,8 +177,8 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
-  clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
-    return this.web.activity(client, event);
+  clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>, policy?: AppPolicy): Result<null> {
+    return this.web.activity(client, event, policy);
   }
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */
@@ -265,6 +266,9 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Retries the outbox drain, sends unconfirmed index ops again, kicks the queues for what is owed and not served. */
   override async alarm(): Promise<void> {
+    // The app's retention: a conversation quiet for longer than it loses its messages (the drain below sends the index op).
+    const due = retentionDue(this.core.record.row());
+    if (due !== null && due <= Date.now()) this.messages.removeAll();
     await this.core.outbox.alarm(
       () => {
         const row = this.core.record.row();

@@ -15,6 +15,7 @@ import { KickWatch } from './kick-watch';
 import { Outbox, type KickTarget } from './outbox';
 import { Participants } from './participants';
 import { ConversationRecord, toConversation, type ConversationRow } from './record';
+import { retentionDue } from './retention';
 import { migrate } from './schema';
 import { SocketHub } from './socket-hub';
 import { WebhookStream } from './webhook-stream';
@@ -47,7 +48,7 @@ export class Core {
     this.record = new ConversationRecord(this.sql);
     this.people = new Participants(this.sql);
     this.watch = new KickWatch(this.sql, this.stream, this.ledger, env);
-    this.outbox = new Outbox(ctx, env, this.watch, this.stream, () => this.streamOwner());
+    this.outbox = new Outbox(ctx, env, this.watch, this.stream, () => this.streamOwner(), () => retentionDue(this.record.row()));
   }
 
   /** Empties the object for good (its app was deleted): storage, alarm and all; the schema is recreated empty. */

@@ -17,6 +17,7 @@ import type { Deliveries } from './deliveries';
 import type { Messages } from './messages';
 import { userRef, type ParticipantRow } from './participants';
 import { toConversation, type ConversationRow } from './record';
+import { noteRetention } from './retention';
 import { beforeUserMessage } from './switchboard';
 import type { AppPolicy } from '../src/schema/app';
 
@@ -67,7 +68,8 @@ export class Inbound {
       const wroteIn = events.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral');
       this.touchClient(row, client, participant, wroteIn ? now : undefined, now, source);
       // A user's message may put the conversation back on the switchboard's default; everything raised here carries that.
-      const conversation = toConversation(events.some((e) => e.kind === 'message') ? beforeUserMessage(core, row, policy?.switchboard) : row);
+      // A user's message may put the conversation back on the switchboard's default; everything raised here carries that.
+      const conversation = toConversation(events.some((e) => e.kind === 'message') ? beforeUserMessage(core, noteRetention(core, row, policy), policy?.switchboard) : row);
       for (const e of events) {
         switch (e.kind) {
           case 'message': {
@@ -106,7 +108,14 @@ export class Inbound {
             }
             const payload = e.payload ?? chosen?.payload;
             if (payload === undefined) break;
-            core.raise(postbackEvent(conversation, user, { payload, ...(e.text ?? chosen?.text ? { text: e.text ?? chosen?.text } : {}) }, source));
+            const label = e.text ?? chosen?.text;
+            if (policy?.echoPostback) {
+              // The app keeps taps in the history (echoPostback): the button's label, as the user's message, carrying its payload.
+              const echoSource: MessageSource = { type: client.type, integrationId: client.integrationId, originalMessageId: e.dedupeKey.split(':').pop()! };
+              this.messages.insert(core.record.row()!, { author: { type: 'user', userId: client.userId }, content: { type: 'text', text: label ?? payload, payload }, source: echoSource }, user);
+              stored++;
+            }
+            core.raise(postbackEvent(conversation, user, { payload, ...(label ? { text: label } : {}) }, source));
             break;
           }
           case 'referral':

@@ -37,7 +37,7 @@ export class Lifecycle {
       const first = init.participants[0];
       const created = core.record.row()!;
       const user = first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) };
-      core.raise(conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
+      if (init.announce !== false) core.raise(conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
     });
     core.afterCommit();
     return { ok: true, value: { conversation: toConversation(core.record.row()!), participants: core.people.all() } };

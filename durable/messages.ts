@@ -12,11 +12,12 @@ import { newId } from '../src/ids';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
 import type { AppPolicy } from '../src/schema/app';
-import { messageEvent, type UserRef } from '../src/webhooks/events';
+import { conversationCreateEvent, messageEvent, type UserRef } from '../src/webhooks/events';
 import { WEB, type LedgerClient } from './channel-ledger';
 import { NOT_FOUND, NOT_PARTICIPANT, type Core } from './core';
 import { userRef } from './participants';
 import { toConversation, type ConversationRow } from './record';
+import { noteRetention } from './retention';
 import { beforeUserMessage } from './switchboard';
 
 export interface NewMessage {
@@ -116,6 +117,14 @@ export class Messages {
     announce = true,
   ): Message {
     if (input.author.type === 'user' && input.policy) row = beforeUserMessage(this.core, row, input.policy.switchboard);
+    row = noteRetention(this.core, row, input.policy);
+    if (row.create_announced === 0 && input.author.type === 'user') {
+      // An automatic start the app ignores becomes a conversation with the user's first message: announced now, just before it.
+      this.core.record.createAnnounced();
+      row = { ...row, create_announced: 1 };
+      const source = { type: input.source.type, ...(input.source.integrationId ? { integrationId: input.source.integrationId } : {}) };
+      this.core.raise(conversationCreateEvent(toConversation(row), 'message', author, source));
+    }
     const id = newId();
     const received = input.received ?? new Date().toISOString();
     const stored0 = { ...input.author };

@@ -79,6 +79,8 @@ export class Outbox {
     private stream: WebhookStream,
     /** Whose events the object streams (its conversation, or the user it is named after): the feed message's address. */
     private owner: () => KickTarget | undefined,
+    /** When the object has other work of its own due (its messages' retention), or null. */
+    private ownWake: () => number | null = () => null,
   ) {
     this.sql = ctx.storage.sql;
   }
@@ -212,6 +214,8 @@ export class Outbox {
     const kicks = this.watch.due();
     const wakes = [kicks.webhooks, ...kicks.deliveries.map((k) => k.at)].filter((t): t is number => t !== null);
     if (this.indexSends[0]) wakes.push(this.indexSends[0].at + this.watch.interval(this.indexResends));
+    const own = this.ownWake();
+    if (own !== null) wakes.push(own);
     const wake = wakes.length ? Math.min(...wakes) : null;
     // Rows waiting for a drain that is under way only need the safety net (a crash mid-drain); a failed drain is retried soon.
     let want: number | null = outboxWaiting ? Date.now() + (this.drainFailed ? DRAIN_RETRY_MS : this.watch.interval(0)) : null;

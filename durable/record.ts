@@ -22,6 +22,8 @@ export interface ConversationInit {
   /** Why it was created (`message` when a channel user's first message opened it) and from where. */
   creationReason?: string;
   source?: EventSource;
+  /** False for a start the app ignores (ignoreAutoConversationStart): `conversation:create` waits for the user's first message. */
+  announce?: boolean;
   /** The app as the Worker's cache has it: an enabled switchboard puts the new conversation on its default. */
   policy?: AppPolicy;
 }
@@ -43,6 +45,10 @@ export type ConversationRow = {
   /** The switchboard integrations in control and offered control (JSON of their refs); null when none. */
   active_switchboard: string | null;
   pending_switchboard: string | null;
+  /** The app's conversationRetentionSeconds as last told (0: messages are kept). */
+  retention_seconds: number;
+  /** 0 while an automatic start (ignoreAutoConversationStart) waits for the user's first message to be announced. */
+  create_announced: number;
 };
 
 /**
@@ -86,8 +92,8 @@ export class ConversationRecord {
   /** A new conversation, on `controller` when the app's switchboard gives it one. */
   insert(init: ConversationInit, now: string, controller: SwitchboardIntegrationRef | null): void {
     this.sql.exec(
-      `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at, active_switchboard)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO conversation (only_row, id, app_id, type, is_default, display_name, description, icon_url, metadata, created_at, active_switchboard, create_announced)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       init.id,
       init.appId,
       init.type,
@@ -98,6 +104,7 @@ export class ConversationRecord {
       init.metadata ? JSON.stringify(init.metadata) : null,
       now,
       controller && JSON.stringify(controller),
+      init.announce === false ? 0 : 1,
     );
   }
 
@@ -117,6 +124,15 @@ export class ConversationRecord {
     const next = { ...row, active_switchboard: active && JSON.stringify(active), pending_switchboard: pending && JSON.stringify(pending) };
     this.sql.exec('UPDATE conversation SET active_switchboard = ?, pending_switchboard = ?', next.active_switchboard, next.pending_switchboard);
     return next;
+  }
+
+  createAnnounced(): void {
+    this.sql.exec('UPDATE conversation SET create_announced = 1');
+  }
+
+  setRetention(row: ConversationRow, seconds: number): ConversationRow {
+    this.sql.exec('UPDATE conversation SET retention_seconds = ?', seconds);
+    return { ...row, retention_seconds: seconds };
   }
 
   /** Counts a new message in and answers its seq (the conversation row keeps the last one: no AUTOINCREMENT row per message). */

@@ -98,9 +98,12 @@ export const MIGRATIONS: string[] = [
    UPDATE conversation SET last_seq = max(
      coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
      coalesce((SELECT max(seq) FROM messages), 0));`,
-  // Switchboard state (durable/switchboard.ts), kept on the conversation row so it changes in order with messages.
+  // Switchboard state (durable/switchboard.ts), kept on the conversation row so it changes in order with messages,
+  // and the app's retention as last told (durable/retention.ts).
   `ALTER TABLE conversation ADD COLUMN active_switchboard TEXT;
-   ALTER TABLE conversation ADD COLUMN pending_switchboard TEXT;`,
+   ALTER TABLE conversation ADD COLUMN pending_switchboard TEXT;
+   ALTER TABLE conversation ADD COLUMN retention_seconds INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE conversation ADD COLUMN create_announced INTEGER NOT NULL DEFAULT 1;`,
 ];
 
 /** Every table as the migrations above leave it, for an object created now. */
@@ -122,7 +125,9 @@ export const CURRENT_SCHEMA = `
     deleted_at TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0,
     active_switchboard TEXT,
-    pending_switchboard TEXT
+    pending_switchboard TEXT,
+    retention_seconds INTEGER NOT NULL DEFAULT 0,
+    create_announced INTEGER NOT NULL DEFAULT 1
   );
   CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,

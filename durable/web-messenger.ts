@@ -108,7 +108,7 @@ export class WebMessenger {
     return { ok: true, value: message };
   }
 
-  activity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>): Result<null> {
+  activity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>, policy?: AppPolicy): Result<null> {
     if (!this.core.record.live()) return NOT_FOUND;
     const participant = this.core.people.byUser(client.userId);
     if (!participant) return NOT_PARTICIPANT;
@@ -120,7 +120,7 @@ export class WebMessenger {
       if (offered === undefined) return fail(400, 'bad_request', 'payload: no postback button with this payload was offered in this conversation');
       event = { ...event, text: offered };
     }
-    const received = this.inbound.receive(client, [event]);
+    const received = this.inbound.receive(client, [event], policy);
     return received.ok ? { ok: true, value: null } : received;
   }
 

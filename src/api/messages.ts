@@ -4,7 +4,8 @@
  * limits and storage happen in the ConversationDO.
  */
 import { deleteConversationUploads } from './attachments';
-import { appPolicy } from '../db/app-policy';
+import { appPolicy, cachedPolicy } from '../db/app-policy';
+import { maskContent } from '../content/card-numbers';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { adapterFor } from '../channels/registry';
@@ -40,7 +41,7 @@ export async function post(request: IRequest, env: Env) {
   const message = unwrap(
     await stub.postMessage({
       author,
-      content: withTextFallback(body.content),
+      content: (await cachedPolicy(env, appId)).settings.maskCreditCardNumbers ? maskContent(withTextFallback(body.content)) : withTextFallback(body.content),
       source: { type: 'api:conversations' },
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(body.destination ? { destination: body.destination } : {}),

@@ -145,6 +145,7 @@ export async function openPersonalConversation(
   conversationId: string,
   creationReason: string,
   source: { type: string; integrationId: string },
+  announce = true,
 ): Promise<Conversation> {
   const isDefault = (await conversationStub(env, appId, user.userId).claimDefaultConversation(conversationId)) === conversationId;
   const created = await conversationStub(env, appId, conversationId).create({
@@ -156,6 +157,7 @@ export async function openPersonalConversation(
     participants: [user],
     creationReason,
     source,
+    ...(announce ? {} : { announce: false }),
     policy: await appPolicy(env, appId),
   });
   if (!created.ok) throw new Error(`personal conversation ${conversationId} could not be opened: ${created.title}`);

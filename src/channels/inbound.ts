@@ -7,7 +7,8 @@
  * conversation's DO, which dedupes and stores them. The channel gets its 2xx
  * only after the DO committed; media copies and channel follow-ups run after.
  */
-import { appPolicy } from '../db/app-policy';
+import { appPolicy, cachedPolicy } from '../db/app-policy';
+import { maskContent } from '../content/card-numbers';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { withTextFallback } from './text-fallback';
@@ -76,9 +77,12 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
   let identity: ResolvedIdentity | undefined = onlyReceipts ? await findIdentity(env, integration, user.externalId) : await resolveIdentity(env, integration, user);
   if (!identity) return;
   // Built for the identity they are stored under: authors and media URLs name its user.
+  const { settings } = await cachedPolicy(env, integration.appId);
   const build = async (id: ResolvedIdentity, urls: string[]) =>
     // An event with nothing to store (a blank text) is skipped, not refused: refusing would make the channel redeliver it forever.
-    (await Promise.all(events.map((e) => toReceived(env, integration, id, e, urls)))).filter((e): e is ReceivedEvent => e !== undefined);
+    (await Promise.all(events.map((e) => toReceived(env, integration, id, e, urls))))
+      .filter((e): e is ReceivedEvent => e !== undefined)
+      .map((e) => (e.kind === 'message' && settings.maskCreditCardNumbers ? { ...e, content: maskContent(e.content) } : e));
   let urls: string[] = [];
   let received = await build(identity, urls);
   if (received.length === 0) return;

@@ -50,7 +50,7 @@ async function requireIntegrationLives(env: Env, appId: string, integrationId: s
 export async function createWebUser(
   env: Env,
   appId: string,
-  input: { externalId?: string; client: WebClientInput },
+  input: { externalId?: string; profile?: Record<string, string>; client: WebClientInput },
 ): Promise<{ userId: string; clientId: string } | 'conflict'> {
   const now = new Date().toISOString();
   const userId = newId();
@@ -58,8 +58,8 @@ export async function createWebUser(
   const [user] = await env.DB.batch([
     env.DB.prepare(
       `INSERT INTO users (id, app_id, external_id, signed_up_at, to_be_retained, authenticated, profile, metadata, identities, created_at)
-       SELECT ?, ?, ?, ?, 0, ?, '{}', '{}', '[]', ? WHERE ${INTEGRATION_LIVES} ON CONFLICT DO NOTHING`,
-    ).bind(userId, appId, input.externalId ?? null, now, input.externalId ? 1 : 0, now, appId, input.client.integrationId),
+       SELECT ?, ?, ?, ?, 0, ?, ?, '{}', '[]', ? WHERE ${INTEGRATION_LIVES} ON CONFLICT DO NOTHING`,
+    ).bind(userId, appId, input.externalId ?? null, now, input.externalId ? 1 : 0, JSON.stringify(input.profile ?? {}), now, appId, input.client.integrationId),
     insertClient(env, appId, userId, clientId, input.client, now),
     upsertDevice(env, appId, clientId, input.client, now),
   ]);

@@ -7,7 +7,9 @@
  * by its Durable Object, so one user's token opens nobody else's messages.
  * Logging in with the business's JWT is `login.ts`.
  */
-import { appPolicy } from '../db/app-policy';
+import { appPolicy, cachedPolicy } from '../db/app-policy';
+import { maskContent } from '../content/card-numbers';
+import { animalName } from './animal-names';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { conversationStub, indexNow, json } from '../api/context';
@@ -99,10 +101,10 @@ export async function openWebClient(
   conversationId: string,
   info: Record<string, string>,
 ): Promise<void> {
-  await openPersonalConversation(env, appId, { userId: user.userId, userExternalId: user.externalId ?? null }, conversationId, 'startConversation', {
-    type: WEB,
-    integrationId: integration.id,
-  });
+  const { settings } = await cachedPolicy(env, appId);
+  // Opening the widget starts the conversation automatically: an app that ignores such starts hears of it with the first message.
+  const source = { type: WEB, integrationId: integration.id };
+  await openPersonalConversation(env, appId, { userId: user.userId, userExternalId: user.externalId ?? null }, conversationId, 'startConversation', source, !settings.ignoreAutoConversationStart);
   const session: WebSession = { appId, integrationId: integration.id, userId: user.userId, clientId, conversationId, ...(user.externalId ? { externalId: user.externalId } : {}) };
   unwrap(await conversationStub(env, appId, conversationId).addClient(webClient(session, info)));
 }
@@ -132,7 +134,11 @@ export async function startSession(request: IRequest, env: Env) {
   await limitVisitor(request, env.WEB_SESSION_LIMIT, integration.id);
   const info = clientInfo(request, body.device);
   const conversationId = newId();
-  const created = await createWebUser(env, appId, { client: { integrationId: integration.id, info, conversationId, device: deviceOf(body.device) } });
+  const { settings } = await cachedPolicy(env, appId);
+  const created = await createWebUser(env, appId, {
+    ...(settings.useAnimalNames ? { profile: animalName() } : {}),
+    client: { integrationId: integration.id, info, conversationId, device: deviceOf(body.device) },
+  });
   if (created === 'conflict') throw new Error('an anonymous user could not be created');
   await openWebClient(env, appId, integration, { userId: created.userId }, created.clientId, conversationId, info);
   const session: WebSession = { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId };
@@ -232,9 +238,10 @@ export async function postMessage(request: IRequest, env: Env) {
     }
     content = { ...rest, textFallback: formTextFallback(rest.fields) } as typeof content;
   }
+  const { settings } = await cachedPolicy(env, session.appId);
   const message = unwrap(
     await conversationStub(env, session.appId, request.params.conversationId!).clientPost(webClient(session), {
-      content,
+      content: settings.maskCreditCardNumbers ? maskContent(content) : content,
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(body.clientMessageId ? { clientMessageId: body.clientMessageId } : {}),
       ...(quotedMessageId ? { quotedMessageId } : {}),
@@ -253,7 +260,7 @@ export async function postback(request: IRequest, env: Env) {
       // Every tap is its own postback: the key only has to be unique.
       dedupeKey: `${WEB}:postback:${newId()}`,
       payload: body.payload,
-    }),
+    }, await appPolicy(env, session.appId)),
   );
   return json({});
 }

@@ -1,0 +1,47 @@
+/**
+ * `maskCreditCardNumbers` (an app setting, on by default): payment card
+ * numbers a person types into a conversation are masked before anything is
+ * stored, so neither the history, the index, the webhooks nor the exports
+ * ever hold one. A run of 13 to 19 digits (spaces or dashes between groups
+ * allowed) counts only if it passes the Luhn check, which keeps order numbers
+ * and phone numbers intact; all but its last four digits become `*`.
+ */
+import type { Message } from '../schema/message';
+
+const CANDIDATE = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g;
+
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+export function maskCardNumbers(text: string): string {
+  return text.replace(CANDIDATE, (run) => {
+    const digits = run.replace(/[ -]/g, '');
+    if (digits.length < 13 || digits.length > 19 || !luhnValid(digits)) return run;
+    let keep = 4;
+    // Walk from the end so the last four digits stay and separators keep their places.
+    return [...run]
+      .reverse()
+      .map((ch) => (ch >= '0' && ch <= '9' ? (keep-- > 0 ? ch : '*') : ch))
+      .reverse()
+      .join('');
+  });
+}
+
+/** The content with every text a person wrote masked (text, and a form response's answers). */
+export function maskContent<C extends Message['content']>(content: C): C {
+  const masked: Record<string, unknown> = { ...content };
+  if (typeof masked.text === 'string') masked.text = maskCardNumbers(masked.text);
+  if (typeof masked.textFallback === 'string') masked.textFallback = maskCardNumbers(masked.textFallback);
+  if (Array.isArray(masked.fields)) masked.fields = masked.fields.map((f: Record<string, unknown>) => (typeof f.text === 'string' ? { ...f, text: maskCardNumbers(f.text) } : f));
+  return masked as C;
+}
