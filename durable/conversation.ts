@@ -35,6 +35,7 @@ import { UserObject } from './user-object';
 import { WebhookFeed, type FeedReport } from './webhook-feed';
 import { SOCKET_USER_HEADER, WebMessenger, type WebPost } from './web-messenger';
 import { SwitchboardState, type ControlRequest } from './switchboard';
+import { Notifications } from './notifications';
 import type { AppPolicy } from '../src/schema/app';
 
 // What the Worker imports from here, wherever it lives now.
@@ -53,6 +54,7 @@ export class ConversationDO extends DurableObject<Env> {
   private user: UserObject;
   private feed: WebhookFeed;
   private switchboard: SwitchboardState;
+  private notifications: Notifications;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,6 +70,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.user = new UserObject(this.core);
     this.feed = new WebhookFeed(this.core);
     this.switchboard = new SwitchboardState(this.core, this.messages);
+    this.notifications = new Notifications(this.core, this.messages, this.inbound);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.core.sql);
       this.core.outbox.started();
@@ -151,6 +154,11 @@ export class ConversationDO extends DurableObject<Env> {
   /** A client removed through the API (not an `sdk` one): nothing more reaches it, and a message from its channel identity starts a new user. */
   removeClient(clientId: string, userId: string, view: Record<string, unknown>): Result<null> {
     return this.inbound.removeClient(clientId, userId, view);
+  }
+
+  /** A notification's message to the client it names (registered here if new); a retried notification id answers the stored message. */
+  notify(client: InboundClient, notificationId: string, input: Pick<NewMessage, 'author' | 'content' | 'metadata' | 'override'>): Result<Message> {
+    return this.notifications.send(client, notificationId, input);
   }
 
   // ---- channels: outbound (driven by the deliveries queue consumer) ---------

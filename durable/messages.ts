@@ -17,6 +17,7 @@ import { WEB, type LedgerClient } from './channel-ledger';
 import { NOT_FOUND, NOT_PARTICIPANT, type Core } from './core';
 import { userRef } from './participants';
 import { toConversation, type ConversationRow } from './record';
+import { takeRecentNotifications } from './notifications';
 import { noteRetention } from './retention';
 import { beforeUserMessage } from './switchboard';
 
@@ -153,7 +154,9 @@ export class Messages {
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
     this.enqueueIndex(row, stored);
-    if (announce) this.core.raise(messageEvent(toConversation(row), stored, author));
+    // A user's message answers the notifications sent since they last wrote: its event names them, once.
+    const recent = stored0.type === 'user' ? takeRecentNotifications(this.core.sql) : undefined;
+    if (announce) this.core.raise(messageEvent(toConversation(row), stored, author, recent));
     this.core.hub.hold({ type: 'message', message: stored });
     return stored;
   }

@@ -14,6 +14,7 @@
  * so an insert writes one row instead of two.
  */
 import { LEDGER_MIGRATION } from './channel-ledger';
+import { NOTIFICATIONS_TABLE } from './notifications';
 import { STREAM_MIGRATION } from './webhook-stream';
 
 export const MIGRATIONS: string[] = [
@@ -103,7 +104,8 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE conversation ADD COLUMN active_switchboard TEXT;
    ALTER TABLE conversation ADD COLUMN pending_switchboard TEXT;
    ALTER TABLE conversation ADD COLUMN retention_seconds INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE conversation ADD COLUMN create_announced INTEGER NOT NULL DEFAULT 1;`,
+   ALTER TABLE conversation ADD COLUMN create_announced INTEGER NOT NULL DEFAULT 1;
+   ${NOTIFICATIONS_TABLE}`,
 ];
 
 /** Every table as the migrations above leave it, for an object created now. */
@@ -234,6 +236,7 @@ export const CURRENT_SCHEMA = `
     rekicks INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
+  ${NOTIFICATIONS_TABLE}
   CREATE TABLE schema_version (version INTEGER NOT NULL);`;
 
 export function migrate(sql: SqlStorage): void {

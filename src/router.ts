@@ -14,6 +14,7 @@ import * as devices from './api/devices';
 import * as integrations from './api/integrations';
 import * as keys from './api/keys';
 import * as messages from './api/messages';
+import * as notifications from './api/notifications';
 import * as participants from './api/participants';
 import * as switchboards from './api/switchboards';
 import * as users from './api/users';
@@ -136,6 +137,9 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations', switchboards.listIntegrations)
   .patch('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.updateIntegration)
   .delete('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.removeIntegration)
+  .post('/v2/apps/:appId/notifications', notifications.send)
+  .post('/v1.1/apps/:appId/notifications', notifications.send)
+  .post('/v1/apps/:appId/notifications', notifications.send)
   .post('/v2/apps/:appId/attachments', attachments.upload)
   .post('/v2/apps/:appId/attachments/remove', attachments.remove)
   .post('/v2/apps/:appId/conversations/:conversationId/activity', messages.activity)

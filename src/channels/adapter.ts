@@ -245,6 +245,12 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
 
   /** Channel-side setup on create (Telegram setWebhook); absent = nothing to do, active at once. */
   setup?(ctx: ChannelContext<C>): Promise<SetupOutcome<C>>;
+  /**
+   * The channel user a notification's `destinationId` names (an E.164 number,
+   * a chat id), or a title saying what is wrong with it. Absent: the channel
+   * cannot reach someone who has not written first (Messenger, Instagram).
+   */
+  notificationRecipient?(destinationId: string): ChannelUser | string;
   /** Channel-side cleanup on delete (Telegram deleteWebhook); failures are logged, not fatal. */
   teardown?(ctx: ChannelContext<C>): Promise<void>;
 

@@ -73,7 +73,7 @@ async function readIdentity(env: Env, integration: ChannelIntegration, externalI
   return row ? toIdentity(integration, externalId, row) : undefined;
 }
 
-export async function resolveIdentity(env: Env, integration: ChannelIntegration, user: ChannelUser): Promise<ResolvedIdentity> {
+export async function resolveIdentity(env: Env, integration: ChannelIntegration, user: ChannelUser, creationReason = 'message'): Promise<ResolvedIdentity> {
   const known = await findIdentity(env, integration, user.externalId);
   if (known) return known;
   const now = new Date().toISOString();
@@ -121,14 +121,14 @@ export async function resolveIdentity(env: Env, integration: ChannelIntegration,
   forgetIdentity(integration.id, user.externalId);
   const resolved = await findIdentity(env, integration, user.externalId);
   if (!resolved) throw notFound('integration_not_found', 'No channel integration at this URL');
-  await ensureConversation(env, integration, resolved);
+  await ensureConversation(env, integration, resolved, creationReason);
   return resolved;
 }
 
 /** Opens the identity's personal conversation if it does not exist yet; the user's object decides whether it is the default. */
-export async function ensureConversation(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity): Promise<void> {
+export async function ensureConversation(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, creationReason = 'message'): Promise<void> {
   const { userId, userExternalId } = identity.client;
-  await openPersonalConversation(env, integration.appId, { userId, userExternalId: userExternalId ?? null }, identity.conversationId, 'message', {
+  await openPersonalConversation(env, integration.appId, { userId, userExternalId: userExternalId ?? null }, identity.conversationId, creationReason, {
     type: integration.type,
     integrationId: integration.id,
   });

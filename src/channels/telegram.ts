@@ -496,4 +496,6 @@ export const telegram: ChannelAdapter<TelegramConfig> = {
     if (!download.response.ok) throw new Error(`Telegram file download failed: HTTP ${download.response.status}`);
     return download.response;
   },
+  // A bot may write first only to a chat that has talked to it; the id is the chat's.
+  notificationRecipient: (destinationId) => (/^-?\d{1,20}$/.test(destinationId) ? { externalId: destinationId } : 'destination.destinationId: must be a Telegram chat id (digits)'),
 };

@@ -328,6 +328,13 @@ function partFields(part: Part): [string, string][] | string {
 
 // ---- the adapter -------------------------------------------------------------------
 
+/** Twilio names an SMS user by their E.164 number and a WhatsApp user by `whatsapp:` and the number, as its `From` does. */
+function notificationRecipient(destinationId: string): ChannelUser | string {
+  const m = /^(whatsapp:)?(\+[1-9]\d{6,14})$/.exec(destinationId.replace(/[\s-]/g, ''));
+  if (!m) return 'destination.destinationId: must be a phone number in E.164 form, e.g. +14155550100 (or whatsapp:+14155550100)';
+  return { externalId: `${m[1] ?? ''}${m[2]}`, displayName: m[2]!, info: { phoneNumber: m[2]! } };
+}
+
 export const twilio: ChannelAdapter<TwilioConfig> = {
   type: 'twilio',
   // SMS is the floor: the renderer cannot tell an SMS recipient from a WhatsApp one.
@@ -468,4 +475,5 @@ export const twilio: ChannelAdapter<TwilioConfig> = {
     if (!response.ok) throw new Error(`Twilio media download failed: HTTP ${response.status}`);
     return response;
   },
+  notificationRecipient,
 };

@@ -36,7 +36,7 @@ export const conversationTruncated = (c: Conversation) => ({
   ...(c.pendingSwitchboardIntegration ? { pendingSwitchboardIntegration: c.pendingSwitchboardIntegration } : {}),
 });
 
-export function messageEvent(c: Conversation, m: Message, author?: UserRef): WebhookEvent {
+export function messageEvent(c: Conversation, m: Message, author?: UserRef, recentNotifications?: Record<string, unknown>[]): WebhookEvent {
   const authorWebhook =
     m.author.type === 'user' && author
       ? { type: 'user', userId: author.id, ...(m.author.displayName ? { displayName: m.author.displayName } : {}), ...(m.author.avatarUrl ? { avatarUrl: m.author.avatarUrl } : {}), user: userTruncated(author) }
@@ -44,6 +44,7 @@ export function messageEvent(c: Conversation, m: Message, author?: UserRef): Web
   return event('conversation:message', {
     conversation: conversationTruncated(c),
     message: { id: m.id, received: m.received, seq: m.seq, author: authorWebhook, content: m.content, source: m.source, ...(m.metadata ? { metadata: m.metadata } : {}) },
+    ...(recentNotifications ? { recentNotifications } : {}),
   });
 }
 
