@@ -11,7 +11,8 @@ export interface Device {
   clientId: string;
   integrationId: string;
   status: 'active' | 'inactive';
-  type: 'browser' | 'ios' | 'android';
+  /** The official client's Device.TypeEnum: a Web Messenger browser is a `web` device. */
+  type: 'web' | 'ios' | 'android';
   lastSeen: string;
   appVersion?: string;
   info: Record<string, string>;

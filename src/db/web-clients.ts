@@ -32,7 +32,7 @@ const insertClient = (env: Env, appId: string, userId: string, clientId: string,
 const upsertDevice = (env: Env, appId: string, clientId: string, c: WebClientInput, now: string) =>
   env.DB.prepare(
     `INSERT INTO devices (id, app_id, client_id, guid, type, status, integration_id, app_version, info, last_seen, created_at)
-     SELECT ?, ?, ?, ?, 'browser', 'active', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM clients WHERE id = ? AND app_id = ?)
+     SELECT ?, ?, ?, ?, 'web', 'active', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM clients WHERE id = ? AND app_id = ?)
      ON CONFLICT(client_id, guid) DO UPDATE SET last_seen = excluded.last_seen, app_version = excluded.app_version, info = excluded.info, status = 'active'`,
   ).bind(newId(), appId, clientId, c.device.guid, c.integrationId, c.device.appVersion ?? null, JSON.stringify(c.info), now, now, clientId, appId);
 

@@ -53,6 +53,9 @@ export function apis(client: SunshineConversationsClient.ApiClient) {
     switchboards: new SunshineConversationsClient.SwitchboardsApi(client),
     switchboardIntegrations: new SunshineConversationsClient.SwitchboardIntegrationsApi(client),
     switchboardActions: new SunshineConversationsClient.SwitchboardActionsApi(client),
+    devices: new SunshineConversationsClient.DevicesApi(client),
+    attachments: new SunshineConversationsClient.AttachmentsApi(client),
+    webhooks: new SunshineConversationsClient.WebhooksApi(client),
   };
 }
 export type Apis = ReturnType<typeof apis>;

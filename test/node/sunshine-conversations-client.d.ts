@@ -38,6 +38,8 @@ declare module 'sunshine-conversations-client' {
     class Model {
       constructor(...args: any[]);
       [field: string]: any;
+      /** Builds the model from plain JSON, as the client does with a response body. */
+      static constructFromObject(data: unknown, obj?: unknown): any;
     }
 
     class AppsApi {
@@ -84,6 +86,44 @@ declare module 'sunshine-conversations-client' {
       constructor(apiClient?: ApiClient);
       listClients(appId: string, userIdOrExternalId: string, opts?: PageOpts): Promise<ClientListResponse>;
       listClientsWithHttpInfo(appId: string, userIdOrExternalId: string, opts?: PageOpts): Promise<HttpInfo<ClientListResponse>>;
+      removeClient(appId: string, userIdOrExternalId: string, clientId: string): Promise<unknown>;
+      removeClientWithHttpInfo(appId: string, userIdOrExternalId: string, clientId: string): Promise<HttpInfo<unknown>>;
+    }
+
+    class DevicesApi {
+      constructor(apiClient?: ApiClient);
+      listDevices(appId: string, userIdOrExternalId: string): Promise<DeviceListResponse>;
+      listDevicesWithHttpInfo(appId: string, userIdOrExternalId: string): Promise<HttpInfo<DeviceListResponse>>;
+      getDevice(appId: string, userIdOrExternalId: string, deviceId: string): Promise<DeviceResponse>;
+      getDeviceWithHttpInfo(appId: string, userIdOrExternalId: string, deviceId: string): Promise<HttpInfo<DeviceResponse>>;
+    }
+
+    /** `source` is a file: an fs.ReadStream, a Buffer or a Blob. `_for` is sent as the `for` query parameter. */
+    interface AttachmentUploadOpts {
+      _for?: string;
+      conversationId?: string;
+    }
+
+    class AttachmentsApi {
+      constructor(apiClient?: ApiClient);
+      uploadAttachment(appId: string, access: string, source: unknown, opts?: AttachmentUploadOpts): Promise<AttachmentResponse>;
+      uploadAttachmentWithHttpInfo(appId: string, access: string, source: unknown, opts?: AttachmentUploadOpts): Promise<HttpInfo<AttachmentResponse>>;
+      deleteAttachment(appId: string, attachmentDeleteBody: object): Promise<unknown>;
+      deleteAttachmentWithHttpInfo(appId: string, attachmentDeleteBody: object): Promise<HttpInfo<unknown>>;
+    }
+
+    class WebhooksApi {
+      constructor(apiClient?: ApiClient);
+      createWebhook(appId: string, integrationId: string, webhookCreateBody: object): Promise<WebhookResponse>;
+      createWebhookWithHttpInfo(appId: string, integrationId: string, webhookCreateBody: object): Promise<HttpInfo<WebhookResponse>>;
+      listWebhooks(appId: string, integrationId: string): Promise<WebhookListResponse>;
+      listWebhooksWithHttpInfo(appId: string, integrationId: string): Promise<HttpInfo<WebhookListResponse>>;
+      getWebhook(appId: string, integrationId: string, webhookId: string): Promise<WebhookResponse>;
+      getWebhookWithHttpInfo(appId: string, integrationId: string, webhookId: string): Promise<HttpInfo<WebhookResponse>>;
+      updateWebhook(appId: string, integrationId: string, webhookId: string, webhookBody: object): Promise<WebhookResponse>;
+      updateWebhookWithHttpInfo(appId: string, integrationId: string, webhookId: string, webhookBody: object): Promise<HttpInfo<WebhookResponse>>;
+      deleteWebhook(appId: string, integrationId: string, webhookId: string): Promise<unknown>;
+      deleteWebhookWithHttpInfo(appId: string, integrationId: string, webhookId: string): Promise<HttpInfo<unknown>>;
     }
 
     class ConversationsApi {
@@ -242,6 +282,14 @@ declare module 'sunshine-conversations-client' {
     class ApiKey extends Model {}
     class IntegrationApiKeyResponse extends Model {}
     class IntegrationApiKeyListResponse extends Model {}
+    class Device extends Model {}
+    class DeviceResponse extends Model {}
+    class DeviceListResponse extends Model {}
+    class AttachmentResponse extends Model {}
+    class Webhook extends Model {}
+    class WebhookResponse extends Model {}
+    class WebhookListResponse extends Model {}
+    class Web extends Model {}
 
     // Models: request bodies and content
     class AppCreateBody extends Model {}
@@ -282,6 +330,7 @@ declare module 'sunshine-conversations-client' {
     class IntegrationApiKey extends Model {}
     class Custom extends Model {}
     class WebhookCreateBody extends Model {}
+    class AttachmentDeleteBody extends Model {}
   }
   export = SunshineConversationsClient;
 }

@@ -1,4 +1,4 @@
--- Devices of a client (v2 `device`): each browser that opens the Web
+-- Devices of a client (v2 `device`, type `web`): each browser that opens the Web
 -- Messenger is a device of the user's `sdk` client, recognised by the guid the
 -- widget keeps in its storage. Devices go with their client (a login moves the
 -- client, and so its devices, to the user it logged in as).

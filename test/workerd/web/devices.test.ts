@@ -26,7 +26,7 @@ describe('devices', () => {
         clientId: visitor.clientId,
         integrationId: app.integrationId,
         status: 'active',
-        type: 'browser',
+        type: 'web',
         lastSeen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         appVersion: '2.4.0',
         info: expect.objectContaining({ browserLanguage: 'fr-CA' }),

@@ -37,7 +37,7 @@ describe('includeFullSource', () => {
       type: 'web',
       integrationId: app.integrationId,
       client: { id: visitor.clientId, type: 'sdk', integrationId: app.integrationId },
-      device: { guid: 'full-source-guid-1', type: 'browser', clientId: visitor.clientId, appVersion: '3.1.0' },
+      device: { guid: 'full-source-guid-1', type: 'web', clientId: visitor.clientId, appVersion: '3.1.0' },
     });
     const plainSource = (plain!.payload.message as { source: Record<string, unknown> }).source;
     expect(plainSource).toEqual({ type: 'web', integrationId: app.integrationId });
