@@ -20,6 +20,8 @@ export const TYPING = 'typing';
 /** Channels redeliver for up to 7 days (WhatsApp); dedupe keys outlive that. */
 export const SEEN_RETENTION_MS = 8 * 24 * 3_600_000;
 const removedKey = (clientId: string) => `removed-client:${clientId}`;
+/** The most-recent-client rule: the client that last wrote, or was last linked as primary. */
+const MOST_RECENT = 'max(coalesce(last_inbound_at, 0), coalesce(linked_at, 0))';
 
 /** How stale a client's last-inbound stamp may get before a message rewrites it. */
 const INBOUND_STAMP_MS = 60_000;
@@ -163,8 +165,13 @@ export class ChannelLedger {
   }
 
   /** Where a business message goes: the named integration's client, or the client that wrote most recently. */
+  /** A client linked as primary (createClient): it comes first for business messages until another client writes. */
+  prefer(id: string, now: number): void {
+    this.sql.exec('UPDATE channel_clients SET linked_at = ? WHERE id = ?', now, id);
+  }
+
   destination(by: { integrationId?: string; integrationType?: string }): LedgerClient | undefined {
-    const order = 'ORDER BY coalesce(last_inbound_at, 0) DESC, added_at DESC LIMIT 1';
+    const order = `ORDER BY ${MOST_RECENT} DESC, added_at DESC LIMIT 1`;
     const r = by.integrationId
       ? this.sql.exec<ClientRow>(`SELECT * FROM channel_clients WHERE integration_id = ? ${order}`, by.integrationId).toArray()[0]
       : by.integrationType
@@ -175,7 +182,7 @@ export class ChannelLedger {
 
   clientsOf(userId: string): { type: string; clientId: string }[] {
     return this.sql
-      .exec<{ id: string; type: string }>('SELECT id, type FROM channel_clients WHERE user_id = ? ORDER BY coalesce(last_inbound_at, 0) DESC', userId)
+      .exec<{ id: string; type: string }>(`SELECT id, type FROM channel_clients WHERE user_id = ? ORDER BY ${MOST_RECENT} DESC`, userId)
       .toArray()
       .map((r) => ({ type: r.type, clientId: r.id }));
   }

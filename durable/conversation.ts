@@ -36,10 +36,11 @@ import { WebhookFeed, type FeedReport } from './webhook-feed';
 import { SOCKET_USER_HEADER, WebMessenger, type WebPost } from './web-messenger';
 import { SwitchboardState, type ControlRequest } from './switchboard';
 import { Notifications } from './notifications';
+import { Linking, type LinkRequest } from './linking';
 import type { AppPolicy } from '../src/schema/app';
 
 // What the Worker imports from here, wherever it lives now.
-export type { Activity, ControlRequest, ConversationInit, DeliveryReport, FeedReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
+export type { Activity, ControlRequest, ConversationInit, LinkRequest, DeliveryReport, FeedReport, InboundClient, MessagePage, MovedMessage, NewMessage, ReceivedEvent, WebPost };
 export { SOCKET_USER_HEADER, TYPING, WEB };
 
 export class ConversationDO extends DurableObject<Env> {
@@ -55,6 +56,7 @@ export class ConversationDO extends DurableObject<Env> {
   private feed: WebhookFeed;
   private switchboard: SwitchboardState;
   private notifications: Notifications;
+  private linking: Linking;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,6 +73,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.feed = new WebhookFeed(this.core);
     this.switchboard = new SwitchboardState(this.core, this.messages);
     this.notifications = new Notifications(this.core, this.messages, this.inbound);
+    this.linking = new Linking(this.core, this.messages);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.core.sql);
       this.core.outbox.started();
@@ -152,8 +155,13 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** A client removed through the API (not an `sdk` one): nothing more reaches it, and a message from its channel identity starts a new user. */
-  removeClient(clientId: string, userId: string, view: Record<string, unknown>): Result<null> {
-    return this.inbound.removeClient(clientId, userId, view);
+  removeClient(clientId: string, userId: string, view: Record<string, unknown>, reason: 'api' | 'theft' = 'api'): Result<null> {
+    return this.inbound.removeClient(clientId, userId, view, reason);
+  }
+
+  /** createClient: a channel identity linked to this conversation's user (see durable/linking.ts). */
+  link(req: LinkRequest): Result<{ message?: Message }> {
+    return this.linking.link(req);
   }
 
   /** A notification's message to the client it names (registered here if new); a retried notification id answers the stored message. */

@@ -11,12 +11,13 @@ import type { Choice } from '../src/channels/adapter';
 import { fail, type Result } from '../src/http/errors';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource, StoredAuthor } from '../src/schema/message';
-import { clientAddEvent, clientRemoveEvent, postbackEvent, readEvent, referralEvent, typingEvent, type EventSource } from '../src/webhooks/events';
+import { clientAddEvent, clientRemoveEvent, clientUpdateEvent, postbackEvent, readEvent, referralEvent, typingEvent, type EventSource } from '../src/webhooks/events';
 import { NOT_FOUND, type Core } from './core';
 import type { Deliveries } from './deliveries';
 import type { Messages } from './messages';
 import { userRef, type ParticipantRow } from './participants';
 import { toConversation, type ConversationRow } from './record';
+import { settleLink } from './linking';
 import { noteRetention } from './retention';
 import { beforeUserMessage } from './switchboard';
 import type { AppPolicy } from '../src/schema/app';
@@ -155,7 +156,7 @@ export class Inbound {
    * `client:add`. Runs inside the caller's transaction.
    */
   /** A client removed through the API: it receives nothing more, its user's client list drops it, and `client:remove` says so once. */
-  removeClient(clientId: string, userId: string, view: Record<string, unknown>): Result<null> {
+  removeClient(clientId: string, userId: string, view: Record<string, unknown>, reason: 'api' | 'theft' = 'api'): Result<null> {
     const { core } = this;
     const row = core.record.row();
     core.transact(() => {
@@ -163,16 +164,20 @@ export class Inbound {
       const participant = core.people.byUser(userId);
       if (participant) core.people.setClients(participant.id, core.ledger.clientsOf(userId));
       const user = participant ? userRef(participant) : { id: userId };
-      core.raise(clientRemoveEvent(row && !row.deleted_at ? toConversation(row) : undefined, user, view, 'api'));
+      core.raise(clientRemoveEvent(row && !row.deleted_at ? toConversation(row) : undefined, user, view, reason));
     });
     core.afterCommit();
     return { ok: true, value: null };
   }
 
   touchClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, inboundAt: number | undefined, now: number, source: EventSource): void {
-    if (!this.core.ledger.touchClient(client, inboundAt, now)) return;
+    const isNew = this.core.ledger.touchClient(client, inboundAt, now);
+    // A link the business started settles with the user's first activity on that channel.
+    const settled = inboundAt !== undefined ? settleLink(this.core, client.id, now) : undefined;
+    if (!isNew && !settled) return;
     this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
-    this.core.raise(clientAddEvent(userRef(participant), client.view, source));
+    if (settled) this.core.raise(clientUpdateEvent(toConversation(row), userRef(participant), { ...client.view, status: 'active' }, settled.reason));
+    else this.core.raise(clientAddEvent(userRef(participant), client.view, source));
   }
 
   /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */

@@ -105,7 +105,8 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE conversation ADD COLUMN pending_switchboard TEXT;
    ALTER TABLE conversation ADD COLUMN retention_seconds INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE conversation ADD COLUMN create_announced INTEGER NOT NULL DEFAULT 1;
-   ${NOTIFICATIONS_TABLE}`,
+   ${NOTIFICATIONS_TABLE}
+   ALTER TABLE channel_clients ADD COLUMN linked_at INTEGER;`,
 ];
 
 /** Every table as the migrations above leave it, for an object created now. */
@@ -193,7 +194,8 @@ export const CURRENT_SCHEMA = `
     raw TEXT,
     last_inbound_at INTEGER,
     choices TEXT NOT NULL DEFAULT '[]',
-    added_at INTEGER NOT NULL
+    added_at INTEGER NOT NULL,
+    linked_at INTEGER
   ) WITHOUT ROWID;
   CREATE TABLE inbound_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
   CREATE INDEX inbound_seen_by_age ON inbound_seen(at);

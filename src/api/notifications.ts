@@ -36,7 +36,7 @@ export async function send(request: IRequest, env: Env) {
   if (!integration || integration.appId !== appId) throw badRequest('destination.integrationId: the app has no channel integration with that id');
   if (!integration.adapter.notificationRecipient) throw badRequest(`destination.integrationId: ${integration.type} cannot message someone who has not written first; notifications go out on twilio, whatsapp and telegram`);
   const recipient = integration.adapter.notificationRecipient(body.destination.destinationId);
-  if (typeof recipient === 'string') throw badRequest(recipient);
+  if (typeof recipient === 'string') throw badRequest(`destination.destinationId: ${recipient}`);
 
   // A retried call with the same key: the same notification, sent once (the conversation's object dedupes on its id).
   let notificationId = newId();

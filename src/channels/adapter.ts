@@ -246,8 +246,9 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
   /** Channel-side setup on create (Telegram setWebhook); absent = nothing to do, active at once. */
   setup?(ctx: ChannelContext<C>): Promise<SetupOutcome<C>>;
   /**
-   * The channel user a notification's `destinationId` names (an E.164 number,
-   * a chat id), or a title saying what is wrong with it. Absent: the channel
+   * The channel user a notification's `destinationId` or a link's
+   * `matchCriteria.phoneNumber` names (an E.164 number, a chat id), or what is
+   * wrong with it (the caller names the field). Absent: the channel
    * cannot reach someone who has not written first (Messenger, Instagram).
    */
   notificationRecipient?(destinationId: string): ChannelUser | string;

@@ -99,6 +99,11 @@ async function deliverToConversation(env: Env, integration: ChannelIntegration, 
   }
   if (!result.ok) throw new StatusError(result.status, result.code, result.title);
   media.push(...urls);
+  // A linked client waiting for its user (createClient) is confirmed by this activity: D1 says so too, once.
+  if (identity.client.view.status === 'pending' && received.some((e) => e.kind === 'message' || e.kind === 'postback' || e.kind === 'referral')) {
+    await env.DB.prepare("UPDATE clients SET status = 'active' WHERE app_id = ? AND id = ? AND status = 'pending'").bind(integration.appId, identity.client.id).run();
+    forgetIdentity(integration.id, identity.client.externalId);
+  }
 }
 
 async function toReceived(env: Env, integration: ChannelIntegration, identity: ResolvedIdentity, e: InboundEvent, media: string[]): Promise<ReceivedEvent | undefined> {

@@ -497,5 +497,5 @@ export const telegram: ChannelAdapter<TelegramConfig> = {
     return download.response;
   },
   // A bot may write first only to a chat that has talked to it; the id is the chat's.
-  notificationRecipient: (destinationId) => (/^-?\d{1,20}$/.test(destinationId) ? { externalId: destinationId } : 'destination.destinationId: must be a Telegram chat id (digits)'),
+  notificationRecipient: (destinationId) => (/^-?\d{1,20}$/.test(destinationId) ? { externalId: destinationId } : 'must be a Telegram chat id (digits)'),
 };

@@ -331,7 +331,7 @@ function partFields(part: Part): [string, string][] | string {
 /** Twilio names an SMS user by their E.164 number and a WhatsApp user by `whatsapp:` and the number, as its `From` does. */
 function notificationRecipient(destinationId: string): ChannelUser | string {
   const m = /^(whatsapp:)?(\+[1-9]\d{6,14})$/.exec(destinationId.replace(/[\s-]/g, ''));
-  if (!m) return 'destination.destinationId: must be a phone number in E.164 form, e.g. +14155550100 (or whatsapp:+14155550100)';
+  if (!m) return 'must be a phone number in E.164 form, e.g. +14155550100 (or whatsapp:+14155550100)';
   return { externalId: `${m[1] ?? ''}${m[2]}`, displayName: m[2]!, info: { phoneNumber: m[2]! } };
 }
 

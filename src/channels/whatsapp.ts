@@ -465,6 +465,6 @@ export const whatsapp: ChannelAdapter<WhatsAppConfig> = {
   // A WhatsApp user is their wa_id: the number's digits, no plus.
   notificationRecipient: (destinationId) => {
     const digits = /^\+?([1-9]\d{6,14})$/.exec(destinationId.replace(/[\s-]/g, ''))?.[1];
-    return digits ? { externalId: digits, info: { phoneNumber: `+${digits}` } } : 'destination.destinationId: must be a phone number in E.164 form, e.g. +14155550100';
+    return digits ? { externalId: digits, info: { phoneNumber: `+${digits}` } } : 'must be a phone number in E.164 form, e.g. +14155550100';
   },
 };

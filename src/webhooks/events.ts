@@ -85,9 +85,17 @@ export const postbackEvent = (c: Conversation, user: UserRef, postback: { payloa
 export const referralEvent = (c: Conversation, user: UserRef, referral: { code: string; details?: { source?: string; type?: string } }, source: EventSource) =>
   event('conversation:referral', { conversation: conversationTruncated(c), user: userTruncated(user), source, referral });
 
-/** `client:add` for a channel identity seen for the first time; `client` is the v2 client object. */
-export const clientAddEvent = (user: UserRef, client: Record<string, unknown>, source: EventSource) =>
-  event('client:add', { user: userTruncated(user), client, source });
+/**
+ * `client:add` for a channel identity seen for the first time, or (reason
+ * `channelLinking`, with the conversation) a link the business started;
+ * `client` is the v2 client object.
+ */
+export const clientAddEvent = (user: UserRef, client: Record<string, unknown>, source: EventSource, linking?: { conversation: Conversation }) =>
+  event('client:add', { ...(linking ? { conversation: conversationTruncated(linking.conversation), reason: 'channelLinking' } : {}), user: userTruncated(user), client, source });
+
+/** `client:update`: a linked client was confirmed (`confirmed`) or its user wrote on it (`matched`). */
+export const clientUpdateEvent = (c: Conversation, user: UserRef, client: Record<string, unknown>, reason: 'confirmed' | 'matched' | 'blocked' | 'unblocked') =>
+  event('client:update', { conversation: conversationTruncated(c), user: userTruncated(user), client, reason });
 
 /**
  * `client:remove`: the client is gone (`api`: removed through the API) and its
