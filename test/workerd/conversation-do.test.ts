@@ -143,7 +143,7 @@ describe('ConversationDO schema: new objects in one step, old ones by migration'
     // schema_version is created by migrate() itself on the stepwise path.
     delete current.schema_version;
     expect(current).toEqual(stepwise);
-    expect(withoutRowidNow).toEqual(['channel_clients', 'deleted_messages', 'inbound_seen', 'kick_watch', 'parked_receipts', 'participants', 'sent', 'webhook_cursors']);
+    expect(withoutRowidNow).toEqual(['channel_clients', 'deleted_messages', 'inbound_seen', 'kick_watch', 'parked_receipts', 'participants', 'recent_notifications', 'sent', 'webhook_cursors']);
   });
 
   it('an old object moving to seq from the conversation row continues after its highest seq, deleted messages included', async () => {

@@ -354,6 +354,7 @@ describe('webhook secret rotation', () => {
     expect(sub).toStrictEqual({
       id: original.id,
       integrationId: integration.id,
+      integrationType: 'custom',
       target: TARGET,
       triggers: ['conversation:message'],
       includeFullUser: false,
