@@ -8,19 +8,22 @@
  * Bad destinations are refused with a 400 naming the field, creating nobody.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MetaFake } from '../../fakes/meta';
 import { TwilioFake } from '../../fakes/twilio';
 import { call, newApp } from '../helpers';
 import { eventually, hook, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 const API = 'https://twilio-notifications.test';
 const fake = new TwilioFake({ origin: API, deliver: (request) => hook(request) });
+const META = 'https://meta-notifications.test';
+const meta = new MetaFake({ origin: META });
 const receiver = new WebhookReceiver();
 let restore: () => void;
 let app: Awaited<ReturnType<typeof newApp>>;
 let integration: { id: string; webhookUrl: string };
 
 beforeAll(async () => {
-  const spy = routeFetch({ [API]: fake, [RECEIVER_ORIGIN]: receiver });
+  const spy = routeFetch({ [API]: fake, [RECEIVER_ORIGIN]: receiver, [META]: meta });
   restore = () => spy.mockRestore();
   app = await newApp('notifications');
   await subscribe(app.appId, app.auth);
@@ -105,5 +108,26 @@ describe('notifications', () => {
     expect((await notify({ destination: { integrationId: integration.id, destinationId: '+15005550204' }, message: { type: 'text', text: 'x' } }, { 'idempotency-key': 'bad key with spaces' })).status).toBe(400);
     expect(smsTo('+15005550204')).toEqual([]);
     expect(ofUser('client:add', '+15005550204')).toEqual([]);
+  });
+});
+
+describe('notifications on WhatsApp', () => {
+  it('a template reaches a number that never wrote; plain text is refused by the channel and reported as delivery:failure 131047', async () => {
+      const wa = await call('POST', `/v2/apps/${app.appId}/integrations`, app.auth, { type: 'whatsapp', phoneNumberId: meta.wa.phoneNumberId, accessToken: meta.wa.accessToken, appSecret: meta.appSecret, apiBaseUrl: META });
+      expect(wa.status, JSON.stringify(wa.body)).toBe(201);
+      const template = { type: 'template', template: { name: 'order_update', language: { code: 'en_US' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'A-17' }] }] } };
+      const sent = await notify({ destination: { integrationId: wa.body.integration.id, destinationId: '+15145550111' }, messageSchema: 'whatsapp', message: template });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+      await eventually(() => expect(meta.sent().map((c) => c.body)).toEqual([expect.objectContaining({ to: '15145550111', type: 'template', template: expect.objectContaining({ name: 'order_update' }) })]));
+
+      const text = await notify({ destination: { integrationId: wa.body.integration.id, destinationId: '+15145550112' }, message: { type: 'text', text: 'plain text first' } });
+      expect(text.status).toBe(201);
+      const failure = await eventually(() => {
+        const e = receiver.ofType('conversation:message:delivery:failure').find((ev) => (ev.payload.destination as { integrationId: string }).integrationId === wa.body.integration.id);
+        if (!e) throw new Error('no failure yet');
+        return e;
+      });
+      expect(failure.payload.error).toMatchObject({ code: '131047' });
+      expect(meta.sent()).toHaveLength(1);
   });
 });
