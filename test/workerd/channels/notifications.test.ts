@@ -113,21 +113,21 @@ describe('notifications', () => {
 
 describe('notifications on WhatsApp', () => {
   it('a template reaches a number that never wrote; plain text is refused by the channel and reported as delivery:failure 131047', async () => {
-      const wa = await call('POST', `/v2/apps/${app.appId}/integrations`, app.auth, { type: 'whatsapp', phoneNumberId: meta.wa.phoneNumberId, accessToken: meta.wa.accessToken, appSecret: meta.appSecret, apiBaseUrl: META });
-      expect(wa.status, JSON.stringify(wa.body)).toBe(201);
-      const template = { type: 'template', template: { name: 'order_update', language: { code: 'en_US' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'A-17' }] }] } };
-      const sent = await notify({ destination: { integrationId: wa.body.integration.id, destinationId: '+15145550111' }, messageSchema: 'whatsapp', message: template });
-      expect(sent.status, JSON.stringify(sent.body)).toBe(201);
-      await eventually(() => expect(meta.sent().map((c) => c.body)).toEqual([expect.objectContaining({ to: '15145550111', type: 'template', template: expect.objectContaining({ name: 'order_update' }) })]));
+    const wa = await call('POST', `/v2/apps/${app.appId}/integrations`, app.auth, { type: 'whatsapp', phoneNumberId: meta.wa.phoneNumberId, accessToken: meta.wa.accessToken, appSecret: meta.appSecret, apiBaseUrl: META });
+    expect(wa.status, JSON.stringify(wa.body)).toBe(201);
+    const template = { type: 'template', template: { name: 'order_update', language: { code: 'en_US' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'A-17' }] }] } };
+    const sent = await notify({ destination: { integrationId: wa.body.integration.id, destinationId: '+15145550111' }, messageSchema: 'whatsapp', message: template });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    await eventually(() => expect(meta.sent().map((c) => c.body)).toEqual([expect.objectContaining({ to: '15145550111', type: 'template', template: expect.objectContaining({ name: 'order_update' }) })]));
 
-      const text = await notify({ destination: { integrationId: wa.body.integration.id, destinationId: '+15145550112' }, message: { type: 'text', text: 'plain text first' } });
-      expect(text.status).toBe(201);
-      const failure = await eventually(() => {
-        const e = receiver.ofType('conversation:message:delivery:failure').find((ev) => (ev.payload.destination as { integrationId: string }).integrationId === wa.body.integration.id);
-        if (!e) throw new Error('no failure yet');
-        return e;
-      });
-      expect(failure.payload.error).toMatchObject({ code: '131047' });
-      expect(meta.sent()).toHaveLength(1);
+    const text = await notify({ destination: { integrationId: wa.body.integration.id, destinationId: '+15145550112' }, message: { type: 'text', text: 'plain text first' } });
+    expect(text.status).toBe(201);
+    const failure = await eventually(() => {
+      const e = receiver.ofType('conversation:message:delivery:failure').find((ev) => (ev.payload.destination as { integrationId: string }).integrationId === wa.body.integration.id);
+      if (!e) throw new Error('no failure yet');
+      return e;
+    });
+    expect(failure.payload.error).toMatchObject({ code: '131047' });
+    expect(meta.sent()).toHaveLength(1);
   });
 });
