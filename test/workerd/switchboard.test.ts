@@ -268,6 +268,17 @@ describe('handover: control state and routing', () => {
     await eventually(() => expect(eventsOf(AGENT, h, 'switchboard:acceptControl:failure')).toHaveLength(1));
   });
 
+  it('passControl next from an integration with no next raises passControl:failure and changes nothing', async () => {
+    const h = await handoverApp();
+    expect((await action(h, 'passControl', { switchboardIntegration: 'agent' })).status).toBe(200);
+    const res = await action(h, 'passControl', { switchboardIntegration: 'next', metadata: { attempt: 2 } }, h.agent.auth);
+    expect(res.status).toBe(200);
+    await eventually(() => expect(eventsOf(AGENT, h, 'switchboard:passControl:failure')).toHaveLength(1));
+    expect(eventsOf(AGENT, h, 'switchboard:passControl:failure')[0]!.payload).toMatchObject({ metadata: { attempt: 2 }, error: { code: 'switchboard_invalid_target', message: 'agent has no nextSwitchboardIntegrationId' } });
+    const still = await call('GET', `/v2/apps/${h.app.appId}/conversations/${h.conversationId}`, h.app.auth);
+    expect(still.body.conversation.activeSwitchboardIntegration).toMatchObject({ id: h.agentSbId });
+  });
+
   it('control actions refuse what names nothing, or more than one, with a 400, and an integration acting for another with a 403', async () => {
     const h = await handoverApp();
     const unknown = await action(h, 'passControl', { switchboardIntegration: 'nobody' });
