@@ -90,13 +90,15 @@ export async function create(request: IRequest, env: Env) {
       .run();
   }
   const promptText = { type: 'text' as const, text: 'Reply to this message to continue your conversation with us here.' };
-  const message = confirmation.message ?? (confirmation.type === 'prompt' ? promptText : undefined);
+  const given = confirmation.message;
+  const author = { type: 'business' as const, ...(given?.author?.displayName ? { displayName: given.author.displayName } : {}), ...(given?.author?.avatarUrl ? { avatarUrl: given.author.avatarUrl } : {}) };
+  const message = given?.content ?? (confirmation.type === 'prompt' ? promptText : undefined);
   unwrap(
     await stub.link({
       client: { id, integrationId: integration.id, type: integration.type, externalId: recipient.externalId, userId: user.id, ...(user.externalId ? { userExternalId: user.externalId } : {}), raw: null, view },
       confirmation: confirmation.type,
       primary: match.primary ?? true,
-      ...(message && confirmation.type !== 'userActivity' ? { message: { author: { type: 'business' }, content: message } } : {}),
+      ...(message && confirmation.type !== 'userActivity' ? { message: { author, content: message } } : {}),
     }),
   );
   return json({ client: view }, 201);

@@ -5,8 +5,29 @@
  * conversation it joins (`target`).
  */
 import * as v from 'valibot';
-import { boundedString, objectId } from './common';
-import { content } from './content';
+import { boundedString, objectId, uri } from './common';
+import { content, type Content } from './content';
+
+const textOrImage = v.pipe(content, v.check((c) => c.type === 'text' || c.type === 'image', 'must be a text or image message'));
+
+/**
+ * The confirmation message as the contract has it, a message post
+ * (`{author, content}`, the author a business); Parley also takes the bare
+ * content. Either way it answers the content and the author's name and avatar.
+ */
+const confirmationMessage = v.union(
+  [
+    v.pipe(
+      v.object({
+        author: v.optional(v.object({ type: v.literal('business', 'must be business'), displayName: v.optional(boundedString(1, 100)), avatarUrl: v.optional(uri()) })),
+        content: textOrImage,
+      }),
+      v.transform((m) => ({ author: m.author, content: m.content as Content })),
+    ),
+    v.pipe(textOrImage, v.transform((c) => ({ author: undefined, content: c as Content }))),
+  ],
+  'must be a message post ({author, content}) with text or image content',
+);
 
 export const clientCreateBody = v.object({
   matchCriteria: v.pipe(
@@ -22,7 +43,7 @@ export const clientCreateBody = v.object({
   ),
   confirmation: v.object({
     type: v.picklist(['immediate', 'userActivity', 'prompt'], 'must be immediate, userActivity or prompt'),
-    message: v.optional(v.pipe(content, v.check((c) => c.type === 'text' || c.type === 'image', 'must be a text or image message'))),
+    message: v.optional(confirmationMessage),
   }),
   target: v.object({ conversationId: objectId }),
 });

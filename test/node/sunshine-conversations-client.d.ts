@@ -88,6 +88,8 @@ declare module 'sunshine-conversations-client' {
       listClientsWithHttpInfo(appId: string, userIdOrExternalId: string, opts?: PageOpts): Promise<HttpInfo<ClientListResponse>>;
       removeClient(appId: string, userIdOrExternalId: string, clientId: string): Promise<unknown>;
       removeClientWithHttpInfo(appId: string, userIdOrExternalId: string, clientId: string): Promise<HttpInfo<unknown>>;
+      createClient(appId: string, userIdOrExternalId: string, clientCreate: object): Promise<ClientResponse>;
+      createClientWithHttpInfo(appId: string, userIdOrExternalId: string, clientCreate: object): Promise<HttpInfo<ClientResponse>>;
     }
 
     class DevicesApi {
@@ -252,6 +254,7 @@ declare module 'sunshine-conversations-client' {
     class UserResponse extends Model {}
     class Client extends Model {}
     class ClientListResponse extends Model {}
+    class ClientResponse extends Model {}
     class Conversation extends Model {}
     class ConversationResponse extends Model {}
     class ConversationListResponse extends Model {}
@@ -331,6 +334,11 @@ declare module 'sunshine-conversations-client' {
     class Custom extends Model {}
     class WebhookCreateBody extends Model {}
     class AttachmentDeleteBody extends Model {}
+    class ClientCreate extends Model {}
+    class MatchCriteriaTwilio extends Model {}
+    class MatchCriteriaWhatsapp extends Model {}
+    class Confirmation extends Model {}
+    class Target extends Model {}
   }
   export = SunshineConversationsClient;
 }

@@ -126,7 +126,7 @@ describe('createClient', () => {
       [{ ...linkBody('+15005550305', c.conversationId, { type: 'immediate' }), matchCriteria: { type: 'whatsapp', integrationId: twilio.id, phoneNumber: '+15005550305' } }, /^matchCriteria\.integrationId: the app has no whatsapp integration/],
       [linkBody('+15005550305', other.conversationId, { type: 'immediate' }), /^target\.conversationId: the user is not a participant/],
       [linkBody('+15005550305', c.conversationId, { type: 'sometime' }), /^confirmation\.type: must be immediate, userActivity or prompt/],
-      [linkBody('+15005550305', c.conversationId, { type: 'immediate', message: { type: 'carousel', items: [{ title: 'x', actions: [{ type: 'postback', text: 'a', payload: 'b' }] }] } }), /^confirmation\.message: must be a text or image message/],
+      [linkBody('+15005550305', c.conversationId, { type: 'immediate', message: { type: 'carousel', items: [{ title: 'x', actions: [{ type: 'postback', text: 'a', payload: 'b' }] }] } }), /^confirmation\.message: must be a message post/],
     ];
     for (const [body, title] of cases) {
       const res = await link(c.userId, body);
