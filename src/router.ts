@@ -14,6 +14,7 @@ import * as devices from './api/devices';
 import * as integrations from './api/integrations';
 import * as keys from './api/keys';
 import * as messages from './api/messages';
+import * as oauth from './api/oauth';
 import * as notifications from './api/notifications';
 import * as participants from './api/participants';
 import * as switchboards from './api/switchboards';
@@ -144,4 +145,13 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .post('/v2/apps/:appId/attachments', attachments.upload)
   .post('/v2/apps/:appId/attachments/remove', attachments.remove)
   .post('/v2/apps/:appId/conversations/:conversationId/activity', messages.activity)
+  .post('/v2/oauth/clients', oauth.registerClient)
+  .get('/v2/oauth/clients', oauth.listClients)
+  .get('/v2/oauth/clients/:clientId', oauth.getClient)
+  .delete('/v2/oauth/clients/:clientId', oauth.removeClient)
+  .get('/v2/tokenInfo', oauth.tokenInfo)
+  .get('/oauth/authorize', oauth.authorize)
+  .post('/oauth/authorize', oauth.consent)
+  .post('/oauth/token', oauth.token)
+  .delete('/oauth/authorization', oauth.revoke)
   .all('*', notFoundRoute);

@@ -33,6 +33,7 @@ import { ID_PATTERN, newId } from '../ids';
 import { keyCreateBody } from '../schema/app';
 import { webSettings, webSettingsUpdate, webView, type WebSettings } from '../schema/web';
 import { forgetWebIntegration } from '../web/integration';
+import { isOAuthIntegration } from '../db/oauth';
 import { customUpdateBody, INTEGRATION_LIMITS, integrationCommon, integrationListQuery, requestBodies } from '../schema/integration';
 import { boundedString } from '../schema/common';
 import { pageQuery, toPage } from '../schema/pagination';
@@ -41,6 +42,7 @@ import { checkTarget, isLocal } from '../http/targets';
 import { pickPage } from './apps';
 import { requireAppOrAccount } from '../auth/authenticate';
 import { appContext, json } from './context';
+import { afterIntegrationRemoved } from './oauth';
 
 /** The v2 webhook object; Sunshine returns the secret whenever it returns the webhook. */
 export const webhookView = (w: Webhook) => ({
@@ -53,15 +55,18 @@ export const webhookView = (w: Webhook) => ({
   secret: w.secret,
 });
 
+/** Custom integrations and OAuth ones (whose type is the partner's client id) carry webhooks and nothing else. */
+export const carriesWebhooks = (i: Integration) => i.type === 'custom' || isOAuthIntegration(i);
+
 /**
  * The v2 integration object: the common fields, then the type's own (a custom
- * integration's webhooks; a channel's non-secret settings, plus Parley's
+ * or OAuth integration's webhooks; a channel's non-secret settings, plus Parley's
  * additive `webhookUrl` to paste into the channel's console, and `error`
  * saying why setup failed when `status` is `error`).
  */
 export async function integrationView(env: Env, i: Integration, webhooks: Webhook[]) {
   const common = { id: i.id, type: i.type, status: i.status, displayName: i.displayName };
-  if (i.type === 'custom') return { ...common, webhooks: webhooks.filter((w) => w.integrationId === i.id).map(webhookView) };
+  if (carriesWebhooks(i)) return { ...common, webhooks: webhooks.filter((w) => w.integrationId === i.id).map(webhookView) };
   if (i.type === 'web') return { ...common, ...webView(i.config as WebSettings) };
   const adapter = adapterFor(i.type)!;
   const { webhookUrl, apiBaseUrl, setupError, ...config } = await openConfig(env, i.config);
@@ -157,7 +162,7 @@ export async function list(request: IRequest, env: Env) {
   const rows = await listIntegrations(env, appId, page, filter['filter[types]']);
   const { items, meta } = idPage(rows, page.size, Boolean(page.before), Boolean(page.after ?? page.before));
   // An app has at most 10 webhooks, so one read covers every custom integration on the page.
-  const webhooks = items.some((i) => i.type === 'custom') ? await listWebhooks(env, appId) : [];
+  const webhooks = items.some(carriesWebhooks) ? await listWebhooks(env, appId) : [];
   return json({ integrations: await Promise.all(items.map((i) => integrationView(env, i, webhooks))), ...pageEnvelope(request, meta) });
 }
 
@@ -165,7 +170,7 @@ export async function get(request: IRequest, env: Env) {
   const { appId, principal } = await appContext(request, env);
   requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
-  const webhooks = integration.type === 'custom' ? await listWebhooks(env, appId, integration.id) : [];
+  const webhooks = carriesWebhooks(integration) ? await listWebhooks(env, appId, integration.id) : [];
   return json({ integration: await integrationView(env, integration, webhooks) });
 }
 
@@ -176,7 +181,7 @@ export async function update(request: IRequest, env: Env) {
   requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
   const raw = await readBody(request, v.record(v.string(), v.unknown(), 'must be a JSON object'));
-  if (integration.type === 'custom') {
+  if (carriesWebhooks(integration)) {
     const body = parseWith(customUpdateBody, raw);
     const next: Integration = { ...integration, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) };
     await updateIntegration(env, appId, next);
@@ -213,7 +218,7 @@ export async function update(request: IRequest, env: Env) {
   return json({ integration: await integrationView(env, next, []) });
 }
 
-export async function remove(request: IRequest, env: Env) {
+export async function remove(request: IRequest, env: Env, ctx: ExecutionContext) {
   const { appId, principal } = await appContext(request, env);
   requireAppOrAccount(principal);
   const integration = await requireIntegration(env, appId, request.params.integrationId!);
@@ -226,6 +231,7 @@ export async function remove(request: IRequest, env: Env) {
     });
   }
   if (!(await deleteIntegration(env, appId, integration.id))) throw notFound('integration_not_found', 'Integration not found');
+  await afterIntegrationRemoved(env, ctx, appId, integration);
   return json({});
 }
 

@@ -12,9 +12,9 @@ import { ID_PATTERN } from '../ids';
 import { INTEGRATION_LIMITS, requestBodies } from '../schema/integration';
 import { isLocal } from '../http/targets';
 import { appContext, json } from './context';
-import { requireIntegration, webhookView } from './integrations';
+import { carriesWebhooks, requireIntegration, webhookView } from './integrations';
 
-/** The app and integration a webhook route acts on; only custom integrations carry webhooks today. */
+/** The app and integration a webhook route acts on; custom and OAuth integrations carry webhooks. */
 export async function integrationContext(request: IRequest, env: Env): Promise<{ appId: string; integrationId: string }> {
   const { appId, principal } = await appContext(request, env);
   // `me` is the contract's alias for the calling integration's own id.
@@ -26,7 +26,7 @@ export async function integrationContext(request: IRequest, env: Env): Promise<{
   // An integration key manages only its own integration's webhooks.
   if (principal.scope === 'integration' && principal.integrationId !== integrationId) throw forbidden('An integration key manages only its own webhooks');
   const integration = await requireIntegration(env, appId, integrationId);
-  if (integration.type !== 'custom') throw badRequest('Webhooks are available only for custom integrations');
+  if (!carriesWebhooks(integration)) throw badRequest('Webhooks are available only for custom and OAuth integrations');
   return { appId, integrationId: integration.id };
 }
 

@@ -1,20 +1,31 @@
 /**
- * Who is calling: HTTP Basic (key id + secret) or a Bearer HS256 JWT signed
- * with a key's secret. The account key (ACCOUNT_KEY_ID/SECRET secrets) manages
- * every app; an app key (`app_…`, stored in D1) manages only its app. The
- * tenant is always taken from the authenticated key, never from a body.
+ * Who is calling: HTTP Basic (key id + secret), a Bearer HS256 JWT signed
+ * with a key's secret, or a Bearer OAuth access token (`oat_…`, issued by
+ * /oauth/token; src/db/oauth.ts). The account key (ACCOUNT_KEY_ID/SECRET
+ * secrets) manages every app; an app key (`app_…`, stored in D1) manages only
+ * its app; an access token acts as the integration its grant created, with the
+ * same integration scope as an `int_` key. The tenant is always taken from the
+ * authenticated credential, never from a body.
  */
 import type { Env } from '../env';
 import { forbidden, StatusError, unauthorized } from '../http/errors';
 import { findIntegrationKeySecret } from '../db/integrations';
 import { findKeySecret } from '../db/keys';
+import { findAccessToken, isAccessToken } from '../db/oauth';
 import { decodeJwt, timeClaimsProblem, verifyHs256 } from './jwt';
 import { sameSecret } from './secrets';
 
 export type Principal =
   | { scope: 'account'; keyId: string }
   | { scope: 'app'; keyId: string; appId: string }
-  | { scope: 'integration'; keyId: string; appId: string; integrationId: string };
+  | {
+      scope: 'integration';
+      keyId: string;
+      appId: string;
+      integrationId: string;
+      /** Set when the caller is an OAuth access token: the partner client and the token, for revoking it. */
+      oauth?: { clientId: string; tokenId: string };
+    };
 
 interface KeyInfo {
   scope: Principal['scope'];
@@ -56,6 +67,18 @@ export async function authenticate(request: Request, env: Env): Promise<Principa
     return principal(keyId, key);
   }
   if (kind?.toLowerCase() === 'bearer') {
+    // An access token has no dots, so it can never be mistaken for a JWT, nor a JWT for it.
+    if (isAccessToken(credentials)) {
+      const grant = await findAccessToken(env, credentials);
+      if (!grant) throw unauthorized('Invalid or revoked OAuth access token');
+      return {
+        scope: 'integration',
+        keyId: `oauth:${grant.tokenId}`,
+        appId: grant.appId,
+        integrationId: grant.integrationId,
+        oauth: { clientId: grant.clientId, tokenId: grant.tokenId },
+      };
+    }
     const jwt = decodeJwt(credentials);
     if (!jwt || typeof jwt.header.kid !== 'string') throw unauthorized('Bearer token must be a JWT with a kid header');
     const key = await lookupKey(env, jwt.header.kid);

@@ -134,7 +134,7 @@ const messageBody = (): fc.Arbitrary<Json> =>
 
 // ---- routes ------------------------------------------------------------------------------------
 
-type Param = 'appId' | 'keyId' | 'integrationId' | 'webhookId' | 'user' | 'conversationId' | 'messageId' | 'token' | 'name' | 'switchboardId' | 'switchboardIntegrationId';
+type Param = 'appId' | 'keyId' | 'integrationId' | 'webhookId' | 'user' | 'conversationId' | 'messageId' | 'token' | 'name' | 'switchboardId' | 'switchboardIntegrationId' | 'clientId' | 'deviceId';
 type Ids = Partial<Record<Param, string>>;
 
 export interface Route {
@@ -176,6 +176,8 @@ const realIds = (): Record<Param, string[]> => ({
   name: ['file'],
   switchboardId: [w.switchboardId],
   switchboardIntegrationId: [w.botSbId, w.agentSbId],
+  clientId: ['0123456789abcdef01234567'],
+  deviceId: ['0123456789abcdef01234567'],
 });
 
 const customOnly = () => ({ integrationId: [w.customId] });
@@ -353,6 +355,35 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v2/apps/:appId/users/:user/clients', query: withPage(() => fc.constant(''), () => []) },
   {
     method: 'POST',
+    path: '/v2/apps/:appId/users/:user/clients',
+    body: () =>
+      fc.record({
+        matchCriteria: fc.record({ type: fc.constantFrom('twilio', 'whatsapp', 'mailgun'), integrationId: fc.constantFrom(w.customId, w.telegramId), phoneNumber: fc.constantFrom('+15005550999', '5550100') }, { requiredKeys: ['type', 'integrationId'] }),
+        confirmation: fc.record({ type: fc.constantFrom('immediate', 'userActivity', 'prompt', 'never') }),
+        target: fc.record({ conversationId: fc.constantFrom(w.conversationId, w.groupId) }),
+      }),
+  },
+  { method: 'DELETE', path: '/v2/apps/:appId/users/:user/clients/:clientId' },
+  { method: 'GET', path: '/v2/apps/:appId/users/:user/devices' },
+  { method: 'GET', path: '/v2/apps/:appId/users/:user/devices/:deviceId' },
+  ...(['v2', 'v1.1'] as const).map(
+    (version): Route => ({
+      method: 'POST',
+      path: `/${version}/apps/:appId/notifications`,
+      body: () =>
+        fc.record(
+          {
+            destination: fc.record({ integrationId: fc.constantFrom(w.telegramId, w.customId), destinationId: fc.constantFrom('12345', '+15005550999', 'not-a-chat') }),
+            message: fc.constantFrom<Json>({ type: 'text', text: 'notified' }, { type: 'form', fields: [] }),
+            messageSchema: fc.constant('whatsapp'),
+          },
+          { requiredKeys: ['destination'] },
+        ),
+    }),
+  ),
+  { method: 'POST', path: '/v2/apps/:appId/attachments/remove', body: () => fc.record({ mediaUrl: fc.constantFrom('https://cdn.example.com/a.png', 'http://parley.test/attachments/0123456789abcdef01234567/0123456789abcdef01234567/a.png', 'nope') }) },
+  {
+    method: 'POST',
     path: '/v2/apps/:appId/conversations',
     body: () =>
       fc.oneof(
@@ -409,6 +440,22 @@ const ROUTES: Route[] = [
     path: '/v2/apps/:appId/conversations/:conversationId/activity',
     body: () => fc.constantFrom<Json>({ author: { type: 'business' }, type: 'typing:start' }, { author: { type: 'business', displayName: 'B' }, type: 'typing:stop' }, { author: { type: 'user', userId: w.userId }, type: 'conversation:read' }),
   },
+  // OAuth clients belong to the account, not to an app; a run that names one gets a fresh victim, passed in the keyId slot.
+  {
+    method: 'POST',
+    path: '/v2/oauth/clients',
+    account: true,
+    body: () => fc.record({ name: name100, redirectUris: fc.subarray(['https://partner.test/cb', 'http://localhost:9999/cb', 'https://partner.test/cb?x=1'], { minLength: 1 }), removeUrl: fc.constantFrom(`${RECEIVER_ORIGIN}/removed`, 'http://127.0.0.1:9999/r') }, { requiredKeys: ['name', 'redirectUris'] }),
+    after: (res) => undo(res, (created) => `/v2/oauth/clients/${created}`, true, 'client', 'id'),
+  },
+  { method: 'GET', path: '/v2/oauth/clients', account: true },
+  ...(['GET', 'DELETE'] as const).map((method): Route => ({
+    method,
+    path: '/v2/oauth/clients/:keyId',
+    account: true,
+    victim: async () => ({ keyId: (await must('POST', '/v2/oauth/clients', asAccount, { name: 'victim', redirectUris: ['https://partner.test/cb'] })).client.id }),
+    after: async (_res, ids) => void (method === 'GET' && /^oauth_[0-9a-f]{24}$/.test(ids.keyId ?? '') && (await call('DELETE', `/v2/oauth/clients/${ids.keyId}`, asAccount))),
+  })),
 ];
 
 const routeName = (r: Route) => `${r.method} ${r.path}`;
@@ -468,6 +515,8 @@ const otherIds = (): Record<Param, string[]> => ({
   name: ['x'],
   switchboardId: [w.other.integrationId],
   switchboardIntegrationId: [w.other.integrationId],
+  clientId: [w.other.integrationId],
+  deviceId: [w.other.integrationId],
 });
 
 /** Resolves the path: a victim when the run names the real target of a destructive route, else seeded, foreign or garbage ids. */
