@@ -2,13 +2,16 @@
  * `maskCreditCardNumbers` (an app setting, on by default): payment card
  * numbers a person types into a conversation are masked before anything is
  * stored, so neither the history, the index, the webhooks nor the exports
- * ever hold one. A run of 13 to 19 digits (spaces or dashes between groups
- * allowed) counts only if it passes the Luhn check, which keeps order numbers
- * and phone numbers intact; all but its last four digits become `*`.
+ * ever hold one. A card number is written as 13 to 19 digits in a row, or in
+ * groups of four (the last one shorter), or as Amex's 4-6-5, with spaces or
+ * dashes between groups, standing alone (no letter, digit or dash touching
+ * it: ids such as UUIDs are left alone); it counts only if it passes the Luhn
+ * check, which keeps order and phone numbers intact. All but its last four
+ * digits become `*`.
  */
 import type { Message } from '../schema/message';
 
-const CANDIDATE = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g;
+const CANDIDATE = /(?<![\w-])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{5})(?![\w-])/g;
 
 function luhnValid(digits: string): boolean {
   let sum = 0;

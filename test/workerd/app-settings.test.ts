@@ -44,8 +44,11 @@ describe('maskCreditCardNumbers', () => {
     expect(maskCardNumbers('5500-0000-0000-0004')).toBe('****-****-****-0004');
     expect(maskCardNumbers('amex 378282246310005.')).toBe('amex ***********0005.');
     expect(maskCardNumbers('order 1234 5678 9012 3456')).toBe('order 1234 5678 9012 3456');
-    // A phone number stays; a card number glued to a letter is still a card number.
-    expect(maskCardNumbers('call +1 415 555 0100 or 4111111111111111x')).toBe('call +1 415 555 0100 or ************1111x');
+    expect(maskCardNumbers('amex 3782 822463 10005')).toBe('amex **** ****** *0005');
+    // Phone numbers, and digits inside ids (a UUID's groups, a reference glued to letters), stay.
+    expect(maskCardNumbers('call +1 415 555 0100 or ref 4111111111111111x')).toBe('call +1 415 555 0100 or ref 4111111111111111x');
+    expect(maskCardNumbers('id 12345678-1234-5abc-9def-0123456789ab')).toBe('id 12345678-1234-5abc-9def-0123456789ab');
+    expect(maskCardNumbers('4111-1111-1111-1111-ab')).toBe('4111-1111-1111-1111-ab');
   });
 
   it('is on by default: a user message through the API or the widget is stored masked; off, it is stored as written', async () => {
