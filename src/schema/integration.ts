@@ -117,6 +117,7 @@ export const customUpdateBody = v.object({
 /**
  * `filter[types]=custom,web`. Unknown type names are not refused: a Sunshine
  * caller filtering by a channel Parley lacks simply gets no integrations of it.
+ * An OAuth integration's type is its client id (`oauth_…`), so ids pass too.
  */
 export const integrationListQuery = v.object({
   'filter[types]': v.optional(
@@ -124,7 +125,7 @@ export const integrationListQuery = v.object({
       v.string(),
       v.transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)),
       v.maxLength(30, 'must list at most 30 types'),
-      v.check((types) => types.every((t) => /^[a-zA-Z]{1,32}$/.test(t)), 'must be a comma-separated list of integration types'),
+      v.check((types) => types.every((t) => /^[a-zA-Z][\w:.-]{0,63}$/.test(t)), 'must be a comma-separated list of integration types'),
     ),
   ),
 });

@@ -368,6 +368,9 @@ describe('what an access token may do', () => {
     expect(list.status, JSON.stringify(list.body)).toBe(200);
     expect(list.body.integrations).toContainEqual({ id: integrationId, type: client.id, status: 'active', displayName: 'Acme Helpdesk', webhooks: [] });
     expect((await call('GET', `/v2/apps/${app.appId}/integrations/${integrationId}`, app.auth)).body.integration.type).toBe(client.id);
+    await call('POST', `/v2/apps/${app.appId}/integrations`, app.auth, { type: 'custom', webhooks: [{ target: `${AUDIT}/hook`, triggers: ['*'] }] });
+    const filtered = await call('GET', `/v2/apps/${app.appId}/integrations?filter[types]=${client.id}`, app.auth);
+    expect(filtered.body.integrations.map((i: { id: string }) => i.id)).toEqual([integrationId]);
   });
 
   it('manages its own webhooks through integrations/me, and only its own; revoking removes them', async () => {
