@@ -210,6 +210,11 @@ export class ChannelLedger {
     return this.seen(removedKey(id));
   }
 
+  /** The client was linked again (createClient): its identity reaches this conversation once more. */
+  restore(id: string): void {
+    this.sql.exec('DELETE FROM inbound_seen WHERE key = ?', removedKey(id));
+  }
+
   // ---- inbound dedupe -----------------------------------------------------------
 
   /** Whether an inbound id was marked seen (messages keep theirs on the message row; see Inbound). */

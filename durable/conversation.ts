@@ -29,7 +29,7 @@ import { Lifecycle } from './lifecycle';
 import { LoginMerge, type MovedMessage } from './merge';
 import { Messages, type MessagePage, type NewMessage } from './messages';
 import type { ConversationInit } from './record';
-import { retentionDue } from './retention';
+import { currentRetention, retentionDue } from './retention';
 import { migrate } from './schema';
 import { UserObject } from './user-object';
 import { WebhookFeed, type FeedReport } from './webhook-feed';
@@ -160,7 +160,7 @@ export class ConversationDO extends DurableObject<Env> {
   }
 
   /** createClient: a channel identity linked to this conversation's user (see durable/linking.ts). */
-  link(req: LinkRequest): Result<{ message?: Message }> {
+  link(req: LinkRequest): Result<{ message?: Message; already?: true }> {
     return this.linking.link(req);
   }
 
@@ -282,9 +282,15 @@ export class ConversationDO extends DurableObject<Env> {
 
   /** Retries the outbox drain, sends unconfirmed index ops again, kicks the queues for what is owed and not served. */
   override async alarm(): Promise<void> {
-    // The app's retention: a conversation quiet for longer than it loses its messages (the drain below sends the index op).
-    const due = retentionDue(this.core.record.row());
-    if (due !== null && due <= Date.now()) this.messages.removeAll();
+    // The app's retention: a conversation quiet for longer than it loses its messages (the drain below sends the index op),
+    // unless the app changed the setting since: then the new one is kept and the deadline moves.
+    const row = this.core.record.row();
+    const due = retentionDue(row);
+    if (row && due !== null && due <= Date.now()) {
+      const seconds = await currentRetention(this.env, row.app_id);
+      if (seconds === row.retention_seconds) this.messages.removeAll();
+      else if (seconds !== null) this.core.record.setRetention(row, seconds);
+    }
     await this.core.outbox.alarm(
       () => {
         const row = this.core.record.row();

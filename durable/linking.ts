@@ -31,6 +31,7 @@ export interface LinkRequest {
 
 const waiting = (clientId: string, reason: 'matched' | 'confirmed', primary: boolean) => `link:${clientId}:${reason}:${primary ? 'primary' : 'secondary'}`;
 const settledKey = (clientId: string) => `link-settled:${clientId}`;
+const linkedKey = (clientId: string) => `linked:${clientId}`;
 
 /**
  * Inside an inbound transaction: when this client's link was waiting for the
@@ -51,7 +52,8 @@ export class Linking {
     private messages: Messages,
   ) {}
 
-  link(req: LinkRequest): Result<{ message?: Message }> {
+  /** Links once per client id: a repeated request (a retry after a failure past this point) answers `already`. */
+  link(req: LinkRequest): Result<{ message?: Message; already?: true }> {
     const { core } = this;
     const row = core.record.live();
     if (!row) return NOT_FOUND;
@@ -60,8 +62,11 @@ export class Linking {
     const now = Date.now();
     const user = userRef(participant);
     const source = { type: 'api:users' };
+    if (core.ledger.seen(linkedKey(req.client.id)) && !core.ledger.removed(req.client.id)) return { ok: true, value: { already: true } };
     const sent = core.transact(() => {
       const conversation = toConversation(row);
+      core.ledger.firstSight(linkedKey(req.client.id), now);
+      core.ledger.restore(req.client.id);
       core.raise(clientAddEvent(user, { ...req.client.view, status: 'pending' }, source, { conversation }));
       if (req.confirmation === 'userActivity') {
         core.ledger.firstSight(waiting(req.client.id, 'matched', req.primary), now);

@@ -47,6 +47,8 @@ export class Notifications {
       core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
       core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
       const { id, received, author, content, source, metadata } = stored;
+      // The newest ten are what a reply can answer; older ones make way.
+      core.sql.exec('DELETE FROM recent_notifications WHERE message_id IN (SELECT message_id FROM recent_notifications ORDER BY at DESC, message_id DESC LIMIT -1 OFFSET 9)');
       core.sql.exec(
         'INSERT INTO recent_notifications (message_id, at, message) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
         id,

@@ -137,7 +137,10 @@ export class ConversationRecord {
 
   /** Counts a new message in and answers its seq (the conversation row keeps the last one: no AUTOINCREMENT row per message). */
   messageAdded(received: string): number {
-    return this.sql.exec<{ last_seq: number }>('UPDATE conversation SET last_updated_at = ?, message_count = message_count + 1, last_seq = last_seq + 1 RETURNING last_seq', received).one().last_seq;
+    // The later of the two: history moved in by a merge carries older times, and must not make the conversation look quiet.
+    return this.sql
+      .exec<{ last_seq: number }>("UPDATE conversation SET last_updated_at = max(coalesce(last_updated_at, ''), ?), message_count = message_count + 1, last_seq = last_seq + 1 RETURNING last_seq", received)
+      .one().last_seq;
   }
 
   messageDeleted(): void {

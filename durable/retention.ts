@@ -7,6 +7,7 @@
  * the deadline, which costs one alarm per quiet period, not a write per
  * message. 0 keeps messages for ever.
  */
+import type { Env } from '../src/env';
 import type { AppPolicy } from '../src/schema/app';
 import type { Core } from './core';
 import type { ConversationRow } from './record';
@@ -15,6 +16,18 @@ import type { ConversationRow } from './record';
 export function noteRetention(core: Core, row: ConversationRow, policy: AppPolicy | undefined): ConversationRow {
   if (!policy || row.retention_seconds === policy.retentionSeconds) return row;
   return core.record.setRetention(row, policy.retentionSeconds);
+}
+
+/**
+ * At the deadline, the app's retention as D1 has it now (null: the app is
+ * gone): a setting lowered to 0 or raised since the last message must not
+ * delete what the app now keeps. One read per quiet period, off the message path.
+ */
+export async function currentRetention(env: Env, appId: string): Promise<number | null> {
+  const row = await env.DB.prepare('SELECT settings FROM apps WHERE id = ?').bind(appId).first<{ settings: string }>();
+  if (!row) return null;
+  const seconds = (JSON.parse(row.settings) as { conversationRetentionSeconds?: number }).conversationRetentionSeconds;
+  return typeof seconds === 'number' ? seconds : 0;
 }
 
 /** When the conversation's messages are due to go, or null (none kept, or retention off). */

@@ -61,7 +61,9 @@ export async function create(request: IRequest, env: Env) {
   const now = new Date().toISOString();
   const status = confirmation.type === 'immediate' ? 'active' : 'pending';
   const existing = await env.DB.prepare('SELECT * FROM clients WHERE app_id = ? AND integration_id = ? AND external_id = ?').bind(appId, integration.id, recipient.externalId).first<ExistingRow>();
-  if (existing?.user_id === user.id) throw conflict('matchCriteria: the user already has a client for this identity');
+  // The user has it already: a 409, unless an earlier call stopped before the conversation learned of the link (then it completes).
+  const resuming = existing?.user_id === user.id;
+  if (resuming && existing.conversation_id !== target.conversationId) throw conflict('matchCriteria: the user already has a client for this identity');
   const id = existing?.id ?? newId();
   const view = {
     id,
@@ -76,12 +78,15 @@ export async function create(request: IRequest, env: Env) {
     info: existing?.info ? JSON.parse(existing.info) : (recipient.info ?? null),
     raw: existing?.raw ? JSON.parse(existing.raw) : null,
   };
-  if (existing) {
-    // The identity was another user's: it stops reaching them, then follows the link.
+  if (existing && !resuming) {
+    // The identity was another user's: it stops reaching them, then follows the link (unless someone else took it meanwhile).
     if (existing.conversation_id) unwrap(await conversationStub(env, appId, existing.conversation_id).removeClient(existing.id, existing.user_id, { ...view, status: existing.status }, 'theft'));
-    await env.DB.prepare('UPDATE clients SET user_id = ?, conversation_id = ?, status = ?, linked_at = ? WHERE app_id = ? AND id = ?').bind(user.id, target.conversationId, status, now, appId, id).run();
+    const moved = await env.DB.prepare('UPDATE clients SET user_id = ?, conversation_id = ?, status = ?, linked_at = ? WHERE app_id = ? AND id = ? AND user_id = ?')
+      .bind(user.id, target.conversationId, status, now, appId, id, existing.user_id)
+      .run();
     forgetIdentity(integration.id, recipient.externalId);
-  } else {
+    if (moved.meta.changes === 0) throw conflict('matchCriteria: the identity changed hands while it was being linked; retry');
+  } else if (!existing) {
     await env.DB.prepare(
       `INSERT INTO clients (id, app_id, user_id, type, status, integration_id, external_id, last_seen, linked_at, display_name, avatar_url, info, raw, conversation_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?, NULL, ?, ?)`,
@@ -93,7 +98,7 @@ export async function create(request: IRequest, env: Env) {
   const given = confirmation.message;
   const author = { type: 'business' as const, ...(given?.author?.displayName ? { displayName: given.author.displayName } : {}), ...(given?.author?.avatarUrl ? { avatarUrl: given.author.avatarUrl } : {}) };
   const message = given?.content ?? (confirmation.type === 'prompt' ? promptText : undefined);
-  unwrap(
+  const linked = unwrap(
     await stub.link({
       client: { id, integrationId: integration.id, type: integration.type, externalId: recipient.externalId, userId: user.id, ...(user.externalId ? { userExternalId: user.externalId } : {}), raw: null, view },
       confirmation: confirmation.type,
@@ -101,5 +106,6 @@ export async function create(request: IRequest, env: Env) {
       ...(message && confirmation.type !== 'userActivity' ? { message: { author, content: message } } : {}),
     }),
   );
+  if (linked.already) throw conflict('matchCriteria: the user already has a client for this identity');
   return json({ client: view }, 201);
 }

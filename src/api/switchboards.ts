@@ -25,8 +25,8 @@ import {
   updateSwitchboardIntegration,
 } from '../db/switchboards';
 import { getIntegration } from '../db/integrations';
-import { appPolicy } from '../db/app-policy';
-import { unwrap } from '../http/errors';
+import { switchboardConfig } from '../db/app-policy';
+import { forbidden, unwrap } from '../http/errors';
 import { readBody } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import {
@@ -135,6 +135,8 @@ export const control = (action: ControlAction) => async (request: IRequest, env:
   const sb = await cachedSwitchboard(env, appId, true);
   if (!sb) throw switchboardNotFound();
   const caller = principal.scope === 'integration' ? await getIntegration(env, appId, principal.integrationId) : undefined;
+  // An integration key still cached somewhere after its integration went must not act with an app's powers.
+  if (principal.scope === 'integration' && !caller) throw forbidden('The integration behind this key no longer exists');
   const historyCounts = Object.fromEntries(sb.integrations.filter((i) => i.messageHistoryCount).map((i) => [i.id, i.messageHistoryCount!]));
   unwrap(
     await stub.control({
@@ -142,7 +144,7 @@ export const control = (action: ControlAction) => async (request: IRequest, env:
       ...(body.switchboardIntegration !== undefined ? { target: body.switchboardIntegration } : {}),
       ...(body.metadata ? { metadata: body.metadata } : {}),
       ...(caller ? { caller: { integrationId: caller.id, integrationType: caller.type } } : {}),
-      config: (await appPolicy(env, appId)).switchboard!,
+      config: switchboardConfig(sb),
       historyCounts,
     }),
   );

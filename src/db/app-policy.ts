@@ -9,7 +9,7 @@
  */
 import type { Env } from '../env';
 import { DEFAULT_SETTINGS, type AppPolicy, type AppSettings } from '../schema/app';
-import type { Switchboard, SwitchboardIntegration } from '../schema/switchboard';
+import type { Switchboard, SwitchboardConfig, SwitchboardIntegration } from '../schema/switchboard';
 import { appTag, TtlCache } from './ttl-cache';
 
 export const POLICY_CACHE_MS = 5_000;
@@ -75,21 +75,24 @@ export function forgetPolicy(appId: string): void {
   cache.delete(appId);
 }
 
+/** The switchboard as a conversation's object takes it. */
+export const switchboardConfig = (sb: CachedSwitchboard): SwitchboardConfig => ({
+  enabled: sb.switchboard.enabled,
+  defaultId: sb.switchboard.defaultSwitchboardIntegrationId,
+  integrations: sb.integrations.map((i) => ({
+    id: i.id,
+    name: i.name,
+    ...(i.integrationId ? { integrationId: i.integrationId } : {}),
+    integrationType: i.integrationType ?? 'custom',
+    nextSwitchboardIntegrationId: i.nextSwitchboardIntegrationId,
+  })),
+});
+
 /** What a conversation's object is told with each change that can start or continue a conversation. */
 export async function appPolicy(env: Env, appId: string): Promise<AppPolicy> {
   const { settings, switchboard: sb } = await cachedPolicy(env, appId);
   return {
-    switchboard: sb && {
-      enabled: sb.switchboard.enabled,
-      defaultId: sb.switchboard.defaultSwitchboardIntegrationId,
-      integrations: sb.integrations.map((i) => ({
-        id: i.id,
-        name: i.name,
-        ...(i.integrationId ? { integrationId: i.integrationId } : {}),
-        integrationType: i.integrationType ?? 'custom',
-        nextSwitchboardIntegrationId: i.nextSwitchboardIntegrationId,
-      })),
-    },
+    switchboard: sb && switchboardConfig(sb),
     echoPostback: settings.echoPostback,
     retentionSeconds: settings.conversationRetentionSeconds,
   };

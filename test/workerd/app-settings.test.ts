@@ -48,6 +48,8 @@ describe('maskCreditCardNumbers', () => {
     // Phone numbers, and digits inside ids (a UUID's groups, a reference glued to letters), stay.
     expect(maskCardNumbers('call +1 415 555 0100 or ref 4111111111111111x')).toBe('call +1 415 555 0100 or ref 4111111111111111x');
     expect(maskCardNumbers('id 12345678-1234-5abc-9def-0123456789ab')).toBe('id 12345678-1234-5abc-9def-0123456789ab');
+    expect(maskCardNumbers('see https://shop.example/o/4111111111111111 and 2015 2016 2017 2018')).toBe('see https://shop.example/o/4111111111111111 and 2015 2016 2017 2018');
+    expect(maskCardNumbers('diners 3056 930902 5904.')).toBe('diners **** ****** 5904.');
     expect(maskCardNumbers('4111-1111-1111-1111-ab')).toBe('4111-1111-1111-1111-ab');
   });
 
@@ -128,6 +130,15 @@ describe('conversationRetentionSeconds', () => {
     // The conversation itself stays, and takes new messages.
     expect((await userPost(app, c, 'new start')).status).toBe(201);
     expect((await storedMessages(app, c.conversationId)).map((m) => m.content.text)).toEqual(['new start']);
+
+    // Turned off after the last message: the deadline passes and the messages stay.
+    const changed = await appWith({ conversationRetentionSeconds: 1 });
+    const d = await userConversation(changed);
+    await userPost(changed, d, 'kept after all');
+    expect((await call('PATCH', `/v2/apps/${changed.appId}`, changed.auth, { settings: { conversationRetentionSeconds: 0 } })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_200));
+    await runDurableObjectAlarm(env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(`${changed.appId}/${d.conversationId}`)));
+    expect((await storedMessages(changed, d.conversationId)).map((m) => m.content.text)).toEqual(['kept after all']);
 
     const keeps = await webApp();
     const k = await userConversation(keeps);

@@ -115,6 +115,13 @@ describe('createClient', () => {
     expect((await call('GET', `/v2/apps/${app.appId}/users/${formerUser}/clients`, app.auth)).body.clients).toEqual([]);
     await textIn(phone, 'now with the new owner');
     await eventually(async () => expect(await storedTexts(c.conversationId)).toEqual(['now with the new owner']));
+
+    // Linked back to the conversation it was taken from: that conversation hears the number again.
+    const formerConversation = (receiver.ofType('conversation:message').find((e) => (e.payload.message as { content: { text: string } }).content.text === 'I was here first')!.payload.conversation as { id: string }).id;
+    const back = await link(formerUser, linkBody(phone, formerConversation, { type: 'immediate' }));
+    expect(back.status, JSON.stringify(back.body)).toBe(201);
+    await textIn(phone, 'back again');
+    await eventually(async () => expect(await storedTexts(formerConversation)).toEqual(['I was here first', 'back again']));
   });
 
   it('refuses what it cannot link with a 400 naming the field, and creates nothing', async () => {
