@@ -17,6 +17,9 @@ const ADAPTERS = [whatsapp, messenger, instagram, telegram, twilio] as unknown a
 
 const byType = new Map(ADAPTERS.map((a) => [a.type, a]));
 
+/** Every channel's integration type, from the adapters themselves: the API's list of types follows this one. */
+export const CHANNEL_TYPES: readonly string[] = ADAPTERS.map((a) => a.type);
+
 export function adapterFor(type: string): ChannelAdapter<ChannelConfig> | undefined {
   return byType.get(type);
 }

@@ -6,6 +6,7 @@
  * come in two prebuilt sets.
  */
 import * as v from 'valibot';
+import { CHANNEL_TYPES } from '../channels/registry';
 import { checkTarget } from '../http/targets';
 import { boundedString, uri } from './common';
 
@@ -49,9 +50,14 @@ export type Trigger = (typeof TRIGGERS)[number];
 export const WEBHOOK_VERSIONS = ['v2', 'v1'] as const;
 export type WebhookVersion = (typeof WEBHOOK_VERSIONS)[number];
 
-/** Integration types Parley can create: custom webhooks, the Web Messenger, and every channel in src/channels/registry.ts. */
-export const INTEGRATION_TYPES = ['custom', 'web', 'whatsapp', 'messenger', 'instagram', 'telegram', 'twilio'] as const;
-export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
+/**
+ * Integration types Parley can create: custom webhooks, the Web Messenger, and
+ * every channel in src/channels/registry.ts (taken from there, so a new
+ * channel's registry line is all it takes). An OAuth integration's type is its
+ * partner's client id, so a stored type is any string.
+ */
+export const INTEGRATION_TYPES: readonly string[] = ['custom', 'web', ...CHANNEL_TYPES];
+export type IntegrationType = string;
 
 const triggers = v.pipe(
   v.array(v.picklist(TRIGGERS, 'must be a webhook trigger such as conversation:message, or *'), 'must be an array'),
