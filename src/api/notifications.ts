@@ -51,6 +51,8 @@ export async function send(request: IRequest, env: Env) {
       const row = await env.DB.prepare('SELECT id, integration_id, destination_id, conversation_id FROM notifications WHERE app_id = ? AND idempotency_key = ?').bind(appId, key.output).first<Row>();
       if (!row) throw conflict('Idempotency-Key: a call with this key is being processed; retry it');
       if (row.integration_id !== integration.id || row.destination_id !== body.destination.destinationId) throw conflict('Idempotency-Key: already used for a notification to another destination');
+      // A call that completed: nothing to send again, whatever happened to its conversation since.
+      if (row.conversation_id) return json({ notification: { _id: row.id } }, 201);
       notificationId = row.id;
     }
   }
