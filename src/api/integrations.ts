@@ -141,16 +141,21 @@ export async function create(request: IRequest, env: Env) {
   const settings = parseWith(adapter.createSchema, channelFields(raw));
   checkApiBase(settings, isLocal(env));
   const id = newId();
-  const { status, config } = await runSetup(env, common.type, id, { ...settings, webhookUrl: `${publicBase(request, env)}/hooks/${id}` });
-  const integration: Integration = {
+  const initial = { ...settings, webhookUrl: `${publicBase(request, env)}/hooks/${id}` };
+  // Stored (inactive) before setup: a channel that calls the webhook URL while it is being registered (Viber) must find it.
+  const pending: Integration = {
     id,
     type: common.type,
-    status,
+    status: 'inactive',
     displayName: common.displayName ?? null,
-    config: await sealConfig(env, adapter, config),
+    config: await sealConfig(env, adapter, initial),
     createdAt: new Date().toISOString(),
   };
-  await insertChannelIntegration(env, appId, integration);
+  await insertChannelIntegration(env, appId, pending);
+  const { status, config } = await runSetup(env, common.type, id, initial);
+  const integration: Integration = { ...pending, status, config: await sealConfig(env, adapter, config) };
+  await updateIntegration(env, appId, integration);
+  forgetChannelIntegration(id);
   return json({ integration: await integrationView(env, integration, []) }, 201);
 }
 

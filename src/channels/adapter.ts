@@ -205,6 +205,11 @@ export interface Recipient {
   lastInboundAt?: number;
   /** The client's `raw` as stored, for channels whose send needs more than the id. */
   raw?: Record<string, unknown> | null;
+  /**
+   * Names this delivery part the same on every attempt (message, client, part),
+   * for channels that dedupe retried sends by a key of ours (LINE's X-Line-Retry-Key).
+   */
+  deliveryKey?: string;
 }
 
 /**

@@ -140,7 +140,7 @@ async function send(
   const externalIds = [...claim.externalIds];
   for (let i = claim.partsDone; i < rendered.parts.length; i++) {
     const skip = i === claim.partsDone ? claim.partSent : 0;
-    const outcome: SendOutcome = await adapter.send(ctx, to, rendered.parts[i]!, skip).catch((err: unknown) => ({
+    const outcome: SendOutcome = await adapter.send(ctx, { ...to, deliveryKey: `${claim.messageId}:${claim.client.id}:${i}` }, rendered.parts[i]!, skip).catch((err: unknown) => ({
       ok: false as const,
       retryable: true as const,
       code: 'network_error',
