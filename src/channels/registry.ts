@@ -4,16 +4,18 @@
  */
 import type { ChannelAdapter } from './adapter';
 import { instagram } from './instagram';
+import { line } from './line';
 import { messenger } from './messenger';
 import { telegram } from './telegram';
 import { twilio } from './twilio';
+import { viber } from './viber';
 import { whatsapp } from './whatsapp';
 
 /** The stored settings of any channel integration; the adapter's schema decides what is in it. */
 export type ChannelConfig = { apiBaseUrl?: string } & Record<string, unknown>;
 
 // Each adapter is typed by its own config; the registry deals in the common shape.
-const ADAPTERS = [whatsapp, messenger, instagram, telegram, twilio] as unknown as ChannelAdapter<ChannelConfig>[];
+const ADAPTERS = [whatsapp, messenger, instagram, telegram, twilio, line, viber] as unknown as ChannelAdapter<ChannelConfig>[];
 
 const byType = new Map(ADAPTERS.map((a) => [a.type, a]));
 

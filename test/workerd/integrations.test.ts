@@ -172,7 +172,7 @@ describe('integration bodies are validated at the edge, naming the field', () =>
   });
 
   const cases: [string, unknown, RegExp][] = [
-    ['a type Parley does not have', { type: 'line' }, /^type: must be one of custom, web, whatsapp/],
+    ['a type Parley does not have', { type: 'kakao' }, /^type: must be one of custom, web, whatsapp/],
     ['no type', { webhooks: [hook()] }, /^type: is required/],
     ['no webhooks', { type: 'custom' }, /^webhooks: is required/],
     ['zero webhooks', { type: 'custom', webhooks: [] }, /^webhooks: must hold exactly one webhook/],
