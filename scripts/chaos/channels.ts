@@ -1,22 +1,24 @@
 /**
- * The channels' side of the chaos test: the Telegram, Twilio and Meta fakes
- * served on loopback (Parley's integrations call them for setup), one
+ * The channels' side of the chaos test: the Telegram, Twilio, Meta, LINE and
+ * Viber fakes served on loopback (Parley's integrations call them for setup), one
  * integration per channel, the channel users, and each channel message's
  * signed webhook, built once by the channel's fake and sent three times.
  * Each send follows its channel's delivery rule: Telegram redelivers on a
  * non-2xx or a connection error, one update at a time per chat; Meta
- * (WhatsApp) redelivers on the same failures, without a per-chat queue;
- * Twilio posts once and never retries.
+ * (WhatsApp), LINE (with webhook redelivery on) and Viber redeliver on the
+ * same failures, without a per-chat queue; Twilio posts once and never retries.
  */
+import { LineFake } from '../../test/fakes/line';
 import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
 import { TwilioFake } from '../../test/fakes/twilio';
+import { ViberFake } from '../../test/fakes/viber';
 import { subscribe } from '../simulator/channels/meta';
 import type { ParleyApi } from '../simulator/parley';
 
-export type Channel = 'telegram' | 'whatsapp' | 'twilio';
-export const CHANNELS: Channel[] = ['telegram', 'whatsapp', 'twilio'];
+export type Channel = 'telegram' | 'whatsapp' | 'twilio' | 'line' | 'viber';
+export const CHANNELS: Channel[] = ['telegram', 'whatsapp', 'twilio', 'line', 'viber'];
 const dec = new TextDecoder();
 
 export interface ChaosUser {
@@ -68,6 +70,8 @@ export class Channels {
   readonly telegram = new TelegramFake({ bot: { first_name: 'Parley Chaos Bot', username: 'parley_chaos_bot' } });
   twilio!: TwilioFake;
   meta!: MetaFake;
+  readonly line = new LineFake();
+  viber!: ViberFake;
   private served: ServedFake[] = [];
   private hooks = {} as Record<Channel, string>;
   readonly counts = { attempts: 0, attemptsOk: 0, attemptsFailed: 0 };
@@ -76,11 +80,13 @@ export class Channels {
     this.served.push(await serveFake(this.telegram));
     this.served.push(await serveFake((origin) => (this.twilio = new TwilioFake({ origin }))));
     this.served.push(await serveFake((origin) => (this.meta = new MetaFake({ origin }))));
+    this.served.push(await serveFake(this.line));
+    this.served.push(await serveFake((origin) => (this.viber = new ViberFake({ origin }))));
   }
 
-  /** Creates the three integrations (Parley sets each up against its fake) and learns each hook URL. */
+  /** Creates the integrations (Parley sets each up against its fake) and learns each hook URL. */
   async connect(api: ParleyApi): Promise<Record<Channel, string>> {
-    const [telegramUrl, twilioUrl, metaUrl] = this.served.map((s) => s.url);
+    const [telegramUrl, twilioUrl, metaUrl, lineUrl, viberUrl] = this.served.map((s) => s.url);
     const create = async (body: Record<string, unknown>) => {
       const { body: answer } = await api.expect([201], 'POST', '/integrations', body);
       const integration = answer.integration;
@@ -99,6 +105,14 @@ export class Channels {
 
     const whatsapp = await create({ type: 'whatsapp', displayName: 'Chaos: WhatsApp', phoneNumberId: this.meta.wa.phoneNumberId, accessToken: this.meta.wa.accessToken, appSecret: this.meta.appSecret, apiBaseUrl: metaUrl });
     this.hooks.whatsapp = await subscribe(this.meta, whatsapp);
+
+    await create({ type: 'line', displayName: 'Chaos: LINE', channelId: '1234567890', channelSecret: this.line.channelSecret, channelAccessToken: this.line.channelAccessToken, apiBaseUrl: lineUrl });
+    if (!this.line.endpoint) throw new Error('Parley did not set the LINE webhook endpoint');
+    this.hooks.line = this.line.endpoint;
+
+    await create({ type: 'viber', displayName: 'Chaos: Viber', token: this.viber.token, apiBaseUrl: viberUrl });
+    if (!this.viber.webhook?.url) throw new Error('Parley did not set the Viber webhook');
+    this.hooks.viber = this.viber.webhook.url;
     return this.hooks;
   }
 
@@ -116,6 +130,15 @@ export class Channels {
       case 'twilio': {
         const wire = await toWire(await this.twilio.text(this.hooks.twilio, { from: `+1555${String(3_000_000 + user.index).padStart(7, '0')}` }, text));
         return { wire, id: new URLSearchParams(dec.decode(wire.body)).get('MessageSid')! };
+      }
+      case 'line': {
+        const wire = await toWire(await this.line.text(this.hooks.line, `U${user.index.toString(16).padStart(32, '0')}`, text));
+        return { wire, id: String(JSON.parse(dec.decode(wire.body)).events[0].message.id) };
+      }
+      case 'viber': {
+        const wire = await toWire(await this.viber.text(this.hooks.viber, { id: `Chaos${String(user.index).padStart(12, '0')}==`, name: `Chaos V${user.index}` }, text));
+        // message_token is 64-bit: read from the raw text, as Parley does.
+        return { wire, id: /"message_token":(\d+)/.exec(dec.decode(wire.body))![1]! };
       }
     }
   }
@@ -166,6 +189,25 @@ export class Channels {
         const d = await this.meta.deliver(toRequest(wire), { ...REDELIVERY, fetch: this.attempt });
         copy.statuses = d.statuses;
         copy.state = d.delivered ? 'acked' : 'refused';
+        return;
+      }
+      case 'line':
+      case 'viber': {
+        // LINE's webhook redelivery (when the channel turns it on) and Viber (for an hour) send the same event again after a failure.
+        for (let n = 1; n <= REDELIVERY.attempts; n++) {
+          try {
+            const response = await this.attempt(toRequest(wire));
+            copy.statuses.push(response.status);
+            if (response.ok) {
+              copy.state = 'acked';
+              return;
+            }
+          } catch {
+            copy.statuses.push(0);
+          }
+          await new Promise((resolve) => setTimeout(resolve, REDELIVERY.delayMs(n)));
+        }
+        copy.state = 'refused';
         return;
       }
       case 'twilio': {

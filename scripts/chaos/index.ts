@@ -1,6 +1,6 @@
 /**
  * `npm run chaos`: Parley's invariants under a rough day. Channel users on
- * Telegram, WhatsApp and Twilio SMS write in steadily through their
+ * Telegram, WhatsApp, Twilio SMS and LINE write in steadily through their
  * channels' signed webhooks, every webhook is sent three times (the copies
  * spread out, some landing after a restart), the runtime is SIGKILLed and
  * restarted on its persisted state twice, and the customer's webhook
@@ -195,7 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ ok: boolean }> 
 
   try {
     console.log(
-      `Chaos run (${options.quick ? 'quick' : 'full'}): ${options.users} channel users (Telegram, WhatsApp, Twilio SMS), ${options.rate} new messages/s, each webhook sent 3 times;` +
+      `Chaos run (${options.quick ? 'quick' : 'full'}): ${options.users} channel users (${CHANNELS.join(', ')}), ${options.rate} new messages/s, each webhook sent 3 times;` +
         ` 2 SIGKILL restarts at ${plan.kills.map((k) => `${k / 1000}s`).join(' and ')}, receiver 500 for ${plan.outage.ms / 1000}s from ${plan.outage.from / 1000}s.`,
     );
     console.log(`State: ${options.persistTo}`);
@@ -436,7 +436,7 @@ function report(r: ReportInput): { ok: boolean } {
       storedNeverAcked: notAcked.filter((m) => storedByOriginal.get(m.id) === 1).length,
     };
   };
-  const rows = { telegram: perChannel('telegram'), whatsapp: perChannel('whatsapp'), twilio: perChannel('twilio'), all: perChannel('all') };
+  const rows = { ...(Object.fromEntries(CHANNELS.map((c) => [c, perChannel(c)])) as Record<Channel, ReturnType<typeof perChannel>>), all: perChannel('all') };
   const all = rows.all;
 
   // Webhook events, by the stored message they announce.
@@ -469,7 +469,7 @@ function report(r: ReportInput): { ok: boolean } {
   const announcedTwice = [...eventsByMessage].filter(([, e]) => e.count > 1).map(([id, e]) => `${id} x${e.count}`);
   const storedIds = new Set(stored.messages.map((m) => m.id));
   const eventsForUnlisted = [...receiver.messageEvents.values()].filter((e) => !storedIds.has(e.messageId));
-  const nonTwilioNeverAcked = rows.telegram.neverAcked + rows.whatsapp.neverAcked;
+  const nonTwilioNeverAcked = CHANNELS.filter((c) => c !== 'twilio').reduce((n, c) => n + rows[c].neverAcked, 0);
   const byId = new Map(messages.map((m) => [m.id, m]));
   const sentAt = (originalId: string | undefined) => {
     const m = originalId ? byId.get(originalId) : undefined;
@@ -521,8 +521,8 @@ function report(r: ReportInput): { ok: boolean } {
   console.log('\nTimeline');
   for (const n of r.notes) console.log(`  ${n}`);
   console.log('\nChannel messages (acknowledged = at least one of its 3 webhook copies answered 2xx)');
-  line('', 'telegram', 'whatsapp', 'twilio', 'total');
-  const cols = (f: (x: ReturnType<typeof perChannel>) => number) => [f(rows.telegram), f(rows.whatsapp), f(rows.twilio), f(all)];
+  line('', ...CHANNELS, 'total');
+  const cols = (f: (x: ReturnType<typeof perChannel>) => number) => [...CHANNELS.map((c) => f(rows[c])), f(all)];
   line('messages created', ...cols((x) => x.created));
   line('webhook copies sent (3 per message)', ...cols((x) => x.webhooksSent));
   line('  copies acknowledged (2xx)', ...cols((x) => x.webhooksAcked));
