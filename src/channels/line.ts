@@ -239,12 +239,14 @@ function textMessages(text: string, buttons: Button[], replies: QuickReply[]): M
 
 /**
  * A template carousel when LINE can show it (every card with the same number
- * of buttons, at least one); otherwise the same cards as a Flex carousel.
+ * of buttons, at least one, and all or none of them with an image and with a
+ * description: LINE refuses mixed columns); otherwise the same cards as a Flex carousel.
  */
 function carousel(cards: Card[]): Msg {
   const altText = clip(cards.map((c) => c.title).join(', '), ALT_TEXT_MAX);
   const counts = new Set(cards.map((c) => c.buttons.filter((b) => b.kind !== 'locationRequest').length));
-  const even = counts.size === 1 && !counts.has(0);
+  const uniform = (has: (c: Card) => boolean) => new Set(cards.map(has)).size === 1;
+  const even = counts.size === 1 && !counts.has(0) && uniform((c) => Boolean(c.mediaUrl)) && uniform((c) => Boolean(c.description));
   if (!even) {
     return { type: 'flex', altText, contents: { type: 'carousel', contents: cards.map((c) => bubble(c.title, c.description, c.buttons.map(action).filter((a): a is Msg => a !== undefined), c.mediaUrl, c.defaultUri)) } };
   }

@@ -98,6 +98,9 @@ function checkMessage(m: Json, at: string, problems: { message: string; property
         need(columns.length >= 1 && columns.length <= 10, 'template.columns', 'Size must be between 1 and 10');
         const counts = new Set(columns.map((c) => ((c.actions ?? []) as unknown[]).length));
         need(counts.size <= 1, 'template.columns', 'The number of actions must be the same in every column');
+        // LINE: if one column has an image or a title, every column must.
+        need(new Set(columns.map((c) => Boolean(c.thumbnailImageUrl))).size <= 1, 'template.columns', 'thumbnailImageUrl must be set in every column or in none');
+        need(new Set(columns.map((c) => Boolean(c.title))).size <= 1, 'template.columns', 'title must be set in every column or in none');
         columns.forEach((c, i) => {
           const max = c.thumbnailImageUrl || c.title ? 60 : 120;
           if (c.title !== undefined) need(len(c.title) >= 1 && len(c.title) <= 40, `template.columns[${i}].title`, 'Length must be between 1 and 40');

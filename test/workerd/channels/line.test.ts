@@ -322,6 +322,17 @@ describe('line rendering', () => {
     await deliver(ctx, { externalId: ann }, { type: 'location', coordinates: { lat: 35.65, long: 139.7 }, location: { name: 'HQ' } } as Content);
     const sent = fake.sent.get(ann)!.map((s) => s.message) as Record<string, any>[];
     expect(sent[0]).toMatchObject({ type: 'flex', altText: 'One, Two', contents: { type: 'carousel' } });
+    // Cards alike in buttons but not in images or descriptions: LINE refuses such a template, so Flex too.
+    await deliver(ctx, { externalId: ann }, {
+      type: 'carousel',
+      items: [
+        { title: 'A', description: 'with text', mediaUrl: 'https://cdn.example.org/a.jpg', actions: [{ type: 'postback', text: 'Pick', payload: 'A' }] },
+        { title: 'B', actions: [{ type: 'postback', text: 'Pick', payload: 'B' }] },
+      ],
+    } as Content);
+    const mixed = fake.sent.get(ann)!.at(-1)!.message as Record<string, any>;
+    expect(mixed).toMatchObject({ type: 'flex', contents: { type: 'carousel' } });
+    expect(fake.sent.get(ann)!.filter((s) => (s.message as Record<string, any>).template?.type === 'carousel')).toEqual([]);
     expect(sent[0]!.contents.contents).toHaveLength(2);
     expect(sent[1]).toEqual({ type: 'text', text: 'Your report\nhttps://cdn.example.org/report.pdf' });
     expect(sent[2]).toEqual({ type: 'text', text: 'https://cdn.example.org/clip.mp4' });

@@ -234,3 +234,15 @@ describe('outbound', () => {
     expect(fake.callsTo('send_message').filter((c) => c.body?.text === 'blocked?')).toHaveLength(1);
   });
 });
+
+describe('a token change', () => {
+  it("a PATCH bringing the right token passes Viber's check, which is signed with that new token", async () => {
+    const wrong = await call('POST', `/v2/apps/${app.appId}/integrations`, app.auth, { type: 'viber', token: '0000aaaa11112222-3333bbbb4444cccc-5555dddd6666eeee', apiBaseUrl: API });
+    expect(wrong.status).toBe(201);
+    expect(wrong.body.integration.status).toBe('error');
+    const patched = await call('PATCH', `/v2/apps/${app.appId}/integrations/${wrong.body.integration.id}`, app.auth, { token: fake.token });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body.integration.status).toBe('active');
+    expect(fake.checks.at(-1)).toEqual({ url: wrong.body.integration.webhookUrl, status: 200 });
+  });
+});
