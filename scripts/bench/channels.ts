@@ -1,18 +1,22 @@
 /**
- * The three channels the bench drives, Telegram, WhatsApp (Cloud API) and
- * Twilio SMS, through the same fakes the tests and the simulator use, served
- * on loopback. Each fake is wrapped so the moment a call reaches it is noted
+ * The channels the bench drives (by default Telegram, WhatsApp (Cloud API)
+ * and Twilio SMS; LINE and Viber on request, `--channels`), through the same
+ * fakes the tests and the simulator use, served on loopback. Each fake is wrapped so the moment a call reaches it is noted
  * against the bench token the rendered message carries: that is when "the
  * channel received it". Inbound messages are the fakes' own signed webhooks.
  */
 import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
+import { LineFake } from '../../test/fakes/line';
 import { TwilioFake } from '../../test/fakes/twilio';
+import { ViberFake } from '../../test/fakes/viber';
 import { now, type Api } from './http';
 
-export const CHANNELS = ['telegram', 'whatsapp', 'twilio'] as const;
+export const CHANNELS = ['telegram', 'whatsapp', 'twilio', 'line', 'viber'] as const;
 export type Channel = (typeof CHANNELS)[number];
+/** The mix every run before LINE and Viber used, kept as the default so figures stay comparable. */
+export const DEFAULT_CHANNELS: readonly Channel[] = ['telegram', 'whatsapp', 'twilio'];
 
 /** Every message the bench sends carries one token, so sends, receipts and stored copies can be matched. */
 export const token = (scenario: string, n: number) => `BENCH-${scenario}-${n}`;
@@ -67,70 +71,100 @@ export interface ChannelUser {
   name: string;
 }
 
-/** User i of the bench's population, on channel i mod 3. */
-export function channelUser(i: number): ChannelUser {
-  const channel = CHANNELS[i % 3]!;
-  const key = channel === 'telegram' ? String(700_000_000 + i) : channel === 'whatsapp' ? `1555${2_000_000 + i}` : `+1555${3_000_000 + i}`;
-  return { channel, key, name: `Bench User ${i}` };
+/** User i of the bench's population, on channel i mod the number of channels run. */
+function channelUser(i: number, channels: readonly Channel[]): ChannelUser {
+  const channel = channels[i % channels.length]!;
+  const keys: Record<Channel, string> = {
+    telegram: String(700_000_000 + i),
+    whatsapp: `1555${2_000_000 + i}`,
+    twilio: `+1555${3_000_000 + i}`,
+    line: `U${i.toString(16).padStart(32, '0')}`,
+    viber: `Bench${String(i).padStart(12, '0')}==`,
+  };
+  return { channel, key: keys[channel], name: `Bench User ${i}` };
 }
 
 export interface Channels {
   receipts: Receipts;
-  integrationIds: Record<Channel, string>;
+  integrationIds: Partial<Record<Channel, string>>;
+  /** User i of the bench's population, on one of the channels run. */
+  user(i: number): ChannelUser;
   /** The channel's signed webhook carrying `text` from `user`, as that channel would POST it to Parley. */
   inbound(user: ChannelUser, text: string): Promise<Request>;
   close(): Promise<void>;
 }
 
-export async function startChannels(api: Api, appId: string): Promise<Channels> {
+export async function startChannels(api: Api, appId: string, only: readonly Channel[] = DEFAULT_CHANNELS): Promise<Channels> {
   const receipts = new Receipts();
-  const telegram = new TelegramFake({ bot: { first_name: 'Parley Bench Bot', username: 'parley_bench_bot' } });
-  const holders: { twilio?: TwilioFake; meta?: MetaFake } = {};
   const served: ServedFake[] = [];
   const close = async () => {
     await Promise.all(served.map((s) => s.close()));
   };
+  const create = async (body: Record<string, unknown>) => {
+    const { integration } = await api.call('POST', `/v2/apps/${appId}/integrations`, body);
+    if (integration.status !== 'active') throw new Error(`the ${body.type} integration did not come up: ${integration.error ?? integration.status}`);
+    return integration as { id: string; webhookUrl?: string };
+  };
+  const serve = async <F extends FetchHandler>(make: (origin: string) => F): Promise<{ fake: F; url: string }> => {
+    let fake!: F;
+    const s = await serveFake((origin) => recording((fake = make(origin)), receipts));
+    served.push(s);
+    return { fake, url: s.url };
+  };
+  const integrationIds: Partial<Record<Channel, string>> = {};
+  const inbound: Partial<Record<Channel, (user: ChannelUser, text: string) => Promise<Request>>> = {};
   try {
-    served.push(await serveFake(recording(telegram, receipts)));
-    served.push(await serveFake((origin) => recording((holders.twilio = new TwilioFake({ origin })), receipts)));
-    served.push(await serveFake((origin) => recording((holders.meta = new MetaFake({ origin })), receipts)));
-    const twilio = holders.twilio!;
-    const meta = holders.meta!;
-    const [numberSid] = [...twilio.phoneNumbers.keys()];
-    const create = async (body: Record<string, unknown>) => {
-      const { integration } = await api.call('POST', `/v2/apps/${appId}/integrations`, body);
-      if (integration.status !== 'active') throw new Error(`the ${body.type} integration did not come up: ${integration.error ?? integration.status}`);
-      return integration as { id: string; webhookUrl?: string };
-    };
-    const tg = await create({ type: 'telegram', displayName: 'Bench: Telegram', token: telegram.token, apiBaseUrl: served[0]!.url });
-    const tw = await create({ type: 'twilio', displayName: 'Bench: SMS', accountSid: twilio.accountSid, authToken: twilio.authToken, phoneNumberSid: numberSid, apiBaseUrl: served[1]!.url });
-    const wa = await create({
-      type: 'whatsapp',
-      displayName: 'Bench: WhatsApp',
-      phoneNumberId: meta.wa.phoneNumberId,
-      accessToken: meta.wa.accessToken,
-      appSecret: meta.appSecret,
-      apiBaseUrl: served[2]!.url,
-    });
-    const telegramHook = telegram.webhook?.url;
-    const twilioHook = twilio.phoneNumbers.get(numberSid!)?.smsUrl;
-    if (!telegramHook) throw new Error('Parley did not register a Telegram webhook with the fake');
-    if (!twilioHook) throw new Error("Parley did not set the Twilio number's incoming URL on the fake");
-    if (!wa.webhookUrl) throw new Error('the WhatsApp integration has no webhookUrl');
-    const waHook = wa.webhookUrl;
+    for (const channel of only) {
+      switch (channel) {
+        case 'telegram': {
+          const { fake, url } = await serve(() => new TelegramFake({ bot: { first_name: 'Parley Bench Bot', username: 'parley_bench_bot' } }));
+          integrationIds.telegram = (await create({ type: 'telegram', displayName: 'Bench: Telegram', token: fake.token, apiBaseUrl: url })).id;
+          const hook = fake.webhook?.url;
+          if (!hook) throw new Error('Parley did not register a Telegram webhook with the fake');
+          inbound.telegram = async (user, text) => fake.text(hook, { id: Number(user.key), first_name: user.name }, text);
+          break;
+        }
+        case 'twilio': {
+          const { fake, url } = await serve((origin) => new TwilioFake({ origin }));
+          const [numberSid] = [...fake.phoneNumbers.keys()];
+          integrationIds.twilio = (await create({ type: 'twilio', displayName: 'Bench: SMS', accountSid: fake.accountSid, authToken: fake.authToken, phoneNumberSid: numberSid, apiBaseUrl: url })).id;
+          const hook = fake.phoneNumbers.get(numberSid!)?.smsUrl;
+          if (!hook) throw new Error("Parley did not set the Twilio number's incoming URL on the fake");
+          inbound.twilio = (user, text) => fake.text(hook, { from: user.key }, text);
+          break;
+        }
+        case 'whatsapp': {
+          const { fake, url } = await serve((origin) => new MetaFake({ origin }));
+          const wa = await create({ type: 'whatsapp', displayName: 'Bench: WhatsApp', phoneNumberId: fake.wa.phoneNumberId, accessToken: fake.wa.accessToken, appSecret: fake.appSecret, apiBaseUrl: url });
+          integrationIds.whatsapp = wa.id;
+          if (!wa.webhookUrl) throw new Error('the WhatsApp integration has no webhookUrl');
+          const hook = wa.webhookUrl;
+          inbound.whatsapp = (user, text) => fake.whatsapp.text(hook, { waId: user.key, name: user.name }, text);
+          break;
+        }
+        case 'line': {
+          const { fake, url } = await serve(() => new LineFake());
+          integrationIds.line = (await create({ type: 'line', displayName: 'Bench: LINE', channelId: '1234567890', channelSecret: fake.channelSecret, channelAccessToken: fake.channelAccessToken, apiBaseUrl: url })).id;
+          const hook = fake.endpoint;
+          if (!hook) throw new Error('Parley did not set the LINE webhook endpoint on the fake');
+          inbound.line = (user, text) => fake.text(hook, user.key, text);
+          break;
+        }
+        case 'viber': {
+          const { fake, url } = await serve((origin) => new ViberFake({ origin }));
+          integrationIds.viber = (await create({ type: 'viber', displayName: 'Bench: Viber', token: fake.token, apiBaseUrl: url })).id;
+          const hook = fake.webhook?.url;
+          if (!hook) throw new Error('Parley did not set the Viber webhook on the fake');
+          inbound.viber = (user, text) => fake.text(hook, { id: user.key, name: user.name }, text);
+          break;
+        }
+      }
+    }
     return {
       receipts,
-      integrationIds: { telegram: tg.id, whatsapp: wa.id, twilio: tw.id },
-      async inbound(user, text) {
-        switch (user.channel) {
-          case 'telegram':
-            return telegram.text(telegramHook, { id: Number(user.key), first_name: user.name }, text);
-          case 'whatsapp':
-            return meta.whatsapp.text(waHook, { waId: user.key, name: user.name }, text);
-          case 'twilio':
-            return twilio.text(twilioHook, { from: user.key }, text);
-        }
-      },
+      integrationIds,
+      user: (i) => channelUser(i, only),
+      inbound: (user, text) => inbound[user.channel]!(user, text),
       close,
     };
   } catch (err) {

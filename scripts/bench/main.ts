@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startChannels } from './channels';
+import { CHANNELS, DEFAULT_CHANNELS, startChannels, type Channel } from './channels';
 import { latencyChart } from './chart';
 import { costPerMillion, diff, prices, quietCounters, sameIsolate, unitsPerMessage } from './cost';
 import { Api, basic, closeConnections, now } from './http';
@@ -30,6 +30,8 @@ const HELP = `npm run bench [-- options]
 
   --quick              smaller sizes (about a quarter), for a fast look
   --scenario=a,b       only these: ${PARLEY_SCENARIOS.join(', ')} (the floors they are compared with always run)
+  --channels=a,b       the channels the users write on (default ${DEFAULT_CHANNELS.join(',')}; any of ${CHANNELS.join(', ')}),
+                       e.g. --channels=line for one channel's own inbound and outbound figures
   --switchboard        the app runs an enabled switchboard (the customer webhook's integration the default, in
                        control of every conversation, beside a second switchboard integration in standby), to
                        measure what switchboard routing adds to a message
@@ -90,7 +92,7 @@ function cpuTimes(): { busy: number; total: number } | undefined {
 export async function runBench({ argv, startParley, root }: { argv: string[]; startParley: StartParley; root: string }): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, switchboard: { type: 'boolean', default: false }, scenario: { type: 'string' }, port: { type: 'string', default: '8897' }, help: { type: 'boolean', default: false } },
+    options: { quick: { type: 'boolean', default: false }, switchboard: { type: 'boolean', default: false }, channels: { type: 'string' }, scenario: { type: 'string' }, port: { type: 'string', default: '8897' }, help: { type: 'boolean', default: false } },
   });
   if (values.help) {
     console.log(HELP);
@@ -103,6 +105,12 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
     return 2;
   }
   const sizes = SIZES[values.quick ? 'quick' : 'full'];
+  const channelList = (values.channels ? values.channels.split(',').map((c) => c.trim()) : [...DEFAULT_CHANNELS]) as Channel[];
+  const unknownChannels = channelList.filter((c) => !(CHANNELS as readonly string[]).includes(c));
+  if (unknownChannels.length || channelList.length === 0) {
+    console.error(`Unknown channel ${unknownChannels.join(', ')}; channels: ${CHANNELS.join(', ')}`);
+    return 2;
+  }
   const parleyScenarios: Scenario[] = [
     ingest(32, true),
     ingest(32, false),
@@ -117,7 +125,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
 
   const startedAt = new Date();
   const loadBefore = loadavg();
-  console.log(`Parley bench${values.quick ? ' (quick)' : ''}${values.switchboard ? ' with a switchboard' : ''}: ${scenarios.length} runs on loopback, Parley on wrangler dev (workerd), fresh state`);
+  console.log(`Parley bench${values.quick ? ' (quick)' : ''}${values.switchboard ? ' with a switchboard' : ''}, channels ${channelList.join(', ')}: ${scenarios.length} runs on loopback, Parley on wrangler dev (workerd), fresh state`);
   console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}`);
   if (loadBefore[0]! > cpus().length * 0.5) console.log(`  note: the machine is already busy (1-minute load ${loadBefore[0]!.toFixed(2)}); figures will be lower than on a quiet machine`);
 
@@ -150,7 +158,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
       await api.call('PATCH', `/v2/apps/${app.id}/switchboards/${switchboard.id}`, { enabled: true, defaultSwitchboardIntegrationId: bot.id });
       console.log('  switchboard enabled: every conversation starts on the webhook\'s integration ("bot"), "desk" in standby');
     }
-    const channels = await startChannels(api, app.id);
+    const channels = await startChannels(api, app.id, channelList);
     closers.unshift(() => channels.close());
     const ctx: Ctx = { parleyUrl: parley.url, appId: app.id, auth, api, channels, receiver, sizes, conversations: new Map() };
 
@@ -261,7 +269,7 @@ export async function runBench({ argv, startParley, root }: { argv: string[]; st
         {
           startedAt: startedAt.toISOString(),
           finishedAt: new Date().toISOString(),
-          options: { quick: values.quick, switchboard: values.switchboard, scenarios: chosen },
+          options: { quick: values.quick, switchboard: values.switchboard, channels: channelList, scenarios: chosen },
           machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), loadavgBefore: loadBefore, loadavgAfter: loadAfter, node: process.version, platform: process.platform },
           sizes,
           results: results.map((r) => ({

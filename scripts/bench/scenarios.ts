@@ -4,7 +4,7 @@
  * drives the load, waits for what the load set off downstream (webhook events,
  * channel sends), and returns its samples and the checks to run afterwards.
  */
-import { channelUser, token, type Channels } from './channels';
+import { token, type Channels } from './channels';
 import { deliveredInOrder, receivedOnce, storedOnce, type Check, type Listings } from './checks';
 import { json, now, prepare, send, type Api, type Prepared } from './http';
 import { closedLoop, summarize, waitFor, type Sample, type Summary } from './load';
@@ -97,7 +97,7 @@ async function ensurePopulation(ctx: Ctx, n: number): Promise<void> {
   const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !ctx.conversations.has(i));
   if (missing.length === 0) return;
   const tokens = missing.map((i) => token('warm', i));
-  const requests = await Promise.all(missing.map(async (i, k) => prepare(await ctx.channels.inbound(channelUser(i), `hello ${tokens[k]}`))));
+  const requests = await Promise.all(missing.map(async (i, k) => prepare(await ctx.channels.inbound(ctx.channels.user(i), `hello ${tokens[k]}`))));
   await closedLoop('first messages of channel users', requests.length, 16, (k) => timed(requests[k]!, is2xx));
   if (!(await waitForWebhooks(ctx, tokens))) throw new Error('the channel users’ first messages did not all reach the webhook receiver');
   missing.forEach((i, k) => ctx.conversations.set(i, ctx.receiver.first.get(tokens[k]!)!.conversationId));
@@ -188,7 +188,7 @@ export function ingest(concurrency: number, first: boolean): Scenario {
       if (!first) await ensurePopulation(ctx, users);
       tokens = Array.from({ length: first ? users : ctx.sizes.ingestMessages }, (_, i) => token(tag, i));
       // Built (and signed) before the clock starts, so the load generator only sends bytes.
-      requests = await Promise.all(tokens.map(async (t, i) => prepare(await ctx.channels.inbound(channelUser(i % users), `hi ${t}`))));
+      requests = await Promise.all(tokens.map(async (t, i) => prepare(await ctx.channels.inbound(ctx.channels.user(i % users), `hi ${t}`))));
     },
     async run(ctx) {
       const users = ctx.sizes.ingestUsers;
@@ -348,7 +348,7 @@ export function endToEnd(concurrency: number, idle = false): Scenario {
       const samples = await closedLoop(idle ? 'one message at a time' : 'inbound → webhook receipt', total, concurrency, async (i) => {
         const done = await serial.turn(i % population);
         try {
-          const req = await prepare(await ctx.channels.inbound(channelUser(i % population), `e2e ${tokens[i]}`));
+          const req = await prepare(await ctx.channels.inbound(ctx.channels.user(i % population), `e2e ${tokens[i]}`));
           const start = now();
           const answer = await send(req);
           acked[i] = { start, end: now(), ok: is2xx(answer.status) };
