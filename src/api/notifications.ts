@@ -34,7 +34,7 @@ export async function send(request: IRequest, env: Env) {
   const body = await readBody(request, notificationBody);
   const integration = await channelIntegration(env, body.destination.integrationId);
   if (!integration || integration.appId !== appId) throw badRequest('destination.integrationId: the app has no channel integration with that id');
-  if (!integration.adapter.notificationRecipient) throw badRequest(`destination.integrationId: ${integration.type} cannot message someone who has not written first; notifications go out on twilio, whatsapp and telegram`);
+  if (!integration.adapter.notificationRecipient) throw badRequest(`destination.integrationId: ${integration.type} cannot message someone who has not written first; use a channel that can (an SMS, WhatsApp, email, Telegram or LINE integration)`);
   const recipient = integration.adapter.notificationRecipient(body.destination.destinationId);
   if (typeof recipient === 'string') throw badRequest(`destination.destinationId: ${recipient}`);
 

@@ -5,6 +5,8 @@
 import type { ChannelAdapter } from './adapter';
 import { instagram } from './instagram';
 import { line } from './line';
+import { mailgun } from './mailgun';
+import { messagebird } from './messagebird';
 import { messenger } from './messenger';
 import { telegram } from './telegram';
 import { twilio } from './twilio';
@@ -15,7 +17,7 @@ import { whatsapp } from './whatsapp';
 export type ChannelConfig = { apiBaseUrl?: string } & Record<string, unknown>;
 
 // Each adapter is typed by its own config; the registry deals in the common shape.
-const ADAPTERS = [whatsapp, messenger, instagram, telegram, twilio, line, viber] as unknown as ChannelAdapter<ChannelConfig>[];
+const ADAPTERS = [whatsapp, messenger, instagram, telegram, twilio, line, viber, messagebird, mailgun] as unknown as ChannelAdapter<ChannelConfig>[];
 
 const byType = new Map(ADAPTERS.map((a) => [a.type, a]));
 
