@@ -1,22 +1,40 @@
 /**
- * Serves the channel fakes (Telegram, Twilio, Meta) on loopback ports with
- * `serveFake`, and reports every call Parley makes to them, with the fake's
- * answer, before that answer goes back: the chat learns what Parley sent in
- * the order Parley sent it.
+ * Serves the channel fakes (Telegram, Twilio, Meta, LINE, Viber) on loopback
+ * ports with `serveFake`, and reports every call Parley makes to them, with
+ * the fake's answer, before that answer goes back: the chat learns what
+ * Parley sent in the order Parley sent it.
+ *
+ * LINE and Viber share the Telegram fake's port: `npm start` checks the
+ * simulator's five ports and puts the Web Messenger demo right after them
+ * (scripts/ports.mjs), and the three APIs' paths never overlap (LINE
+ * `/v2/bot/...`, Viber `/pa/...` and its media `/pg_download/...`, Telegram
+ * `/bot<token>/...` and `/file/bot<token>/...`), so each integration still
+ * has an `apiBaseUrl` of its own fake.
  */
 import { createServer } from 'node:net';
+import { LineFake } from '../../test/fakes/line';
 import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
 import { TwilioFake } from '../../test/fakes/twilio';
-import type { FakeName, ObservedCall } from './channels/types';
+import { ViberFake } from '../../test/fakes/viber';
+import type { FakeName, ObservedCall, ServedPort } from './channels/types';
 
 export interface Fakes {
   telegram: TelegramFake;
   twilio: TwilioFake;
   meta: MetaFake;
+  line: LineFake;
+  viber: ViberFake;
   urls: Record<FakeName, string>;
   close(): Promise<void>;
+}
+
+/** Which fake on the shared port answers a path: LINE's and Viber's own prefixes, Telegram for the rest. */
+export function sharedRoute(pathname: string): 'telegram' | 'line' | 'viber' {
+  if (pathname.startsWith('/v2/bot/')) return 'line';
+  if (pathname.startsWith('/pa/') || pathname.startsWith('/pg_download/')) return 'viber';
+  return 'telegram';
 }
 
 async function paramsOf(request: Request, url: URL): Promise<Record<string, unknown>> {
@@ -77,14 +95,26 @@ export async function ensureFree(port: number, what: string): Promise<void> {
 }
 
 /** `ports` 0 picks free ports (tests); `npm start` uses fixed ones so integrations keep their apiBaseUrl. */
-export async function serveFakes(ports: Record<FakeName, number>, observe: (fake: FakeName, call: ObservedCall) => void): Promise<Fakes> {
+export async function serveFakes(ports: Record<ServedPort, number>, observe: (fake: FakeName, call: ObservedCall) => void): Promise<Fakes> {
   const telegram = new TelegramFake({ bot: { first_name: 'Parley Simulator Bot', username: 'parley_simulator_bot' } });
+  const line = new LineFake();
   const twilio: { fake?: TwilioFake } = {};
   const meta: { fake?: MetaFake } = {};
+  const viber: { fake?: ViberFake } = {};
   const served: ServedFake[] = [];
-  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], `${name} fake`);
+  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE and Viber fakes' : `${name} fake`);
   try {
-    served.push(await serveFake(observed(telegram, (c) => observe('telegram', c)), ports.telegram));
+    // Viber's media links point at its own origin, known once listening.
+    served.push(
+      await serveFake((origin) => {
+        const handlers = {
+          telegram: observed(telegram, (c) => observe('telegram', c)),
+          line: observed(line, (c) => observe('line', c)),
+          viber: observed((viber.fake = new ViberFake({ origin })), (c) => observe('viber', c)),
+        };
+        return { fetch: (request) => handlers[sharedRoute(new URL(request.url).pathname)].fetch(request) };
+      }, ports.telegram),
+    );
     // Twilio and Meta hand out media URLs on their own origin, known once listening.
     served.push(await serveFake((origin) => observed((twilio.fake = new TwilioFake({ origin })), (c) => observe('twilio', c)), ports.twilio));
     served.push(await serveFake((origin) => observed((meta.fake = new MetaFake({ origin })), (c) => observe('meta', c)), ports.meta));
@@ -96,7 +126,9 @@ export async function serveFakes(ports: Record<FakeName, number>, observe: (fake
     telegram,
     twilio: twilio.fake!,
     meta: meta.fake!,
-    urls: { telegram: served[0]!.url, twilio: served[1]!.url, meta: served[2]!.url },
+    line,
+    viber: viber.fake!,
+    urls: { telegram: served[0]!.url, twilio: served[1]!.url, meta: served[2]!.url, line: served[0]!.url, viber: served[0]!.url },
     close: async () => {
       await Promise.all(served.map((s) => s.close()));
     },

@@ -1,6 +1,6 @@
 /**
- * The local channel simulator: play a Telegram, SMS, WhatsApp or Messenger
- * user talking to a running Parley, without any real account. It serves the
+ * The local channel simulator: play a Telegram, SMS, WhatsApp, Messenger,
+ * LINE or Viber user talking to a running Parley, without any real account. It serves the
  * channel fakes, connects one integration per channel to them, receives the
  * demo app's customer webhooks, and serves a page to chat from. `npm start`
  * bundles this file (scripts/bundle.mjs) and starts it once Parley
@@ -9,10 +9,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Actions } from './actions';
+import { lineChannel } from './channels/line';
 import { messengerChannel } from './channels/messenger';
 import { smsChannel } from './channels/sms';
 import { telegramChannel } from './channels/telegram';
 import type { ChannelId, FakeName, SimChannel } from './channels/types';
+import { viberChannel } from './channels/viber';
 import { whatsappChannel } from './channels/whatsapp';
 import { Chats } from './chats';
 import { serveFakes } from './fakes';
@@ -24,7 +26,10 @@ import { connectChannels, connectWebhook, readState, writeState, type ChannelSta
 export const DEFAULT_PORT = 8790;
 
 export interface SimulatorOptions extends Credentials {
-  /** The page's port; the Telegram, Twilio and Meta fakes and the webhook receiver take the next four. 0: free ports. */
+  /**
+   * The page's port; the Telegram (with LINE and Viber on the same port), Twilio and Meta fakes and the
+   * webhook receiver take the next four. 0: free ports.
+   */
   port?: number;
   /** Where the integration ids are kept between runs (`.parley/simulator.json`). */
   stateFile: string;
@@ -74,7 +79,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       }
     });
     closers.push(() => fakes.close());
-    const all = [telegramChannel(fakes.telegram), smsChannel(fakes.twilio), whatsappChannel(fakes.meta), messengerChannel(fakes.meta)];
+    const all = [
+      telegramChannel(fakes.telegram),
+      smsChannel(fakes.twilio),
+      whatsappChannel(fakes.meta),
+      messengerChannel(fakes.meta),
+      lineChannel(fakes.line),
+      viberChannel(fakes.viber),
+    ];
     for (const c of all) if (!options.channels || options.channels.includes(c.id)) channels.set(c.id, c);
 
     const receiver = await startReceiver({

@@ -3,8 +3,8 @@
  * channel integration is created once (its `apiBaseUrl` pointing at the fake)
  * and its id kept in `.parley/simulator.json`; on every later start, since the
  * fakes forget everything, it is PATCHed with its credentials so Parley runs
- * the channel's setup again (Telegram's setWebhook, Twilio's number URL)
- * against the fresh fake. One custom integration with a `*` webhook targets
+ * the channel's setup again (Telegram's setWebhook, Twilio's number URL,
+ * LINE's webhook endpoint, Viber's set_webhook) against the fresh fake. One custom integration with a `*` webhook targets
  * the local receiver. A channel Parley cannot set up is reported, not fatal.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

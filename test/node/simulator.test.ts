@@ -5,7 +5,9 @@
  * each, and a business answer posted through the REST API appears in each
  * user's chat; a Telegram user taps a button the business sent and an SMS
  * user answers a numbered list, and both come back as postbacks; WhatsApp
- * and Messenger users get the same round trip.
+ * and Messenger users get the same round trip; a LINE and a Viber user write,
+ * get the answer, and tap the buttons the business sent (a LINE template's
+ * postback action, a Viber keyboard button) as postbacks.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +52,9 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined | 
   }
 }
 
+/** The id of the message a `POST .../messages` created. */
+const sentId = (body: any): string => body.messages?.[0]?.id ?? body.message?.id;
+
 const logged = (line: string) => eventually(`the line ${line}`, async () => lines.includes(line));
 
 beforeAll(async () => {
@@ -82,12 +87,16 @@ describe('the channel simulator', () => {
       ['sms', true, undefined],
       ['whatsapp', true, undefined],
       ['messenger', true, undefined],
+      ['line', true, undefined],
+      ['viber', true, undefined],
     ]);
     const state = JSON.parse(readFileSync(path.join(stateDir, 'simulator.json'), 'utf8'));
     const integrations = (await parley('GET', `/v2/apps/${appId}/integrations`, appKey)).body.integrations as any[];
     const byId = new Map(integrations.map((i) => [i.id, i]));
     expect(byId.get(state.integrations.telegram)).toMatchObject({ type: 'telegram', status: 'active', apiBaseUrl: sim.fakeUrls.telegram });
     expect(byId.get(state.integrations.sms)).toMatchObject({ type: 'twilio', status: 'active', apiBaseUrl: sim.fakeUrls.twilio });
+    expect(byId.get(state.integrations.line)).toMatchObject({ type: 'line', status: 'active', apiBaseUrl: sim.fakeUrls.line });
+    expect(byId.get(state.integrations.viber)).toMatchObject({ type: 'viber', status: 'active', apiBaseUrl: sim.fakeUrls.viber });
     expect(byId.get(state.webhook.integrationId)).toMatchObject({ type: 'custom', webhooks: [{ target: sim.receiverUrl, triggers: ['*'] }] });
   });
 
@@ -162,6 +171,94 @@ describe('the channel simulator', () => {
     }
   });
 
+  it('carries a LINE and a Viber user to the customer webhook and back, and their taps on the business buttons as postbacks', async () => {
+    const people = [
+      ['line', 'Cleo'],
+      ['viber', 'Dana'],
+    ] as const;
+    const sent = await Promise.all(people.map(([channel, user]) => simulator('POST', '/api/send', { channel, user, text: `hi from ${channel}` })));
+    for (const s of sent) expect(s.status, JSON.stringify(s.body)).toBe(200);
+    for (const s of sent) expect(s.body.bubble.error, JSON.stringify(s.body)).toBeUndefined();
+    for (const [channel, user] of people) {
+      await logged(`webhook conversation:message from ${channel} user ${user}: "hi from ${channel}"`);
+      const view = await eventually(`the ${channel} conversation id`, async () => {
+        const v = await chat(channel, user);
+        return v.conversationId ? v : undefined;
+      });
+      const answer = await parley('POST', `/v2/apps/${appId}/conversations/${view.conversationId}/messages`, appKey, {
+        author: { type: 'business' },
+        content: { type: 'text', text: `Hello ${channel} user` },
+      });
+      expect(answer.status).toBe(201);
+      await eventually(`the answer in the ${channel} chat`, async () => (await chat(channel, user)).bubbles.some((b: any) => b.from === 'business' && b.text === `Hello ${channel} user`));
+
+      const offer = {
+        author: { type: 'business' },
+        content: {
+          type: 'text',
+          text: 'Pick a size',
+          actions: [
+            { type: 'postback', text: 'Large', payload: 'SIZE_L' },
+            { type: 'postback', text: 'Small', payload: 'SIZE_S' },
+            { type: 'link', text: 'Menu', uri: 'https://example.com/menu' },
+          ],
+        },
+      };
+      const posted = await parley('POST', `/v2/apps/${appId}/conversations/${view.conversationId}/messages`, appKey, offer);
+      expect(posted.status).toBe(201);
+      // Parley takes the offered choices as offered once the channel accepted the send (Viber's taps name a choice number).
+      await logged(`webhook conversation:message:delivery:channel to ${channel} user ${user}, message ${sentId(posted.body)}`);
+      const offered = await eventually(`the ${channel} buttons`, async () => (await chat(channel, user)).bubbles.find((b: any) => b.buttons?.some((x: any) => x.label === 'Large')));
+      expect(offered.text).toBe('Pick a size');
+      expect(offered.buttons.map((b: any) => [b.label, b.kind])).toEqual([
+        ['Large', 'postback'],
+        ['Small', 'postback'],
+        ['Menu', 'link'],
+      ]);
+      const tapped = await simulator('POST', '/api/tap', { channel, user, bubble: offered.id, button: offered.buttons.findIndex((x: any) => x.label === 'Large') });
+      expect(tapped.status, JSON.stringify(tapped.body)).toBe(200);
+      expect(tapped.body.bubble.error, JSON.stringify(tapped.body)).toBeUndefined();
+      await logged(`webhook conversation:postback from ${channel} user ${user}: payload "SIZE_L"`);
+    }
+  });
+
+  it('shows LINE and Viber carousels as cards and quick replies as buttons, and a quick reply tap comes back as its answer', async () => {
+    for (const [channel, user] of [
+      ['line', 'Cleo'],
+      ['viber', 'Dana'],
+    ] as const) {
+      const { conversationId } = await chat(channel, user);
+      expect(conversationId, 'the previous test opened the conversation').toBeTruthy();
+      const post = (content: unknown) => parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, { author: { type: 'business' }, content });
+      // Uneven cards: LINE sends these as a Flex carousel, Viber as rich_media.
+      const carousel = await post({
+        type: 'carousel',
+        items: [
+          { title: 'Taco', description: 'Spicy', actions: [{ type: 'postback', text: 'Order taco', payload: 'TACO' }] },
+          { title: 'Burrito', actions: [{ type: 'postback', text: 'Order burrito', payload: 'BURRITO' }, { type: 'link', text: 'Details', uri: 'https://example.com/burrito' }] },
+        ],
+      });
+      expect(carousel.status, JSON.stringify(carousel.body)).toBe(201);
+      const cards = await eventually(`the ${channel} carousel`, async () => (await chat(channel, user)).bubbles.find((b: any) => b.cards?.length));
+      expect(cards.cards).toEqual([{ title: 'Taco', subtitle: 'Spicy' }, { title: 'Burrito' }]);
+      expect(cards.buttons.map((b: any) => [b.label, b.kind, b.card])).toEqual([
+        ['Order taco', 'postback', 0],
+        ['Order burrito', 'postback', 1],
+        ['Details', 'link', 1],
+      ]);
+
+      const quick = await post({ type: 'text', text: 'Spicy?', actions: [{ type: 'reply', text: 'Yes please', payload: 'HOT' }, { type: 'reply', text: 'No', payload: 'MILD' }] });
+      expect(quick.status, JSON.stringify(quick.body)).toBe(201);
+      await logged(`webhook conversation:message:delivery:channel to ${channel} user ${user}, message ${sentId(quick.body)}`);
+      const asked = await eventually(`the ${channel} quick replies`, async () => (await chat(channel, user)).bubbles.find((b: any) => b.text === 'Spicy?' && b.buttons?.length));
+      expect(asked.buttons.map((b: any) => b.label)).toEqual(['Yes please', 'No']);
+      const tapped = await simulator('POST', '/api/tap', { channel, user, bubble: asked.id, button: 0 });
+      expect(tapped.status, JSON.stringify(tapped.body)).toBe(200);
+      expect(tapped.body.bubble.error, JSON.stringify(tapped.body)).toBeUndefined();
+      await logged(`webhook conversation:message from ${channel} user ${user}: "Yes please" (payload "HOT")`);
+    }
+  });
+
   it('re-arms the same integrations against fresh fakes after a restart, and the same person writes on', async () => {
     const before = readFileSync(path.join(stateDir, 'simulator.json'), 'utf8');
     await sim.close();
@@ -172,6 +269,15 @@ describe('the channel simulator', () => {
     const sent = await simulator('POST', '/api/send', { channel: 'telegram', user: 'Ann', text: 'hi after a restart' });
     expect(sent.body.bubble?.error, JSON.stringify(sent.body)).toBeUndefined();
     await logged('webhook conversation:message from telegram user Ann: "hi after a restart"');
+    // LINE's fresh fake has a new bot user id and access token, Viber's lost its webhook: both set up again.
+    for (const [channel, user] of [
+      ['line', 'Cleo'],
+      ['viber', 'Dana'],
+    ] as const) {
+      const again = await simulator('POST', '/api/send', { channel, user, text: `${channel} after a restart` });
+      expect(again.body.bubble?.error, JSON.stringify(again.body)).toBeUndefined();
+      await logged(`webhook conversation:message from ${channel} user ${user}: "${channel} after a restart"`);
+    }
     expect(lines.filter((l) => l.startsWith('webhook conversation:create') && l.includes('telegram user Ann'))).toHaveLength(1);
   });
 });

@@ -38,3 +38,22 @@ export function namedUser(input: string, fallback: string, digits: number): SimU
   const spread = String(hash(name)).padStart(10, '0') + String(hash(`${name}#`)).padStart(10, '0');
   return { key: `${1 + (hash(name) % 9)}${spread}`.slice(0, digits), label: name, name };
 }
+
+/** `count` hex digits derived from `name`: the same on every run. */
+function hexOf(name: string, count: number): string {
+  let out = '';
+  for (let i = 0; out.length < count; i++) out += hash(`${name}#${i}`).toString(16).padStart(8, '0');
+  return out.slice(0, count);
+}
+
+/** A LINE user known by name: LINE's id is U and 32 hex digits, derived from the name. */
+export function lineUser(input: string, fallback: string): SimUser {
+  const name = input.trim() || fallback;
+  return { key: `U${hexOf(name, 32)}`, label: name, name };
+}
+
+/** A Viber user known by name: Viber's ids are short base64 strings (`01234567890A=`), derived from the name. */
+export function viberUser(input: string, fallback: string): SimUser {
+  const name = input.trim() || fallback;
+  return { key: Buffer.from(hexOf(name, 16), 'hex').toString('base64'), label: name, name };
+}

@@ -6,12 +6,15 @@
  * of what Parley sent turns into chat bubbles.
  */
 
-export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger';
+export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger' | 'line' | 'viber';
 
-/** Which served fake a channel talks through; WhatsApp and Messenger share Meta's. */
-export type FakeName = 'telegram' | 'twilio' | 'meta';
+/** Which fake a channel talks through; WhatsApp and Messenger share Meta's. */
+export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber';
 
-/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID). */
+/** The fakes' own loopback ports; LINE and Viber answer on Telegram's (see fakes.ts). */
+export type ServedPort = 'telegram' | 'twilio' | 'meta';
+
+/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID, LINE or Viber user id). */
 export interface SimUser {
   key: string;
   label: string;

@@ -49,3 +49,19 @@ export function maybeJson(x: unknown): unknown {
     return x;
   }
 }
+
+/**
+ * Delivery for channels whose fake has no retry loop of its own (LINE, Viber):
+ * up to `attempts` POSTs, `delayMs` apart, until one gets a 2xx. `next` builds
+ * each attempt's request (LINE marks a redelivery in a new, re-signed body).
+ */
+export async function postWithRetries(next: (attempt: number) => Promise<Request>, attempts = 3, delayMs = 300): Promise<{ ok: boolean; statuses: number[] }> {
+  const statuses: number[] = [];
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const sent = await postOnce(await next(attempt));
+    statuses.push(...sent.statuses);
+    if (sent.ok) return { ok: true, statuses };
+  }
+  return { ok: false, statuses };
+}
