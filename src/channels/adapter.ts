@@ -260,6 +260,8 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
   /** Channel-side cleanup on delete (Telegram deleteWebhook); failures are logged, not fatal. */
   teardown?(ctx: ChannelContext<C>): Promise<void>;
 
+  /** The largest inbound body the channel sends (email carries its attachments inline); default HOOK_BODY_MAX_BYTES (1 MiB). */
+  maxBodyBytes?: number;
   /** GET on the inbound endpoint: the channel's handshake (Meta hub.challenge). Absent = 405. */
   handshake?(url: URL, config: C): Response;
   verify(request: InboundRequest, config: C): Promise<Verdict>;

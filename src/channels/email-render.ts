@@ -24,6 +24,11 @@ export interface EmailStyle {
 
 export const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
+/** Only web and mail links reach an href or src: anything else (javascript:, data:) becomes an inert '#'. */
+export function safeUrl(url: string): string {
+  return /^(https?:|mailto:)/i.test(url.trim()) ? url : '#';
+}
+
 /** Plain text as HTML: escaped, line breaks kept, bare http(s) URLs made links (without the sentence's closing punctuation). */
 export function textToHtml(text: string): string {
   return escapeHtml(text)
@@ -50,7 +55,7 @@ function mailto(style: EmailStyle, choice: number): string {
 type Option = Button | (QuickReply & { kind: 'reply' });
 
 function optionHtml(o: Option, style: EmailStyle): string {
-  if (o.kind === 'link') return `<a href="${escapeHtml(o.uri)}" style="${BUTTON_STYLE}">${escapeHtml(o.text)}</a>`;
+  if (o.kind === 'link') return `<a href="${escapeHtml(safeUrl(o.uri))}" style="${BUTTON_STYLE}">${escapeHtml(o.text)}</a>`;
   if (o.kind === 'locationRequest') return `<span>${escapeHtml(o.text)}</span>`;
   return `<a href="${escapeHtml(mailto(style, o.choice))}" style="${BUTTON_STYLE}">${escapeHtml(o.text)}</a>`;
 }
@@ -75,7 +80,7 @@ function optionsBlock(options: Option[], style: EmailStyle): (EmailBody & { hint
 const firstChoice = (options: Option[]) => options.map((o) => ('choice' in o ? o.choice : 0)).find((c) => c > 0) ?? 1;
 
 function cardHtml(card: Card, style: EmailStyle): string {
-  const title = card.defaultUri ? `<a href="${escapeHtml(card.defaultUri)}">${escapeHtml(card.title)}</a>` : escapeHtml(card.title);
+  const title = card.defaultUri ? `<a href="${escapeHtml(safeUrl(card.defaultUri))}">${escapeHtml(card.title)}</a>` : escapeHtml(card.title);
   const image = card.mediaUrl ? `<img src="${escapeHtml(card.mediaUrl)}" alt="${escapeHtml(card.title)}" style="max-width:100%;display:block;border-radius:4px 4px 0 0">` : '';
   const options = optionsBlock(card.buttons, style);
   return [
@@ -92,13 +97,23 @@ function cardText(card: Card): string {
   return [card.title, card.description, card.defaultUri, card.mediaUrl, ...card.buttons.map(optionText)].filter(Boolean).join('\n');
 }
 
+/** The last path segment as a file name; a stray % leaves it as written. */
+function fileNameOf(url: string): string {
+  const last = url.split(/[?#]/)[0]!.split('/').pop() || 'file';
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
 function mediaBody(part: Extract<Part, { kind: 'media' }>): EmailBody {
-  const name = part.fileName ?? decodeURIComponent(part.url.split(/[?#]/)[0]!.split('/').pop() || 'file');
+  const name = part.fileName ?? fileNameOf(part.url);
   const caption = part.caption ? `<p>${textToHtml(part.caption)}</p>` : '';
   const html =
     part.media === 'image'
-      ? `<p><a href="${escapeHtml(part.url)}"><img src="${escapeHtml(part.url)}" alt="${escapeHtml(part.caption ?? name)}" style="max-width:100%"></a></p>${caption}`
-      : `${caption}<p><a href="${escapeHtml(part.url)}">${escapeHtml(name)}</a></p>`;
+      ? `<p><a href="${escapeHtml(safeUrl(part.url))}"><img src="${escapeHtml(safeUrl(part.url))}" alt="${escapeHtml(part.caption ?? name)}" style="max-width:100%"></a></p>${caption}`
+      : `${caption}<p><a href="${escapeHtml(safeUrl(part.url))}">${escapeHtml(name)}</a></p>`;
   return { html, text: [part.caption, part.url].filter(Boolean).join('\n') };
 }
 

@@ -46,7 +46,7 @@ export async function handshake(request: IRequest, env: Env): Promise<Response> 
 export async function receive(request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
   const integration = await integrationFor(request, env);
   const { adapter, config } = integration;
-  const inbound: InboundRequest = { method: request.method, url: request.url, headers: request.headers, raw: await readBytes(request, HOOK_BODY_MAX_BYTES), now: Date.now() };
+  const inbound: InboundRequest = { method: request.method, url: request.url, headers: request.headers, raw: await readBytes(request, adapter.maxBodyBytes ?? HOOK_BODY_MAX_BYTES), now: Date.now() };
   const verdict = await adapter.verify(inbound, config);
   if (!verdict.ok) throw new StatusError(verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.reason);
   // Even a correctly signed payload may not nest without bound: its user profile travels to the DO as the client's raw.

@@ -160,6 +160,8 @@ function readForm(request: InboundRequest): Form {
   if (/^multipart\/form-data\b/i.test(type)) {
     const boundary = param(type, 'boundary');
     if (!boundary) throw badRequest('Malformed Mailgun webhook: multipart/form-data without a boundary');
+    // RFC 2046 caps a boundary at 70 characters; a longer one would only make the byte search slow.
+    if (boundary.length > 70) throw badRequest('Malformed Mailgun webhook: the multipart boundary is longer than 70 characters');
     return multipart(request.raw, boundary);
   }
   throw badRequest('Mailgun webhooks are forms (application/x-www-form-urlencoded or multipart/form-data) or JSON event webhooks');
@@ -387,6 +389,8 @@ function notificationRecipient(destinationId: string): ChannelUser | string {
 }
 
 export const mailgun: ChannelAdapter<MailgunConfig> = {
+  // Mailgun forwards a mail with its attachments in the body, up to its 25 MB message limit (plus form framing).
+  maxBodyBytes: 30 * 1024 * 1024,
   type: 'mailgun',
   // Email shows anything as HTML: buttons become links or "reply with #N" suggestions, cards stacked tables, media inline or linked.
   capabilities: {
@@ -462,8 +466,9 @@ export const mailgun: ChannelAdapter<MailgunConfig> = {
     const { config } = ctx;
     const subject = subjectFor(to.raw);
     const fields = new URLSearchParams({ from: config.fromAddress ?? `noreply@${config.domain}`, to: to.externalId, subject, 'h:Reply-To': config.incomingAddress });
-    const threadRoot = stringOf(to.raw, 'messageId');
-    if (threadRoot && !threadRoot.startsWith('mailgun:')) {
+    const threadRoot = stringOf(to.raw, 'messageId')?.replace(/[\r\n]/g, '');
+    // A header value taken from a mail: only a well-formed <id>, never a line break.
+    if (threadRoot && !threadRoot.startsWith('mailgun:') && /^<[^<>\s]+>$/.test(threadRoot)) {
       fields.set('h:In-Reply-To', threadRoot);
       fields.set('h:References', threadRoot);
     }

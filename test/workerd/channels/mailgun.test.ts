@@ -197,6 +197,24 @@ describe('Mailgun sends', () => {
     expect(mail.html).toContain('>Later</a>');
   });
 
+  it('never puts a javascript: or data: URL in an href or src, and never a line break in a threading header', async () => {
+    const { fake, ctx } = setupFake();
+    const part: Part = { kind: 'text', text: 'Open', buttons: [{ kind: 'link', text: 'Click', uri: 'javascript:alert(1)' }], replies: [] };
+    await mailgun.send(ctx(), jane, part);
+    expect(fake.sent[0]!.html).not.toContain('javascript:');
+    expect(fake.sent[0]!.html).toContain('href="#"');
+    const forged: Recipient = { externalId: 'jane@example.net', raw: { ...userRaw, messageId: '<ok@x>\r\nBcc: victim@example.com' } };
+    await mailgun.send(ctx(), forged, text('hello'));
+    expect(JSON.stringify(fake.sent[1])).not.toContain('victim@example.com');
+  });
+
+  it('refuses a multipart body whose boundary is longer than RFC 2046 allows, before any search', async () => {
+    const { config } = setupFake();
+    const boundary = '-'.repeat(400);
+    const req = new Request(WEBHOOK, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: `--${boundary}\r\n` });
+    await expect(Promise.resolve().then(async () => mailgun.verify(await inbound(req), config))).rejects.toThrow(/boundary is longer than 70/);
+  });
+
   it('renders a carousel as stacked cards with images, and an image part inline', async () => {
     const { fake, ctx } = setupFake();
     const carousel: Part = {
