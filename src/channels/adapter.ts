@@ -262,6 +262,8 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
 
   /** The largest inbound body the channel sends (email carries its attachments inline); default HOOK_BODY_MAX_BYTES (1 MiB). */
   maxBodyBytes?: number;
+  /** The channel also calls the endpoint with GET, the event in the query (MessageBird's status reports): verified and parsed like a POST. */
+  receivesGet?: boolean;
   /** GET on the inbound endpoint: the channel's handshake (Meta hub.challenge). Absent = 405. */
   handshake?(url: URL, config: C): Response;
   verify(request: InboundRequest, config: C): Promise<Verdict>;

@@ -37,8 +37,9 @@ async function integrationFor(request: IRequest, env: Env): Promise<ChannelInteg
   return integration;
 }
 
-export async function handshake(request: IRequest, env: Env): Promise<Response> {
+export async function handshake(request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
   const integration = await integrationFor(request, env);
+  if (integration.adapter.receivesGet) return receive(request, env, ctx);
   if (!integration.adapter.handshake) throw new StatusError(405, 'method_not_allowed', `${integration.type} webhooks are POSTed; this channel has no GET handshake`);
   return integration.adapter.handshake(new URL(request.url), integration.config);
 }

@@ -100,6 +100,8 @@ async function verifySignature(request: InboundRequest, signingKey: string): Pro
 
 /** Flow Builder forwards JSON when told to (Sunshine's setup); the legacy forward and status reports are form fields. */
 function fields(request: InboundRequest): Record<string, unknown> {
+  // Status reports come by GET by default, the report in the query (which url_hash covers).
+  if (request.method === 'GET') return Object.fromEntries(new URL(request.url).searchParams);
   const type = request.headers.get('content-type') ?? '';
   const text = new TextDecoder().decode(request.raw);
   if (/json/i.test(type)) {
@@ -277,6 +279,7 @@ function notificationRecipient(destinationId: string): ChannelUser | string {
 }
 
 export const messagebird: ChannelAdapter<MessageBirdConfig> = {
+  receivesGet: true,
   type: 'messagebird',
   // Plain SMS: MessageBird concatenates up to 9 parts (1377 GSM-7 characters).
   capabilities: {
@@ -328,7 +331,8 @@ export const messagebird: ChannelAdapter<MessageBirdConfig> = {
     const called = await callChannel(ctx.fetch, `${apiBase(messagebird, ctx.config)}/messages`, {
       method: 'POST',
       headers: { authorization: authorization(ctx.config), 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ ...body, originator: msisdn(ctx.config.originator), recipients: [msisdn(to.externalId)], reportUrl: ctx.webhookUrl }),
+      // MessageBird sends status reports only for messages that carry a reference.
+      body: JSON.stringify({ ...body, originator: msisdn(ctx.config.originator), recipients: [msisdn(to.externalId)], reportUrl: ctx.webhookUrl, reference: to.deliveryKey ?? 'parley' }),
     });
     return called.ok ? classify(called.response) : called.outcome;
   },

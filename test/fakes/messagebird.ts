@@ -23,6 +23,8 @@ export interface SentMessage {
   recipient: string;
   body: string;
   reportUrl?: string;
+  /** The client reference the send carried: MessageBird reports the status only of messages that have one. */
+  reference?: string;
 }
 
 export interface RecordedCall {
@@ -147,7 +149,9 @@ export class MessageBirdFake {
     if (list.some((r) => this.refused.has(r))) return errors(422, 9, 'no (correct) recipients found', 'recipients');
     const id = hex(16);
     const created = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, '+00:00');
-    for (const recipient of list) this.messages.set(id, { id, originator, recipient, body: text, ...(typeof reportUrl === 'string' ? { reportUrl } : {}) });
+    for (const recipient of list) {
+      this.messages.set(id, { id, originator, recipient, body: text, ...(typeof reportUrl === 'string' ? { reportUrl } : {}), ...(typeof body.reference === 'string' ? { reference: body.reference } : {}) });
+    }
     return Response.json(
       {
         id,
@@ -192,18 +196,26 @@ export class MessageBirdFake {
     return this.signed(url, JSON.stringify(payload), 'application/json', options);
   }
 
-  /** A status report for message `id` (form fields, as to a `reportUrl`). */
+  /**
+   * A status report for message `id`, as MessageBird sends it by default: a
+   * GET to the `reportUrl` with the report in the query, signed over that URL
+   * and an empty body — and only for a message that carries a `reference`.
+   */
   async statusReport(id: string, status: string, failure?: { statusErrorCode: number; statusReason: string }): Promise<Request> {
     const message = this.messages.get(id);
     if (!message?.reportUrl) throw new Error(`message ${id} has no reportUrl`);
+    if (!message.reference) throw new Error(`message ${id} has no reference: MessageBird sends no status report for it`);
     const fields = new URLSearchParams({
       id,
+      reference: message.reference,
       recipient: message.recipient,
       status,
       statusDatetime: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, '+00:00'),
       ...(failure ? { statusReason: failure.statusReason, statusErrorCode: String(failure.statusErrorCode) } : { statusReason: 'successfully delivered' }),
     });
-    return this.signed(message.reportUrl, fields.toString(), 'application/x-www-form-urlencoded');
+    const url = `${message.reportUrl}${message.reportUrl.includes('?') ? '&' : '?'}${fields}`;
+    const token = await messageBirdSignature(this.signingKey, url, '', this.now());
+    return new Request(url, { method: 'GET', headers: { 'messagebird-signature-jwt': token } });
   }
 
   /** Sends the message's status reports in order, as MessageBird does; returns Parley's answers. */
