@@ -215,7 +215,7 @@ export class Outbox {
     const wakes = [kicks.webhooks, ...kicks.deliveries.map((k) => k.at)].filter((t): t is number => t !== null);
     if (this.indexSends[0]) wakes.push(this.indexSends[0].at + this.watch.interval(this.indexResends));
     const own = this.ownWake();
-    if (own !== null) wakes.push(own);
+    if (own !== null && Number.isFinite(own)) wakes.push(own);
     const wake = wakes.length ? Math.min(...wakes) : null;
     // Rows waiting for a drain that is under way only need the safety net (a crash mid-drain); a failed drain is retried soon.
     let want: number | null = outboxWaiting ? Date.now() + (this.drainFailed ? DRAIN_RETRY_MS : this.watch.interval(0)) : null;

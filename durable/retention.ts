@@ -32,6 +32,8 @@ export async function currentRetention(env: Env, appId: string): Promise<number 
 
 /** When the conversation's messages are due to go, or null (none kept, or retention off). */
 export function retentionDue(row: ConversationRow | undefined): number | null {
-  if (!row || row.deleted_at || row.retention_seconds <= 0 || row.message_count === 0) return null;
-  return Date.parse(row.last_updated_at ?? row.created_at) + row.retention_seconds * 1000;
+  // `> 0` is also false for a row read before the column existed (an object mid-migration): no deadline then.
+  if (!row || row.deleted_at || !(row.retention_seconds > 0) || row.message_count === 0) return null;
+  const due = Date.parse(row.last_updated_at ?? row.created_at) + row.retention_seconds * 1000;
+  return Number.isFinite(due) ? due : null;
 }
