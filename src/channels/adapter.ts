@@ -262,6 +262,14 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
 
   /** The largest inbound body the channel sends (email carries its attachments inline); default HOOK_BODY_MAX_BYTES (1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * For a channel whose signature does not cover the body (Mailgun signs a
+   * timestamp and a token): the signed nonce and a digest of what it came
+   * with (stable across the channel's redeliveries). The pipeline records
+   * each nonce once, shared by every Worker instance, and refuses it with
+   * any other digest.
+   */
+  replayGuard?(request: InboundRequest): Promise<{ nonce: string; digest: string } | undefined>;
   /** The channel also calls the endpoint with GET, the event in the query (MessageBird's status reports): verified and parsed like a POST. */
   receivesGet?: boolean;
   /** GET on the inbound endpoint: the channel's handshake (Meta hub.challenge). Absent = 405. */

@@ -37,6 +37,19 @@ async function integrationFor(request: IRequest, env: Env): Promise<ChannelInteg
   return integration;
 }
 
+const NONCE_TTL_MS = 24 * 3_600_000;
+
+/** Records the nonce with its digest; false when it was recorded before with another digest. One D1 write, only for such channels. */
+async function firstUseOrSame(env: Env, integrationId: string, guard: { nonce: string; digest: string }, now: number): Promise<boolean> {
+  const [inserted] = await env.DB.batch([
+    env.DB.prepare('INSERT INTO inbound_nonces (integration_id, nonce, digest, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').bind(integrationId, guard.nonce, guard.digest, now),
+    env.DB.prepare('DELETE FROM inbound_nonces WHERE (integration_id, nonce) IN (SELECT integration_id, nonce FROM inbound_nonces WHERE at < ? LIMIT 20)').bind(now - NONCE_TTL_MS),
+  ]);
+  if (inserted!.meta.changes > 0) return true;
+  const seen = await env.DB.prepare('SELECT digest FROM inbound_nonces WHERE integration_id = ? AND nonce = ?').bind(integrationId, guard.nonce).first<{ digest: string }>();
+  return seen?.digest === guard.digest;
+}
+
 export async function handshake(request: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
   const integration = await integrationFor(request, env);
   if (integration.adapter.receivesGet) return receive(request, env, ctx);
@@ -50,6 +63,10 @@ export async function receive(request: IRequest, env: Env, ctx: ExecutionContext
   const inbound: InboundRequest = { method: request.method, url: request.url, headers: request.headers, raw: await readBytes(request, adapter.maxBodyBytes ?? HOOK_BODY_MAX_BYTES), now: Date.now() };
   const verdict = await adapter.verify(inbound, config);
   if (!verdict.ok) throw new StatusError(verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.reason);
+  const guard = await adapter.replayGuard?.(inbound);
+  if (guard && !(await firstUseOrSame(env, integration.id, guard, inbound.now))) {
+    throw new StatusError(403, 'forbidden', 'This signed request was already used with different content (a replay)');
+  }
   // Even a correctly signed payload may not nest without bound: its user profile travels to the DO as the client's raw.
   if (/json/i.test(request.headers.get('content-type') ?? '')) checkJsonDepth(new TextDecoder().decode(inbound.raw));
   const events = adapter.parse(inbound, config);

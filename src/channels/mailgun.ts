@@ -216,38 +216,12 @@ function deliveryEvent(e: v.InferOutput<typeof eventWebhook>['event-data']): Inb
 /** Mailgun's advice: a signature older (or newer) than a few minutes is a replay. */
 export const SIGNATURE_WINDOW_MS = 5 * 60_000;
 
-/**
- * Tokens seen within the window, with a hash of the body they came with.
- * Mailgun signs only timestamp + token, not the body, so within the window
- * a captured signature would carry any body: a token is accepted again only
- * with the very same body (a redelivery, which the conversation then
- * dedupes on Message-Id) and refused with any other. It is kept here, in the
- * isolate, because an adapter owns no storage and this check must cost no
- * write on the hot path; a replay that reaches another isolate within the
- * five minutes is not caught (see the report: a shared seen-token store
- * belongs in the inbound pipeline).
- */
-const seenTokens = new Map<string, { body: string; at: number }>();
-const SEEN_MAX = 20_000;
-
-function rememberToken(token: string, body: string, now: number): boolean {
-  for (const [key, entry] of seenTokens) {
-    if (entry.at > now - 2 * SIGNATURE_WINDOW_MS && seenTokens.size < SEEN_MAX) break;
-    seenTokens.delete(key);
-  }
-  const seen = seenTokens.get(token);
-  if (seen) return seen.body === body;
-  seenTokens.set(token, { body, at: now });
-  return true;
-}
-
-async function checkSignature(fields: { timestamp?: string; token?: string; signature?: string }, raw: Uint8Array, config: MailgunConfig, now: number) {
+async function checkSignature(fields: { timestamp?: string; token?: string; signature?: string }, config: MailgunConfig, now: number) {
   const { timestamp, token, signature } = fields;
   if (!timestamp || !token || !signature) return { ok: false as const, status: 403 as const, reason: 'missing Mailgun signature fields (timestamp, token, signature)' };
   const expected = await hmacHex('SHA-256', config.signingKey ?? config.apiKey, timestamp + token);
   if (!safeEqual(expected, signature.toLowerCase())) return { ok: false as const, status: 403 as const, reason: 'Mailgun signature does not match' };
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now - Number(timestamp) * 1000) > SIGNATURE_WINDOW_MS) return { ok: false as const, status: 403 as const, reason: 'Mailgun signature timestamp is stale' };
-  if (!rememberToken(token, await sha256Hex(raw), now)) return { ok: false as const, status: 403 as const, reason: 'Mailgun token was already used for another request' };
   return { ok: true as const };
 }
 
@@ -450,9 +424,28 @@ export const mailgun: ChannelAdapter<MailgunConfig> = {
   },
 
   async verify(request, config) {
-    if (isJson(request)) return checkSignature(readEvent(request).signature, request.raw, config, request.now);
+    if (isJson(request)) return checkSignature(readEvent(request).signature, config, request.now);
     const { fields } = readForm(request);
-    return checkSignature({ timestamp: fields.get('timestamp'), token: fields.get('token'), signature: fields.get('signature') }, request.raw, config, request.now);
+    return checkSignature({ timestamp: fields.get('timestamp'), token: fields.get('token'), signature: fields.get('signature') }, config, request.now);
+  },
+
+  /**
+   * Mailgun signs only timestamp + token, not the body: the pipeline records
+   * each token (shared by every instance) with what identifies its content —
+   * the event's id, or the mail's Message-Id and recipient, which a
+   * redelivery keeps even when its multipart framing changes — and refuses
+   * the token with anything else.
+   */
+  async replayGuard(request) {
+    if (isJson(request)) {
+      const e = readEvent(request);
+      return { nonce: e.signature.token, digest: await sha256Hex(enc.encode(`event:${e['event-data'].id ?? ''}:${e['event-data'].event}`)) };
+    }
+    const { fields } = readForm(request);
+    const token = fields.get('token');
+    if (!token) return undefined;
+    const id = fields.get('Message-Id') ?? fields.get('message-id') ?? fields.get('Message-ID') ?? '';
+    return { nonce: token, digest: await sha256Hex(enc.encode(`mail:${id.trim()}:${(fields.get('recipient') ?? '').toLowerCase()}`)) };
   },
 
   parse(request, config) {
