@@ -2,7 +2,8 @@
  * The capability matrix in README (content type × channel: native, fallback
  * or not sent) is generated from what each adapter in the registry declares
  * (`capabilities`), so the README cannot drift from the code: this test fails
- * when it does. `UPDATE_README=1 npx vitest run --project node
+ * when it does. The channel table beside it is prose, checked against the
+ * registry: one row per channel, naming every secret field the adapter seals. `UPDATE_README=1 npx vitest run --project node
  * test/node/channel-matrix.test.ts` rewrites the block.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,10 @@ interface Capabilities {
  * would pull the whole Worker, Durable Object types and all, into the Node typecheck.
  */
 const REGISTRY = '../../src/channels/registry';
-const registry = (await import(/* @vite-ignore */ REGISTRY)) as { CHANNEL_TYPES: readonly string[]; adapterFor(type: string): { capabilities: Capabilities } | undefined };
+const registry = (await import(/* @vite-ignore */ REGISTRY)) as {
+  CHANNEL_TYPES: readonly string[];
+  adapterFor(type: string): { capabilities: Capabilities; secretFields: readonly string[]; createSchema: unknown } | undefined;
+};
 const { adapterFor, CHANNEL_TYPES } = registry;
 
 const README = path.join(import.meta.dirname, '../../README.md');
@@ -72,4 +76,23 @@ it('README holds the capability matrix the adapters declare', () => {
     return;
   }
   expect(current, 'README is out of date: run UPDATE_README=1 npx vitest run --project node test/node/channel-matrix.test.ts').toBe(generated);
+});
+
+it("README's channel table has one row per registered channel, naming each secret the adapter seals", () => {
+  const readme = readFileSync(README, 'utf8');
+  const from = readme.indexOf('| type | create with |');
+  expect(from, 'README needs the channel table').toBeGreaterThan(-1);
+  const rows = readme.slice(from).split('\n\n')[0]!.split('\n').slice(2);
+  const byType = new Map(rows.map((row) => [/^\| `([^`]+)`/.exec(row)?.[1] ?? row, row.split(' | ')[1] ?? '']));
+  expect([...byType.keys()].sort()).toEqual([...CHANNEL_TYPES].sort());
+  for (const type of CHANNEL_TYPES) {
+    const adapter = adapterFor(type)!;
+    // The secrets a customer must give at create (optional ones include what setup writes itself, like Telegram's secretToken).
+    type Entry = { type?: string };
+    type ObjectSchema = { entries?: Record<string, Entry>; pipe?: { entries?: Record<string, Entry> }[] };
+    const schema = adapter.createSchema as ObjectSchema;
+    const entries = schema.entries ?? schema.pipe?.[0]?.entries ?? {};
+    const required = adapter.secretFields.filter((f) => entries[f] !== undefined && entries[f]!.type !== 'optional');
+    for (const field of required) expect(byType.get(type), `${type}'s row names ${field}`).toContain(`\`${field}\``);
+  }
 });
