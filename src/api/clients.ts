@@ -51,7 +51,7 @@ export async function create(request: IRequest, env: Env) {
   const { matchCriteria: match, confirmation, target } = body;
   const integration = await channelIntegration(env, match.integrationId);
   if (!integration || integration.appId !== appId || integration.type !== match.type) throw badRequest(`matchCriteria.integrationId: the app has no ${match.type} integration with that id`);
-  if (!integration.adapter.notificationRecipient || match.phoneNumber === undefined) throw badRequest(`matchCriteria.type: Parley links ${match.type} identities only once the channel is available; link twilio or whatsapp numbers`);
+  if (!integration.adapter.notificationRecipient || match.phoneNumber === undefined) throw badRequest(`matchCriteria.type: Parley links phone numbers (twilio, whatsapp, messagebird); ${match.type} identities cannot be linked yet`);
   const recipient = integration.adapter.notificationRecipient(match.phoneNumber);
   if (typeof recipient === 'string') throw badRequest(`matchCriteria.phoneNumber: ${recipient}`);
   const stub = conversationStub(env, appId, target.conversationId);
