@@ -172,8 +172,9 @@ export class Inbound {
 
   touchClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, inboundAt: number | undefined, now: number, source: EventSource): void {
     const isNew = this.core.ledger.touchClient(client, inboundAt, now);
-    // A link the business started settles with the user's first activity on that channel.
-    const settled = inboundAt !== undefined ? settleLink(this.core, client.id, now) : undefined;
+    // A link the business started settles with the user's first activity on that channel. Only a client D1 still calls
+    // pending can be one, so every other message pays no lookup for it.
+    const settled = inboundAt !== undefined && client.view.status === 'pending' ? settleLink(this.core, client.id, now) : undefined;
     if (!isNew && !settled) return;
     this.core.people.setClients(participant.id, this.core.ledger.clientsOf(client.userId));
     if (settled) this.core.raise(clientUpdateEvent(toConversation(row), userRef(participant), { ...client.view, status: 'active' }, settled.reason));
