@@ -272,8 +272,8 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
   replayGuard?(request: InboundRequest): Promise<{ nonce: string; digest: string } | undefined>;
   /** The channel also calls the endpoint with GET, the event in the query (MessageBird's status reports): verified and parsed like a POST. */
   receivesGet?: boolean;
-  /** GET on the inbound endpoint: the channel's handshake (Meta hub.challenge). Absent = 405. */
-  handshake?(url: URL, config: C): Response;
+  /** GET on the inbound endpoint: the channel's handshake (Meta hub.challenge, X's CRC, WeChat's echostr; the last two sign it). Absent = 405. */
+  handshake?(url: URL, config: C): Response | Promise<Response>;
   verify(request: InboundRequest, config: C): Promise<Verdict>;
   /**
    * Parses a verified request. Throws `badRequest` for bodies the channel
