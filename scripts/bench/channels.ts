@@ -1,6 +1,6 @@
 /**
  * The channels the bench drives (by default Telegram, WhatsApp (Cloud API)
- * and Twilio SMS; LINE and Viber on request, `--channels`), through the same
+ * and Twilio SMS; every other channel on request, `--channels`), through the same
  * fakes the tests and the simulator use, served on loopback. Each fake is wrapped so the moment a call reaches it is noted
  * against the bench token the rendered message carries: that is when "the
  * channel received it". Inbound messages are the fakes' own signed webhooks.
@@ -9,11 +9,13 @@ import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
 import { LineFake } from '../../test/fakes/line';
+import { MailgunFake } from '../../test/fakes/mailgun';
+import { MessageBirdFake } from '../../test/fakes/messagebird';
 import { TwilioFake } from '../../test/fakes/twilio';
 import { ViberFake } from '../../test/fakes/viber';
 import { now, type Api } from './http';
 
-export const CHANNELS = ['telegram', 'whatsapp', 'twilio', 'line', 'viber'] as const;
+export const CHANNELS = ['telegram', 'whatsapp', 'twilio', 'line', 'viber', 'messagebird', 'mailgun'] as const;
 export type Channel = (typeof CHANNELS)[number];
 /** The mix every run before LINE and Viber used, kept as the default so figures stay comparable. */
 export const DEFAULT_CHANNELS: readonly Channel[] = ['telegram', 'whatsapp', 'twilio'];
@@ -80,6 +82,8 @@ function channelUser(i: number, channels: readonly Channel[]): ChannelUser {
     twilio: `+1555${3_000_000 + i}`,
     line: `U${i.toString(16).padStart(32, '0')}`,
     viber: `Bench${String(i).padStart(12, '0')}==`,
+    messagebird: `+1555${4_000_000 + i}`,
+    mailgun: `bench.user.${i}@mail.bench.test`,
   };
   return { channel, key: keys[channel], name: `Bench User ${i}` };
 }
@@ -156,6 +160,24 @@ export async function startChannels(api: Api, appId: string, only: readonly Chan
           const hook = fake.webhook?.url;
           if (!hook) throw new Error('Parley did not set the Viber webhook on the fake');
           inbound.viber = (user, text) => fake.text(hook, { id: user.key, name: user.name }, text);
+          break;
+        }
+        case 'messagebird': {
+          const { fake, url } = await serve((origin) => new MessageBirdFake({ origin }));
+          const mb = await create({ type: 'messagebird', displayName: 'Bench: MessageBird', accessKey: fake.accessKey, signingKey: fake.signingKey, originator: `+${fake.number}`, apiBaseUrl: url });
+          integrationIds.messagebird = mb.id;
+          if (!mb.webhookUrl) throw new Error('the MessageBird integration has no webhookUrl');
+          const hook = mb.webhookUrl;
+          inbound.messagebird = (user, text) => fake.text(hook, user.key, text);
+          break;
+        }
+        case 'mailgun': {
+          const { fake, url } = await serve((origin) => new MailgunFake({ origin, domains: ['mg.bench.test'] }));
+          const mg = await create({ type: 'mailgun', displayName: 'Bench: email', apiKey: fake.apiKey, signingKey: fake.signingKey, domain: 'mg.bench.test', incomingAddress: 'support@mg.bench.test', apiBaseUrl: url });
+          integrationIds.mailgun = mg.id;
+          if (!mg.webhookUrl) throw new Error('the Mailgun integration has no webhookUrl');
+          const hook = mg.webhookUrl;
+          inbound.mailgun = (user, text) => fake.inbound(hook, { from: user.key, fromName: user.name, subject: 'Bench', text });
           break;
         }
       }
