@@ -6,13 +6,15 @@
 import { deleteConversationUploads } from './attachments';
 import { appPolicy, cachedPolicy } from '../db/app-policy';
 import { maskContent } from '../content/card-numbers';
+import { expandShorthand } from '../content/shorthand';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { adapterFor } from '../channels/registry';
 import { withTextFallback } from '../channels/text-fallback';
 import { badRequest, unwrap } from '../http/errors';
 import { pageEnvelope } from '../http/links';
-import { readBody, readQuery } from '../http/request';
+import { parseWith, readBody, readQuery } from '../http/request';
+import { content as contentSchema, type Content } from '../schema/content';
 import { activityBody } from '../schema/conversation';
 import { messageListQuery, messagePostBody, type StoredAuthor } from '../schema/message';
 import { appContext, conversationStub, json } from './context';
@@ -38,18 +40,29 @@ export async function post(request: IRequest, env: Env) {
   }
   // Only business messages go out to a channel; the DO checks the conversation has a client for the destination.
   if (body.destination && author.type !== 'business') throw badRequest('destination: only business messages have a destination');
-  const message = unwrap(
-    await stub.postMessage({
-      author,
-      content: (await cachedPolicy(env, appId)).settings.maskCreditCardNumbers ? maskContent(withTextFallback(body.content)) : withTextFallback(body.content),
-      source: { type: 'api:conversations' },
-      ...(body.metadata ? { metadata: body.metadata } : {}),
-      ...(body.destination ? { destination: body.destination } : {}),
-      ...(body.override ? { override: body.override } : {}),
-      ...(author.type === 'user' ? { policy: await appPolicy(env, appId) } : {}),
-    }),
-  );
-  return json({ messages: [message] }, 201);
+  // Shorthand may make several messages of one (text before an image, a template): each stored in order, all answered.
+  const parts = (body.content.type === 'text' ? expandShorthand(body.content) : undefined)?.map((p) => ({ ...p, content: parseWith(contentSchema, p.content) })) ?? [{ content: body.content }];
+  const mask = (await cachedPolicy(env, appId)).settings.maskCreditCardNumbers;
+  const policy = author.type === 'user' ? await appPolicy(env, appId) : undefined;
+  const messages = [];
+  for (const part of parts) {
+    const override = part.whatsappTemplate ? { ...body.override, whatsapp: { ...body.override?.whatsapp, payload: part.whatsappTemplate } } : body.override;
+    const content: Content = withTextFallback(part.content);
+    messages.push(
+      unwrap(
+        await stub.postMessage({
+          author,
+          content: mask ? maskContent(content) : content,
+          source: { type: 'api:conversations' },
+          ...(body.metadata ? { metadata: body.metadata } : {}),
+          ...(body.destination ? { destination: body.destination } : {}),
+          ...(override ? { override } : {}),
+          ...(policy ? { policy } : {}),
+        }),
+      ),
+    );
+  }
+  return json({ messages }, 201);
 }
 
 export async function list(request: IRequest, env: Env) {

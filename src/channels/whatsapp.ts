@@ -377,7 +377,14 @@ function encode(part: Part, config: WhatsAppConfig): Body[] | { error: string } 
     }
     case 'native': {
       const problem = checkNative(part.payload);
-      return problem ? { error: problem } : [part.payload as Record<string, unknown>];
+      if (problem) return { error: problem };
+      // A template from shorthand may leave its language to the integration's hsmFallbackLanguage.
+      const payload = part.payload as Record<string, unknown>;
+      if (payload.type === 'template' && isObject(payload.template)) {
+        const body = templateBody(payload.template, config.hsmFallbackLanguage);
+        return body ? [{ ...payload, ...body }] : { error: 'template.name is required' };
+      }
+      return [payload];
     }
     case 'carousel':
       return { error: 'WhatsApp has no carousel outside templates' };

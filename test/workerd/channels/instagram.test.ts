@@ -87,9 +87,9 @@ describe('instagram setup', () => {
 describe('instagram handshake and signature', () => {
   it('echoes the challenge for the right verify token only', async () => {
     const { fake, config } = await connected();
-    const ok = instagram.handshake!(new URL(fake.handshake(WEBHOOK, config.verifyToken!, '42').url), config);
+    const ok = await instagram.handshake!(new URL(fake.handshake(WEBHOOK, config.verifyToken!, '42').url), config);
     expect([ok.status, await ok.text()]).toEqual([200, '42']);
-    expect(instagram.handshake!(new URL(fake.handshake(WEBHOOK, 'nope-nope').url), config).status).toBe(403);
+    expect((await instagram.handshake!(new URL(fake.handshake(WEBHOOK, 'nope-nope').url), config)).status).toBe(403);
   });
 
   it('verifies the reference vector, its SHA-1 fallback, and refuses tampering', async () => {

@@ -87,9 +87,9 @@ describe('messenger setup', () => {
 describe('messenger handshake and signature', () => {
   it('echoes the challenge for the right verify token and refuses others', async () => {
     const { fake, config } = await connected();
-    const ok = messenger.handshake!(new URL(fake.handshake(WEBHOOK, config.verifyToken!, '987654').url), config);
+    const ok = await messenger.handshake!(new URL(fake.handshake(WEBHOOK, config.verifyToken!, '987654').url), config);
     expect([ok.status, await ok.text()]).toEqual([200, '987654']);
-    expect(messenger.handshake!(new URL(fake.handshake(WEBHOOK, 'wrong-token').url), config).status).toBe(403);
+    expect((await messenger.handshake!(new URL(fake.handshake(WEBHOOK, 'wrong-token').url), config)).status).toBe(403);
   });
 
   it('verifies the reference vector and parses its empty batch to nothing', async () => {

@@ -134,7 +134,7 @@ describe('whatsapp handshake', () => {
   it('echoes hub.challenge as text/plain when the verify token matches', async () => {
     const { fake, config } = await connected();
     const request = fake.handshake(WEBHOOK, config.verifyToken!, '1158201444');
-    const response = whatsapp.handshake!(new URL(request.url), config);
+    const response = await whatsapp.handshake!(new URL(request.url), config);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/plain');
     expect(await response.text()).toBe('1158201444');
@@ -142,11 +142,11 @@ describe('whatsapp handshake', () => {
 
   it('answers 403 for a wrong token, a wrong mode, or no token configured', async () => {
     const { fake, config } = await connected();
-    expect(whatsapp.handshake!(new URL(fake.handshake(WEBHOOK, 'not-the-token').url), config).status).toBe(403);
+    expect((await whatsapp.handshake!(new URL(fake.handshake(WEBHOOK, 'not-the-token').url), config)).status).toBe(403);
     const url = new URL(fake.handshake(WEBHOOK, config.verifyToken!).url);
     url.searchParams.set('hub.mode', 'unsubscribe');
-    expect(whatsapp.handshake!(url, config).status).toBe(403);
-    expect(whatsapp.handshake!(new URL(fake.handshake(WEBHOOK, 'anything').url), { ...config, verifyToken: undefined }).status).toBe(403);
+    expect((await whatsapp.handshake!(url, config)).status).toBe(403);
+    expect((await whatsapp.handshake!(new URL(fake.handshake(WEBHOOK, 'anything').url), { ...config, verifyToken: undefined })).status).toBe(403);
   });
 });
 
