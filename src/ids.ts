@@ -5,7 +5,7 @@
  * id-cursor pagination in D1 stays stable and cheap; 5 random bytes keep ids
  * from different isolates apart.
  */
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+import { toBase64Url, toHex as hex } from './channels/signing';
 
 let counter = Math.floor(Math.random() * 0xffffff);
 
@@ -26,5 +26,5 @@ export const ID_PATTERN = /^[0-9a-f]{24}$/;
 /** Key secrets: 32 random bytes, base64url, as long and unguessable as Sunshine's. */
 export function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return toBase64Url(bytes);
 }

@@ -26,7 +26,7 @@ import { appTag, TtlCache } from '../db/ttl-cache';
 import { findUserById } from '../db/users';
 import { type InboundMedia } from './adapter';
 import { channelContext } from './http';
-import { hmac, safeEqual, sha256Hex } from './signing';
+import { fromBase64Url, hmac, safeEqual, sha256Hex, toBase64Url } from './signing';
 import { channelIntegration, type ChannelIntegration } from './store';
 
 /** The most Parley copies of one inbound file (the largest any supported channel delivers is 100 MB on WhatsApp documents). */
@@ -43,12 +43,10 @@ interface MediaToken {
   t?: number;
 }
 
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-const unb64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
 
 async function signature(env: Env, integrationId: string, body: string): Promise<string> {
   if (!env.MASTER_KEY) throw new StatusError(500, 'configuration_error', 'MASTER_KEY is not set');
-  return b64url(await hmac('SHA-256', `parley-media:${env.MASTER_KEY}`, `${integrationId}.${body}`)).slice(0, 32);
+  return toBase64Url(await hmac('SHA-256', `parley-media:${env.MASTER_KEY}`, `${integrationId}.${body}`)).slice(0, 32);
 }
 
 const safeName = (name: string | undefined, kind: string) => (name ?? kind).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || kind;
@@ -56,7 +54,7 @@ const safeName = (name: string | undefined, kind: string) => (name ?? kind).repl
 /** The Parley URL a stored message carries for one inbound media item. */
 export async function mediaUrl(env: Env, integration: ChannelIntegration, media: InboundMedia, userId: string): Promise<string> {
   const token: MediaToken = { r: media.ref, ...(media.mimeType ? { m: media.mimeType } : {}), ...(media.fileName ? { n: media.fileName } : {}), u: userId, t: Date.now() };
-  const body = b64url(new TextEncoder().encode(JSON.stringify(token)));
+  const body = toBase64Url(new TextEncoder().encode(JSON.stringify(token)));
   const base = new URL(integration.webhookUrl).origin;
   return `${base}/media/${integration.id}/${body}.${await signature(env, integration.id, body)}/${encodeURIComponent(safeName(media.fileName, media.kind))}`;
 }
@@ -130,7 +128,7 @@ async function readToken(env: Env, integrationId: string, token: string): Promis
   const [body, sig] = token.split('.');
   if (!body || !sig || !safeEqual(sig, await signature(env, integrationId, body))) return undefined;
   try {
-    return JSON.parse(new TextDecoder().decode(unb64url(body))) as MediaToken;
+    return JSON.parse(new TextDecoder().decode(fromBase64Url(body))) as MediaToken;
   } catch {
     return undefined;
   }

@@ -26,7 +26,7 @@ import {
   type SendOutcome,
 } from './adapter';
 import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, retryAfterMs } from './http';
-import { safeEqual } from './signing';
+import { safeEqual, toBase64Url } from './signing';
 
 // ---- config ------------------------------------------------------------------------
 
@@ -77,7 +77,7 @@ const capabilities: Capabilities = {
 /** 32 random bytes as base64url: 43 characters, all within setWebhook's secret_token alphabet. */
 function randomSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return toBase64Url(bytes);
 }
 
 // ---- calling the Bot API -------------------------------------------------------------

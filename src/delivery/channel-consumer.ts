@@ -17,6 +17,7 @@ import type { SendOutcome } from '../channels/adapter';
 import { CHANNEL_TIMEOUT_MS, channelContext } from '../channels/http';
 import { render, UnsupportedContent, type RenderInput } from '../channels/render';
 import { channelIntegration } from '../channels/store';
+import { withPageLinks } from '../content/page-links';
 import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
 import { retryDelay, type RetryPolicy } from './webhook-consumer';
 
@@ -77,7 +78,7 @@ async function serveClient(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, kic
     const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
     // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
     if (!claim || 'wait' in claim) return true;
-    const report = await attempt(env, policy, kick.appId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
+    const report = await attempt(env, policy, kick.appId, kick.conversationId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
     const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
     if (!more) return true;
   }
@@ -93,12 +94,13 @@ export async function attempt(
   env: Env,
   policy: Omit<RetryPolicy, 'timeoutMs'>,
   appId: string,
+  conversationId: string,
   claim: DeliveryClaim,
   extendLease: (until: number) => Promise<boolean>,
   now = Date.now,
 ): Promise<DeliveryReport> {
   try {
-    return await send(env, policy, appId, claim, extendLease, now);
+    return await send(env, policy, appId, conversationId, claim, extendLease, now);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     console.error(`deliveries: attempt on message ${claim.messageId} failed unexpectedly`, message);
@@ -113,6 +115,7 @@ async function send(
   env: Env,
   policy: Omit<RetryPolicy, 'timeoutMs'>,
   appId: string,
+  conversationId: string,
   claim: DeliveryClaim,
   extendLease: (until: number) => Promise<boolean>,
   now: () => number,
@@ -125,7 +128,11 @@ async function send(
   if (claim.messageId === TYPING) return showTyping(env, integration, claim, now);
   let rendered;
   try {
-    rendered = render(JSON.parse(claim.payload) as RenderInput, adapter.capabilities, adapter.type);
+    const stored = JSON.parse(claim.payload) as RenderInput;
+    // Buy actions and forms reach channels as links to Parley's pay and form pages, made for this user.
+    const ids = { appId, conversationId, messageId: claim.messageId, userId: claim.client.userId };
+    const content = await withPageLinks(env, new URL(integration.webhookUrl).origin, ids, stored.content);
+    rendered = render({ ...stored, content }, adapter.capabilities, adapter.type);
   } catch (err) {
     if (err instanceof UnsupportedContent) return { ok: false, failed: { code: 'uncategorized_error', message: err.message }, externalIds: claim.externalIds };
     throw err;
