@@ -10,6 +10,7 @@ import * as hooks from './channels/inbound';
 import { serveMedia } from './channels/media';
 import * as clients from './api/clients';
 import * as conversations from './api/conversations';
+import * as downloadRef from './api/download-ref';
 import * as devices from './api/devices';
 import * as integrations from './api/integrations';
 import * as keys from './api/keys';
@@ -120,6 +121,7 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/conversations/:conversationId', conversations.get)
   .patch('/v2/apps/:appId/conversations/:conversationId', conversations.update)
   .delete('/v2/apps/:appId/conversations/:conversationId', conversations.remove)
+  .post('/v2/apps/:appId/conversations/:conversationId/download', downloadRef.download)
   .post('/v2/apps/:appId/conversations/:conversationId/join', participants.join)
   .post('/v2/apps/:appId/conversations/:conversationId/leave', participants.leave)
   .get('/v2/apps/:appId/conversations/:conversationId/participants', participants.list)

@@ -4,10 +4,9 @@
  * when present, are honoured, and any time claim that is not a number refuses
  * the token (a lenient check would read `"exp": "1"` as "never expires").
  */
-const decoder = new TextDecoder();
+import { fromBase64Url as fromB64url, toBase64Url as toB64url } from '../channels/signing';
 
-const fromB64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4)), (c) => c.charCodeAt(0));
-const toB64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const decoder = new TextDecoder();
 
 export interface DecodedJwt {
   header: { alg?: unknown; kid?: unknown };
@@ -30,10 +29,11 @@ export function decodeJwt(token: string): DecodedJwt | undefined {
   }
 }
 
-const hmacKey = (secret: string, usage: "sign" | "verify") =>
-  crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+/** A text secret is keyed by its UTF-8 bytes; raw bytes (Apple's base64-decoded MSP secret) are keyed as they are. */
+const hmacKey = (secret: string | Uint8Array, usage: "sign" | "verify") =>
+  crypto.subtle.importKey('raw', typeof secret === 'string' ? new TextEncoder().encode(secret) : (secret as Uint8Array<ArrayBuffer>), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
 
-export async function verifyHs256(jwt: DecodedJwt, secret: string): Promise<boolean> {
+export async function verifyHs256(jwt: DecodedJwt, secret: string | Uint8Array): Promise<boolean> {
   if (jwt.header.alg !== 'HS256') return false;
   return crypto.subtle.verify('HMAC', await hmacKey(secret, 'verify'), jwt.signature, new TextEncoder().encode(jwt.signingInput));
 }
@@ -61,8 +61,13 @@ export function timeClaimsProblem(payload: Record<string, unknown>, required: re
 
 /** Signs a token; used by the local tooling and tests to mint the tokens customers' servers would. */
 export async function signHs256(payload: Record<string, unknown>, kid: string, secret: string): Promise<string> {
+  return signJwt({ alg: 'HS256', typ: 'JWT', kid }, payload, secret);
+}
+
+/** Signs a token with any header (its `alg` should say HS256) under a text or raw-byte key: Apple's MSP tokens carry no `kid`. */
+export async function signJwt(header: Record<string, unknown>, payload: Record<string, unknown>, secret: string | Uint8Array): Promise<string> {
   const enc = (o: unknown) => toB64url(new TextEncoder().encode(JSON.stringify(o)));
-  const input = `${enc({ alg: 'HS256', typ: 'JWT', kid })}.${enc(payload)}`;
+  const input = `${enc(header)}.${enc(payload)}`;
   const sig = await crypto.subtle.sign('HMAC', await hmacKey(secret, 'sign'), new TextEncoder().encode(input));
   return `${input}.${toB64url(new Uint8Array(sig))}`;
 }

@@ -5,6 +5,7 @@
  */
 import type { Env } from '../env';
 import { StatusError } from '../http/errors';
+import { fromBase64, toBase64 } from '../channels/signing';
 
 const keyCache = new Map<string, Promise<CryptoKey>>();
 
@@ -15,7 +16,7 @@ function masterKey(env: Env): Promise<CryptoKey> {
   }
   let key = keyCache.get(raw);
   if (!key) {
-    const bytes = Uint8Array.from(atob(raw), (c) => c.charCodeAt(0));
+    const bytes = fromBase64(raw);
     if (bytes.length !== 32) {
       throw new StatusError(500, 'configuration_error', 'MASTER_KEY must be 32 bytes encoded in base64');
     }
@@ -25,8 +26,8 @@ function masterKey(env: Env): Promise<CryptoKey> {
   return key;
 }
 
-const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-const unb64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const b64 = toBase64;
+const unb64 = fromBase64;
 
 /** Returns `v1.<iv>.<ciphertext>` so the format can change without a data migration. */
 export async function seal(env: Env, plaintext: string): Promise<string> {

@@ -20,8 +20,10 @@ export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(
 export const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 /** URL- and filename-safe base64 without padding (RFC 4648 §5): tokens in paths, JWT segments. */
 export const toBase64Url = (bytes: Uint8Array) => toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+/** Throws on input that is not base64. */
+export const fromBase64 = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 /** Throws on input that is not base64url. */
-export const fromBase64Url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+export const fromBase64Url = (s: string) => fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'));
 
 export const hmacHex = async (hash: Hash, key: string, data: Uint8Array | string) => toHex(await hmac(hash, key, data));
 export const hmacBase64 = async (hash: Hash, key: string, data: Uint8Array | string) => toBase64(await hmac(hash, key, data));

@@ -7,9 +7,10 @@
  */
 import type { Env } from '../env';
 import { newId, newSecret } from '../ids';
+import { toBase64 } from '../channels/signing';
 
 /** Standard Webhooks form (`whsec_` + base64 of 32 bytes), so receivers can verify with any Standard Webhooks library. */
-const newWebhookSecret = () => `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+const newWebhookSecret = () => `whsec_${toBase64(crypto.getRandomValues(new Uint8Array(32)))}`;
 import { open, seal } from '../auth/secrets';
 import { orAppGone } from './app-gone';
 import { KEY_CACHE_MS, KEY_MISS_MS } from './keys';

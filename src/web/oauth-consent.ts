@@ -12,6 +12,7 @@
  * overflowing; two columns of buttons from 40rem up.
  */
 import type { OAuthClient } from '../schema/oauth';
+import { toBase64 } from '../channels/signing';
 
 const STYLE = `
 :root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--text:#1b1f27;--muted:#475063;--line:#c9ced8;--accent:#0b57d0;--on-accent:#fff;--danger:#b3261e;--danger-bg:#fdecea}
@@ -48,7 +49,7 @@ let styleHash: Promise<string> | undefined;
 function styleSource(): Promise<string> {
   styleHash ??= crypto.subtle
     .digest('SHA-256', new TextEncoder().encode(STYLE))
-    .then((d) => `'sha256-${btoa(String.fromCharCode(...new Uint8Array(d)))}'`);
+    .then((d) => `'sha256-${toBase64(new Uint8Array(d))}'`);
   return styleHash;
 }
 

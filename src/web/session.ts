@@ -9,6 +9,7 @@
 import type { Env } from '../env';
 import { decodeJwt, signHs256, timeClaimsProblem, verifyHs256 } from '../auth/jwt';
 import { StatusError, unauthorized } from '../http/errors';
+import { fromBase64 } from '../channels/signing';
 
 export interface WebSession {
   appId: string;
@@ -33,7 +34,7 @@ function sessionSecret(env: Env): Promise<string> {
   let secret = derived.get(master);
   if (!secret) {
     secret = (async () => {
-      const key = await crypto.subtle.importKey('raw', Uint8Array.from(atob(master), (c) => c.charCodeAt(0)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const key = await crypto.subtle.importKey('raw', fromBase64(master), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
       const bytes = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode('parley web messenger session v1')));
       return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
     })();

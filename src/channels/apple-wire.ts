@@ -1,0 +1,179 @@
+/**
+ * Apple Messages for Business, the MSP REST API side (the adapter is
+ * apple.ts): the HS256 tokens both directions carry, the calls Parley makes
+ * to Apple's gateway (`/v1/message`, `/v1/preDownload`, `/v1/decodePayload`),
+ * how their answers are classified, and the encrypted-file flow every
+ * attachment and large interactive reply goes through.
+ *
+ * Apple's key is the MSP secret base64-DECODED, never its text. Files live
+ * on Apple's storage (MMCS) encrypted with AES-256-CTR, a zero IV and a key
+ * given as hex with a leading "00"; `preDownload` trades the file's url,
+ * owner and signature (hex in the message, base64 in the MMCS-Signature
+ * header) for a short-lived download URL. This follows Apple's own MSP
+ * tutorial code (05_downloading_attachments.py, 12_large_interactive_message.py,
+ * attachment_cipher.py, jwt_util.py).
+ */
+import * as v from 'valibot';
+import { decodeJwt, signJwt, timeClaimsProblem, verifyHs256 } from '../auth/jwt';
+import type { ChannelContext, SendOutcome } from './adapter';
+import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, retryAfterMs } from './http';
+import { fromBase64, sha256Hex, toBase64 } from './signing';
+
+export const APPLE_API_BASE = 'https://mspgw.push.apple.com';
+
+export interface AppleKeys {
+  businessId: string;
+  apiSecret: string;
+  mspId: string;
+}
+
+/** The MSP secret as the HMAC key Apple uses: its base64-decoded bytes. */
+export function secretBytes(apiSecret: string): Uint8Array {
+  return fromBase64(apiSecret);
+}
+
+/** A token for Parley's calls to Apple: `iss` is the MSP id, `iat` now. */
+export function mspToken(keys: AppleKeys, nowMs = Date.now()): Promise<string> {
+  return signJwt({ alg: 'HS256', typ: 'JWT' }, { iss: keys.mspId, iat: Math.floor(nowMs / 1000) }, secretBytes(keys.apiSecret));
+}
+
+/** Apple signs each request when it sends it; an older token is a replay, a later one a skewed clock. */
+export const TOKEN_MAX_AGE_S = 3600;
+const TOKEN_SKEW_S = 300;
+
+/**
+ * Why Apple's `Authorization` value does not authenticate a request to this
+ * MSP, or undefined when it does: HS256 only (checked before anything else),
+ * the decoded secret, `aud` naming the MSP, a fresh `iat`.
+ */
+export async function bearerProblem(bearer: string, keys: AppleKeys, nowMs: number): Promise<string | undefined> {
+  const jwt = decodeJwt(bearer);
+  if (!jwt) return 'the bearer token is not a JWT';
+  if (jwt.header.alg !== 'HS256') return `JWT alg must be HS256, not ${JSON.stringify(jwt.header.alg ?? null)}`;
+  if (!(await verifyHs256(jwt, secretBytes(keys.apiSecret)))) return 'JWT signature does not match the MSP secret';
+  const aud = jwt.payload.aud;
+  if (!(aud === keys.mspId || (Array.isArray(aud) && aud.includes(keys.mspId)))) return 'JWT aud does not name this MSP';
+  const now = nowMs / 1000;
+  const time = timeClaimsProblem(jwt.payload, ['iat'], now);
+  if (time) return `JWT ${time}`;
+  const iat = jwt.payload.iat as number;
+  if (iat > now + TOKEN_SKEW_S) return 'JWT iat is in the future';
+  if (iat < now - TOKEN_MAX_AGE_S) return `JWT was issued more than ${TOKEN_MAX_AGE_S} s ago (a replay)`;
+  return undefined;
+}
+
+// ---- message ids -------------------------------------------------------------------
+
+/** A UUID-shaped id drawn from `seed`, so a retried part carries the id its first attempt did. */
+export async function stableUuid(seed: string): Promise<string> {
+  const h = (await sha256Hex(seed)).slice(0, 32).split('');
+  h[12] = '4';
+  h[16] = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  const s = h.join('');
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
+
+// ---- sending -------------------------------------------------------------------------
+
+type Failure = SendOutcome & { ok: false };
+
+const STATUS_WORDS: Record<number, string> = {
+  400: 'the message is malformed',
+  401: 'the MSP token is missing',
+  403: 'the MSP token or secret is wrong',
+  404: 'the recipient is unknown to Apple',
+  410: 'the customer closed the conversation (Apple conversations are customer-initiated; wait for them to write again)',
+  413: 'the message is too large',
+};
+
+/** Apple answers with a bare HTTP status: 429 and 5xx are worth retrying, every other failure is final. */
+export async function classify(response: Response): Promise<Failure> {
+  const detail = ((await response.text().catch(() => '')) || '').slice(0, 200).trim();
+  const code = `http_${response.status}`;
+  const words = STATUS_WORDS[response.status];
+  const message = `Apple answered HTTP ${response.status}${words ? `: ${words}` : ''}${detail ? ` (${detail})` : ''}`;
+  if (response.status === 429 || response.status >= 500) {
+    const after = retryAfterMs(response.headers);
+    return { ok: false, retryable: true, code, message, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+  }
+  return { ok: false, retryable: false, code, message };
+}
+
+/** POSTs one message to `/v1/message`: the id travels in the `id` header and the body, as Apple's samples send it. */
+export async function postMessage(ctx: ChannelContext<AppleKeys>, base: string, id: string, destinationId: string, body: Record<string, unknown>): Promise<Failure | undefined> {
+  const { config } = ctx;
+  const answer = await callChannel(ctx.fetch, `${base}/v1/message`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${await mspToken(config)}`,
+      id,
+      'source-id': config.businessId,
+      'destination-id': destinationId,
+    },
+    body: JSON.stringify({ ...body, v: 1, id, sourceId: config.businessId, destinationId }),
+  });
+  if (!answer.ok) return answer.outcome;
+  if (answer.response.ok) {
+    await answer.response.body?.cancel();
+    return undefined;
+  }
+  return classify(answer.response);
+}
+
+// ---- encrypted files -------------------------------------------------------------------
+
+/** Where one encrypted file lives on Apple's storage: an attachment or an interactive data reference. */
+export const FileRef = v.looseObject({
+  url: v.pipe(v.string('must be a string'), v.url('must be a URL')),
+  key: v.pipe(v.string('must be a string'), v.regex(/^(00)?[0-9A-Fa-f]{64}$/, 'must be the hex decryption key Apple gave (64 hex digits after a leading 00)')),
+  signature: v.pipe(v.string('must be a string'), v.regex(/^(?:[0-9A-Fa-f]{2})+$/, 'must be the hex signature Apple gave')),
+  owner: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty')),
+  size: v.optional(v.number('must be a number')),
+});
+export type FileRef = v.InferOutput<typeof FileRef>;
+
+const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+
+/** AES-256-CTR with a zero counter block, the key's leading "00" dropped: encrypting and decrypting are the same operation. */
+export async function aesCtr(keyHex: string, data: Uint8Array): Promise<Uint8Array> {
+  const raw = fromHex(keyHex.length === 66 ? keyHex.slice(2) : keyHex);
+  const key = await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'AES-CTR' }, false, ['encrypt', 'decrypt']);
+  return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-CTR', counter: new Uint8Array(16), length: 64 }, key, data as Uint8Array<ArrayBuffer>));
+}
+
+/** Downloads one encrypted file and returns its plain bytes: preDownload, then the download URL, then AES-CTR. */
+export async function downloadFile(ctx: ChannelContext<AppleKeys>, base: string, ref: FileRef): Promise<Uint8Array> {
+  const { config } = ctx;
+  const pre = await ctx.fetch(`${base}/v1/preDownload`, {
+    headers: {
+      authorization: `Bearer ${await mspToken(config)}`,
+      'source-id': config.businessId,
+      'MMCS-Url': ref.url,
+      'MMCS-Signature': toBase64(fromHex(ref.signature)),
+      'MMCS-Owner': ref.owner,
+    },
+  });
+  if (!pre.ok) throw new Error(`Apple preDownload answered HTTP ${pre.status}`);
+  const link = v.safeParse(v.looseObject({ 'download-url': v.pipe(v.string(), v.url()) }), await jsonBody(pre));
+  if (!link.success) throw new Error('Apple preDownload answered without a download-url');
+  // The download URL is pre-signed storage: no MSP token goes there.
+  const file = await ctx.fetch(link.output['download-url'], { timeoutMs: MEDIA_TIMEOUT_MS });
+  if (!file.ok) throw new Error(`Apple's file storage answered HTTP ${file.status} (the file may have expired)`);
+  const encrypted = new Uint8Array(await file.arrayBuffer());
+  if (ref.size !== undefined && encrypted.byteLength !== ref.size) throw new Error(`Apple's file is ${encrypted.byteLength} bytes, not the ${ref.size} the message announced`);
+  return aesCtr(ref.key, encrypted);
+}
+
+/** A large interactive reply: the file's plain bytes go to `/v1/decodePayload`, which answers the interactive data as JSON. */
+export async function decodePayload(ctx: ChannelContext<AppleKeys>, base: string, bid: string, bytes: Uint8Array): Promise<unknown> {
+  const response = await ctx.fetch(`${base}/v1/decodePayload`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await mspToken(ctx.config)}`, 'source-id': ctx.config.businessId, bid, accept: '*/*', 'content-type': 'application/octet-stream' },
+    body: bytes as Uint8Array<ArrayBuffer>,
+  });
+  if (!response.ok) throw new Error(`Apple decodePayload answered HTTP ${response.status}`);
+  const decoded = await jsonBody(response);
+  if (decoded === undefined) throw new Error('Apple decodePayload answered with a body that is not JSON');
+  return decoded;
+}

@@ -1,0 +1,321 @@
+/** The Apple Messages for Business adapter against the MSP REST API fake: config, JWT verification, gzip, every inbound kind, encodings by device capability, failures, encrypted files. */
+import * as v from 'valibot';
+import { describe, expect, it } from 'vitest';
+import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
+import { apple, downloadMessageRef, type AppleConfig } from '../../../src/channels/apple';
+import { aesCtr, mspToken, stableUuid } from '../../../src/channels/apple-wire';
+import { decodeJwt } from '../../../src/auth/jwt';
+import { describeIssue } from '../../../src/schema/common';
+import { AppleFake, type AppleCustomer } from '../../fakes/apple';
+
+const API = 'https://mspgw.apple.test';
+const WEBHOOK = 'https://parley.test/hooks/int_apple';
+const ANN: AppleCustomer = { id: 'urn:mbid:AQAAY2Fubm90LWJlLXJlYWwtYW5u', locale: 'en_GB', deviceAgent: 'iPhone OS' };
+
+async function inbound(request: Request, now = Date.now()): Promise<InboundRequest> {
+  return { method: request.method, url: request.url, headers: request.headers, raw: new Uint8Array(await request.arrayBuffer()), now };
+}
+
+function connected(options: ConstructorParameters<typeof AppleFake>[0] = {}) {
+  const fake = new AppleFake({ origin: API, ...options });
+  const config = v.parse(apple.createSchema, { businessId: fake.businessId, mspId: fake.mspId, apiSecret: fake.apiSecret, apiBaseUrl: API });
+  const fetch = ((input: RequestInfo | URL, init?: RequestInit) => fake.fetch(new Request(input, init))) as typeof globalThis.fetch;
+  const ctx: ChannelContext<AppleConfig> = { config, fetch, webhookUrl: WEBHOOK };
+  return { fake, config, ctx };
+}
+
+/** What /hooks does: verify, then parse the same request object. */
+async function received(config: AppleConfig, request: Promise<Request> | Request) {
+  const req = await inbound(await request);
+  const verdict = await apple.verify(req, config);
+  if (!verdict.ok) throw new Error(`refused: ${verdict.reason}`);
+  return apple.parse(req, config);
+}
+
+const text = (t: string, extra: Partial<Extract<Part, { kind: 'text' }>> = {}): Part => ({ kind: 'text', text: t, buttons: [], replies: [], ...extra });
+const every = { externalId: ANN.id, raw: { capabilityList: ['QUICK', 'LIST', 'TIME', 'AUTH2', 'FORM'] } };
+const bare = { externalId: ANN.id, raw: { capabilityList: [] } };
+const sentTo = (fake: AppleFake, id = ANN.id) => fake.sent.get(id) ?? [];
+
+describe('apple config', () => {
+  it('requires businessId, apiSecret and mspId, naming the field', () => {
+    const result = v.safeParse(apple.createSchema, { businessId: 'b', mspId: 'm' });
+    expect(result.issues!.map(describeIssue)).toContain('apiSecret: is required');
+  });
+
+  it('takes the secret as base64 only, and authenticationMessageSecret of at least 88 characters', () => {
+    expect(describeIssue(v.safeParse(apple.createSchema, { businessId: 'b', mspId: 'm', apiSecret: 'not base64!' }).issues![0])).toMatch(/^apiSecret: must be the base64 API secret/);
+    const short = v.safeParse(apple.createSchema, { businessId: 'b', mspId: 'm', apiSecret: 'YW4gTVNQIHNlY3JldCBvZiB0aGlydHktdHdvIGIhISE=', authenticationMessageSecret: 'x'.repeat(87) });
+    expect(describeIssue(short.issues![0])).toBe('authenticationMessageSecret: must be at least 88 characters long');
+    expect(v.safeParse(apple.updateSchema, { authenticationMessageSecret: 'x'.repeat(88) }).success).toBe(true);
+  });
+
+  it('seals both secrets and shows only the ids; it cannot start a conversation', () => {
+    const { config } = connected();
+    expect(apple.secretFields).toEqual(['apiSecret', 'authenticationMessageSecret']);
+    expect(apple.view(config)).toEqual({ businessId: config.businessId, mspId: config.mspId });
+    expect(apple.notificationRecipient).toBeUndefined();
+  });
+});
+
+describe('apple verification', () => {
+  it('accepts Apple\'s HS256 token keyed by the decoded secret with aud = the MSP id', async () => {
+    const { fake, config } = connected();
+    expect(await apple.verify(await inbound(await fake.text(WEBHOOK, ANN, 'hi')), config)).toEqual({ ok: true });
+  });
+
+  it('refuses a request without a bearer token with 401', async () => {
+    const { fake, config } = connected();
+    const req = await fake.text(WEBHOOK, ANN, 'hi');
+    req.headers.delete('authorization');
+    expect(await apple.verify(await inbound(req), config)).toEqual({ ok: false, status: 401, reason: 'Missing Authorization: Bearer <JWT>' });
+  });
+
+  it('refuses with 403 a token signed with the secret as text, another secret, a tampered signature, alg none, or another aud', async () => {
+    const { fake, config } = connected();
+    const asText = await (await import('../../../src/auth/jwt')).signJwt({ alg: 'HS256' }, { aud: fake.mspId, iat: Math.floor(Date.now() / 1000) }, fake.apiSecret);
+    const other = await fake.token({ secret: btoa('a different MSP secret, 32 byte') });
+    const good = await fake.token();
+    const tampered = good.slice(0, -2) + (good.endsWith('AA') ? 'BB' : 'AA');
+    const none = `${btoa(JSON.stringify({ alg: 'none' })).replace(/=+$/, '')}.${good.split('.')[1]}.`;
+    const wrongAud = await fake.token({ aud: 'another-msp' });
+    for (const token of [asText, other, tampered, none, wrongAud]) {
+      expect(await apple.verify(await inbound(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'hi' }, { token })), config)).toMatchObject({ ok: false, status: 403 });
+    }
+    expect(await apple.verify(await inbound(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'x' }, { token: none })), config)).toMatchObject({ reason: 'JWT alg must be HS256, not "none"' });
+  });
+
+  it('refuses a stale token (a replay) and one for another business', async () => {
+    const { fake, config } = connected();
+    const stale = await fake.token({ iat: Math.floor(Date.now() / 1000) - 7200 });
+    expect(await apple.verify(await inbound(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'x' }, { token: stale })), config)).toMatchObject({ ok: false, status: 403, reason: expect.stringMatching(/replay/) });
+    const req = await fake.text(WEBHOOK, ANN, 'x');
+    req.headers.set('destination-id', 'another-business');
+    expect(await apple.verify(await inbound(req), config)).toMatchObject({ ok: false, status: 403, reason: expect.stringMatching(/another business/) });
+  });
+
+  it('signs its own calls with iss = the MSP id and the decoded secret, which the fake checks', async () => {
+    const { config } = connected();
+    const jwt = decodeJwt(await mspToken(config))!;
+    expect(jwt.header).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(jwt.payload).toEqual({ iss: config.mspId, iat: expect.any(Number) });
+  });
+});
+
+describe('apple inbound', () => {
+  it('reads a gzipped text into a message keyed by the id header, the customer by source-id, capabilities into raw', async () => {
+    const { fake, config } = connected();
+    const id = crypto.randomUUID();
+    const events = await received(config, fake.text(WEBHOOK, { ...ANN, capabilities: ['LIST', 'QUICK'] }, 'Hello business', { id }));
+    expect(events).toEqual([
+      {
+        kind: 'message',
+        channelMessageId: id,
+        user: { externalId: ANN.id, locale: 'en-GB', raw: { capabilityList: ['LIST', 'QUICK'], deviceAgent: 'iPhone OS', locale: 'en_GB' } },
+        content: { type: 'text', text: 'Hello business' },
+      },
+    ]);
+  });
+
+  it('reads an uncompressed body as well', async () => {
+    const { fake, config } = connected();
+    expect(await received(config, fake.text(WEBHOOK, ANN, 'plain', { gzip: false }))).toMatchObject([{ kind: 'message', content: { text: 'plain' } }]);
+  });
+
+  it('reads attachments as media whose ref locates the encrypted file, without the U+FFFC placeholder', async () => {
+    const { fake, config } = connected();
+    const [caption, media] = await received(config, fake.attachment(WEBHOOK, ANN, new TextEncoder().encode('jpeg'), 'image/jpeg', 'IMG_1.JPG', 'look'));
+    expect(caption).toMatchObject({ kind: 'message', content: { type: 'text', text: 'look' } });
+    expect(media).toMatchObject({ kind: 'message', content: { type: 'media', media: { kind: 'image', mimeType: 'image/jpeg', fileName: 'IMG_1.JPG', size: 4 } } });
+    const ref = JSON.parse((media as { content: { media: { ref: string } } }).content.media.ref);
+    expect(Object.keys(ref).sort()).toEqual(['key', 'owner', 'signature', 'size', 'url']);
+  });
+
+  it('turns typing_start and typing_end into typing, and stores nothing for close', async () => {
+    const { fake, config } = connected();
+    expect(await received(config, fake.typing(WEBHOOK, ANN, true))).toMatchObject([{ kind: 'typing', state: 'start' }]);
+    expect(await received(config, fake.typing(WEBHOOK, ANN, false))).toMatchObject([{ kind: 'typing', state: 'stop' }]);
+    expect(await received(config, fake.close(WEBHOOK, ANN))).toEqual([]);
+  });
+
+  it('reads a list picker selection as the payload it carries, and a quick reply tap as the choice Parley offered', async () => {
+    const { fake, config, ctx } = connected();
+    await apple.send(ctx, every, text('Size?', { buttons: [{ kind: 'postback', text: 'S', payload: 'SIZE_S', choice: 1 }, { kind: 'postback', text: 'M', payload: 'SIZE_M', choice: 2 }] }));
+    expect(await received(config, fake.listPickerReply(WEBHOOK, ANN, ['M']))).toMatchObject([{ kind: 'postback', payload: 'SIZE_M', text: 'M' }]);
+    await apple.send(ctx, every, text('Spicy?', { replies: [{ text: 'Yes', payload: 'Y', choice: 1 }, { text: 'No', payload: 'N', choice: 2 }] }));
+    expect(await received(config, fake.quickReply(WEBHOOK, ANN, 'No'))).toMatchObject([{ kind: 'postback', choice: 2 }]);
+  });
+
+  it('reads an identifier Parley did not make (a native override) as the payload', async () => {
+    const { fake, config } = connected();
+    const events = await received(config, fake.request(WEBHOOK, ANN, { type: 'interactive', interactiveData: { bid: 'x', data: { 'quick-reply': { selectedIdentifier: 'BOOK', items: [{ identifier: 'BOOK', title: 'Book' }] } } } }));
+    expect(events).toMatchObject([{ kind: 'postback', payload: 'BOOK', text: 'Book' }]);
+  });
+
+  it('stores an interactive data reference as a message whose payload is the download body\'s apple field', async () => {
+    const { fake, config } = connected();
+    const { request, ref } = await fake.largeInteractive(WEBHOOK, ANN, { data: { listPicker: {} } });
+    const [event] = await received(config, request);
+    expect(event).toMatchObject({ kind: 'message', content: { type: 'text', text: '[Apple interactive message]' } });
+    expect(JSON.parse((event as { content: { payload: string } }).content.payload)).toEqual({ apple: { interactiveDataRef: ref } });
+  });
+
+  it('refuses a gzip body that does not inflate as a bad request, after verifying its token', async () => {
+    const { fake, config } = connected();
+    const good = new Uint8Array(await (await fake.text(WEBHOOK, ANN, 'hello')).arrayBuffer());
+    const broken = good.slice(0, good.byteLength - 12);
+    const req = await inbound(new Request(WEBHOOK, { method: 'POST', headers: { authorization: `Bearer ${await fake.token()}`, 'source-id': ANN.id, id: crypto.randomUUID(), 'content-encoding': 'gzip' }, body: broken }));
+    expect((await apple.verify(req, config)).ok).toBe(true);
+    expect(() => apple.parse(req, config)).toThrow(/could not be read/);
+  });
+
+  it('refuses a body that is not JSON, and a message without its id', async () => {
+    const { fake, config } = connected();
+    const junk = await inbound(new Request(WEBHOOK, { method: 'POST', headers: { authorization: `Bearer ${await fake.token()}`, 'source-id': ANN.id, id: crypto.randomUUID() }, body: '{nope' }));
+    expect((await apple.verify(junk, config)).ok).toBe(true);
+    expect(() => apple.parse(junk, config)).toThrow(/not valid JSON/);
+    const req = await inbound(await fake.text(WEBHOOK, ANN, 'x', { gzip: false }));
+    req.headers.delete('id');
+    const withoutId = { ...req, raw: new TextEncoder().encode(JSON.stringify({ v: 1, type: 'text', body: 'x' })) };
+    expect(() => apple.parse(withoutId, config)).toThrow(/id header is required/);
+  });
+});
+
+describe('apple send', () => {
+  it('sends text to /v1/message with Apple\'s headers and body, under an id stable per delivery part', async () => {
+    const { fake, ctx } = connected();
+    const outcome = await apple.send(ctx, { ...every, deliveryKey: 'msg1:client1:0' }, text('Hi Ann'));
+    const id = await stableUuid('msg1:client1:0:0');
+    expect(outcome).toEqual({ ok: true, channelMessageId: id });
+    const call = fake.callsTo('message').at(-1)!;
+    expect(call.headers).toMatchObject({ id, 'source-id': fake.businessId, 'destination-id': ANN.id, 'content-type': 'application/json' });
+    expect(call.body).toEqual({ type: 'text', body: 'Hi Ann', v: 1, id, sourceId: fake.businessId, destinationId: ANN.id });
+  });
+
+  it('sends postbacks as a list picker, quick replies as a quick reply, links as rich links, where the device has LIST and QUICK', async () => {
+    const { fake, ctx } = connected();
+    const part = text('Pick one', {
+      buttons: [
+        { kind: 'postback', text: 'Tacos', payload: 'T', choice: 1 },
+        { kind: 'postback', text: 'Ramen', payload: 'R', choice: 2 },
+        { kind: 'link', text: 'Menu', uri: 'https://food.example/menu' },
+      ],
+      replies: [
+        { text: 'Later', payload: 'L', choice: 3 },
+        { text: 'Never', payload: 'N', choice: 4 },
+      ],
+    });
+    const outcome = await apple.send(ctx, { ...every, deliveryKey: 'k' }, part);
+    expect((outcome as { channelMessageIds: string[] }).channelMessageIds).toHaveLength(4);
+    const [t, list, quick, link] = sentTo(fake).slice(-4);
+    expect(t).toMatchObject({ type: 'text', body: 'Pick one' });
+    expect(list!.interactiveData).toEqual({
+      bid: 'com.apple.messages.MSMessageExtensionBalloonPlugin:0000000000:com.apple.icloud.apps.messages.business.extension',
+      data: {
+        version: '1.0',
+        requestIdentifier: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        listPicker: { sections: [{ order: 0, title: 'Pick one', multipleSelection: false, items: [{ identifier: '1:T', order: 0, style: 'default', title: 'Tacos' }, { identifier: '2:R', order: 1, style: 'default', title: 'Ramen' }] }] },
+      },
+      receivedMessage: { title: 'Pick one', style: 'small' },
+      replyMessage: { title: 'Selected', style: 'small' },
+    });
+    expect(quick!.interactiveData.data['quick-reply']).toEqual({ summaryText: 'Pick one', items: [{ identifier: '3', title: 'Later' }, { identifier: '4', title: 'Never' }] });
+    expect(link).toMatchObject({ type: 'richLink', richLinkData: { url: 'https://food.example/menu', title: 'Menu' } });
+  });
+
+  it('falls back to text when the device lacks LIST and QUICK: postbacks numbered by their choice, quick replies as labels', async () => {
+    const { fake, ctx } = connected();
+    const part = text('Pick one', {
+      buttons: [
+        { kind: 'postback', text: 'Tacos', payload: 'T', choice: 1 },
+        { kind: 'postback', text: 'Ramen', payload: 'R', choice: 2 },
+      ],
+      replies: [
+        { text: 'Later', payload: 'L', choice: 3 },
+        { text: 'Never', payload: 'N', choice: 4 },
+      ],
+    });
+    expect(await apple.send(ctx, bare, part)).toMatchObject({ ok: true });
+    expect(sentTo(fake).at(-1)).toMatchObject({ type: 'text', body: 'Pick one\n\n1. Tacos\n2. Ramen\n\nReply with the number of your choice.\n\nLater\nNever' });
+    // A client whose raw says nothing (no capability list) is treated the same; a single quick reply is below Apple's minimum of two.
+    await apple.send(ctx, { externalId: ANN.id, raw: { capabilityList: ['QUICK'] } }, text('Ok?', { replies: [{ text: 'Ok', payload: 'OK', choice: 1 }] }));
+    expect(sentTo(fake).at(-1)).toEqual(expect.objectContaining({ type: 'text', body: 'Ok?\n\nOk' }));
+  });
+
+  it('resends the same ids on a retry and resumes after the messages already sent', async () => {
+    const { fake, ctx } = connected();
+    const part = text('Pick', { buttons: [{ kind: 'postback', text: 'A', payload: 'A', choice: 1 }, { kind: 'postback', text: 'B', payload: 'B', choice: 2 }] });
+    fake.failNext(1, 503);
+    const first = fake.calls.length;
+    await apple.send(ctx, { ...every, deliveryKey: 'retry' }, part, 1);
+    await apple.send(ctx, { ...every, deliveryKey: 'retry' }, part, 1);
+    const tries = fake.calls.slice(first);
+    expect(tries.map((c) => [c.body!.type, c.status])).toEqual([['interactive', 503], ['interactive', 200]]);
+    expect(tries[0]!.headers.id).toBe(tries[1]!.headers.id);
+    expect(tries[0]!.body!.interactiveData.data.requestIdentifier).toBe(tries[1]!.body!.interactiveData.data.requestIdentifier);
+  });
+
+  it('retries 429 (with Retry-After) and 5xx; 410 (closed), 400 and 403 are final, with the HTTP status as the code', async () => {
+    const { fake, ctx } = connected();
+    fake.failNext(1, 503);
+    expect(await apple.send(ctx, every, text('x'))).toMatchObject({ ok: false, retryable: true, code: 'http_503' });
+    fake.failNext(1, 429);
+    expect(await apple.send(ctx, every, text('x'))).toMatchObject({ ok: false, retryable: true, code: 'http_429', retryAfterMs: 2000 });
+    fake.closed.add(ANN.id);
+    expect(await apple.send(ctx, every, text('x'))).toEqual({ ok: false, retryable: false, code: 'http_410', message: expect.stringMatching(/closed the conversation/) });
+    fake.closed.delete(ANN.id);
+    expect(await apple.send(ctx, every, { kind: 'native', payload: { type: 'text' } })).toMatchObject({ ok: false, retryable: false, code: 'http_400' });
+    const wrong = connected().ctx;
+    const stranger = { ...ctx, config: { ...ctx.config, apiSecret: wrong.config.apiSecret.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) } };
+    expect(await apple.send(stranger, every, text('x'))).toMatchObject({ ok: false, retryable: false, code: 'http_403' });
+  });
+
+  it('checks native payloads, pins ids and destination, and refuses parts it never declared', async () => {
+    const { fake, ctx } = connected();
+    expect(apple.checkNative({ type: 'text', body: 'x', url: 'https://evil' })).toMatch(/override\.apple\.payload\.url is not allowed/);
+    expect(apple.checkNative({ type: 'close' })).toMatch(/type must be one of/);
+    await apple.send(ctx, every, { kind: 'native', payload: { type: 'text', body: 'native', destinationId: 'someone-else', id: 'mine' } });
+    expect(sentTo(fake).at(-1)).toMatchObject({ type: 'text', body: 'native', destinationId: ANN.id, id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(await apple.send(ctx, every, { kind: 'location', lat: 1, long: 2 })).toMatchObject({ ok: false, retryable: false, code: 'invalid_part' });
+  });
+
+  it('shows and hides the business typing indicator', async () => {
+    const { fake, ctx } = connected();
+    await apple.typing!(ctx, every, true);
+    await apple.typing!(ctx, every, false);
+    expect(sentTo(fake).slice(-2).map((m) => m.type)).toEqual(['typing_start', 'typing_end']);
+  });
+});
+
+describe('apple encrypted files', () => {
+  it('decrypts AES-256-CTR with a zero IV and the key\'s leading 00 dropped, as OpenSSL encrypts it', async () => {
+    // Ciphertext from OpenSSL (Node's aes-256-ctr, 16 zero bytes of IV), the cipher Apple's attachment_cipher.py uses.
+    const key = '00603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4';
+    const encrypted = Uint8Array.from('a41886edf1ef17a2632c2fa82e75c620b17767296e09333bacb8c2b7cb4c71907f6f4df11c32b7f538a369a819a5a7702323'.match(/../g)!, (h) => parseInt(h, 16));
+    expect(new TextDecoder().decode(await aesCtr(key, encrypted))).toBe('Apple attachment bytes, longer than one AES block.');
+    expect(new TextDecoder().decode(await aesCtr(key.slice(2), encrypted))).toBe('Apple attachment bytes, longer than one AES block.');
+  });
+
+  it('downloads an attachment through preDownload with MMCS headers and decrypts it', async () => {
+    const { fake, config, ctx } = connected();
+    const bytes = new TextEncoder().encode('the real picture');
+    const [media] = await received(config, fake.attachment(WEBHOOK, ANN, bytes, 'image/png', 'a.png'));
+    const ref = (media as { content: { media: { ref: string } } }).content.media.ref;
+    const response = await apple.fetchMedia!(ctx, ref);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(bytes);
+    const pre = fake.callsTo('preDownload').at(-1)!;
+    const parsed = JSON.parse(ref);
+    expect(pre.headers).toMatchObject({ 'source-id': fake.businessId, 'mmcs-url': parsed.url, 'mmcs-owner': parsed.owner });
+    expect(pre.headers['mmcs-signature']).toBe(btoa(String.fromCharCode(...parsed.signature.match(/../g).map((h: string) => parseInt(h, 16)))));
+    expect(fake.callsTo('download').at(-1)!.headers).not.toHaveProperty('authorization');
+    await expect(apple.fetchMedia!(ctx, JSON.stringify({ ...parsed, owner: 'someone.else' }))).rejects.toThrow(/preDownload answered HTTP 400/);
+  });
+
+  it('resolves an interactive data reference: download, decrypt, then decodePayload with the bid', async () => {
+    const { fake, ctx } = connected();
+    const data = { bid: 'x', data: { listPicker: { sections: [{ items: [{ identifier: '1', title: 'Tacos' }] }] } } };
+    const { ref } = await fake.largeInteractive(WEBHOOK, ANN, data);
+    expect(await downloadMessageRef(ctx, ref as never)).toEqual(data);
+    expect(fake.callsTo('decodePayload').at(-1)!.headers).toMatchObject({ bid: ref.bid, 'source-id': fake.businessId });
+  });
+});
