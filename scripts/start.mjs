@@ -110,7 +110,7 @@ ${
   simulator
     ? `
 Channel simulator   ${simulator.url}
-  Chat with the demo app as a Telegram, SMS, WhatsApp, Messenger, LINE or Viber user.
+  Chat with the demo app as a Telegram, SMS (Twilio or MessageBird), WhatsApp, Messenger, LINE, Viber or email user.
   Customer webhooks of the demo app go to ${simulator.receiverUrl} and are logged below.
 ${channelLines.join('\n')}
 `

@@ -1,9 +1,10 @@
 /**
  * What a simulated person (and the business, for convenience) can do, and
- * what the page reads: send text, tap a button, share a location, answer as
- * the business through the REST API, and read a chat. Every inbound action is
- * the channel's real signed webhook, built by its fake and POSTed to
- * Parley's `/hooks/{integrationId}`; the bubble records how Parley answered.
+ * what the page reads: send text, write a mail (email), tap a button, share
+ * a location, answer as the business through the REST API, and read a chat.
+ * Every inbound action is the channel's real signed webhook, built by its
+ * fake and POSTed to Parley's `/hooks/{integrationId}`; the bubble records
+ * how Parley answered.
  */
 import type { Chat, Chats } from './chats';
 import type { Bubble, BubbleContent, ChannelId, Inbound, SimChannel } from './channels/types';
@@ -62,7 +63,7 @@ export class Actions {
       throw new ActionError(409, err instanceof Error ? err.message : String(err));
     }
     this.chats.noteSent(chat, integrationId, inbound.channelMessageId);
-    const bubble = this.chats.add(chat, 'user', content);
+    const bubble = this.chats.add(chat, 'user', inbound.content ?? content);
     const delivery = await channel.deliver(inbound);
     if (!delivery.ok) bubble.error = `Parley answered ${delivery.statuses.map((s) => (s === 0 ? 'nothing (unreachable)' : `HTTP ${s}`)).join(', ')}`;
     return pageBubble(bubble);
@@ -81,6 +82,19 @@ export class Actions {
     if (!Number.isFinite(la) || !Number.isFinite(lo) || Math.abs(la) > 90 || Math.abs(lo) > 180) throw new ActionError(400, 'lat and long must be coordinates');
     if (!channel.location) throw new ActionError(400, `${channel.label} users cannot share a location`);
     return this.inbound(channel, integrationId, chat, () => channel.location!(chat.user, la, lo), { location: { lat: la, long: lo } });
+  }
+
+  /** A mail to the channel's address; `inReplyTo` names a mail of this mailbox, which the new one answers in its thread. */
+  async mail(channelId: unknown, user: unknown, subject: unknown, text: unknown, inReplyTo: unknown): Promise<Bubble> {
+    if (typeof text !== 'string' || text.trim() === '') throw new ActionError(400, 'text: write something to send');
+    if (subject !== undefined && typeof subject !== 'string') throw new ActionError(400, 'subject must be a string');
+    if (inReplyTo !== undefined && inReplyTo !== null && typeof inReplyTo !== 'string') throw new ActionError(400, 'inReplyTo must be a Message-Id');
+    const { channel, integrationId, chat } = this.chatOf(channelId, user);
+    if (!channel.mail) throw new ActionError(400, `${channel.label} has no mail: send text instead`);
+    const answered = inReplyTo ? chat.bubbles.find((b) => b.mail?.messageId === inReplyTo) : undefined;
+    if (inReplyTo && !answered?.mail) throw new ActionError(404, `no mail ${String(inReplyTo)} in this mailbox`);
+    const draft = { subject: subject ?? '', text, ...(answered?.mail ? { replyingTo: { mail: answered.mail, at: answered.at } } : {}) };
+    return this.inbound(channel, integrationId, chat, () => channel.mail!(chat.user, draft), { text });
   }
 
   /** A tap on button `index` of bubble `bubbleId`; links and location requests stay on the page. */
@@ -135,6 +149,7 @@ export class Actions {
         features: c.features,
         userHint: c.userHint,
         defaultUser: c.defaultUser,
+        ...(c.mailTo ? { mailTo: c.mailTo } : {}),
       };
     });
   }

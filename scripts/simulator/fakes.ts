@@ -1,18 +1,21 @@
 /**
- * Serves the channel fakes (Telegram, Twilio, Meta, LINE, Viber) on loopback
- * ports with `serveFake`, and reports every call Parley makes to them, with
- * the fake's answer, before that answer goes back: the chat learns what
- * Parley sent in the order Parley sent it.
+ * Serves the channel fakes (Telegram, Twilio, Meta, LINE, Viber, MessageBird,
+ * Mailgun) on loopback ports with `serveFake`, and reports every call Parley
+ * makes to them, with the fake's answer, before that answer goes back: the
+ * chat learns what Parley sent in the order Parley sent it.
  *
- * LINE and Viber share the Telegram fake's port: `npm start` checks the
- * simulator's five ports and puts the Web Messenger demo right after them
- * (scripts/ports.mjs), and the three APIs' paths never overlap (LINE
- * `/v2/bot/...`, Viber `/pa/...` and its media `/pg_download/...`, Telegram
- * `/bot<token>/...` and `/file/bot<token>/...`), so each integration still
- * has an `apiBaseUrl` of its own fake.
+ * LINE, Viber, MessageBird and Mailgun share the Telegram fake's port: `npm
+ * start` checks the simulator's five ports and puts the Web Messenger demo
+ * right after them (scripts/ports.mjs), and the five APIs' paths never
+ * overlap (LINE `/v2/bot/...`, Viber `/pa/...` and its media
+ * `/pg_download/...`, MessageBird `/balance` and `/messages[/...]`, Mailgun
+ * `/v3/...`, Telegram `/bot<token>/...` and `/file/bot<token>/...`), so each
+ * integration's `apiBaseUrl` reaches its own fake.
  */
 import { createServer } from 'node:net';
 import { LineFake } from '../../test/fakes/line';
+import { MailgunFake } from '../../test/fakes/mailgun';
+import { MessageBirdFake } from '../../test/fakes/messagebird';
 import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
@@ -26,16 +29,28 @@ export interface Fakes {
   meta: MetaFake;
   line: LineFake;
   viber: ViberFake;
+  messagebird: MessageBirdFake;
+  mailgun: MailgunFake;
   urls: Record<FakeName, string>;
   close(): Promise<void>;
 }
 
-/** Which fake on the shared port answers a path: LINE's and Viber's own prefixes, Telegram for the rest. */
-export function sharedRoute(pathname: string): 'telegram' | 'line' | 'viber' {
+/** Which fake on the shared port answers a path: LINE's, Viber's, MessageBird's and Mailgun's own prefixes, Telegram for the rest. */
+export function sharedRoute(pathname: string): 'telegram' | 'line' | 'viber' | 'messagebird' | 'mailgun' {
   if (pathname.startsWith('/v2/bot/')) return 'line';
   if (pathname.startsWith('/pa/') || pathname.startsWith('/pg_download/')) return 'viber';
+  if (pathname === '/balance' || pathname === '/messages' || pathname.startsWith('/messages/')) return 'messagebird';
+  if (pathname.startsWith('/v3/')) return 'mailgun';
   return 'telegram';
 }
+
+/**
+ * Mailgun's keys cannot be changed on an integration (its PATCH takes only
+ * display settings), so the fresh fake of every run must have the same ones
+ * as the integration the first run created. MessageBird's fake has fixed
+ * defaults of its own.
+ */
+const MAILGUN_KEYS = { apiKey: 'key-parley-simulator-00000000000000', signingKey: 'parley-simulator-mailgun-signing-key' };
 
 async function paramsOf(request: Request, url: URL): Promise<Record<string, unknown>> {
   if (request.method === 'GET') return Object.fromEntries(url.searchParams);
@@ -101,16 +116,20 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
   const twilio: { fake?: TwilioFake } = {};
   const meta: { fake?: MetaFake } = {};
   const viber: { fake?: ViberFake } = {};
+  const messagebird: { fake?: MessageBirdFake } = {};
+  const mailgun = new MailgunFake(MAILGUN_KEYS);
   const served: ServedFake[] = [];
-  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE and Viber fakes' : `${name} fake`);
+  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE, Viber, MessageBird and Mailgun fakes' : `${name} fake`);
   try {
-    // Viber's media links point at its own origin, known once listening.
+    // Viber's media links and MessageBird's message hrefs point at their own origin, known once listening.
     served.push(
       await serveFake((origin) => {
         const handlers = {
           telegram: observed(telegram, (c) => observe('telegram', c)),
           line: observed(line, (c) => observe('line', c)),
           viber: observed((viber.fake = new ViberFake({ origin })), (c) => observe('viber', c)),
+          messagebird: observed((messagebird.fake = new MessageBirdFake({ origin })), (c) => observe('messagebird', c)),
+          mailgun: observed(mailgun, (c) => observe('mailgun', c)),
         };
         return { fetch: (request) => handlers[sharedRoute(new URL(request.url).pathname)].fetch(request) };
       }, ports.telegram),
@@ -128,7 +147,17 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
     meta: meta.fake!,
     line,
     viber: viber.fake!,
-    urls: { telegram: served[0]!.url, twilio: served[1]!.url, meta: served[2]!.url, line: served[0]!.url, viber: served[0]!.url },
+    messagebird: messagebird.fake!,
+    mailgun,
+    urls: {
+      telegram: served[0]!.url,
+      twilio: served[1]!.url,
+      meta: served[2]!.url,
+      line: served[0]!.url,
+      viber: served[0]!.url,
+      messagebird: served[0]!.url,
+      mailgun: served[0]!.url,
+    },
     close: async () => {
       await Promise.all(served.map((s) => s.close()));
     },

@@ -1,15 +1,18 @@
 /**
- * The local channel simulator: play a Telegram, SMS, WhatsApp, Messenger,
- * LINE or Viber user talking to a running Parley, without any real account. It serves the
- * channel fakes, connects one integration per channel to them, receives the
- * demo app's customer webhooks, and serves a page to chat from. `npm start`
+ * The local channel simulator: play a Telegram, SMS (Twilio or MessageBird),
+ * WhatsApp, Messenger, LINE, Viber or email (Mailgun) user talking to a
+ * running Parley, without any real account. It serves the channel fakes,
+ * connects one integration per channel to them, receives the demo app's
+ * customer webhooks, and serves a page to chat from. `npm start`
  * bundles this file (scripts/bundle.mjs) and starts it once Parley
  * is up; `npm run simulator` does the same against a Parley already running.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Actions } from './actions';
+import { emailChannel } from './channels/email';
 import { lineChannel } from './channels/line';
+import { messagebirdChannel } from './channels/messagebird';
 import { messengerChannel } from './channels/messenger';
 import { smsChannel } from './channels/sms';
 import { telegramChannel } from './channels/telegram';
@@ -27,7 +30,7 @@ export const DEFAULT_PORT = 8790;
 
 export interface SimulatorOptions extends Credentials {
   /**
-   * The page's port; the Telegram (with LINE and Viber on the same port), Twilio and Meta fakes and the
+   * The page's port; the Telegram (with LINE, Viber, MessageBird and Mailgun on the same port), Twilio and Meta fakes and the
    * webhook receiver take the next four. 0: free ports.
    */
   port?: number;
@@ -86,6 +89,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       messengerChannel(fakes.meta),
       lineChannel(fakes.line),
       viberChannel(fakes.viber),
+      messagebirdChannel(fakes.messagebird),
+      emailChannel(fakes.mailgun),
     ];
     for (const c of all) if (!options.channels || options.channels.includes(c.id)) channels.set(c.id, c);
 

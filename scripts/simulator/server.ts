@@ -7,6 +7,7 @@
  *   GET  /api/chat?channel=telegram&user=Ann    a chat, its conversation id and a reply curl
  *   GET  /api/webhooks?after=N                  customer webhook events received after N
  *   POST /api/send      {channel, user, text}
+ *   POST /api/mail      {channel, user, subject, text, inReplyTo?}   email: a new mail, or a reply in a thread
  *   POST /api/tap       {channel, user, bubble, button}
  *   POST /api/location  {channel, user, lat, long}
  *   POST /api/reply     {channel, user, text}   the business answers through the REST API
@@ -46,6 +47,8 @@ async function route(req: IncomingMessage, res: ServerResponse, actions: Actions
     switch (url.pathname) {
       case '/api/send':
         return sendJson(res, 200, { bubble: await actions.send(b.channel, b.user, b.text) });
+      case '/api/mail':
+        return sendJson(res, 200, { bubble: await actions.mail(b.channel, b.user, b.subject, b.text, b.inReplyTo) });
       case '/api/tap':
         return sendJson(res, 200, await actions.tap(b.channel, b.user, b.bubble, b.button));
       case '/api/location':

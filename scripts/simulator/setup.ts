@@ -2,10 +2,13 @@
  * Connects the simulator to a running Parley with the demo app's key. Each
  * channel integration is created once (its `apiBaseUrl` pointing at the fake)
  * and its id kept in `.parley/simulator.json`; on every later start, since the
- * fakes forget everything, it is PATCHed with its credentials so Parley runs
- * the channel's setup again (Telegram's setWebhook, Twilio's number URL,
- * LINE's webhook endpoint, Viber's set_webhook) against the fresh fake. One custom integration with a `*` webhook targets
- * the local receiver. A channel Parley cannot set up is reported, not fatal.
+ * fakes forget everything, it is PATCHed (with its credentials, or for
+ * Mailgun, whose keys stay fixed, a display setting) so Parley runs the
+ * channel's setup again (Telegram's setWebhook, Twilio's number URL, LINE's
+ * webhook endpoint, Viber's set_webhook, MessageBird's key check, Mailgun's
+ * inbound route) against the fresh fake. One custom integration with a `*`
+ * webhook targets the local receiver. A channel Parley cannot set up is
+ * reported, not fatal.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ChannelId, IntegrationView, SimChannel } from './channels/types';

@@ -7,7 +7,11 @@
  * user answers a numbered list, and both come back as postbacks; WhatsApp
  * and Messenger users get the same round trip; a LINE and a Viber user write,
  * get the answer, and tap the buttons the business sent (a LINE template's
- * postback action, a Viber keyboard button) as postbacks.
+ * postback action, a Viber keyboard button) as postbacks; a MessageBird SMS
+ * user writes, gets the answer with its status reports, and answers a
+ * numbered list; an email user writes a mail, finds the threaded answer in
+ * their inbox, replies in the thread and answers the business's options by
+ * mail; and after a restart every channel is re-armed against fresh fakes.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,6 +93,8 @@ describe('the channel simulator', () => {
       ['messenger', true, undefined],
       ['line', true, undefined],
       ['viber', true, undefined],
+      ['messagebird', true, undefined],
+      ['email', true, undefined],
     ]);
     const state = JSON.parse(readFileSync(path.join(stateDir, 'simulator.json'), 'utf8'));
     const integrations = (await parley('GET', `/v2/apps/${appId}/integrations`, appKey)).body.integrations as any[];
@@ -97,6 +103,10 @@ describe('the channel simulator', () => {
     expect(byId.get(state.integrations.sms)).toMatchObject({ type: 'twilio', status: 'active', apiBaseUrl: sim.fakeUrls.twilio });
     expect(byId.get(state.integrations.line)).toMatchObject({ type: 'line', status: 'active', apiBaseUrl: sim.fakeUrls.line });
     expect(byId.get(state.integrations.viber)).toMatchObject({ type: 'viber', status: 'active', apiBaseUrl: sim.fakeUrls.viber });
+    expect(byId.get(state.integrations.messagebird)).toMatchObject({ type: 'messagebird', status: 'active', apiBaseUrl: sim.fakeUrls.messagebird });
+    expect(byId.get(state.integrations.email)).toMatchObject({ type: 'mailgun', status: 'active', apiBaseUrl: sim.fakeUrls.mailgun, incomingAddress: 'support@mg.example.com' });
+    // They share the Telegram fake's port, routed by path, as LINE and Viber do.
+    expect(new Set([sim.fakeUrls.telegram, sim.fakeUrls.line, sim.fakeUrls.viber, sim.fakeUrls.messagebird, sim.fakeUrls.mailgun]).size).toBe(1);
     expect(byId.get(state.webhook.integrationId)).toMatchObject({ type: 'custom', webhooks: [{ target: sim.receiverUrl, triggers: ['*'] }] });
   });
 
@@ -259,6 +269,91 @@ describe('the channel simulator', () => {
     }
   });
 
+  it('carries a MessageBird SMS user to the customer webhook and back, with status reports, and a numbered answer as a postback', async () => {
+    const user = '+31612340001';
+    const sent = await simulator('POST', '/api/send', { channel: 'messagebird', user, text: 'hi by messagebird' });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+    expect(sent.body.bubble.error, JSON.stringify(sent.body)).toBeUndefined();
+    await logged(`webhook conversation:message from messagebird user ${user}: "hi by messagebird"`);
+    expect((await chat('messagebird', user)).conversationId).toBeTruthy();
+
+    const replied = await simulator('POST', '/api/reply', { channel: 'messagebird', user, text: 'Hello messagebird user' });
+    expect(replied.status, JSON.stringify(replied.body)).toBe(200);
+    await eventually('the answer in the MessageBird chat', async () => (await chat('messagebird', user)).bubbles.some((b: any) => b.from === 'business' && b.text === 'Hello messagebird user'));
+    // The fake's signed status reports (GETs to the message's reportUrl) reach Parley after the send.
+    await logged(`webhook conversation:message:delivery:user to messagebird user ${user}, message ${replied.body.messageId}`);
+
+    const { conversationId } = await chat('messagebird', user);
+    const offer = await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, {
+      author: { type: 'business' },
+      content: { type: 'text', text: 'Pick a size', actions: [{ type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'postback', text: 'Small', payload: 'SIZE_S' }] },
+    });
+    expect(offer.status).toBe(201);
+    const numbered = await eventually('the numbered MessageBird list', async () => (await chat('messagebird', user)).bubbles.find((b: any) => b.from === 'business' && /Pick a size/.test(b.text ?? '')));
+    expect(numbered.text).toMatch(/2\W+Small/);
+    expect(numbered.buttons).toBeUndefined();
+    await simulator('POST', '/api/send', { channel: 'messagebird', user, text: '2' });
+    await logged(`webhook conversation:postback from messagebird user ${user}: payload "SIZE_S"`);
+  });
+
+  it('lets an email user write a mail, find the threaded answer in their inbox, and reply in the thread', async () => {
+    const who = 'mailgun user Eve (eve@example.net)';
+    const wrote = await simulator('POST', '/api/mail', { channel: 'email', user: 'Eve', subject: 'Order #12', text: 'Where is my order?' });
+    expect(wrote.status, JSON.stringify(wrote.body)).toBe(200);
+    const first = wrote.body.bubble;
+    expect(first.error, JSON.stringify(first)).toBeUndefined();
+    expect(first.mail).toMatchObject({ from: 'Eve <eve@example.net>', to: 'support@mg.example.com', subject: 'Order #12', messageId: expect.stringMatching(/^<[^<>\s]+@example\.net>$/), text: 'Where is my order?' });
+    await logged(`webhook conversation:message from ${who}: "Where is my order?"`);
+    expect((await chat('email', 'Eve')).conversationId).toBeTruthy();
+
+    const replied = await simulator('POST', '/api/reply', { channel: 'email', user: 'Eve', text: 'Hello email user, it ships today.' });
+    expect(replied.status, JSON.stringify(replied.body)).toBe(200);
+    const answer = await eventually('the answer in the inbox', async () => (await chat('email', 'Eve')).bubbles.find((b: any) => b.from === 'business' && b.mail?.text?.includes('it ships today')));
+    // Threaded under Eve's mail, from the domain, with replies going to the incoming address.
+    expect(answer.mail).toMatchObject({
+      from: 'noreply@mg.example.com',
+      to: 'eve@example.net',
+      replyTo: 'support@mg.example.com',
+      subject: 'Re: Order #12',
+      inReplyTo: first.mail.messageId,
+      references: first.mail.messageId,
+      messageId: expect.stringMatching(/@mg\.example\.com>$/),
+    });
+    expect(answer.mail.html).toContain('Hello email user, it ships today.');
+    // Mailgun's delivered event for the send reaches Parley.
+    await logged(`webhook conversation:message:delivery:user to ${who}, message ${replied.body.messageId}`);
+
+    const again = await simulator('POST', '/api/mail', { channel: 'email', user: 'Eve', subject: '', text: 'Thanks, got it', inReplyTo: answer.mail.messageId });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.bubble.mail).toMatchObject({ subject: 'Re: Order #12', inReplyTo: answer.mail.messageId, references: `${first.mail.messageId} ${answer.mail.messageId}` });
+    // The answered mail is quoted below the reply, as a mail client does; Parley keeps only what Eve wrote.
+    expect(again.body.bubble.mail.text).toMatch(/^Thanks, got it\n\nOn .+, noreply@mg\.example\.com wrote:\n> Hello email user/);
+    await logged(`webhook conversation:message from ${who}: "Thanks, got it"`);
+
+    const unknown = await simulator('POST', '/api/mail', { channel: 'email', user: 'Eve', subject: 'Re: ?', text: 'hm', inReplyTo: '<nothing@example.net>' });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("shows the business's email options as buttons, and a tap replies by mail with the option's number, arriving as a postback", async () => {
+    const { conversationId } = await chat('email', 'Eve');
+    expect(conversationId, 'the previous test opened the conversation').toBeTruthy();
+    const offer = await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, {
+      author: { type: 'business' },
+      content: { type: 'text', text: 'Pick a size', actions: [{ type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'postback', text: 'Small', payload: 'SIZE_S' }] },
+    });
+    expect(offer.status).toBe(201);
+    const offered = await eventually('the options mail', async () => (await chat('email', 'Eve')).bubbles.find((b: any) => b.from === 'business' && b.buttons?.length));
+    expect(offered.buttons.map((b: any) => [b.label, b.kind, b.payload])).toEqual([
+      ['Large', 'reply', '#1'],
+      ['Small', 'reply', '#2'],
+    ]);
+    const tapped = await simulator('POST', '/api/tap', { channel: 'email', user: 'Eve', bubble: offered.id, button: 0 });
+    expect(tapped.status, JSON.stringify(tapped.body)).toBe(200);
+    expect(tapped.body.bubble.error, JSON.stringify(tapped.body)).toBeUndefined();
+    expect(tapped.body.bubble.mail).toMatchObject({ subject: 'Re: Order #12', inReplyTo: offered.mail.messageId });
+    await logged('webhook conversation:postback from mailgun user Eve (eve@example.net): payload "SIZE_L"');
+  });
+
   it('re-arms the same integrations against fresh fakes after a restart, and the same person writes on', async () => {
     const before = readFileSync(path.join(stateDir, 'simulator.json'), 'utf8');
     await sim.close();
@@ -277,6 +372,15 @@ describe('the channel simulator', () => {
       const again = await simulator('POST', '/api/send', { channel, user, text: `${channel} after a restart` });
       expect(again.body.bubble?.error, JSON.stringify(again.body)).toBeUndefined();
       await logged(`webhook conversation:message from ${channel} user ${user}: "${channel} after a restart"`);
+    }
+    // MessageBird's fresh fake is proven with the same keys; Mailgun's has no route until setup makes one again.
+    for (const [channel, user, who] of [
+      ['messagebird', '+31612340001', 'messagebird user +31612340001'],
+      ['email', 'Eve', 'mailgun user Eve (eve@example.net)'],
+    ] as const) {
+      const again = await simulator('POST', '/api/send', { channel, user, text: `${channel} after a restart` });
+      expect(again.body.bubble?.error, JSON.stringify(again.body)).toBeUndefined();
+      await logged(`webhook conversation:message from ${who}: "${channel} after a restart"`);
     }
     expect(lines.filter((l) => l.startsWith('webhook conversation:create') && l.includes('telegram user Ann'))).toHaveLength(1);
   });

@@ -57,3 +57,23 @@ export function viberUser(input: string, fallback: string): SimUser {
   const name = input.trim() || fallback;
   return { key: Buffer.from(hexOf(name, 16), 'hex').toString('base64'), label: name, name };
 }
+
+const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+/**
+ * An email user: a typed address (bare or `Name <address>`) is used as is,
+ * lowercased as Parley keys users by it; a name gets an address at example.net and keeps the name as
+ * the mail's display name.
+ */
+export function emailUser(input: string, fallback: string): SimUser {
+  const typed = input.trim() || fallback;
+  if (ADDRESS.test(typed)) return { key: typed.toLowerCase(), label: typed.toLowerCase() };
+  const angled = /^"?([^"<]*?)"?\s*<([^<>]+)>$/.exec(typed);
+  if (angled && ADDRESS.test(angled[2]!)) {
+    const address = angled[2]!.toLowerCase();
+    return angled[1] ? { key: address, label: `${angled[1]} (${address})`, name: angled[1] } : { key: address, label: address };
+  }
+  const local = typed.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.+|\.+$/g, '') || `user${hash(typed) % 10_000}`;
+  const address = `${local}@example.net`;
+  return { key: address, label: `${typed} (${address})`, name: typed };
+}

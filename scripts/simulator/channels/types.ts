@@ -6,15 +6,15 @@
  * of what Parley sent turns into chat bubbles.
  */
 
-export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger' | 'line' | 'viber';
+export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger' | 'line' | 'viber' | 'messagebird' | 'email';
 
 /** Which fake a channel talks through; WhatsApp and Messenger share Meta's. */
-export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber';
+export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber' | 'messagebird' | 'mailgun';
 
-/** The fakes' own loopback ports; LINE and Viber answer on Telegram's (see fakes.ts). */
+/** The fakes' own loopback ports; LINE, Viber, MessageBird and Mailgun answer on Telegram's (see fakes.ts). */
 export type ServedPort = 'telegram' | 'twilio' | 'meta';
 
-/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID, LINE or Viber user id). */
+/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID, LINE or Viber user id, email address). */
 export interface SimUser {
   key: string;
   label: string;
@@ -32,7 +32,7 @@ export interface Button {
   list?: boolean;
   /** The carousel card the button sits on. */
   card?: number;
-  /** Channel-private context for the tap (Telegram: the message the keyboard belongs to); never sent to the page. */
+  /** Channel-private context for the tap (Telegram: the message the keyboard belongs to; email: the mail to answer); never sent to the page. */
   context?: unknown;
 }
 
@@ -42,7 +42,22 @@ export interface Card {
   imageUrl?: string;
 }
 
-/** One chat bubble, as the page draws it. */
+/** An email as a mail client shows it: the headers that thread it, and both bodies. */
+export interface Mail {
+  from: string;
+  to: string;
+  subject: string;
+  messageId: string;
+  replyTo?: string;
+  inReplyTo?: string;
+  /** Space-separated Message-Ids, oldest first. */
+  references?: string;
+  text?: string;
+  /** Drawn by the page in a sandboxed frame, never into the page itself. */
+  html?: string;
+}
+
+/** One chat bubble (for email, one mail), as the page draws it. */
 export interface Bubble {
   id: number;
   from: 'user' | 'business';
@@ -52,6 +67,7 @@ export interface Bubble {
   location?: { lat: number; long: number; name?: string; address?: string };
   buttons?: Button[];
   cards?: Card[];
+  mail?: Mail;
   /** Why an inbound message did not reach Parley. */
   error?: string;
 }
@@ -78,6 +94,15 @@ export interface Outbound {
 export interface Inbound {
   request: Request;
   channelMessageId: string;
+  /** What the person's side of the chat shows, when it is more than what they typed (a mail's headers). */
+  content?: BubbleContent;
+}
+
+/** A mail the person writes; `replyingTo` is the mail they answer (a bubble of their mailbox) and when it came. */
+export interface MailDraft {
+  subject: string;
+  text: string;
+  replyingTo?: { mail: Mail; at: number };
 }
 
 export interface Delivery {
@@ -106,6 +131,8 @@ export interface SimChannel {
   /** What to type as the user, shown as the input's placeholder. */
   userHint: string;
   defaultUser: string;
+  /** Email: the address the person writes to. The page shows an inbox and a mail form instead of a chat. */
+  mailTo?: string;
   createBody(apiBaseUrl: string): Record<string, unknown>;
   /** PATCH body that makes Parley run the channel's setup again against the fresh fake. */
   rearmBody(): Record<string, unknown>;
@@ -114,6 +141,8 @@ export interface SimChannel {
   user(input: string): SimUser;
   text(user: SimUser, text: string): Promise<Inbound>;
   location?(user: SimUser, lat: number, long: number): Promise<Inbound>;
+  /** Email: a mail with a subject, threaded under `replyingTo` when it answers one. */
+  mail?(user: SimUser, draft: MailDraft): Promise<Inbound>;
   /** The webhook a tap produces; undefined for taps that stay on the device (links). */
   tap(user: SimUser, button: Button): Promise<Inbound | undefined>;
   deliver(inbound: Inbound): Promise<Delivery>;

@@ -2,12 +2,14 @@
  * The simulator page's script: talks to the simulator's JSON API (server.ts),
  * never to Parley directly. It polls the current chat and the webhook events
  * every second and redraws what changed. Text is always set as text, never as
- * HTML: messages come from whoever calls the API.
+ * HTML: messages come from whoever calls the API. An email's HTML body is
+ * the one exception, and it never touches this page: it is shown in a
+ * sandboxed frame (no scripts, no same origin, no network but images).
  */
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { channels: [], channel: null, chatKey: '', afterEvent: 0, curl: '' };
+const state = { channels: [], channel: null, chatKey: '', afterEvent: 0, curl: '', replyTo: null, openMails: new Set() };
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -61,6 +63,13 @@ function pick(id) {
   $('user').placeholder = c.userHint;
   $('smsNote').hidden = !c.features.numberedOptions;
   $('locationRow').style.display = c.features.location ? '' : 'none';
+  const mailbox = Boolean(c.mailTo);
+  $('chat').hidden = mailbox;
+  $('compose').hidden = mailbox;
+  $('inbox').hidden = !mailbox;
+  $('mailForm').hidden = !mailbox;
+  $('mailTo').textContent = c.mailTo || '';
+  replyTo(null);
   $('channelError').hidden = c.ready;
   $('channelError').textContent = c.ready ? '' : `${c.label} is not available: ${c.error || 'not set up'}`;
   drawTabs();
@@ -106,12 +115,79 @@ function drawBubble(b) {
   return node;
 }
 
+// ---- the mailbox (email) -----------------------------------------------------------------
+
+const FRAME_POLICY = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'"><base target="_blank">`;
+
+/**
+ * An HTML body in a frame that can run nothing and reach nothing of this page:
+ * `sandbox` without allow-scripts or allow-same-origin, a policy that loads
+ * only images, and links opening in a new tab (as a webmail client does).
+ */
+function mailFrame(html) {
+  const frame = document.createElement('iframe');
+  frame.setAttribute('sandbox', 'allow-popups allow-popups-to-escape-sandbox');
+  frame.setAttribute('referrerpolicy', 'no-referrer');
+  frame.setAttribute('title', 'HTML body');
+  frame.srcdoc = /<head[^>]*>/i.test(html) ? html.replace(/<head[^>]*>/i, (head) => head + FRAME_POLICY) : FRAME_POLICY + html;
+  return frame;
+}
+
+const reSubject = (subject) => (/^re:/i.test(subject.trim()) ? subject.trim() : `Re: ${subject.trim()}`);
+
+function replyTo(mail) {
+  state.replyTo = mail ? mail.messageId : null;
+  $('replying').hidden = !mail;
+  $('replyingId').textContent = mail ? mail.messageId : '';
+  if (mail) {
+    $('subject').value = reSubject(mail.subject);
+    $('mailText').focus();
+  }
+}
+
+function drawMail(b, newest) {
+  const m = b.mail || { from: '', to: '', subject: '', messageId: '', text: b.text };
+  const received = b.from === 'business';
+  const time = new Date(b.at).toLocaleString();
+  const node = el('details', { class: `mail ${b.from}` });
+  node.open = state.openMails.has(b.id) || newest;
+  node.addEventListener('toggle', () => (node.open ? state.openMails.add(b.id) : state.openMails.delete(b.id)));
+  node.append(el('summary', {},
+    el('span', { class: 'box' }, received ? 'Inbox' : 'Sent'),
+    el('strong', {}, received ? m.from : `To ${m.to}`),
+    el('span', { class: 'note' }, time),
+    el('span', { class: 'subject' }, m.subject || '(no subject)')));
+  const headers = [['From', m.from], ['To', m.to], ['Reply-To', m.replyTo], ['Subject', m.subject], ['Date', time], ['Message-Id', m.messageId], ['In-Reply-To', m.inReplyTo], ['References', m.references]];
+  node.append(el('dl', { class: 'headers' }, ...headers.filter(([, v]) => v).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])));
+  if (m.html) {
+    node.append(mailFrame(m.html));
+    if (m.text) node.append(el('details', { class: 'textpart' }, el('summary', {}, 'Plain-text part'), el('pre', {}, m.text)));
+  } else {
+    node.append(el('pre', {}, m.text || ''));
+  }
+  const buttons = (b.buttons || []).map((button, index) => ({ ...button, index }));
+  node.append(el('div', { class: 'actions' },
+    received && m.messageId ? el('button', { type: 'button', class: 'plain', onclick: () => replyTo(m) }, 'Reply') : null,
+    buttons.length ? drawButtons(b, buttons) : null));
+  if (b.error) node.append(el('div', { class: 'error', style: 'padding: 0 10px 8px' }, b.error));
+  return node;
+}
+
+function drawMailbox(view) {
+  const c = channel();
+  const mails = view.bubbles.slice().reverse();
+  $('inbox').replaceChildren(...(mails.length ? mails.map((b, i) => drawMail(b, i === 0)) : [el('div', { class: 'note' }, `No mail yet. Write to ${c ? c.mailTo : 'the business'} as ${view.user.label}.`)]));
+}
+
 async function refreshChat() {
   if (!state.channel) return;
   const view = await api('GET', `/api/chat?channel=${encodeURIComponent(state.channel)}&user=${encodeURIComponent(userInput())}`);
   $('userNote').textContent = view.user.label === view.user.key ? '' : `(${view.user.key})`;
   const key = JSON.stringify([view.channel, view.user.key, view.bubbles.length, view.bubbles.map((b) => b.error || '').join()]);
-  if (key !== state.chatKey) {
+  if (key !== state.chatKey && channel() && channel().mailTo) {
+    state.chatKey = key;
+    drawMailbox(view);
+  } else if (key !== state.chatKey) {
     state.chatKey = key;
     const chat = $('chat');
     const atBottom = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 40;
@@ -164,8 +240,23 @@ $('compose').addEventListener('submit', async (e) => {
   await act('/api/send', { text });
 });
 $('shareLocation').addEventListener('click', shareLocation);
+$('mailForm').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = $('mailText').value;
+  if (!text.trim()) return;
+  const sent = await act('/api/mail', { subject: $('subject').value, text, ...(state.replyTo ? { inReplyTo: state.replyTo } : {}) });
+  if (!sent) return;
+  $('mailText').value = '';
+  $('subject').value = '';
+  replyTo(null);
+});
+$('newMail').addEventListener('click', () => {
+  replyTo(null);
+  $('subject').value = '';
+});
 $('user').addEventListener('change', () => {
   state.chatKey = '';
+  replyTo(null);
   refreshChat();
 });
 $('reply').addEventListener('submit', async (e) => {
