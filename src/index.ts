@@ -8,7 +8,12 @@ import { router } from './router';
 export { ConversationDO } from '../durable/conversation';
 
 export default {
-  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+  async fetch(request, env, ctx) {
+    if (request.method !== 'HEAD') return router.fetch(request, env, ctx);
+    // HEAD is GET without the body (RFC 9110 §9.3.2): every GET route answers it with the headers GET would send.
+    const res = await router.fetch(new Request(request, { method: 'GET' }), env, ctx);
+    return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+  },
 
   async queue(batch, env) {
     if (batch.queue.startsWith('parley-index')) return consumeIndexBatch(batch, env);

@@ -93,6 +93,8 @@ export const textContent = v.pipe(
     blockChatInput,
   }),
   v.check((c) => c.text !== undefined || c.htmlText !== undefined || c.markdownText !== undefined || (c.actions?.length ?? 0) > 0, 'content.text: is required unless actions, htmlText or markdownText are given'),
+  // An empty or blank text with nothing else would reach the user as nothing at all (or a channel's refusal much later).
+  v.check((c) => [c.text, c.htmlText, c.markdownText].some((t) => t !== undefined && t.trim() !== '') || (c.actions?.length ?? 0) > 0, 'content.text: must not be empty'),
   v.check((c) => oneMarkup(c), 'content: htmlText and markdownText cannot be used together'),
   v.check((c) => openOnReceiveOnce(c.actions), 'content.actions: at most one webview may have openOnReceive'),
 );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SELF } from 'cloudflare:test';
 import { call, newApp } from './helpers';
 
 describe('smoke', () => {
@@ -14,5 +15,17 @@ describe('smoke', () => {
     });
     expect(msg.status).toBe(201);
     expect(msg.body.messages[0].seq).toBe(1);
+  });
+
+  it('answers HEAD on every GET route with the headers GET sends and no body', async () => {
+    for (const path of ['/web-messenger.js', '/healthz']) {
+      const get = await SELF.fetch(`https://parley.test${path}`);
+      const head = await SELF.fetch(`https://parley.test${path}`, { method: 'HEAD' });
+      expect([path, head.status]).toEqual([path, 200]);
+      expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+      expect(await head.text()).toBe('');
+      await get.body?.cancel();
+    }
+    expect((await SELF.fetch('https://parley.test/no-such-page', { method: 'HEAD' })).status).toBe(404);
   });
 });

@@ -128,6 +128,8 @@ const cases: Case[] = [
   { name: 'message without author', send: json('POST', messages, { content: { type: 'text', text: 'hi' } }), status: 400, code: 'bad_request', title: /^author: / },
   { name: 'message without content', send: json('POST', messages, { author: business }), status: 400, code: 'bad_request', title: /^content: / },
   { name: 'image without content.mediaUrl', send: post({ type: 'image', text: 'caption' }), status: 400, code: 'bad_request', title: /^content\.mediaUrl: / },
+  { name: 'empty text message', send: post({ type: 'text', text: '' }), status: 400, code: 'bad_request', title: /^content\.text: must not be empty/ },
+  { name: 'blank text message', send: post({ type: 'text', text: ' \n\t ' }), status: 400, code: 'bad_request', title: /^content\.text: must not be empty/ },
   { name: 'text without text, htmlText, markdownText or actions', send: post({ type: 'text' }), status: 400, code: 'bad_request', title: /content\.text/ },
   { name: 'user author without userId or userExternalId', send: json('POST', messages, { author: { type: 'user' }, content: { type: 'text', text: 'hi' } }), status: 400, code: 'bad_request', title: /^author\b.*userId/ },
   { name: 'new app without displayName', send: json('POST', () => '/v2/apps', { settings: { useAnimalNames: true } }, 'account'), status: 400, code: 'bad_request', title: /^displayName: / },
