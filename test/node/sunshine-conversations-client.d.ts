@@ -144,6 +144,8 @@ declare module 'sunshine-conversations-client' {
         filter: { userId?: string; userExternalId?: string },
         opts?: PageOpts,
       ): Promise<HttpInfo<ConversationListResponse>>;
+      downloadMessageRef(appId: string, conversationId: string, downloadMessageRefBody: object): Promise<Record<string, unknown>>;
+      downloadMessageRefWithHttpInfo(appId: string, conversationId: string, downloadMessageRefBody: object): Promise<HttpInfo<Record<string, unknown>>>;
     }
 
     class ParticipantsApi {
@@ -333,6 +335,9 @@ declare module 'sunshine-conversations-client' {
     class IntegrationApiKey extends Model {}
     class Custom extends Model {}
     class WebhookCreateBody extends Model {}
+    class DownloadMessageRefBody extends Model {
+      constructor(userId: string);
+    }
     class AttachmentDeleteBody extends Model {}
     class ClientCreate extends Model {}
     class MatchCriteriaTwilio extends Model {}
