@@ -181,16 +181,23 @@ export class Inbound {
     else this.core.raise(clientAddEvent(userRef(participant), client.view, source));
   }
 
-  /** A typed answer to the options the client was last offered: a number for numbered ones, a label for quick replies. */
+  /**
+   * A typed answer to the options the client was last offered: a number for
+   * numbered ones, a label for quick replies, and then a number for any of
+   * them. The last is for adapters that number options themselves on devices
+   * the renderer took for native (Apple without LIST): numbers are unique
+   * within one offer, so a bare number can only mean that option.
+   */
   private answerTo(clientId: string, text: string): Choice | undefined {
     const choices = this.core.ledger.choices(clientId);
     if (choices.length === 0) return undefined;
     const typed = text.trim();
-    if (/^\d{1,2}$/.test(typed)) {
-      const byNumber = choices.find((c) => c.numbered && c.number === Number(typed));
-      if (byNumber) return byNumber;
-    }
-    return choices.find((c) => !c.numbered && c.kind === 'reply' && c.text === typed);
+    const number = /^\d{1,2}$/.test(typed) ? Number(typed) : undefined;
+    return (
+      choices.find((c) => c.numbered && c.number === number) ??
+      choices.find((c) => !c.numbered && c.kind === 'reply' && c.text === typed) ??
+      choices.find((c) => c.number === number)
+    );
   }
 
   /** The message a channel quote points at: Parley's own, when the channel id is one it sent, else the bare channel id. */

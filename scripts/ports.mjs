@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 /** Parley's own default, and the DEFAULT_PORT that scripts/simulator and scripts/demo export. */
 export const DEFAULT_PORTS = { PORT: 8787, SIMULATOR_PORT: 8790, DEMO_PORT: 8795 };
 /** What the simulator serves on SIMULATOR_PORT and the four ports after it (scripts/simulator/index.ts). */
-const SIMULATOR_PARTS = ['page', 'Telegram fake', 'Twilio fake', 'Meta fake', 'webhook receiver'];
+const SIMULATOR_PARTS = ['page', 'shared channel fakes', 'Twilio fake', 'Meta fake', 'webhook receiver'];
 
 /**
  * Why 127.0.0.1:`port` cannot be listened on ('in use', 'not allowed'), or undefined when it is free.

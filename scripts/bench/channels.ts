@@ -9,13 +9,16 @@ import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
 import { LineFake } from '../../test/fakes/line';
+import { AppleFake } from '../../test/fakes/apple';
 import { MailgunFake } from '../../test/fakes/mailgun';
 import { MessageBirdFake } from '../../test/fakes/messagebird';
 import { TwilioFake } from '../../test/fakes/twilio';
+import { TwitterFake } from '../../test/fakes/twitter';
 import { ViberFake } from '../../test/fakes/viber';
+import { WeChatFake } from '../../test/fakes/wechat';
 import { now, type Api } from './http';
 
-export const CHANNELS = ['telegram', 'whatsapp', 'twilio', 'line', 'viber', 'messagebird', 'mailgun'] as const;
+export const CHANNELS = ['telegram', 'whatsapp', 'twilio', 'line', 'viber', 'messagebird', 'mailgun', 'wechat', 'twitter', 'apple'] as const;
 export type Channel = (typeof CHANNELS)[number];
 /** The mix every run before LINE and Viber used, kept as the default so figures stay comparable. */
 export const DEFAULT_CHANNELS: readonly Channel[] = ['telegram', 'whatsapp', 'twilio'];
@@ -84,6 +87,9 @@ function channelUser(i: number, channels: readonly Channel[]): ChannelUser {
     viber: `Bench${String(i).padStart(12, '0')}==`,
     messagebird: `+1555${4_000_000 + i}`,
     mailgun: `bench.user.${i}@mail.bench.test`,
+    wechat: `oBench${String(i).padStart(22, '0')}`,
+    twitter: String(9_000_000_000_000_000_000n + BigInt(i)),
+    apple: `urn:mbid:bench-${i}`,
   };
   return { channel, key: keys[channel], name: `Bench User ${i}` };
 }
@@ -107,7 +113,7 @@ export async function startChannels(api: Api, appId: string, only: readonly Chan
   const create = async (body: Record<string, unknown>) => {
     const { integration } = await api.call('POST', `/v2/apps/${appId}/integrations`, body);
     if (integration.status !== 'active') throw new Error(`the ${body.type} integration did not come up: ${integration.error ?? integration.status}`);
-    return integration as { id: string; webhookUrl?: string };
+    return integration as { id: string; webhookUrl?: string; token?: unknown };
   };
   const serve = async <F extends FetchHandler>(make: (origin: string) => F): Promise<{ fake: F; url: string }> => {
     let fake!: F;
@@ -178,6 +184,34 @@ export async function startChannels(api: Api, appId: string, only: readonly Chan
           if (!mg.webhookUrl) throw new Error('the Mailgun integration has no webhookUrl');
           const hook = mg.webhookUrl;
           inbound.mailgun = (user, text) => fake.inbound(hook, { from: user.key, fromName: user.name, subject: 'Bench', text });
+          break;
+        }
+        case 'wechat': {
+          const { fake, url } = await serve((origin) => new WeChatFake({ origin }));
+          const wc = await create({ type: 'wechat', displayName: 'Bench: WeChat', appId: fake.appId, appSecret: fake.appSecret, apiBaseUrl: url });
+          integrationIds.wechat = wc.id;
+          if (!wc.webhookUrl || typeof wc.token !== 'string') throw new Error('the WeChat integration has no webhookUrl or token');
+          fake.server = { token: wc.token, mode: 'plain' };
+          const hook = wc.webhookUrl;
+          inbound.wechat = (user, text) => fake.text(hook, user.key, text);
+          break;
+        }
+        case 'twitter': {
+          const { fake, url } = await serve((origin) => new TwitterFake({ origin }));
+          const tw = await create({ type: 'twitter', displayName: 'Bench: X', tier: 'enterprise', consumerKey: fake.consumerKey, consumerSecret: fake.consumerSecret, accessTokenKey: fake.accessToken, accessTokenSecret: fake.accessTokenSecret, apiBaseUrl: url });
+          integrationIds.twitter = tw.id;
+          if (!tw.webhookUrl) throw new Error('the X integration has no webhookUrl');
+          const hook = tw.webhookUrl;
+          inbound.twitter = (user, text) => fake.text(hook, { id: user.key, name: user.name, screen_name: `bench${user.key.slice(-6)}` }, text);
+          break;
+        }
+        case 'apple': {
+          const { fake, url } = await serve((origin) => new AppleFake({ origin, storageOrigin: origin }));
+          const ap = await create({ type: 'apple', displayName: 'Bench: Apple', businessId: fake.businessId, mspId: fake.mspId, apiSecret: fake.apiSecret, apiBaseUrl: url });
+          integrationIds.apple = ap.id;
+          if (!ap.webhookUrl) throw new Error('the Apple integration has no webhookUrl');
+          const hook = ap.webhookUrl;
+          inbound.apple = (user, text) => fake.text(hook, { id: user.key }, text);
           break;
         }
       }

@@ -1,7 +1,8 @@
 /**
  * What a simulated person (and the business, for convenience) can do, and
  * what the page reads: send text, write a mail (email), tap a button, share
- * a location, answer as the business through the REST API, and read a chat.
+ * a location, flip a switch of their device (Apple), answer as the business
+ * through the REST API, and read a chat.
  * Every inbound action is the channel's real signed webhook, built by its
  * fake and POSTed to Parley's `/hooks/{integrationId}`; the bubble records
  * how Parley answered.
@@ -112,6 +113,15 @@ export class Actions {
     return { bubble };
   }
 
+  /** Flips the channel's device switch; it holds for every later message of the channel's people. */
+  setting(channelId: unknown, on: unknown): { on: boolean } {
+    const { channel } = this.channel(channelId);
+    if (!channel.setting) throw new ActionError(400, `${channel.label} has no device setting`);
+    if (typeof on !== 'boolean') throw new ActionError(400, 'on must be true or false');
+    channel.setting.on = on;
+    return { on };
+  }
+
   /** The business answers through `POST /v2/apps/{appId}/conversations/{id}/messages`, exactly what the curl does. */
   async reply(channelId: unknown, user: unknown, text: unknown): Promise<{ messageId: string }> {
     if (typeof text !== 'string' || text.trim() === '') throw new ActionError(400, 'text: type an answer');
@@ -150,6 +160,7 @@ export class Actions {
         userHint: c.userHint,
         defaultUser: c.defaultUser,
         ...(c.mailTo ? { mailTo: c.mailTo } : {}),
+        ...(c.setting ? { setting: { ...c.setting } } : {}),
       };
     });
   }

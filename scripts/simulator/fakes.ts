@@ -1,18 +1,23 @@
 /**
  * Serves the channel fakes (Telegram, Twilio, Meta, LINE, Viber, MessageBird,
- * Mailgun) on loopback ports with `serveFake`, and reports every call Parley
- * makes to them, with the fake's answer, before that answer goes back: the
- * chat learns what Parley sent in the order Parley sent it.
+ * Mailgun, WeChat, X, Apple) on loopback ports with `serveFake`, and reports
+ * every call Parley makes to them, with the fake's answer, before that answer
+ * goes back: the chat learns what Parley sent in the order Parley sent it.
  *
- * LINE, Viber, MessageBird and Mailgun share the Telegram fake's port: `npm
- * start` checks the simulator's five ports and puts the Web Messenger demo
- * right after them (scripts/ports.mjs), and the five APIs' paths never
- * overlap (LINE `/v2/bot/...`, Viber `/pa/...` and its media
- * `/pg_download/...`, MessageBird `/balance` and `/messages[/...]`, Mailgun
- * `/v3/...`, Telegram `/bot<token>/...` and `/file/bot<token>/...`), so each
- * integration's `apiBaseUrl` reaches its own fake.
+ * All but Twilio and Meta share the Telegram fake's port: `npm start` checks
+ * the simulator's five ports and puts the Web Messenger demo right after them
+ * (scripts/ports.mjs), and these APIs' paths never overlap (LINE
+ * `/v2/bot/...`, Viber `/pa/...` and its media `/pg_download/...`,
+ * MessageBird `/balance` and `/messages[/...]`, Mailgun `/v3/...`, WeChat
+ * `/cgi-bin/...` and its files `/files/...` and `/video/...`, X `/1.1/...`
+ * with its DM media under `/1.1/ton/...`, Apple `/v1/...`, Telegram
+ * `/bot<token>/...` and `/file/bot<token>/...`), so each integration's
+ * `apiBaseUrl` reaches its own fake. Apple's file storage, a host of its own
+ * that the fake tells apart by origin, is left at the fake's default: the
+ * simulated customer sends no attachments, so nothing is stored there.
  */
 import { createServer } from 'node:net';
+import { AppleFake } from '../../test/fakes/apple';
 import { LineFake } from '../../test/fakes/line';
 import { MailgunFake } from '../../test/fakes/mailgun';
 import { MessageBirdFake } from '../../test/fakes/messagebird';
@@ -20,7 +25,9 @@ import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
 import { TelegramFake } from '../../test/fakes/telegram';
 import { TwilioFake } from '../../test/fakes/twilio';
+import { TwitterFake } from '../../test/fakes/twitter';
 import { ViberFake } from '../../test/fakes/viber';
+import { WeChatFake } from '../../test/fakes/wechat';
 import type { FakeName, ObservedCall, ServedPort } from './channels/types';
 
 export interface Fakes {
@@ -31,16 +38,24 @@ export interface Fakes {
   viber: ViberFake;
   messagebird: MessageBirdFake;
   mailgun: MailgunFake;
+  wechat: WeChatFake;
+  twitter: TwitterFake;
+  apple: AppleFake;
   urls: Record<FakeName, string>;
   close(): Promise<void>;
 }
 
-/** Which fake on the shared port answers a path: LINE's, Viber's, MessageBird's and Mailgun's own prefixes, Telegram for the rest. */
-export function sharedRoute(pathname: string): 'telegram' | 'line' | 'viber' | 'messagebird' | 'mailgun' {
+type SharedFake = 'telegram' | 'line' | 'viber' | 'messagebird' | 'mailgun' | 'wechat' | 'twitter' | 'apple';
+
+/** Which fake on the shared port answers a path: each API's own prefixes, Telegram for the rest. */
+export function sharedRoute(pathname: string): SharedFake {
   if (pathname.startsWith('/v2/bot/')) return 'line';
   if (pathname.startsWith('/pa/') || pathname.startsWith('/pg_download/')) return 'viber';
   if (pathname === '/balance' || pathname === '/messages' || pathname.startsWith('/messages/')) return 'messagebird';
   if (pathname.startsWith('/v3/')) return 'mailgun';
+  if (pathname.startsWith('/cgi-bin/') || pathname.startsWith('/files/') || pathname.startsWith('/video/')) return 'wechat';
+  if (pathname.startsWith('/1.1/')) return 'twitter';
+  if (pathname.startsWith('/v1/')) return 'apple';
   return 'telegram';
 }
 
@@ -118,10 +133,14 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
   const viber: { fake?: ViberFake } = {};
   const messagebird: { fake?: MessageBirdFake } = {};
   const mailgun = new MailgunFake(MAILGUN_KEYS);
+  const wechat: { fake?: WeChatFake } = {};
+  const twitter: { fake?: TwitterFake } = {};
+  const apple: { fake?: AppleFake } = {};
   const served: ServedFake[] = [];
-  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE, Viber, MessageBird and Mailgun fakes' : `${name} fake`);
+  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE, Viber, MessageBird, Mailgun, WeChat, X and Apple fakes' : `${name} fake`);
   try {
-    // Viber's media links and MessageBird's message hrefs point at their own origin, known once listening.
+    // Viber's, WeChat's and X's media links and MessageBird's message hrefs point at their own origin, known once listening.
+    // X refuses webhook URLs that are not https; Parley's local /hooks is plain http on loopback.
     served.push(
       await serveFake((origin) => {
         const handlers = {
@@ -130,6 +149,9 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
           viber: observed((viber.fake = new ViberFake({ origin })), (c) => observe('viber', c)),
           messagebird: observed((messagebird.fake = new MessageBirdFake({ origin })), (c) => observe('messagebird', c)),
           mailgun: observed(mailgun, (c) => observe('mailgun', c)),
+          wechat: observed((wechat.fake = new WeChatFake({ origin })), (c) => observe('wechat', c)),
+          twitter: observed((twitter.fake = new TwitterFake({ origin, httpsOnly: false })), (c) => observe('twitter', c)),
+          apple: observed((apple.fake = new AppleFake({ origin })), (c) => observe('apple', c)),
         };
         return { fetch: (request) => handlers[sharedRoute(new URL(request.url).pathname)].fetch(request) };
       }, ports.telegram),
@@ -149,6 +171,9 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
     viber: viber.fake!,
     messagebird: messagebird.fake!,
     mailgun,
+    wechat: wechat.fake!,
+    twitter: twitter.fake!,
+    apple: apple.fake!,
     urls: {
       telegram: served[0]!.url,
       twilio: served[1]!.url,
@@ -157,6 +182,9 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
       viber: served[0]!.url,
       messagebird: served[0]!.url,
       mailgun: served[0]!.url,
+      wechat: served[0]!.url,
+      twitter: served[0]!.url,
+      apple: served[0]!.url,
     },
     close: async () => {
       await Promise.all(served.map((s) => s.close()));

@@ -1,15 +1,17 @@
 /**
  * The local channel simulator: play a Telegram, SMS (Twilio or MessageBird),
- * WhatsApp, Messenger, LINE, Viber or email (Mailgun) user talking to a
- * running Parley, without any real account. It serves the channel fakes,
- * connects one integration per channel to them, receives the demo app's
- * customer webhooks, and serves a page to chat from. `npm start`
- * bundles this file (scripts/bundle.mjs) and starts it once Parley
- * is up; `npm run simulator` does the same against a Parley already running.
+ * WhatsApp, Messenger, LINE, Viber, email (Mailgun), WeChat, X or Apple
+ * Messages for Business user talking to a running Parley, without any real
+ * account. It serves the channel fakes, connects one integration per channel
+ * to them, receives the demo app's customer webhooks, and serves a page to
+ * chat from. `npm start` bundles this file (scripts/bundle.mjs) and starts it
+ * once Parley is up; `npm run simulator` does the same against a Parley
+ * already running.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Actions } from './actions';
+import { appleChannel } from './channels/apple';
 import { emailChannel } from './channels/email';
 import { lineChannel } from './channels/line';
 import { messagebirdChannel } from './channels/messagebird';
@@ -18,7 +20,9 @@ import { smsChannel } from './channels/sms';
 import { telegramChannel } from './channels/telegram';
 import type { ChannelId, FakeName, SimChannel } from './channels/types';
 import { viberChannel } from './channels/viber';
+import { wechatChannel } from './channels/wechat';
 import { whatsappChannel } from './channels/whatsapp';
+import { xChannel } from './channels/x';
 import { Chats } from './chats';
 import { serveFakes } from './fakes';
 import { ParleyApi, type Credentials } from './parley';
@@ -30,8 +34,8 @@ export const DEFAULT_PORT = 8790;
 
 export interface SimulatorOptions extends Credentials {
   /**
-   * The page's port; the Telegram (with LINE, Viber, MessageBird and Mailgun on the same port), Twilio and Meta fakes and the
-   * webhook receiver take the next four. 0: free ports.
+   * The page's port; the Telegram (with every other fake but Twilio's and Meta's on the same port), Twilio and Meta fakes
+   * and the webhook receiver take the next four. 0: free ports.
    */
   port?: number;
   /** Where the integration ids are kept between runs (`.parley/simulator.json`). */
@@ -91,6 +95,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       viberChannel(fakes.viber),
       messagebirdChannel(fakes.messagebird),
       emailChannel(fakes.mailgun),
+      wechatChannel(fakes.wechat),
+      xChannel(fakes.twitter),
+      appleChannel(fakes.apple),
     ];
     for (const c of all) if (!options.channels || options.channels.includes(c.id)) channels.set(c.id, c);
 

@@ -10,6 +10,7 @@
  *   POST /api/mail      {channel, user, subject, text, inReplyTo?}   email: a new mail, or a reply in a thread
  *   POST /api/tap       {channel, user, bubble, button}
  *   POST /api/location  {channel, user, lat, long}
+ *   POST /api/setting   {channel, on}           the simulated device's switch (Apple: list pickers and quick replies)
  *   POST /api/reply     {channel, user, text}   the business answers through the REST API
  */
 /// <reference path="./raw.d.ts" />
@@ -53,6 +54,8 @@ async function route(req: IncomingMessage, res: ServerResponse, actions: Actions
         return sendJson(res, 200, await actions.tap(b.channel, b.user, b.bubble, b.button));
       case '/api/location':
         return sendJson(res, 200, { bubble: await actions.location(b.channel, b.user, b.lat, b.long) });
+      case '/api/setting':
+        return sendJson(res, 200, actions.setting(b.channel, b.on));
       case '/api/reply':
         return sendJson(res, 200, await actions.reply(b.channel, b.user, b.text));
     }

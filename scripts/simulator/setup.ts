@@ -6,7 +6,10 @@
  * Mailgun, whose keys stay fixed, a display setting) so Parley runs the
  * channel's setup again (Telegram's setWebhook, Twilio's number URL, LINE's
  * webhook endpoint, Viber's set_webhook, MessageBird's key check, Mailgun's
- * inbound route) against the fresh fake. One custom integration with a `*`
+ * inbound route, WeChat's access token, X's webhook with its CRC and the
+ * subscription; Apple needs none) against the fresh fake, and the channel
+ * then checks what it needs (WeChat: the console's echostr check, run by the
+ * simulator). One custom integration with a `*`
  * webhook targets the local receiver. A channel Parley cannot set up is
  * reported, not fatal.
  */

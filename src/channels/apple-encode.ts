@@ -6,10 +6,10 @@
  * replies a quick reply (QUICK, 2 to 5 items), links rich links (every
  * device shows them). A device without LIST or QUICK gets the same options
  * as text, deterministically: postbacks as lines numbered by their choice,
- * quick replies as their labels (a typed label is mapped back to the reply
- * by the conversation; a typed number is not, because the renderer recorded
- * those postbacks as shown natively: capabilities are per channel, not per
- * device). A quick reply's identifier is the renderer's choice number:
+ * quick replies as their labels. The conversation maps a typed label back to
+ * the reply, and a typed number to the option of that number, although the
+ * renderer recorded those postbacks as shown natively (capabilities are per
+ * channel, not per device). A quick reply's identifier is the renderer's choice number:
  * Apple's answer carries only the identifier, and the conversation's record
  * of the choice supplies the label the answer is stored with. A list picker
  * stays in the transcript and may be answered after newer options were
@@ -17,13 +17,13 @@
  * pick still means what it said (the answer names the item's title).
  */
 import type { Button, Part, QuickReply } from './adapter';
+import { NUMBERED_HINT } from './render';
 
 /** The Apple Messages for Business extension every Apple-built interactive message names. */
 export const BUSINESS_BID = 'com.apple.messages.MSMessageExtensionBalloonPlugin:0000000000:com.apple.icloud.apps.messages.business.extension';
 export const QUICK_REPLY_MIN = 2;
 export const QUICK_REPLY_MAX = 5;
 const TITLE_MAX = 85;
-export const NUMBERED_HINT = 'Reply with the number of your choice.';
 
 export type Body = Record<string, unknown>;
 

@@ -17,7 +17,8 @@ import * as v from 'valibot';
 import { decodeJwt, signJwt, timeClaimsProblem, verifyHs256 } from '../auth/jwt';
 import type { ChannelContext, SendOutcome } from './adapter';
 import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, retryAfterMs } from './http';
-import { fromBase64, sha256Hex, toBase64 } from './signing';
+import { aesCtr } from './apple-cipher';
+import { fromBase64, fromHex, sha256Hex, toBase64 } from './signing';
 
 export const APPLE_API_BASE = 'https://mspgw.push.apple.com';
 
@@ -132,15 +133,6 @@ export const FileRef = v.looseObject({
   size: v.optional(v.number('must be a number')),
 });
 export type FileRef = v.InferOutput<typeof FileRef>;
-
-const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
-
-/** AES-256-CTR with a zero counter block, the key's leading "00" dropped: encrypting and decrypting are the same operation. */
-export async function aesCtr(keyHex: string, data: Uint8Array): Promise<Uint8Array> {
-  const raw = fromHex(keyHex.length === 66 ? keyHex.slice(2) : keyHex);
-  const key = await crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'AES-CTR' }, false, ['encrypt', 'decrypt']);
-  return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-CTR', counter: new Uint8Array(16), length: 64 }, key, data as Uint8Array<ArrayBuffer>));
-}
 
 /** Downloads one encrypted file and returns its plain bytes: preDownload, then the download URL, then AES-CTR. */
 export async function downloadFile(ctx: ChannelContext<AppleKeys>, base: string, ref: FileRef): Promise<Uint8Array> {

@@ -6,14 +6,17 @@
  * `aud` = the MSP id) and the routing in headers: `id` (the message's UUID,
  * the dedupe key), `source-id` (the customer's opaque id, the client's
  * externalId), `destination-id` (this business; any other is refused),
- * `capability-list`, `device-agent`, `locale`. The JWT does not cover the
- * body, so what verify can promise is that Apple sent it recently; bodies
- * usually come gzipped. parse is synchronous, so verify, which runs first on
- * the same request, also inflates the body and leaves it for parse.
+ * `capability-list`, `device-agent`, `locale`. The JWT covers neither the
+ * body nor the headers and lives an hour, so verify can only promise that
+ * Apple sent it recently: `replayGuard` binds each token and message id to
+ * the first body and routing they came with. Bodies usually come gzipped.
+ * parse is synchronous, so verify, which runs first on the same request,
+ * also inflates the body and leaves it for parse.
  *
  * Conversations are customer-initiated only (no notificationRecipient), and
- * a customer may close one (`close`): that is not stored (v2 has no event
- * for it); Apple then answers sends with a permanent failure. What a device
+ * a customer may close one (`close`): that is neither stored nor raised, as
+ * the v2 API has no event for it; Apple then answers sends with a permanent
+ * failure (410) until the customer writes again. What a device
  * can show natively is decided per customer from the capability list Apple
  * sent with their first message (apple-encode.ts); the wire protocol, the
  * tokens and the encrypted files are apple-wire.ts.
@@ -25,6 +28,7 @@ import { describeIssue, uri } from '../schema/common';
 import { apiBase, nativeKeysProblem, type Capabilities, type ChannelAdapter, type ChannelContext, type ChannelUser, type InboundEvent, type InboundRequest, type MediaKind, type Part, type Recipient, type SendOutcome } from './adapter';
 import { capabilitiesOf, encodeText, parseCapabilityList, type Body } from './apple-encode';
 import { APPLE_API_BASE, bearerProblem, decodePayload, downloadFile, FileRef, postMessage, stableUuid } from './apple-wire';
+import { fromBase64Url, sha256Hex, toHex } from './signing';
 
 // ---- config ------------------------------------------------------------------------
 
@@ -144,10 +148,11 @@ function selections(data: Record<string, unknown>): Selection[] | undefined {
     .map((i) => ({ identifier: i.identifier as string, ...(typeof i.title === 'string' ? { title: i.title } : {}) }));
 }
 
-const PAYLOAD_MAX = 1000;
 const INTERACTIVE_TEXT = '[Apple interactive message]';
+/** The fields POST …/conversations/{id}/download takes (the client's DownloadMessageRefBodyAllOfAppleInteractiveDataRef). */
+const REF_FIELDS = ['url', 'bid', 'key', 'signature', 'owner'] as const;
 
-function parseMessage(request: InboundRequest, config: AppleConfig): InboundEvent[] {
+function parseMessage(request: InboundRequest): InboundEvent[] {
   const p = readPayload(request);
   const channelMessageId = request.headers.get('id') ?? p.id;
   const sourceId = request.headers.get('source-id') ?? p.sourceId;
@@ -158,8 +163,8 @@ function parseMessage(request: InboundRequest, config: AppleConfig): InboundEven
     case 'typing_end':
       return [{ kind: 'typing', user, state: p.type === 'typing_start' ? 'start' : 'stop' }];
     case 'close':
-      // The customer closed the conversation: nothing to store; Apple refuses further sends until they write again.
-      console.log(`apple: ${sourceId} closed the conversation with business ${config.businessId}`);
+      // The customer closed the conversation: v2 has no event for it, so nothing is stored or raised (and the customer's
+      // opaque id is not logged); Apple refuses further sends until they write again.
       return [];
   }
   if (!channelMessageId) throw badRequest('Apple message: the id header is required');
@@ -178,8 +183,9 @@ function parseMessage(request: InboundRequest, config: AppleConfig): InboundEven
   if (p.interactiveDataRef) {
     // Too large to come inline (a list picker reply with images): stored with the reference as its payload, in the
     // shape POST /v2/apps/{appId}/conversations/{conversationId}/download takes, so the business can fetch the data.
-    const payload = JSON.stringify({ apple: { interactiveDataRef: p.interactiveDataRef } });
-    return [{ kind: 'message', channelMessageId, user, content: { type: 'text', text: INTERACTIVE_TEXT, ...(payload.length <= PAYLOAD_MAX ? { payload } : {}) } }];
+    // Always kept, even past the 1,000 characters the API takes for a payload it is given: without it the data is lost.
+    const ref = Object.fromEntries(REF_FIELDS.flatMap((f) => (p.interactiveDataRef![f] !== undefined ? [[f, p.interactiveDataRef![f]]] : [])));
+    return [{ kind: 'message', channelMessageId, user, content: { type: 'text', text: INTERACTIVE_TEXT, payload: JSON.stringify({ apple: { interactiveDataRef: ref } }) } }];
   }
   const data = p.interactiveData?.data ?? {};
   const picked = selections(data);
@@ -274,12 +280,31 @@ export const apple: ChannelAdapter<AppleConfig> = {
     const problem = await bearerProblem(bearer, config, request.now);
     if (problem) return { ok: false, status: 403, reason: problem };
     const destination = request.headers.get('destination-id');
-    if (destination !== null && destination !== config.businessId) return { ok: false, status: 403, reason: 'destination-id names another business than this integration' };
+    if (destination === null) return { ok: false, status: 403, reason: 'The destination-id header is required: Apple names the business every message is for' };
+    if (destination !== config.businessId) return { ok: false, status: 403, reason: 'destination-id names another business than this integration' };
     if (isGzip(request.raw)) inflated.set(request, await inflate(request.raw).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
     return { ok: true };
   },
 
-  parse: (request, config) => parseMessage(request, config),
+  /**
+   * Apple's token signs neither the body nor the routing headers and lives an
+   * hour: its signature and the message id are good for the first body and
+   * source and destination they came with (and Apple's redeliveries of them)
+   * only, so a captured request cannot be replayed with another body or
+   * customer. (Under a new id it could, within the token's hour: Apple signs
+   * nothing a message could be bound to, and may sign two messages alike.)
+   */
+  async replayGuard(request) {
+    const segment = /^Bearer\s+[^.\s]*\.[^.\s]*\.(\S+?)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? '';
+    // The signature's bytes, not its text: base64 ignores a last character's spare bits, so one signature has several spellings.
+    const signature = toHex(fromBase64Url(segment));
+    const body = inflated.get(request);
+    const bytes = body instanceof Uint8Array ? body : request.raw;
+    const h = request.headers;
+    return { nonce: `${signature}:${h.get('id') ?? ''}`, digest: await sha256Hex(`${await sha256Hex(bytes)}\n${h.get('source-id') ?? ''}\n${h.get('destination-id') ?? ''}`) };
+  },
+
+  parse: (request) => parseMessage(request),
   acknowledge: () => new Response(null, { status: 200 }),
 
   checkNative,

@@ -68,7 +68,9 @@ export async function receive(request: IRequest, env: Env, ctx: ExecutionContext
     throw new StatusError(403, 'forbidden', 'This signed request was already used with different content (a replay)');
   }
   // Even a correctly signed payload may not nest without bound: its user profile travels to the DO as the client's raw.
-  if (/json/i.test(request.headers.get('content-type') ?? '')) checkJsonDepth(new TextDecoder().decode(inbound.raw));
+  // A gzip body (Apple may send one, with or without a header saying so) is checked by its adapter once inflated.
+  const gzip = inbound.raw[0] === 0x1f && inbound.raw[1] === 0x8b;
+  if (/json/i.test(request.headers.get('content-type') ?? '') && !gzip) checkJsonDepth(new TextDecoder().decode(inbound.raw));
   const events = adapter.parse(inbound, config);
 
   // Events of one user stay in channel order; different users are independent and go in parallel.
@@ -132,14 +134,18 @@ async function toReceived(env: Env, integration: ChannelIntegration, identity: R
     case 'message': {
       const content = await storedContent(env, integration, identity.client.userId, e.content, media);
       if (!content) return undefined;
+      // A channel that names the user only by id (it has a profile hook: Messenger, Instagram) still gets an author name: the client's profile.
+      const known = integration.adapter.profile ? identity.client.view : {};
+      const displayName = e.user.displayName ?? (typeof known.displayName === 'string' ? known.displayName : undefined);
+      const avatarUrl = e.user.avatarUrl ?? (typeof known.avatarUrl === 'string' ? known.avatarUrl : undefined);
       return {
         kind: 'message',
         dedupeKey: key('m', e.channelMessageId),
         author: {
           type: 'user',
           userId: identity.client.userId,
-          ...(e.user.displayName ? { displayName: e.user.displayName.slice(0, 100) } : {}),
-          ...(e.user.avatarUrl ? { avatarUrl: e.user.avatarUrl } : {}),
+          ...(displayName ? { displayName: displayName.slice(0, 100) } : {}),
+          ...(avatarUrl ? { avatarUrl } : {}),
         },
         content,
         source: {

@@ -7,7 +7,7 @@
  * The X fake verifies with these same functions, so the test vector from X's
  * "Creating a signature" page pins both sides.
  */
-import { hmacBase64 } from './signing';
+import { hmacBase64, toHex } from './signing';
 
 export interface OAuthCredentials {
   consumerKey: string;
@@ -41,7 +41,7 @@ export function oauthSignature(method: string, url: string, params: [string, str
   return hmacBase64('SHA-1', signingKey(consumerSecret, tokenSecret), signatureBaseString(method, url, params));
 }
 
-const newNonce = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+const newNonce = () => toHex(crypto.getRandomValues(new Uint8Array(16)));
 
 /** The `Authorization: OAuth ...` header value for one request (nonce and timestamp injectable for test vectors). */
 export async function authorizationHeader(
@@ -63,16 +63,3 @@ export async function authorizationHeader(
   return `OAuth ${all.map(([k, v]) => `${percentEncode(k)}="${percentEncode(v)}"`).join(', ')}`;
 }
 
-/** The parameters of an `OAuth k="v", ...` header, decoded; undefined when it is not one. */
-export function parseAuthorizationHeader(header: string | null): Map<string, string> | undefined {
-  if (!header || !/^OAuth\s/i.test(header)) return undefined;
-  const params = new Map<string, string>();
-  for (const m of header.slice(6).matchAll(/([A-Za-z0-9_%.-]+)="([^"]*)"/g)) {
-    try {
-      params.set(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
-    } catch {
-      return undefined;
-    }
-  }
-  return params;
-}

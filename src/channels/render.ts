@@ -27,7 +27,7 @@ export interface RenderInput {
   override?: Record<string, { payload?: unknown }>;
 }
 
-const NUMBERED_HINT = 'Reply with the number of your choice.';
+export const NUMBERED_HINT = 'Reply with the number of your choice.';
 const LOCATION_HINT = 'Please reply with your location or address.';
 const LOCATION_ASK = 'Please share your location.';
 
@@ -58,7 +58,10 @@ export function render(input: RenderInput, caps: Capabilities, channelType: stri
       if (!caps.templates) throw new UnsupportedContent(`Unsupported message type template on ${channelType}: templates are WhatsApp-only`);
       r.parts.push({ kind: 'template', template: c.template });
       break;
-    case 'form':
+    // No `form` case: the deliveries consumer turns every form into its text and a link to the hosted form page
+    // (withPageLinks) before rendering. A formResponse is a user's answer, which no public path queues for a channel
+    // (the REST and notification schemas refuse it, deliveries are made for business messages); should one ever get
+    // here, failing the delivery says so, where sending nothing would hide it.
     case 'formResponse':
       throw new UnsupportedContent(`Unsupported message type ${c.type} on ${channelType}`);
   }

@@ -17,6 +17,8 @@ export async function hmac(hash: Hash, key: string, data: Uint8Array | string): 
 }
 
 export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+/** Pairs of hex digits as bytes (input already checked to be hex). */
+export const fromHex = (hex: string): Uint8Array<ArrayBuffer> => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 export const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 /** URL- and filename-safe base64 without padding (RFC 4648 §5): tokens in paths, JWT segments. */
 export const toBase64Url = (bytes: Uint8Array) => toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -28,9 +30,10 @@ export const fromBase64Url = (s: string) => fromBase64(s.replace(/-/g, '+').repl
 export const hmacHex = async (hash: Hash, key: string, data: Uint8Array | string) => toHex(await hmac(hash, key, data));
 export const hmacBase64 = async (hash: Hash, key: string, data: Uint8Array | string) => toBase64(await hmac(hash, key, data));
 
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytesOf(data))));
+export async function digestHex(hash: Hash, data: Uint8Array | string): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest(hash, bytesOf(data))));
 }
+export const sha256Hex = (data: Uint8Array | string) => digestHex('SHA-256', data);
 
 /** Constant-time string comparison; unequal lengths fail at once (lengths are not secret). */
 export function safeEqual(a: string, b: string): boolean {

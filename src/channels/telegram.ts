@@ -25,6 +25,7 @@ import {
   type QuickReply,
   type SendOutcome,
 } from './adapter';
+import { defined } from './defined';
 import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, retryAfterMs } from './http';
 import { safeEqual, toBase64Url } from './signing';
 
@@ -323,8 +324,6 @@ function readUpdate(raw: Uint8Array): v.InferOutput<typeof TgUpdate> {
   if (!parsed.success) throw badRequest(`Telegram update ${describeIssue(parsed.issues[0])}`);
   return parsed.output;
 }
-
-const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as T;
 
 /**
  * The address is the chat: sendMessage needs chat.id, which equals the user id

@@ -43,6 +43,7 @@ import {
   type Part,
   type SendOutcome,
 } from './adapter';
+import { defined } from './defined';
 import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, type ChannelResponse } from './http';
 import { authorizationHeader, percentEncode, type OAuthCredentials } from './oauth1';
 import { hmacBase64, safeEqual } from './signing';
@@ -90,6 +91,7 @@ export type TwitterConfig = v.InferOutput<typeof createSchema>;
 type Ctx = ChannelContext<TwitterConfig>;
 
 const SIGNATURE_HEADER = 'x-twitter-webhooks-signature';
+const CRC_TOKEN = /^[A-Za-z0-9+/=_-]{1,255}$/;
 export const CHOICE_PREFIX = 'parley:choice:';
 /** Older events are refused as replays: beyond X's retries (4 h) and Replay API (5 days), inside the 8-day dedupe memory. */
 export const MAX_EVENT_AGE_MS = 7 * 24 * 3_600_000;
@@ -228,8 +230,9 @@ type DmEvent = v.InferOutput<typeof DmEvent>;
 
 const Indicator = v.looseObject({ created_timestamp: v.optional(v.string()), sender_id: id, target: v.looseObject({ recipient_id: id }), last_read_event_id: v.optional(id) });
 
+/** `for_user_id` names the subscribed account; X's `user_event` (an account revoking the app) carries none. */
 const Payload = v.looseObject({
-  for_user_id: id,
+  for_user_id: v.optional(id),
   direct_message_events: v.optional(v.array(DmEvent)),
   direct_message_indicate_typing_events: v.optional(v.array(Indicator)),
   direct_message_mark_read_events: v.optional(v.array(Indicator)),
@@ -248,8 +251,6 @@ function readPayload(raw: Uint8Array): Payload {
   if (!parsed.success) throw badRequest(`X webhook ${describeIssue(parsed.issues[0])}`);
   return parsed.output;
 }
-
-const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as T;
 
 function channelUser(userId: string, users: Payload['users']): ChannelUser {
   const u: XUser | undefined = users?.[userId];
@@ -308,6 +309,8 @@ function dmEvent(e: DmEvent, p: Payload): InboundEvent | undefined {
 
 function parsePayload(request: InboundRequest, config: TwitterConfig): InboundEvent[] {
   const p = readPayload(request.raw);
+  // Nothing Parley stores comes without the account it is for: a revoke (`user_event`) and any other account-less body are ignored.
+  if (p.for_user_id === undefined) return [];
   // Another account subscribed to the same webhook (or a misrouted body): not this integration's.
   if (config.userId !== undefined && p.for_user_id !== config.userId) return [];
   const events: InboundEvent[] = [];
@@ -423,6 +426,9 @@ export const twitter: ChannelAdapter<TwitterConfig> = {
   async handshake(url, config) {
     const token = url.searchParams.get('crc_token');
     if (!token) throw badRequest('crc_token is required: X checks this webhook with GET ?crc_token=...');
+    // The CRC answer is the same HMAC that signs POST bodies: answering any string would sign a forged body for anyone.
+    // X's tokens are short opaque ids (9b4507b3-9040-4669-9ca3-6b94edb50553), never JSON.
+    if (!CRC_TOKEN.test(token)) throw badRequest('crc_token must be an opaque token of letters, digits, "-", "_", "+", "/" or "=" (at most 255)');
     return Response.json({ response_token: `sha256=${await hmacBase64('SHA-256', config.consumerSecret, token)}` });
   },
 

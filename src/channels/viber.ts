@@ -42,6 +42,7 @@ import {
   type QuickReply,
   type SendOutcome,
 } from './adapter';
+import { defined } from './defined';
 import { callChannel, MEDIA_TIMEOUT_MS } from './http';
 import { hmacHex, safeEqual } from './signing';
 
@@ -335,8 +336,6 @@ function readCallback(raw: Uint8Array): Callback {
   if (!parsed.success) throw badRequest(`Viber callback ${describeIssue(parsed.issues[0])}`);
   return parsed.output;
 }
-
-const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as T;
 
 function channelUser(u: ViberUser): ChannelUser {
   const info = defined({ country: u.country, language: u.language });

@@ -6,30 +6,28 @@
  * base64(EncodingAESKey + "="), IV = the key's first 16 bytes, over
  * 16 random bytes + 4-byte big-endian length + XML + AppId, PKCS#7-padded to
  * a 32-byte block. Web Crypto only speaks 16-byte PKCS#7, so the 32-byte
- * padding is applied and removed here, around it (see decryptMessage).
+ * padding is removed here, after it (see decryptMessage). Encrypting is only
+ * ever WeChat's side: it lives with the fake (test/fakes/wechat.ts).
  */
-import { fromBase64, toBase64, toHex } from './signing';
+import { digestHex, fromBase64 } from './signing';
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export async function sha1Hex(data: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-1', enc.encode(data))));
-}
-
 /** WeChat's signature: SHA-1 hex of the parts sorted as strings and joined. */
-export const wechatSignature = (...parts: string[]) => sha1Hex([...parts].sort().join(''));
+export const wechatSignature = (...parts: string[]) => digestHex('SHA-1', [...parts].sort().join(''));
 
 export const ENCODING_AES_KEY = /^[A-Za-z0-9]{43}$/;
-const BLOCK = 32;
+/** The block WeChat pads the envelope to (PKCS#7 over 32 bytes, not AES's 16). */
+export const BLOCK = 32;
 
-function aesKey(encodingAesKey: string): Promise<{ key: CryptoKey; iv: Uint8Array<ArrayBuffer> }> {
+/** The AES-256-CBC key of an EncodingAESKey, and its IV (the key's first 16 bytes). */
+export function aesKey(encodingAesKey: string): Promise<{ key: CryptoKey; iv: Uint8Array<ArrayBuffer> }> {
   if (!ENCODING_AES_KEY.test(encodingAesKey)) throw new Error('EncodingAESKey must be 43 letters and digits');
   const raw = fromBase64(`${encodingAesKey}=`);
   return crypto.subtle.importKey('raw', raw, 'AES-CBC', false, ['encrypt', 'decrypt']).then((key) => ({ key, iv: raw.slice(0, 16) }));
 }
 
-const concat = (...parts: Uint8Array[]) => {
+export const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
@@ -62,20 +60,6 @@ export async function decryptMessage(encodingAesKey: string, encrypt: string): P
   return { xml: dec.decode(body.subarray(4, 4 + length)), appId: dec.decode(body.subarray(4 + length)) };
 }
 
-/** The `Encrypt` value WeChat would send for this XML: what the fake and the tests produce. */
-export async function encryptMessage(encodingAesKey: string, xml: string, appId: string, random: Uint8Array = crypto.getRandomValues(new Uint8Array(16))): Promise<string> {
-  const { key, iv } = await aesKey(encodingAesKey);
-  const text = enc.encode(xml);
-  const length = new Uint8Array(4);
-  new DataView(length.buffer).setUint32(0, text.byteLength);
-  const body = concat(random, length, text, enc.encode(appId));
-  const pad = BLOCK - (body.byteLength % BLOCK);
-  const padded = concat(body, new Uint8Array(pad).fill(pad));
-  // Web Crypto adds a block of its own padding; CBC leaves the blocks before it as they would be without it.
-  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, key, padded)).slice(0, padded.byteLength);
-  return toBase64(cipher);
-}
-
 // ---- flat XML ---------------------------------------------------------------------
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
@@ -102,5 +86,3 @@ export function readXml(text: string): Record<string, string> {
   return out;
 }
 
-/** A value as WeChat writes it: CDATA, with any `]]>` split across two sections. */
-export const cdata = (s: string) => `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;

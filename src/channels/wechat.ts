@@ -22,12 +22,20 @@
  * token (40001, 40014, 42001) is fetched again once and the call retried.
  * Errors are HTTP 200 with `errcode`: -1 (busy) and the API quotas are
  * retried, the rest are permanent with the errcode as the failure's code.
- * Buttons and quick replies go out as a `msgmenu` (tappable options that come
- * back as text carrying `bizmsgmenuid`, the choice number), links as `<a>` in
- * text, images uploaded as temporary media first.
+ * Buttons and quick replies go out as a `msgmenu`: tappable options that
+ * come back as text carrying `bizmsgmenuid`, the option's id. A menu stays in
+ * the chat and may be tapped after newer options were offered, so the id
+ * carries the option's kind, choice and payload (`p3:ORDER`, `r1:YES`) and a
+ * late tap still means what it said; a payload too long for the id leaves the
+ * bare choice number, and such a tap (or one on a menu a native payload
+ * sent) is stored as the text the user tapped. Links go as `<a>` in text,
+ * images are uploaded as temporary media first. Videos a user sends are only
+ * served over plain http, which Parley's outbound policy refuses: they
+ * cannot be copied (fetchMedia says so).
  */
 import * as v from 'valibot';
 import { badRequest } from '../http/errors';
+import { OutboundError, redactUrl } from '../http/outbound';
 import { boundedString, uri } from '../schema/common';
 import {
   apiBase,
@@ -41,11 +49,13 @@ import {
   type InboundRequest,
   type Part,
   type QuickReply,
+  type Recipient,
   type SendOutcome,
   type Verdict,
 } from './adapter';
 import { callChannel, jsonBody, MEDIA_TIMEOUT_MS } from './http';
-import { safeEqual, sha256Hex } from './signing';
+import { insideWindow } from './meta';
+import { safeEqual, sha256Hex, toHex } from './signing';
 import { decryptMessage, ENCODING_AES_KEY, readXml, wechatSignature } from './wechat-crypto';
 
 // ---- config ------------------------------------------------------------------------
@@ -97,6 +107,7 @@ const capabilities: Capabilities = {
 export const REPLAY_WINDOW_MS = 5 * 60_000;
 /** The customer-service window: 48 hours since the user last wrote. */
 export const WINDOW_MS = 48 * 3_600_000;
+const inWindow = (lastInboundAt: number | undefined) => insideWindow(lastInboundAt, Date.now(), WINDOW_MS);
 const IMAGE_MAX_BYTES = 10 * 1024 * 1024;
 
 /** Codes whose cause passes: -1 system busy, 45009 the daily API quota, 45011 the per-minute quota. */
@@ -118,8 +129,6 @@ const OUTSIDE_WINDOW: SendOutcome = {
   code: '45015',
   message: 'Outside the customer service window: the user has not written to the official account in the last 48 hours',
 };
-
-export const insideWindow = (lastInboundAt: number | undefined, now = Date.now()) => lastInboundAt !== undefined && now - lastInboundAt <= WINDOW_MS;
 
 // ---- calling the API ------------------------------------------------------------------
 
@@ -146,12 +155,16 @@ function readAnswer(response: Response, body: unknown): ApiResult {
   return { ok: false, outcome, errcode: n };
 }
 
-/** This isolate's access tokens, per API base and AppID, and the fetches under way (one per account at a time). */
+/**
+ * This isolate's access tokens and the fetches under way (one per account at a
+ * time), keyed by API base, AppID and AppSecret: another tenant's integration
+ * naming the same AppID with a wrong secret must never borrow this one's token.
+ */
 const tokens = new Map<string, { token: string; until: number }>();
 const fetching = new Map<string, Promise<TokenAnswer>>();
 type TokenAnswer = { ok: true; token: string; until: number } | { ok: false; outcome: Failure; errcode?: number };
 
-const tokenKey = (config: WeChatConfig) => `${apiBase(wechat, config)}\n${config.appId}`;
+const tokenKey = (config: WeChatConfig) => `${apiBase(wechat, config)}\n${config.appId}\n${config.appSecret}`;
 
 async function requestToken(ctx: Ctx): Promise<TokenAnswer> {
   const answer = await callChannel(ctx.fetch, `${apiBase(wechat, ctx.config)}/cgi-bin/stable_token`, {
@@ -184,9 +197,6 @@ async function accessToken(ctx: Ctx, fresh = false): Promise<TokenAnswer> {
   return got;
 }
 
-/** Forgets this isolate's tokens (tests). */
-export const forgetTokens = () => tokens.clear();
-
 /** Calls `path` with the access token; a token WeChat calls invalid or expired is fetched again and the call made once more. */
 async function api(ctx: Ctx, path: string, init: RequestInit, query: Record<string, string> = {}): Promise<ApiResult> {
   for (let attempt = 0; ; attempt++) {
@@ -207,15 +217,29 @@ const postJson = (body: unknown): RequestInit => ({ method: 'POST', headers: { '
 type Option = { id: string; content: string; choice: number };
 
 /**
+ * WeChat documents no limit on a menu option's id for official accounts;
+ * WeCom's customer-service twin takes 128 bytes, so ids are kept within that.
+ */
+const MENU_ID_MAX_BYTES = 128;
+/** `p<choice>:<payload>` for a postback, `r<choice>:<payload>` for a quick reply. */
+const MENU_ID = /^([pr])(\d{1,4}):([\s\S]+)$/;
+
+/** An option's id: its kind, choice and payload, or the bare choice number when the payload does not fit. */
+function menuId(kind: 'p' | 'r', choice: number, payload: string): string {
+  const id = `${kind}${choice}:${payload}`;
+  return new TextEncoder().encode(id).byteLength <= MENU_ID_MAX_BYTES ? id : String(choice);
+}
+
+/**
  * Text, with its links as `<a>` (WeChat text renders them), or, when it
- * offers options, a `msgmenu`: each option's id is its choice number, which
- * WeChat sends back as `bizmsgmenuid` when it is tapped.
+ * offers options, a `msgmenu` whose option ids WeChat sends back as
+ * `bizmsgmenuid` when one is tapped.
  */
 function textBody(text: string, buttons: Button[], replies: QuickReply[]): Json {
   const links = buttons.filter((b): b is Extract<Button, { kind: 'link' }> => b.kind === 'link');
   const options: Option[] = [
-    ...buttons.flatMap((b) => (b.kind === 'postback' ? [{ id: String(b.choice), content: b.text, choice: b.choice }] : [])),
-    ...replies.map((r) => ({ id: String(r.choice), content: r.text, choice: r.choice })),
+    ...buttons.flatMap((b) => (b.kind === 'postback' ? [{ id: menuId('p', b.choice, b.payload), content: b.text, choice: b.choice }] : [])),
+    ...replies.map((r) => ({ id: menuId('r', r.choice, r.payload), content: r.text, choice: r.choice })),
   ].sort((a, b) => a.choice - b.choice);
   if (options.length === 0) {
     const anchors = links.map((l) => `<a href="${l.uri.replace(/"/g, '%22')}">${l.text.replace(/[<>]/g, '')}</a>`);
@@ -225,21 +249,40 @@ function textBody(text: string, buttons: Button[], replies: QuickReply[]): Json 
   return { msgtype: 'msgmenu', msgmenu: { head_content: head, list: options.map(({ id, content }) => ({ id, content })), tail_content: '' } };
 }
 
+/**
+ * A failed download of media to upload, classified as callChannel does: a
+ * refused target or an image over WeChat's limit is permanent, a timeout or
+ * a network or DNS fault passes. Messages name the URL without its query,
+ * which may carry a signature.
+ */
+function downloadFailure(err: unknown, url: string): Failure {
+  const where = redactUrl(url);
+  if (err instanceof OutboundError && err.kind === 'too_large') return { ok: false, retryable: false, code: 'media_too_large', message: `${where} is larger than the ${IMAGE_MAX_BYTES} bytes WeChat takes for an image` };
+  if (err instanceof OutboundError && err.kind === 'refused') return { ok: false, retryable: false, code: 'target_refused', message: err.message };
+  const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+  const why = timedOut ? `no answer within ${MEDIA_TIMEOUT_MS} ms` : err instanceof Error ? err.message : String(err);
+  return { ok: false, retryable: true, code: timedOut ? 'timeout' : 'network_error', message: `Could not download ${where} to upload it: ${why}` };
+}
+
 /** The file at `url`, uploaded as temporary media (kept three days by WeChat): its media_id. */
 async function upload(ctx: Ctx, url: string, kind: 'image'): Promise<{ ok: true; mediaId: string } | { ok: false; outcome: Failure }> {
-  let file: Response;
+  let bytes: ArrayBuffer;
+  let type: string;
   try {
-    file = await ctx.fetch(url, { timeoutMs: MEDIA_TIMEOUT_MS, maxBytes: IMAGE_MAX_BYTES, maxRedirects: 3 });
+    const file = await ctx.fetch(url, { timeoutMs: MEDIA_TIMEOUT_MS, maxBytes: IMAGE_MAX_BYTES, maxRedirects: 3 });
+    if (!file.ok) {
+      await file.body?.cancel();
+      const retryable = file.status >= 500 || file.status === 429;
+      return { ok: false, outcome: { ok: false, retryable, code: 'media_unavailable', message: `Downloading ${redactUrl(url)} to upload it answered HTTP ${file.status}` } };
+    }
+    type = file.headers.get('content-type') ?? 'image/jpeg';
+    bytes = await file.arrayBuffer();
   } catch (err) {
-    return { ok: false, outcome: { ok: false, retryable: false, code: 'media_unavailable', message: `Could not download ${url} to upload it: ${err instanceof Error ? err.message : String(err)}` } };
+    return { ok: false, outcome: downloadFailure(err, url) };
   }
-  if (!file.ok) {
-    return { ok: false, outcome: { ok: false, retryable: file.status >= 500, code: 'media_unavailable', message: `Downloading ${url} to upload it answered HTTP ${file.status}` } };
-  }
-  const type = file.headers.get('content-type') ?? 'image/jpeg';
   const name = (url.split(/[?#]/)[0]!.split('/').pop() || 'image').replace(/[^\w.-]/g, '_');
   const form = new FormData();
-  form.append('media', new Blob([await file.arrayBuffer()], { type }), name);
+  form.append('media', new Blob([bytes], { type }), name);
   const result = await api(ctx, '/cgi-bin/media/upload', { method: 'POST', body: form }, { type: kind });
   if (!result.ok) return result;
   const mediaId = result.body.media_id;
@@ -269,13 +312,18 @@ async function body(ctx: Ctx, part: Part): Promise<{ ok: true; body: Json } | { 
   }
 }
 
-/** Every part is one customer-service message; WeChat's answer carries no message id. */
-async function send(ctx: Ctx, to: { externalId: string; lastInboundAt?: number }, part: Part): Promise<SendOutcome> {
-  if (!insideWindow(to.lastInboundAt)) return OUTSIDE_WINDOW;
+/** WeChat's answer carries no message id: the part's is drawn from its delivery key, the same on every attempt. */
+async function sentId(deliveryKey: string | undefined): Promise<string> {
+  return deliveryKey === undefined ? crypto.randomUUID().replace(/-/g, '') : (await sha256Hex(`wechat:${deliveryKey}`)).slice(0, 32);
+}
+
+/** Every part is one customer-service message. */
+async function send(ctx: Ctx, to: Recipient, part: Part): Promise<SendOutcome> {
+  if (!inWindow(to.lastInboundAt)) return OUTSIDE_WINDOW;
   const built = await body(ctx, part);
   if (!built.ok) return built.outcome;
   const result = await api(ctx, '/cgi-bin/message/custom/send', postJson({ ...built.body, touser: to.externalId }));
-  return result.ok ? { ok: true, channelMessageId: '' } : result.outcome;
+  return result.ok ? { ok: true, channelMessageId: await sentId(to.deliveryKey) } : result.outcome;
 }
 
 // ---- inbound ----------------------------------------------------------------------------
@@ -295,7 +343,7 @@ async function verify(request: InboundRequest, config: WeChatConfig): Promise<Ve
   if (!aes) {
     // Plain callbacks sign no body: with a key, only safe mode (where the signature covers the ciphertext) is taken.
     if (config.encodingAesKey) return refuse(403, 'This integration has an encodingAesKey: WeChat must send safe-mode callbacks (encrypt_type=aes)');
-    if (!safeEqual(given.toLowerCase(), await wechatSignature(config.token, timestamp, nonce))) return refuse(403, 'signature does not match');
+    if (!safeEqual(given, await wechatSignature(config.token, timestamp, nonce))) return refuse(403, 'signature does not match');
     return { ok: true };
   }
   if (!config.encodingAesKey) return refuse(403, 'WeChat sent a safe-mode callback but the integration has no encodingAesKey');
@@ -357,8 +405,8 @@ function parse(request: InboundRequest): InboundEvent[] {
     const key = m.EventKey ?? '';
     switch ((m.Event ?? '').toLowerCase()) {
       case 'subscribe':
-        // Following the account, by a parametric QR code when EventKey is qrscene_<scene>.
-        return [{ ...base, kind: 'referral', channelMessageId: eventId, ref: key.startsWith('qrscene_') ? key.slice(8) : '', source: 'WeChat', referralType: 'subscribe' }];
+        // Following the account by a parametric QR code (EventKey qrscene_<scene>) is a referral; a plain follow refers to nothing.
+        return key.startsWith('qrscene_') && key.length > 8 ? [{ ...base, kind: 'referral', channelMessageId: eventId, ref: key.slice(8), source: 'WeChat', referralType: 'subscribe' }] : [];
       case 'scan':
         return [{ ...base, kind: 'referral', channelMessageId: eventId, ref: key, source: 'WeChat', referralType: 'scan' }];
       case 'click':
@@ -369,17 +417,44 @@ function parse(request: InboundRequest): InboundEvent[] {
     }
   }
   const channelMessageId = m.MsgId || eventId;
-  // A tapped msgmenu option: the text of the option, and our choice number as bizmsgmenuid.
-  const choice = m.MsgType === 'text' && m.bizmsgmenuid && /^\d{1,4}$/.test(m.bizmsgmenuid) ? Number(m.bizmsgmenuid) : 0;
-  if (choice > 0) return [{ ...base, kind: 'postback', channelMessageId, choice, ...(m.Content ? { text: m.Content } : {}) }];
+  // A tapped msgmenu option: the option's text, and its id as bizmsgmenuid. A postback's tap raises its payload, a quick
+  // reply's is the user's answer carrying it; any other id (a bare choice number, a native menu's) leaves the tapped text.
+  const tapped = m.MsgType === 'text' && m.bizmsgmenuid ? MENU_ID.exec(m.bizmsgmenuid) : null;
+  if (tapped) {
+    const payload = tapped[3]!;
+    const text = m.Content ?? '';
+    if (tapped[1] === 'p') return [{ ...base, kind: 'postback', channelMessageId, payload, ...(text ? { text } : {}) }];
+    return [{ ...base, kind: 'message', channelMessageId, content: { type: 'text', text: text || payload, payload } }];
+  }
   const c = content(m);
   return c ? [{ ...base, kind: 'message', channelMessageId, content: c }] : [];
 }
 
 // ---- the adapter --------------------------------------------------------------------------
 
+/**
+ * A user's video, from the download URL media/get names. WeChat serves these
+ * over plain http only (its docs: video files cannot be downloaded over
+ * https), and Parley's outbound policy refuses plain http outside a local
+ * loopback: such a video cannot be copied, and the error says why rather
+ * than retrying what will never pass.
+ */
+async function downloadVideo(ctx: Ctx, url: string): Promise<Response> {
+  let video: Response;
+  try {
+    video = await ctx.fetch(url, { timeoutMs: MEDIA_TIMEOUT_MS });
+  } catch (err) {
+    if (err instanceof OutboundError && err.kind === 'refused' && url.startsWith('http:')) {
+      throw new Error(`WeChat serves this video only over plain http (${redactUrl(url)}), which Parley's outbound policy refuses: the video cannot be copied (a permanent failure)`);
+    }
+    throw err;
+  }
+  if (!video.ok) throw new Error(`WeChat video download answered HTTP ${video.status}`);
+  return video;
+}
+
 /** 32 hex digits: within WeChat's 3–32 letters and digits. */
-const newToken = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+const newToken = () => toHex(crypto.getRandomValues(new Uint8Array(16)));
 
 export const wechat: ChannelAdapter<WeChatConfig> = {
   type: 'wechat',
@@ -423,7 +498,8 @@ export const wechat: ChannelAdapter<WeChatConfig> = {
   async replayGuard(request) {
     if (isEncrypted(request.url)) return undefined;
     const q = new URL(request.url).searchParams;
-    return { nonce: `${q.get('timestamp')}:${q.get('nonce')}:${q.get('signature')}`, digest: await sha256Hex(request.raw) };
+    // The signature follows from timestamp, nonce and the token: naming it in the nonce would let a re-cased copy pass as new.
+    return { nonce: `${q.get('timestamp')}:${q.get('nonce')}`, digest: await sha256Hex(request.raw) };
   },
 
   parse,
@@ -435,7 +511,7 @@ export const wechat: ChannelAdapter<WeChatConfig> = {
 
   /** WeChat shows "typing" for 15 s, and only within 30 s of the user's last message; best effort. */
   async typing(ctx, to, on) {
-    if (insideWindow(to.lastInboundAt)) await api(ctx, '/cgi-bin/message/custom/typing', postJson({ touser: to.externalId, command: on ? 'Typing' : 'CancelTyping' }));
+    if (inWindow(to.lastInboundAt)) await api(ctx, '/cgi-bin/message/custom/typing', postJson({ touser: to.externalId, command: on ? 'Typing' : 'CancelTyping' }));
   },
 
   /** media/get with the access token; a video answers with JSON naming its download URL. */
@@ -448,11 +524,7 @@ export const wechat: ChannelAdapter<WeChatConfig> = {
       if (!file.ok) throw new Error(`WeChat media/get answered HTTP ${file.status}`);
       if (!/json|text\/plain/i.test(file.headers.get('content-type') ?? '')) return file;
       const answer = (await jsonBody(file)) as Json | undefined;
-      if (typeof answer?.video_url === 'string') {
-        const video = await ctx.fetch(answer.video_url, { timeoutMs: MEDIA_TIMEOUT_MS });
-        if (!video.ok) throw new Error(`WeChat video download answered HTTP ${video.status}`);
-        return video;
-      }
+      if (typeof answer?.video_url === 'string') return downloadVideo(ctx, answer.video_url);
       const errcode = Number(answer?.errcode);
       if (attempt === 0 && TOKEN_ERRORS.has(errcode)) continue;
       // 40007: temporary media is kept three days; an older message's file is gone.

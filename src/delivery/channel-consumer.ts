@@ -175,7 +175,8 @@ const TYPING_FRESH_MS = 10_000;
 async function showTyping(env: Env, integration: NonNullable<Awaited<ReturnType<typeof channelIntegration>>>, claim: DeliveryClaim, now: () => number): Promise<DeliveryReport> {
   const { typing, at } = JSON.parse(claim.payload) as { typing: boolean; at: number };
   if (integration.adapter.typing && now() - at < TYPING_FRESH_MS) {
-    const to = { externalId: claim.client.externalId, raw: claim.client.raw };
+    // Channels that show typing only inside their session window (WeChat's 48 hours) judge it by lastInboundAt.
+    const to = { externalId: claim.client.externalId, ...(claim.client.lastInboundAt !== null ? { lastInboundAt: claim.client.lastInboundAt } : {}), raw: claim.client.raw };
     await integration.adapter.typing(channelContext(env, integration.adapter, integration.config, integration.webhookUrl), to, typing).catch((err: unknown) => {
       console.error(`typing indicator on ${integration.type} failed`, err instanceof Error ? err.message : String(err));
     });

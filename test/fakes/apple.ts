@@ -17,8 +17,8 @@
  * interactive data references. Web-standard APIs only.
  */
 import { decodeJwt, signJwt, verifyHs256 } from '../../src/auth/jwt';
-import { aesCtr, secretBytes } from '../../src/channels/apple-wire';
-import { toBase64, toHex } from '../../src/channels/signing';
+import { aesCtr } from '../../src/channels/apple-cipher';
+import { fromBase64, toBase64, toHex } from '../../src/channels/signing';
 
 type Json = Record<string, any>;
 
@@ -126,7 +126,7 @@ export class AppleFake {
     const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     if (!token) return 401;
     const jwt = decodeJwt(token);
-    if (!jwt || jwt.header.alg !== 'HS256' || !(await verifyHs256(jwt, secretBytes(this.apiSecret)))) return 403;
+    if (!jwt || jwt.header.alg !== 'HS256' || !(await verifyHs256(jwt, fromBase64(this.apiSecret)))) return 403;
     const iat = jwt.payload.iat;
     if (jwt.payload.iss !== this.mspId || typeof iat !== 'number' || Math.abs(iat - this.now() / 1000) > 600) return 403;
     return undefined;
@@ -221,7 +221,7 @@ export class AppleFake {
   /** A token as Apple signs its calls to an MSP: `aud` = the MSP id, `iat` now. */
   token(overrides: { secret?: string; aud?: unknown; iat?: number; alg?: string } = {}): Promise<string> {
     const payload = { aud: overrides.aud ?? this.mspId, iat: overrides.iat ?? Math.floor(this.now() / 1000) };
-    return signJwt({ alg: overrides.alg ?? 'HS256', typ: 'JWT' }, payload, secretBytes(overrides.secret ?? this.apiSecret));
+    return signJwt({ alg: overrides.alg ?? 'HS256', typ: 'JWT' }, payload, fromBase64(overrides.secret ?? this.apiSecret));
   }
 
   /** One request as Apple POSTs it to the MSP endpoint: signed, with its routing headers, gzipped unless told otherwise. */

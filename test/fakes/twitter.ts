@@ -14,10 +14,24 @@
  *
  * Web-standard APIs only, so it runs in workerd tests and behind a Node loopback server.
  */
-import { oauthSignature, parseAuthorizationHeader } from '../../src/channels/oauth1';
+import { oauthSignature } from '../../src/channels/oauth1';
 import { hmacBase64 } from '../../src/channels/signing';
 
 type Json = Record<string, unknown>;
+
+/** The parameters of an `OAuth k="v", ...` header, decoded, as X reads them; undefined when it is not one. */
+export function parseAuthorizationHeader(header: string | null): Map<string, string> | undefined {
+  if (!header || !/^OAuth\s/i.test(header)) return undefined;
+  const params = new Map<string, string>();
+  for (const m of header.slice(6).matchAll(/([A-Za-z0-9_%.-]+)="([^"]*)"/g)) {
+    try {
+      params.set(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+    } catch {
+      return undefined;
+    }
+  }
+  return params;
+}
 
 export interface XUser {
   id: string;
@@ -312,12 +326,12 @@ export class TwitterFake {
   }
 
   /** A tap on a quick reply option of the last DM the account sent this user: the label as text, the option's metadata returned. */
-  tap(url: string, user: XUser, label: string): Promise<Request> {
+  tap(url: string, user: XUser, label: string, event: { id?: string } = {}): Promise<Request> {
     const last = [...(this.sent.get(user.id) ?? [])].reverse().find((e) => isObject((e.message_create as Json).message_data) && ((e.message_create as Json).message_data as Json).quick_reply);
     const options = (((last?.message_create as Json | undefined)?.message_data as Json | undefined)?.quick_reply as { options: { label: string; metadata?: string }[] } | undefined)?.options ?? [];
     const option = options.find((o) => o.label === label);
     if (!option) throw new Error(`The account's last quick reply to ${user.id} has no option "${label}"`);
-    return this.message(url, user, { text: label, quick_reply_response: { type: 'options', ...(option.metadata !== undefined ? { metadata: option.metadata } : {}) } });
+    return this.message(url, user, { text: label, quick_reply_response: { type: 'options', ...(option.metadata !== undefined ? { metadata: option.metadata } : {}) } }, event);
   }
 
   typing(url: string, user: XUser): Promise<Request> {

@@ -15,9 +15,27 @@
  *
  * Web-standard APIs only, so it runs in workerd tests and behind a Node loopback server.
  */
-import { cdata, encryptMessage, wechatSignature } from '../../src/channels/wechat-crypto';
+import { toBase64 } from '../../src/channels/signing';
+import { aesKey, BLOCK, concat, wechatSignature } from '../../src/channels/wechat-crypto';
 
 type Json = Record<string, unknown>;
+
+/** The `Encrypt` value WeChat sends for this XML (safe mode): 16 random bytes, length, XML, AppId, 32-byte PKCS#7, AES-256-CBC. */
+export async function encryptMessage(encodingAesKey: string, xml: string, appId: string, random: Uint8Array = crypto.getRandomValues(new Uint8Array(16))): Promise<string> {
+  const { key, iv } = await aesKey(encodingAesKey);
+  const text = new TextEncoder().encode(xml);
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, text.byteLength);
+  const body = concat(random, length, text, new TextEncoder().encode(appId));
+  const pad = BLOCK - (body.byteLength % BLOCK);
+  const padded = concat(body, new Uint8Array(pad).fill(pad));
+  // Web Crypto adds a block of its own padding; CBC leaves the blocks before it as they would be without it.
+  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, key, padded)).slice(0, padded.byteLength);
+  return toBase64(cipher);
+}
+
+/** A value as WeChat writes it: CDATA, with any `]]>` split across two sections. */
+export const cdata = (s: string) => `<![CDATA[${s.replace(/]]>/g, ']]]]><![CDATA[>')}]]>`;
 
 export interface FakeCall {
   /** The API path (`/cgi-bin/message/custom/send`), or `file` for the public file host. */
@@ -230,7 +248,8 @@ export class WeChatFake {
   private mediaGet(mediaId: string): Response {
     const item = this.media.get(mediaId);
     if (!item) return error(40007);
-    if (item.video) return json({ video_url: `${this.origin}/video/${mediaId}` });
+    // WeChat's video_url is plain http: its docs say video files cannot be downloaded over https.
+    if (item.video) return json({ video_url: `${this.origin.replace(/^https:/, 'http:')}/video/${mediaId}` });
     return new Response(item.bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': item.type, 'content-disposition': `attachment; filename="${mediaId}"` } });
   }
 
@@ -327,11 +346,11 @@ export class WeChatFake {
   }
 
   /** A tap on an option of the last msgmenu sent to this user: text with the option's content and `bizmsgmenuid`. */
-  tapMenu(url: string, openid: string, label: string): Promise<Request> {
+  tapMenu(url: string, openid: string, label: string, options: { msgId?: bigint } = {}): Promise<Request> {
     const menu = [...(this.sent.get(openid) ?? [])].reverse().find((m) => m.msgtype === 'msgmenu')?.msgmenu as { list: { id: string; content: string }[] } | undefined;
     const option = menu?.list.find((o) => o.content === label);
     if (!option) throw new Error(`The last menu sent to ${openid} has no option "${label}"`);
-    return this.message(url, openid, 'text', { Content: option.content, bizmsgmenuid: option.id });
+    return this.message(url, openid, 'text', { Content: option.content, bizmsgmenuid: option.id }, options.msgId);
   }
 
   /** An event push: subscribe (EventKey qrscene_… from a QR code), unsubscribe, SCAN, CLICK, VIEW, LOCATION. */

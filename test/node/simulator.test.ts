@@ -11,7 +11,12 @@
  * user writes, gets the answer with its status reports, and answers a
  * numbered list; an email user writes a mail, finds the threaded answer in
  * their inbox, replies in the thread and answers the business's options by
- * mail; and after a restart every channel is re-armed against fresh fakes.
+ * mail; a WeChat user (after the simulator passed WeChat's echostr check)
+ * taps a msgmenu option, an X user (whose webhook X's fake registered after a
+ * CRC) taps a quick reply and answers a numbered list, an Apple customer picks
+ * from a list picker and a quick reply, and one on a device without them gets
+ * the options as text; and after a restart every channel is re-armed against
+ * fresh fakes.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,6 +100,9 @@ describe('the channel simulator', () => {
       ['viber', true, undefined],
       ['messagebird', true, undefined],
       ['email', true, undefined],
+      ['wechat', true, undefined],
+      ['x', true, undefined],
+      ['apple', true, undefined],
     ]);
     const state = JSON.parse(readFileSync(path.join(stateDir, 'simulator.json'), 'utf8'));
     const integrations = (await parley('GET', `/v2/apps/${appId}/integrations`, appKey)).body.integrations as any[];
@@ -105,8 +113,14 @@ describe('the channel simulator', () => {
     expect(byId.get(state.integrations.viber)).toMatchObject({ type: 'viber', status: 'active', apiBaseUrl: sim.fakeUrls.viber });
     expect(byId.get(state.integrations.messagebird)).toMatchObject({ type: 'messagebird', status: 'active', apiBaseUrl: sim.fakeUrls.messagebird });
     expect(byId.get(state.integrations.email)).toMatchObject({ type: 'mailgun', status: 'active', apiBaseUrl: sim.fakeUrls.mailgun, incomingAddress: 'support@mg.example.com' });
-    // They share the Telegram fake's port, routed by path, as LINE and Viber do.
-    expect(new Set([sim.fakeUrls.telegram, sim.fakeUrls.line, sim.fakeUrls.viber, sim.fakeUrls.messagebird, sim.fakeUrls.mailgun]).size).toBe(1);
+    // WeChat's token is Parley's own, given to the fake as a customer pastes it into the console.
+    expect(byId.get(state.integrations.wechat)).toMatchObject({ type: 'wechat', status: 'active', apiBaseUrl: sim.fakeUrls.wechat, token: expect.stringMatching(/^[A-Za-z0-9]{3,32}$/) });
+    // Active only once X's fake ran its CRC against Parley's /hooks and registered the webhook.
+    expect(byId.get(state.integrations.x)).toMatchObject({ type: 'twitter', status: 'active', apiBaseUrl: sim.fakeUrls.twitter, screenName: 'TacoSupport' });
+    expect(byId.get(state.integrations.apple)).toMatchObject({ type: 'apple', status: 'active', apiBaseUrl: sim.fakeUrls.apple });
+    // All but Twilio and Meta share the Telegram fake's port, routed by path.
+    const shared = ['telegram', 'line', 'viber', 'messagebird', 'mailgun', 'wechat', 'twitter', 'apple'] as const;
+    expect(new Set(shared.map((f) => sim.fakeUrls[f])).size).toBe(1);
     expect(byId.get(state.webhook.integrationId)).toMatchObject({ type: 'custom', webhooks: [{ target: sim.receiverUrl, triggers: ['*'] }] });
   });
 
@@ -149,7 +163,10 @@ describe('the channel simulator', () => {
       const user = channel === 'telegram' ? 'Ann' : '+15551230001';
       const { conversationId } = await chat(channel, user);
       expect(conversationId, 'the previous test opened the conversation').toBeTruthy();
-      expect((await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, options)).status).toBe(201);
+      const posted = await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, options);
+      expect(posted.status).toBe(201);
+      // Parley records the offered choices once the channel took the send; an answer before that would name none.
+      await logged(`webhook conversation:message:delivery:channel to ${channel === 'telegram' ? 'telegram user Ann' : 'twilio user +15551230001'}, message ${sentId(posted.body)}`);
     }
 
     const offer = await eventually('the Telegram buttons', async () => (await chat('telegram', 'Ann')).bubbles.find((b: any) => b.buttons?.some((x: any) => x.label === 'Large')));
@@ -289,6 +306,7 @@ describe('the channel simulator', () => {
       content: { type: 'text', text: 'Pick a size', actions: [{ type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'postback', text: 'Small', payload: 'SIZE_S' }] },
     });
     expect(offer.status).toBe(201);
+    await logged(`webhook conversation:message:delivery:channel to messagebird user ${user}, message ${sentId(offer.body)}`);
     const numbered = await eventually('the numbered MessageBird list', async () => (await chat('messagebird', user)).bubbles.find((b: any) => b.from === 'business' && /Pick a size/.test(b.text ?? '')));
     expect(numbered.text).toMatch(/2\W+Small/);
     expect(numbered.buttons).toBeUndefined();
@@ -342,6 +360,7 @@ describe('the channel simulator', () => {
       content: { type: 'text', text: 'Pick a size', actions: [{ type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'postback', text: 'Small', payload: 'SIZE_S' }] },
     });
     expect(offer.status).toBe(201);
+    await logged(`webhook conversation:message:delivery:channel to mailgun user Eve (eve@example.net), message ${sentId(offer.body)}`);
     const offered = await eventually('the options mail', async () => (await chat('email', 'Eve')).bubbles.find((b: any) => b.from === 'business' && b.buttons?.length));
     expect(offered.buttons.map((b: any) => [b.label, b.kind, b.payload])).toEqual([
       ['Large', 'reply', '#1'],
@@ -352,6 +371,117 @@ describe('the channel simulator', () => {
     expect(tapped.body.bubble.error, JSON.stringify(tapped.body)).toBeUndefined();
     expect(tapped.body.bubble.mail).toMatchObject({ subject: 'Re: Order #12', inReplyTo: offered.mail.messageId });
     await logged('webhook conversation:postback from mailgun user Eve (eve@example.net): payload "SIZE_L"');
+  });
+
+  /**
+   * Opens a conversation as `user`, gets the business answer in the chat, and returns a poster of business messages
+   * that waits until the channel took each (Parley records the offered choices then: a tap before it would name none).
+   */
+  async function roundTrip(channel: string, user: string, who: string) {
+    const sent = await simulator('POST', '/api/send', { channel, user, text: `hi from ${channel}` });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+    expect(sent.body.bubble.error, JSON.stringify(sent.body)).toBeUndefined();
+    await logged(`webhook conversation:message from ${who}: "hi from ${channel}"`);
+    const replied = await simulator('POST', '/api/reply', { channel, user, text: `Hello ${channel} user` });
+    expect(replied.status, JSON.stringify(replied.body)).toBe(200);
+    await eventually(`the answer in the ${channel} chat`, async () => (await chat(channel, user)).bubbles.some((b: any) => b.from === 'business' && b.text === `Hello ${channel} user`));
+    const { conversationId } = await chat(channel, user);
+    return async (content: unknown) => {
+      const posted = await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, { author: { type: 'business' }, content });
+      expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+      await logged(`webhook conversation:message:delivery:channel to ${who}, message ${sentId(posted.body)}`);
+    };
+  }
+  const tap = async (channel: string, user: string, bubble: any, label: string) => {
+    const tapped = await simulator('POST', '/api/tap', { channel, user, bubble: bubble.id, button: bubble.buttons.findIndex((x: any) => x.label === label) });
+    expect(tapped.status, JSON.stringify(tapped.body)).toBe(200);
+    expect(tapped.body.bubble.error, JSON.stringify(tapped.body)).toBeUndefined();
+  };
+  const sizes = (...more: unknown[]) => ({
+    type: 'text',
+    text: 'Pick a size',
+    actions: [{ type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'postback', text: 'Small', payload: 'SIZE_S' }, ...more],
+  });
+  const spicy = { type: 'text', text: 'Spicy?', actions: [{ type: 'reply', text: 'Yes please', payload: 'HOT' }, { type: 'reply', text: 'No', payload: 'MILD' }] };
+
+  it('carries a WeChat user to the customer webhook and back, and a tap on a msgmenu option as a postback', async () => {
+    const post = await roundTrip('wechat', 'Gao', 'wechat user Gao');
+    // A menu cannot hold links beside options: the link is written into the menu's text.
+    await post(sizes({ type: 'link', text: 'Menu', uri: 'https://example.com/menu' }));
+    const menu = await eventually('the WeChat menu', async () => (await chat('wechat', 'Gao')).bubbles.find((b: any) => b.buttons?.some((x: any) => x.label === 'Large')));
+    expect(menu.text).toBe('Pick a size\n\nMenu: https://example.com/menu');
+    expect(menu.buttons.map((b: any) => [b.label, b.kind])).toEqual([
+      ['Large', 'reply'],
+      ['Small', 'reply'],
+    ]);
+    await tap('wechat', 'Gao', menu, 'Small');
+    await logged('webhook conversation:postback from wechat user Gao: payload "SIZE_S"');
+
+    await post({ type: 'text', text: 'Our menu', actions: [{ type: 'link', text: 'Menu', uri: 'https://example.com/menu' }] });
+    const linked = await eventually('the WeChat link', async () => (await chat('wechat', 'Gao')).bubbles.find((b: any) => b.text?.startsWith('Our menu')));
+    expect(linked).toMatchObject({ text: 'Our menu\nMenu', buttons: [{ label: 'Menu', kind: 'link', url: 'https://example.com/menu' }] });
+  });
+
+  it('carries an X user to the customer webhook and back, a quick reply tap as its answer and a numbered answer as a postback', async () => {
+    const post = await roundTrip('x', 'Fay', 'twitter user Fay');
+    await post({ ...spicy, actions: [...spicy.actions, { type: 'link', text: 'Menu', uri: 'https://example.com/menu' }] });
+    const asked = await eventually('the X quick replies', async () => (await chat('x', 'Fay')).bubbles.find((b: any) => b.text === 'Spicy?' && b.buttons?.length));
+    expect(asked.buttons.map((b: any) => [b.label, b.kind])).toEqual([
+      ['Yes please', 'reply'],
+      ['No', 'reply'],
+      ['Menu', 'link'],
+    ]);
+    await tap('x', 'Fay', asked, 'Yes please');
+    await logged('webhook conversation:message from twitter user Fay: "Yes please" (payload "HOT")');
+
+    // X has no postback buttons: Parley numbers them and maps the typed number back.
+    await post(sizes());
+    const numbered = await eventually('the numbered X list', async () => (await chat('x', 'Fay')).bubbles.find((b: any) => /^Pick a size/.test(b.text ?? '')));
+    expect(numbered.text).toMatch(/1\W+Large\n2\W+Small/);
+    await simulator('POST', '/api/send', { channel: 'x', user: 'Fay', text: '1' });
+    await logged('webhook conversation:postback from twitter user Fay: payload "SIZE_L"');
+  });
+
+  it('carries an Apple customer to the customer webhook and back, with list picker and quick reply answers, and options as text on a device without them', async () => {
+    const post = await roundTrip('apple', 'Hana', 'apple user Hana');
+    await post(sizes({ type: 'link', text: 'Menu', uri: 'https://example.com/menu' }));
+    const picker = await eventually('the list picker', async () => (await chat('apple', 'Hana')).bubbles.find((b: any) => b.cards?.[0]?.title === 'Pick a size'));
+    expect(picker.buttons.map((b: any) => [b.label, b.kind, b.card])).toEqual([
+      ['Large', 'postback', 0],
+      ['Small', 'postback', 0],
+    ]);
+    // The text comes first and the link as a rich link of its own, as Messages shows them.
+    const bubbles = (await chat('apple', 'Hana')).bubbles;
+    expect(bubbles.some((b: any) => b.text === 'Pick a size' && !b.buttons)).toBe(true);
+    expect(bubbles.find((b: any) => b.cards?.[0]?.title === 'Menu')?.buttons).toEqual([{ label: 'Open', kind: 'link', url: 'https://example.com/menu', card: 0 }]);
+    await tap('apple', 'Hana', picker, 'Large');
+    await logged('webhook conversation:postback from apple user Hana: payload "SIZE_L"');
+
+    await post(spicy);
+    const quick = await eventually('the quick reply', async () => (await chat('apple', 'Hana')).bubbles.find((b: any) => b.buttons?.some((x: any) => x.label === 'Yes please')));
+    expect(quick.buttons.map((b: any) => [b.label, b.kind])).toEqual([
+      ['Yes please', 'reply'],
+      ['No', 'reply'],
+    ]);
+    await tap('apple', 'Hana', quick, 'Yes please');
+    await logged('webhook conversation:message from apple user Hana: "Yes please" (payload "HOT")');
+
+    // A device without LIST and QUICK: Parley reads the list from the customer's first message and writes the options out.
+    expect((await simulator('POST', '/api/setting', { channel: 'apple', on: false })).body).toEqual({ on: false });
+    expect((await simulator('GET', '/api/channels')).body.channels.find((c: any) => c.id === 'apple').setting).toMatchObject({ on: false });
+    const older = await roundTrip('apple', 'Ivo', 'apple user Ivo');
+    await older(sizes());
+    await older(spicy);
+    const written = await eventually('the options as text', async () => {
+      const texts = (await chat('apple', 'Ivo')).bubbles.filter((b: any) => b.from === 'business');
+      return texts.length >= 3 && texts.at(-1).text?.startsWith('Spicy?') ? texts : undefined;
+    });
+    expect(written.every((b: any) => !b.buttons && !b.cards)).toBe(true);
+    expect(written.at(-2).text).toMatch(/^Pick a size\n\n1\. Large\n2\. Small\n\nReply with the number/);
+    expect(written.at(-1).text).toBe('Spicy?\n\nYes please\nNo');
+    await simulator('POST', '/api/send', { channel: 'apple', user: 'Ivo', text: 'Yes please' });
+    await logged('webhook conversation:message from apple user Ivo: "Yes please" (payload "HOT")');
+    await simulator('POST', '/api/setting', { channel: 'apple', on: true });
   });
 
   it('re-arms the same integrations against fresh fakes after a restart, and the same person writes on', async () => {
@@ -377,6 +507,16 @@ describe('the channel simulator', () => {
     for (const [channel, user, who] of [
       ['messagebird', '+31612340001', 'messagebird user +31612340001'],
       ['email', 'Eve', 'mailgun user Eve (eve@example.net)'],
+    ] as const) {
+      const again = await simulator('POST', '/api/send', { channel, user, text: `${channel} after a restart` });
+      expect(again.body.bubble?.error, JSON.stringify(again.body)).toBeUndefined();
+      await logged(`webhook conversation:message from ${who}: "${channel} after a restart"`);
+    }
+    // WeChat's fresh fake needs the Token and the echostr check again, X's a new webhook (after a CRC) and subscription.
+    for (const [channel, user, who] of [
+      ['wechat', 'Gao', 'wechat user Gao'],
+      ['x', 'Fay', 'twitter user Fay'],
+      ['apple', 'Hana', 'apple user Hana'],
     ] as const) {
       const again = await simulator('POST', '/api/send', { channel, user, text: `${channel} after a restart` });
       expect(again.body.bubble?.error, JSON.stringify(again.body)).toBeUndefined();

@@ -77,3 +77,17 @@ export function emailUser(input: string, fallback: string): SimUser {
   const address = `${local}@example.net`;
   return { key: address, label: `${typed} (${address})`, name: typed };
 }
+
+/** A WeChat user known by name: an openid (o and 27 base64url characters, per official account), derived from the name. */
+export function wechatUser(input: string, fallback: string): SimUser {
+  const name = input.trim() || fallback;
+  // WeChat callbacks carry no name: the label is only the simulator's.
+  return { key: `o${Buffer.from(hexOf(name, 42), 'hex').toString('base64url').slice(0, 27)}`, label: name };
+}
+
+/** An Apple Messages for Business customer known by name: Apple's opaque source-id (`urn:mbid:` and base64), derived from the name. */
+export function appleUser(input: string, fallback: string): SimUser {
+  const name = input.trim() || fallback;
+  // Apple sends no name either.
+  return { key: `urn:mbid:${Buffer.from(`0100${hexOf(name, 60)}`, 'hex').toString('base64')}`, label: name };
+}

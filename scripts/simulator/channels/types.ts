@@ -6,15 +6,15 @@
  * of what Parley sent turns into chat bubbles.
  */
 
-export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger' | 'line' | 'viber' | 'messagebird' | 'email';
+export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger' | 'line' | 'viber' | 'messagebird' | 'email' | 'wechat' | 'x' | 'apple';
 
 /** Which fake a channel talks through; WhatsApp and Messenger share Meta's. */
-export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber' | 'messagebird' | 'mailgun';
+export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber' | 'messagebird' | 'mailgun' | 'wechat' | 'twitter' | 'apple';
 
-/** The fakes' own loopback ports; LINE, Viber, MessageBird and Mailgun answer on Telegram's (see fakes.ts). */
+/** The fakes' own loopback ports; LINE, Viber, MessageBird, Mailgun, WeChat, X and Apple answer on Telegram's (see fakes.ts). */
 export type ServedPort = 'telegram' | 'twilio' | 'meta';
 
-/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID, LINE or Viber user id, email address). */
+/** A person on a channel. `key` is the channel's own id for them (chat id, phone number, PSID, LINE or Viber user id, email address, WeChat openid, X user id, Apple source-id). */
 export interface SimUser {
   key: string;
   label: string;
@@ -118,7 +118,16 @@ export interface IntegrationView {
   webhookUrl?: string;
   apiBaseUrl?: string;
   verifyToken?: string;
+  /** WeChat: the server configuration Token Parley made. */
+  token?: string;
   error?: string;
+}
+
+export interface DeviceSetting {
+  label: string;
+  /** What the switch changes and when it takes effect. */
+  note: string;
+  on: boolean;
 }
 
 export interface SimChannel {
@@ -133,6 +142,8 @@ export interface SimChannel {
   defaultUser: string;
   /** Email: the address the person writes to. The page shows an inbox and a mail form instead of a chat. */
   mailTo?: string;
+  /** A switch on the simulated device, shown as a checkbox (Apple: whether it shows list pickers and quick replies). */
+  setting?: DeviceSetting;
   createBody(apiBaseUrl: string): Record<string, unknown>;
   /** PATCH body that makes Parley run the channel's setup again against the fresh fake. */
   rearmBody(): Record<string, unknown>;

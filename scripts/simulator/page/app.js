@@ -69,10 +69,19 @@ function pick(id) {
   $('inbox').hidden = !mailbox;
   $('mailForm').hidden = !mailbox;
   $('mailTo').textContent = c.mailTo || '';
+  $('deviceRow').hidden = !c.setting;
+  if (c.setting) {
+    $('setting').checked = c.setting.on;
+    $('settingLabel').textContent = c.setting.label;
+    $('settingNote').textContent = c.setting.note;
+  }
   replyTo(null);
   $('channelError').hidden = c.ready;
   $('channelError').textContent = c.ready ? '' : `${c.label} is not available: ${c.error || 'not set up'}`;
   drawTabs();
+  // On a phone the tabs scroll sideways: keep the chosen one in sight.
+  const tab = $('tabs').querySelector('[aria-selected="true"]');
+  if (tab) tab.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   state.chatKey = '';
   refreshChat();
 }
@@ -240,6 +249,12 @@ $('compose').addEventListener('submit', async (e) => {
   await act('/api/send', { text });
 });
 $('shareLocation').addEventListener('click', shareLocation);
+$('setting').addEventListener('change', async () => {
+  const c = channel();
+  const answer = await act('/api/setting', { on: $('setting').checked });
+  if (answer && c.setting) c.setting.on = answer.on;
+  else if (c.setting) $('setting').checked = c.setting.on;
+});
 $('mailForm').addEventListener('submit', async (e) => {
   e.preventDefault();
   const text = $('mailText').value;

@@ -112,6 +112,21 @@ describe('inbound', () => {
     expect(receiver.ofType('client:add').some((e) => (e.payload.client as { externalId: string }).externalId === mallory.id)).toBe(false);
   });
 
+  it('a token and id captured from a genuine request cannot carry another body: 403 and nothing stored; a redelivery of the same bytes is still one message', async () => {
+    const carol: AppleCustomer = { id: 'urn:mbid:AQAAY2Fyb2wtZTJl' };
+    const token = await fake.token();
+    const id = crypto.randomUUID();
+    const genuine = await fake.request(integration.webhookUrl, carol, { type: 'text', body: 'pay 10' }, { id, token });
+    const bytes = await genuine.clone().arrayBuffer();
+    expect((await hook(genuine)).status).toBe(200);
+    const forged = await hook(await fake.request(integration.webhookUrl, carol, { type: 'text', body: 'pay 99' }, { id, token }));
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { errors: { title: string }[] }).errors[0]!.title).toMatch(/replay/);
+    expect((await hook(new Request(genuine.url, { method: 'POST', headers: genuine.headers, body: bytes }))).status).toBe(200);
+    const { conversationId } = await userOf(carol.id);
+    await eventually(async () => expect((await messages(app.appId, app.auth, conversationId)).map((m) => m.content.text)).toEqual(['pay 10']));
+  });
+
   it('an encrypted attachment is stored as an image served from Parley, decrypted from Apple\'s storage', async () => {
     const bytes = new TextEncoder().encode('a picture from an iPhone');
     expect((await hook(await fake.attachment(integration.webhookUrl, ann, bytes, 'image/jpeg', 'IMG_0001.JPG'))).status).toBe(200);
@@ -200,6 +215,13 @@ describe('outbound', () => {
     expect(sent.some((b) => b.type === 'interactive')).toBe(false);
     expect(sent).toContainEqual(expect.objectContaining({ type: 'text', body: 'Which size?\n\n1. Small\n2. Large\n\nReply with the number of your choice.' }));
     expect(sent).toContainEqual(expect.objectContaining({ type: 'richLink', richLinkData: { url: 'https://tacos.example/sizes', title: 'Size guide' } }));
+    // Free text that starts with a number is not an answer.
+    expect((await hook(await fake.text(integration.webhookUrl, bo, '2 tacos please'))).status).toBe(200);
+    await eventually(async () => expect((await messages(app.appId, app.auth, conversationId)).at(-1)!.content).toEqual({ type: 'text', text: '2 tacos please' }));
+    expect(receiver.ofType('conversation:postback').map((e) => (e.payload.postback as { payload: string }).payload)).not.toContain('L');
+    // The device showed the options numbered, so a typed number answers them.
+    expect((await hook(await fake.text(integration.webhookUrl, bo, '2'))).status).toBe(200);
+    await eventually(() => expect(receiver.ofType('conversation:postback').map((e) => e.payload.postback)).toContainEqual({ payload: 'L', text: 'Large' }));
   });
 
   it('a 503 is retried with the same message id, then delivered once', async () => {

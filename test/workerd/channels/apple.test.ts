@@ -1,9 +1,10 @@
 /** The Apple Messages for Business adapter against the MSP REST API fake: config, JWT verification, gzip, every inbound kind, encodings by device capability, failures, encrypted files. */
 import * as v from 'valibot';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
 import { apple, downloadMessageRef, type AppleConfig } from '../../../src/channels/apple';
-import { aesCtr, mspToken, stableUuid } from '../../../src/channels/apple-wire';
+import { aesCtr } from '../../../src/channels/apple-cipher';
+import { mspToken, stableUuid } from '../../../src/channels/apple-wire';
 import { decodeJwt } from '../../../src/auth/jwt';
 import { describeIssue } from '../../../src/schema/common';
 import { AppleFake, type AppleCustomer } from '../../fakes/apple';
@@ -92,6 +93,33 @@ describe('apple verification', () => {
     const req = await fake.text(WEBHOOK, ANN, 'x');
     req.headers.set('destination-id', 'another-business');
     expect(await apple.verify(await inbound(req), config)).toMatchObject({ ok: false, status: 403, reason: expect.stringMatching(/another business/) });
+    const unrouted = await fake.text(WEBHOOK, ANN, 'x');
+    unrouted.headers.delete('destination-id');
+    expect(await apple.verify(await inbound(unrouted), config)).toMatchObject({ ok: false, status: 403, reason: expect.stringMatching(/destination-id header is required/) });
+  });
+
+  it('binds a token and message id to the body and routing they came with: the replay guard\'s nonce and digest', async () => {
+    const { fake, config } = connected();
+    const token = await fake.token();
+    const id = crypto.randomUUID();
+    const guard = async (request: Request) => {
+      const req = await inbound(request);
+      expect((await apple.verify(req, config)).ok).toBe(true);
+      return apple.replayGuard!(req);
+    };
+    const genuine = await guard(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'pay 10' }, { id, token }));
+    expect(genuine!.nonce).toMatch(new RegExp(`^[0-9a-f]{64}:${id}$`));
+    // Apple's redelivery: the same bytes, the same guard.
+    expect(await guard(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'pay 10' }, { id, token }))).toEqual(genuine);
+    // The same token and id with another body, or for another customer: the nonce the pipeline knows, another digest.
+    const swapped = await guard(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'pay 99' }, { id, token }));
+    const moved = await guard(await fake.request(WEBHOOK, { id: 'urn:mbid:AQAAbWFsbG9yeQ==' }, { type: 'text', body: 'pay 10' }, { id, token }));
+    for (const other of [swapped, moved]) expect(other).toMatchObject({ nonce: genuine!.nonce, digest: expect.not.stringMatching(genuine!.digest) });
+    // Another spelling of the same signature (base64's spare bits in its last character) is the same nonce.
+    const [head, payload, sig] = token.split('.') as [string, string, string];
+    const last = 'AEIMQUYcgkosw048'.indexOf(sig.at(-1)!);
+    const respelled = `${head}.${payload}.${sig.slice(0, -1)}${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[last * 4 + 1]}`;
+    expect((await guard(await fake.request(WEBHOOK, ANN, { type: 'text', body: 'pay 10' }, { id, token: respelled })))!.nonce).toBe(genuine!.nonce);
   });
 
   it('signs its own calls with iss = the MSP id and the decoded secret, which the fake checks', async () => {
@@ -131,11 +159,18 @@ describe('apple inbound', () => {
     expect(Object.keys(ref).sort()).toEqual(['key', 'owner', 'signature', 'size', 'url']);
   });
 
-  it('turns typing_start and typing_end into typing, and stores nothing for close', async () => {
+  it('turns typing_start and typing_end into typing, and stores (and logs) nothing for close', async () => {
     const { fake, config } = connected();
     expect(await received(config, fake.typing(WEBHOOK, ANN, true))).toMatchObject([{ kind: 'typing', state: 'start' }]);
     expect(await received(config, fake.typing(WEBHOOK, ANN, false))).toMatchObject([{ kind: 'typing', state: 'stop' }]);
-    expect(await received(config, fake.close(WEBHOOK, ANN))).toEqual([]);
+    const logs = [vi.spyOn(console, 'log'), vi.spyOn(console, 'info'), vi.spyOn(console, 'warn'), vi.spyOn(console, 'error')];
+    try {
+      expect(await received(config, fake.close(WEBHOOK, ANN))).toEqual([]);
+      // The customer's opaque id is personal data: closing is not worth a log line carrying it.
+      for (const log of logs) expect(JSON.stringify(log.mock.calls)).not.toContain(ANN.id);
+    } finally {
+      for (const log of logs) log.mockRestore();
+    }
   });
 
   it('reads a list picker selection as the payload it carries, and a quick reply tap as the choice Parley offered', async () => {
@@ -157,21 +192,33 @@ describe('apple inbound', () => {
     const { request, ref } = await fake.largeInteractive(WEBHOOK, ANN, { data: { listPicker: {} } });
     const [event] = await received(config, request);
     expect(event).toMatchObject({ kind: 'message', content: { type: 'text', text: '[Apple interactive message]' } });
-    expect(JSON.parse((event as { content: { payload: string } }).content.payload)).toEqual({ apple: { interactiveDataRef: ref } });
+    const { size: _size, ...downloadFields } = ref as Record<string, unknown>;
+    expect(JSON.parse((event as { content: { payload: string } }).content.payload)).toEqual({ apple: { interactiveDataRef: downloadFields } });
+  });
+
+  it('keeps a reference too large for an ordinary payload, so the business can still download it', async () => {
+    const { fake, config } = connected();
+    const { ref } = await fake.largeInteractive(WEBHOOK, ANN, { data: { listPicker: {} } });
+    // Apple's storage URLs are long signed URLs: past 1,000 characters, the reference was dropped.
+    const long = { ...ref, url: `${String(ref.url)}?${'sig='.padEnd(1000, 'x')}` };
+    const [event] = await received(config, fake.request(WEBHOOK, ANN, { type: 'interactive', interactiveDataRef: long }));
+    const payload = (event as { content: { payload?: string } }).content.payload;
+    expect(payload).toBeDefined();
+    expect(JSON.parse(payload!).apple.interactiveDataRef).toEqual({ url: long.url, bid: ref.bid, key: ref.key, signature: ref.signature, owner: ref.owner });
   });
 
   it('refuses a gzip body that does not inflate as a bad request, after verifying its token', async () => {
     const { fake, config } = connected();
     const good = new Uint8Array(await (await fake.text(WEBHOOK, ANN, 'hello')).arrayBuffer());
     const broken = good.slice(0, good.byteLength - 12);
-    const req = await inbound(new Request(WEBHOOK, { method: 'POST', headers: { authorization: `Bearer ${await fake.token()}`, 'source-id': ANN.id, id: crypto.randomUUID(), 'content-encoding': 'gzip' }, body: broken }));
+    const req = await inbound(new Request(WEBHOOK, { method: 'POST', headers: { authorization: `Bearer ${await fake.token()}`, 'source-id': ANN.id, 'destination-id': fake.businessId, id: crypto.randomUUID(), 'content-encoding': 'gzip' }, body: broken }));
     expect((await apple.verify(req, config)).ok).toBe(true);
     expect(() => apple.parse(req, config)).toThrow(/could not be read/);
   });
 
   it('refuses a body that is not JSON, and a message without its id', async () => {
     const { fake, config } = connected();
-    const junk = await inbound(new Request(WEBHOOK, { method: 'POST', headers: { authorization: `Bearer ${await fake.token()}`, 'source-id': ANN.id, id: crypto.randomUUID() }, body: '{nope' }));
+    const junk = await inbound(new Request(WEBHOOK, { method: 'POST', headers: { authorization: `Bearer ${await fake.token()}`, 'source-id': ANN.id, 'destination-id': fake.businessId, id: crypto.randomUUID() }, body: '{nope' }));
     expect((await apple.verify(junk, config)).ok).toBe(true);
     expect(() => apple.parse(junk, config)).toThrow(/not valid JSON/);
     const req = await inbound(await fake.text(WEBHOOK, ANN, 'x', { gzip: false }));

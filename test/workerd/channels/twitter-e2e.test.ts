@@ -146,6 +146,14 @@ describe('inbound', () => {
     expect((await hook(await fake.text(integration.webhookUrl, ann, 'typed in the X app', { echo: true }))).status).toBe(200);
     expect(await messages(app.appId, app.auth, conversationId)).toHaveLength(before);
   });
+
+  it("an account revoking the app (user_event, with no for_user_id) is acknowledged, not refused, and stores nothing", async () => {
+    const conversationId = await conversationOf(ann.id);
+    const before = (await messages(app.appId, app.auth, conversationId)).length;
+    const revoke = { user_event: { revoke: { date_time: new Date().toISOString(), target: { app_id: '13090192' }, source: { user_id: String(integration.userId) } } } };
+    expect((await hook(await fake.signed(integration.webhookUrl, revoke))).status).toBe(200);
+    expect(await messages(app.appId, app.auth, conversationId)).toHaveLength(before);
+  });
 });
 
 describe('outbound', () => {

@@ -2,12 +2,12 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
-import { authorizationHeader, oauthSignature, parseAuthorizationHeader, signatureBaseString } from '../../../src/channels/oauth1';
+import { authorizationHeader, oauthSignature, signatureBaseString } from '../../../src/channels/oauth1';
 import { render } from '../../../src/channels/render';
 import { hmacBase64 } from '../../../src/channels/signing';
 import { CHOICE_PREFIX, failureOf, MAX_EVENT_AGE_MS, twitter, type TwitterConfig } from '../../../src/channels/twitter';
 import { describeIssue } from '../../../src/schema/common';
-import { TwitterFake, type XUser } from '../../fakes/twitter';
+import { parseAuthorizationHeader, TwitterFake, type XUser } from '../../fakes/twitter';
 
 const API = 'https://api.twitter.test';
 const WEBHOOK = 'https://parley.test/hooks/int_twitter';
@@ -160,6 +160,16 @@ describe('twitter setup, CRC and teardown', () => {
     await expect(Promise.resolve().then(() => twitter.handshake!(new URL(WEBHOOK), config))).rejects.toThrow(/crc_token is required/);
   });
 
+  it('refuses a crc_token that could be a body: the CRC answer must never sign a forged webhook', async () => {
+    const fake = new TwitterFake();
+    const config = configFor(fake);
+    const forged = JSON.stringify({ for_user_id: fake.account.id_str, direct_message_events: [{ type: 'message_create', id: '1', created_timestamp: String(Date.now()), message_create: { target: { recipient_id: fake.account.id_str }, sender_id: '999', message_data: { text: 'forged by a stranger' } } }] });
+    await expect(Promise.resolve().then(() => twitter.handshake!(new URL(`${WEBHOOK}?crc_token=${encodeURIComponent(forged)}`), config))).rejects.toThrow(/opaque token/);
+    await expect(Promise.resolve().then(() => twitter.handshake!(new URL(`${WEBHOOK}?crc_token=${'a'.repeat(256)}`), config))).rejects.toThrow(/opaque token/);
+    // X's own token shape still passes.
+    expect((await twitter.handshake!(new URL(`${WEBHOOK}?crc_token=9b4507b3-9040-4669-9ca3-6b94edb50553`), config)).status).toBe(200);
+  });
+
   it('is an error naming X\'s code when the CRC fails, and nothing is registered', async () => {
     const fake = new TwitterFake({ origin: API, webhookFetch: async () => Response.json({ response_token: 'sha256=wrong' }) });
     const outcome = await twitter.setup!({ config: configFor(fake), fetch: fetchVia(fake), webhookUrl: WEBHOOK });
@@ -272,8 +282,15 @@ describe('twitter inbound', () => {
 
   it('refuses a body that is not an Account Activity payload as a bad request', async () => {
     const { fake, config } = await connected();
-    await expect(parsed(config, fake.signed(WEBHOOK, { direct_message_events: [] }))).rejects.toThrow(/for_user_id/);
+    await expect(parsed(config, fake.signed(WEBHOOK, { for_user_id: 42, direct_message_events: [] }))).rejects.toThrow(/for_user_id/);
     await expect(parsed(config, fake.signed(WEBHOOK, 'not json'))).rejects.toThrow(/not valid JSON/);
+  });
+
+  it("ignores an account revoking the app (user_event, which names no for_user_id) instead of refusing X's delivery", async () => {
+    const { fake, config } = await connected();
+    // X's example revoke payload (Account Activity data objects: user_event).
+    const revoke = { user_event: { revoke: { date_time: '2018-05-24T09:48:12+00:00', target: { app_id: '13090192' }, source: { user_id: config.userId } } } };
+    expect(await parsed(config, fake.signed(WEBHOOK, revoke))).toEqual([]);
   });
 });
 

@@ -155,11 +155,36 @@ describe('outbound', () => {
     const conversationId = await conversationOf(ann);
     const id = await post(conversationId, { type: 'text', text: 'Spicy?', actions: [{ type: 'reply', text: 'Yes', payload: 'SPICY_YES' }, { type: 'reply', text: 'No', payload: 'SPICY_NO' }] });
     await eventFor('conversation:message:delivery:channel', id);
-    expect(fake.sent.get(ann)!.at(-1)).toEqual({ msgtype: 'msgmenu', msgmenu: { head_content: 'Spicy?', list: [{ id: '1', content: 'Yes' }, { id: '2', content: 'No' }], tail_content: '' }, touser: ann });
+    expect(fake.sent.get(ann)!.at(-1)).toEqual({ msgtype: 'msgmenu', msgmenu: { head_content: 'Spicy?', list: [{ id: 'r1:SPICY_YES', content: 'Yes' }, { id: 'r2:SPICY_NO', content: 'No' }], tail_content: '' }, touser: ann });
     expect((await hook(await fake.tapMenu(integration.webhookUrl, ann, 'No'))).status).toBe(200);
     await eventually(async () => {
       expect((await messages(app.appId, app.auth, conversationId)).at(-1)).toMatchObject({ author: { type: 'user' }, content: { type: 'text', text: 'No', payload: 'SPICY_NO' } });
     });
+  });
+
+  it("a menu tapped after a later business message still raises its own option's payload", async () => {
+    const conversationId = await conversationOf(ann);
+    const first = await post(conversationId, { type: 'text', text: 'Which drink?', actions: [{ type: 'postback', text: 'Tea', payload: 'DRINK_TEA' }, { type: 'postback', text: 'Coffee', payload: 'DRINK_COFFEE' }] });
+    await eventFor('conversation:message:delivery:channel', first);
+    const drinks = fake.sent.get(ann)!.at(-1)!.msgmenu as { list: { id: string; content: string }[] };
+    const later = await post(conversationId, { type: 'text', text: 'Dessert?', actions: [{ type: 'postback', text: 'Flan', payload: 'DESSERT_FLAN' }, { type: 'postback', text: 'Churros', payload: 'DESSERT_CHURROS' }] });
+    await eventFor('conversation:message:delivery:channel', later);
+    // Ann scrolls up and taps Coffee on the first menu: WeChat sends the option's text and id, as for any tap.
+    const coffee = drinks.list.find((o) => o.content === 'Coffee')!;
+    const tap = await fake.callback(integration.webhookUrl, { ToUserName: fake.originalId, FromUserName: ann, CreateTime: Math.floor(Date.now() / 1000), MsgType: 'text', Content: coffee.content, bizmsgmenuid: coffee.id, MsgId: fake.msgId() });
+    expect((await hook(tap)).status).toBe(200);
+    await eventually(() => expect(receiver.ofType('conversation:postback').map((e) => e.payload.postback)).toContainEqual({ payload: 'DRINK_COFFEE', text: 'Coffee' }));
+    expect(receiver.ofType('conversation:postback').map((e) => (e.payload.postback as { payload: string }).payload)).not.toContain('DESSERT_CHURROS');
+  });
+
+  it('the business typing activity shows WeChat\'s typing status to a user who just wrote', async () => {
+    expect((await hook(await fake.text(integration.webhookUrl, ann, 'anyone there?'))).status).toBe(200);
+    const conversationId = await conversationOf(ann);
+    await eventually(async () => expect((await messages(app.appId, app.auth, conversationId)).at(-1)!.content.text).toBe('anyone there?'));
+    const res = await call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/activity`, app.auth, { type: 'typing:start', author: { type: 'business' } });
+    expect(res.status).toBe(200);
+    await eventually(() => expect(fake.callsTo('/cgi-bin/message/custom/typing').map((c) => [c.body, c.errcode])).toContainEqual([{ touser: ann, command: 'Typing' }, 0]));
+    expect(fake.typingState.get(ann)).toBe(true);
   });
 
   it('an expired access token is fetched again and the message delivered once', async () => {

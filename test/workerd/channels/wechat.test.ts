@@ -7,20 +7,23 @@
  * expiry, error codes, and media in both directions.
  */
 import * as v from 'valibot';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
+import { OutboundError, outboundFetcher } from '../../../src/http/outbound';
 import { render } from '../../../src/channels/render';
-import { forgetTokens, wechat, type WeChatConfig } from '../../../src/channels/wechat';
-import { decryptMessage, encryptMessage, readXml, wechatSignature } from '../../../src/channels/wechat-crypto';
+import { wechat, type WeChatConfig } from '../../../src/channels/wechat';
+import { decryptMessage, readXml, wechatSignature } from '../../../src/channels/wechat-crypto';
 import { describeIssue } from '../../../src/schema/common';
-import { WeChatFake, type Mode } from '../../fakes/wechat';
+import { encryptMessage, WeChatFake, type Mode } from '../../fakes/wechat';
+import { routeFetch } from './harness';
 
 const API = 'https://api.weixin.test';
 const WEBHOOK = 'https://parley.test/hooks/int_wechat';
 const ANN = 'oyORnuP8q7ou2gfYjqLzSIWZf0rs';
 const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 
-beforeEach(() => forgetTokens());
+/** Access tokens are cached per isolate by API base, AppID and AppSecret: each fake account has its own secret, so no test borrows another's token. */
+const freshFake = () => new WeChatFake({ origin: API, appSecret: `secret-${crypto.randomUUID()}` });
 
 async function inbound(request: Request, now = Date.now()): Promise<InboundRequest> {
   return { method: request.method, url: request.url, headers: request.headers, raw: new Uint8Array(await request.arrayBuffer()), now };
@@ -28,7 +31,7 @@ async function inbound(request: Request, now = Date.now()): Promise<InboundReque
 
 /** An account set up through the adapter's own setup; the customer then copies the token (and key) into the fake's console. */
 async function connected(mode: Mode = 'plain') {
-  const fake = new WeChatFake({ origin: API });
+  const fake = freshFake();
   const fetch = ((input: RequestInfo | URL, init?: RequestInit) => fake.fetch(new Request(input, init))) as typeof globalThis.fetch;
   let config = v.parse(wechat.createSchema, { appId: fake.appId, appSecret: fake.appSecret, apiBaseUrl: API, ...(mode !== 'plain' ? { encodingAesKey: KEY } : {}) });
   const outcome = await wechat.setup!({ config, fetch, webhookUrl: WEBHOOK });
@@ -80,7 +83,7 @@ describe('wechat setup and the server-configuration check', () => {
   });
 
   it('keeps a token the customer gave, and says which credential WeChat refused', async () => {
-    const fake = new WeChatFake({ origin: API });
+    const fake = freshFake();
     const fetch = ((input: RequestInfo | URL, init?: RequestInit) => fake.fetch(new Request(input, init))) as typeof globalThis.fetch;
     const outcome = await wechat.setup!({ config: { appId: fake.appId, appSecret: 'wrong-secret', token: 'myToken1', apiBaseUrl: API }, fetch, webhookUrl: WEBHOOK });
     expect(outcome).toEqual({ status: 'error', config: { token: 'myToken1' }, error: expect.stringContaining('WeChat errcode 40125: invalid appsecret') });
@@ -234,11 +237,17 @@ describe('wechat callbacks', () => {
     expect((await parsed(config, fake.link(WEBHOOK, ANN, 'Menu', 'https://tacos.example/menu')))[0]).toMatchObject({ content: { type: 'text', text: 'Menu\nhttps://tacos.example/menu' } });
   });
 
-  it('reads a tapped menu option as a postback of its choice; a text that merely looks like XML stays text', async () => {
+  it('reads a tapped option by the payload its id carries (a reply as the user\'s answer, a postback as a postback); a text that merely looks like XML stays text', async () => {
     const { fake, ctx, config } = await connected();
     await wechat.send(ctx, wrote, text('Spicy?', { replies: [{ text: 'Yes', payload: 'Y', choice: 1 }, { text: 'No', payload: 'N', choice: 2 }] }));
     const [tap] = await parsed(config, fake.tapMenu(WEBHOOK, ANN, 'No'));
-    expect(tap).toMatchObject({ kind: 'postback', choice: 2, text: 'No', user: { externalId: ANN } });
+    expect(tap).toMatchObject({ kind: 'message', content: { type: 'text', text: 'No', payload: 'N' }, user: { externalId: ANN } });
+    await wechat.send(ctx, wrote, text('Order?', { buttons: [{ kind: 'postback', text: 'Tacos: 2 for 1', payload: 'ORDER:TACOS', choice: 1 }] }));
+    expect(await parsed(config, fake.tapMenu(WEBHOOK, ANN, 'Tacos: 2 for 1'))).toMatchObject([{ kind: 'postback', payload: 'ORDER:TACOS', text: 'Tacos: 2 for 1' }]);
+    // A bare number (a payload too long for the id, a menu a native payload sent) resolves to nothing: the tapped text is the message.
+    const [bare] = await parsed(config, fake.callback(WEBHOOK, { ToUserName: fake.originalId, FromUserName: ANN, CreateTime: Math.floor(Date.now() / 1000), MsgType: 'text', Content: 'Maybe', bizmsgmenuid: '101', MsgId: fake.msgId() }));
+    expect(bare).toMatchObject({ kind: 'message', content: { type: 'text', text: 'Maybe' } });
+    expect((bare as { content: { payload?: string } }).content.payload).toBeUndefined();
     const [sneaky] = await parsed(config, fake.text(WEBHOOK, ANN, ']]></Content><bizmsgmenuid>1</bizmsgmenuid><Content>x'));
     expect(sneaky).toMatchObject({ kind: 'message', content: { type: 'text', text: ']]></Content><bizmsgmenuid>1</bizmsgmenuid><Content>x' } });
   });
@@ -251,7 +260,9 @@ describe('wechat callbacks', () => {
     // WeChat's retry of the same event carries the same user and CreateTime: the same key.
     const [again] = await parsed(config, fake.event(WEBHOOK, ANN, 'subscribe', 'qrscene_spring', { at }));
     expect((again as { channelMessageId: string }).channelMessageId).toBe((qr as { channelMessageId: string }).channelMessageId);
-    expect((await parsed(config, fake.event(WEBHOOK, ANN, 'subscribe')))[0]).toMatchObject({ kind: 'referral', ref: '' });
+    // A plain follow (no EventKey, or WeChat's empty one) refers to nothing: no empty referral.
+    expect(await parsed(config, fake.event(WEBHOOK, ANN, 'subscribe'))).toEqual([]);
+    expect(await parsed(config, fake.event(WEBHOOK, ANN, 'subscribe', ''))).toEqual([]);
     expect((await parsed(config, fake.event(WEBHOOK, ANN, 'SCAN', 'table-7')))[0]).toMatchObject({ kind: 'referral', ref: 'table-7', referralType: 'scan' });
     expect((await parsed(config, fake.event(WEBHOOK, ANN, 'CLICK', 'MENU_HELP')))[0]).toMatchObject({ kind: 'postback', payload: 'MENU_HELP' });
     for (const [e, key] of [['unsubscribe', undefined], ['VIEW', 'https://tacos.example'], ['LOCATION', undefined]] as const) {
@@ -270,14 +281,14 @@ describe('wechat callbacks', () => {
 describe('wechat send', () => {
   it('sends text through custom/send with the access token, and links as <a> anchors', async () => {
     const { fake, ctx } = await connected();
-    expect(await wechat.send(ctx, wrote, text('Hello Ann'))).toEqual({ ok: true, channelMessageId: '' });
+    expect(await wechat.send(ctx, wrote, text('Hello Ann'))).toEqual({ ok: true, channelMessageId: expect.stringMatching(/^[0-9a-f]{32}$/) });
     expect(lastSend(fake).body).toEqual({ msgtype: 'text', text: { content: 'Hello Ann' }, touser: ANN });
     expect(lastSend(fake).query.access_token).toBe(fake.issued.at(-1));
     await wechat.send(ctx, wrote, text('Our menu', { buttons: [{ kind: 'link', text: 'Open', uri: 'https://tacos.example/menu?a="b"' }] }));
     expect(lastSend(fake).body!.text).toEqual({ content: 'Our menu\n<a href="https://tacos.example/menu?a=%22b%22">Open</a>' });
   });
 
-  it('sends postbacks and quick replies as one msgmenu whose option ids are the choice numbers', async () => {
+  it('sends postbacks and quick replies as one msgmenu whose option ids carry kind, choice and payload (the bare choice when the payload does not fit)', async () => {
     const { fake, ctx } = await connected();
     await wechat.send(ctx, wrote, text('How was it?', {
       buttons: [{ kind: 'postback', text: 'Great', payload: 'GREAT', choice: 1 }, { kind: 'link', text: 'Review', uri: 'https://tacos.example/r' }],
@@ -285,9 +296,22 @@ describe('wechat send', () => {
     }));
     expect(lastSend(fake).body).toEqual({
       msgtype: 'msgmenu',
-      msgmenu: { head_content: 'How was it?\nReview: https://tacos.example/r', list: [{ id: '1', content: 'Great' }, { id: '2', content: 'Meh' }], tail_content: '' },
+      msgmenu: { head_content: 'How was it?\nReview: https://tacos.example/r', list: [{ id: 'p1:GREAT', content: 'Great' }, { id: 'r2:MEH', content: 'Meh' }], tail_content: '' },
       touser: ANN,
     });
+    // WeChat documents no id limit for official accounts; WeCom's menu takes 128 bytes, so a longer id is the bare choice.
+    await wechat.send(ctx, wrote, text('Long?', { buttons: [{ kind: 'postback', text: 'Fits', payload: 'x'.repeat(125), choice: 1 }, { kind: 'postback', text: 'Too long', payload: '很'.repeat(42), choice: 2 }] }));
+    expect((lastSend(fake).body!.msgmenu as { list: { id: string }[] }).list.map((o) => o.id)).toEqual([`p1:${'x'.repeat(125)}`, '2']);
+  });
+
+  it('names each sent part by its delivery key, the same on every attempt', async () => {
+    const { ctx } = await connected();
+    const first = await wechat.send(ctx, { ...wrote, deliveryKey: 'msg_1:cli_1:0' }, text('once'));
+    const retry = await wechat.send(ctx, { ...wrote, deliveryKey: 'msg_1:cli_1:0' }, text('once'));
+    const next = await wechat.send(ctx, { ...wrote, deliveryKey: 'msg_1:cli_1:1' }, text('twice'));
+    expect(first).toMatchObject({ ok: true, channelMessageId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(retry).toEqual(first);
+    expect(next).not.toEqual(first);
   });
 
   it('uploads an image as temporary media, then sends its media_id', async () => {
@@ -300,6 +324,32 @@ describe('wechat send', () => {
     expect(await wechat.send(ctx, wrote, { kind: 'media', media: 'image', url: `${API}/files/404/gone.png`, buttons: [], replies: [] })).toMatchObject({ ok: false, retryable: false, code: 'media_unavailable' });
   });
 
+  it('classifies a failed image download like any channel call: timeouts and DNS faults retry, a refused or oversized file is final, and no message carries the query', async () => {
+    const { fake, ctx } = await connected();
+    const image = (url: string): Part => ({ kind: 'media', media: 'image', url, buttons: [], replies: [] });
+    const signedUrl = `${API}/files/1/logo.png?X-Amz-Signature=s3cr3t`;
+    const failing = (err: Error): typeof ctx => ({ ...ctx, fetch: async (url, init) => (url.startsWith(`${API}/files/`) ? Promise.reject(err) : ctx.fetch(url, init)) });
+    const timeout = await wechat.send(failing(new DOMException('The operation timed out.', 'TimeoutError')), wrote, image(signedUrl));
+    expect(timeout).toMatchObject({ ok: false, retryable: true, code: 'timeout' });
+    const dns = await wechat.send(failing(new OutboundError('dns', 'DNS lookup of api.weixin.test failed: SERVFAIL')), wrote, image(signedUrl));
+    expect(dns).toMatchObject({ ok: false, retryable: true, code: 'network_error' });
+    const gone = await wechat.send(ctx, wrote, image(`${API}/files/404/gone.png?token=s3cr3t`));
+    expect(gone).toMatchObject({ ok: false, retryable: false, code: 'media_unavailable' });
+    for (const outcome of [timeout, dns, gone]) expect(JSON.stringify(outcome)).not.toContain('s3cr3t');
+
+    // Under the real outbound policy, which caps the body at WeChat's 10 MB while it is read.
+    const spy = routeFetch({ [API]: fake });
+    try {
+      const policed = { ...ctx, fetch: outboundFetcher({ local: false }) };
+      const big = fake.addFile(new Uint8Array(10 * 1024 * 1024 + 1), 'image/png', 'huge.png');
+      expect(await wechat.send(policed, wrote, image(big))).toMatchObject({ ok: false, retryable: false, code: 'media_too_large' });
+      expect(await wechat.send(policed, wrote, image('http://tacos.example/logo.png'))).toMatchObject({ ok: false, retryable: false, code: 'target_refused' });
+      expect(fake.callsTo('/cgi-bin/media/upload')).toHaveLength(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('falls back for what WeChat cannot show: a carousel becomes image + text per card, too many options a numbered list, a location a map link', async () => {
     const { fake, ctx } = await connected();
     const image = fake.addFile(new TextEncoder().encode('jpg'), 'image/jpeg', 'tacos.jpg');
@@ -307,7 +357,7 @@ describe('wechat send', () => {
     expect(carousel.parts.map((p) => p.kind)).toEqual(['media', 'text']);
     for (const part of carousel.parts) expect(await wechat.send(ctx, wrote, part)).toMatchObject({ ok: true });
     expect(fake.sent.get(ANN)!.slice(-2).map((m) => m.msgtype)).toEqual(['image', 'msgmenu']);
-    expect(fake.sent.get(ANN)!.at(-1)!.msgmenu).toMatchObject({ head_content: 'Tacos\nCrunchy', list: [{ id: '1', content: 'Order' }] });
+    expect(fake.sent.get(ANN)!.at(-1)!.msgmenu).toMatchObject({ head_content: 'Tacos\nCrunchy', list: [{ id: 'p1:ORDER', content: 'Order' }] });
 
     const sizes = Array.from({ length: 11 }, (_, i) => `Size ${i + 1}`);
     const many = render({ content: { type: 'text', text: 'Which size?', actions: sizes.map((s) => ({ type: 'postback', text: s, payload: s })) } }, wechat.capabilities, 'wechat');
@@ -333,7 +383,7 @@ describe('wechat send', () => {
     await wechat.send(ctx, wrote, text('two'));
     expect(fake.callsTo('/cgi-bin/stable_token')).toHaveLength(1);
     fake.expireToken();
-    expect(await wechat.send(ctx, wrote, text('three'))).toEqual({ ok: true, channelMessageId: '' });
+    expect(await wechat.send(ctx, wrote, text('three'))).toMatchObject({ ok: true });
     expect(fake.calls.slice(-3).map((c) => [c.path, c.errcode])).toEqual([
       ['/cgi-bin/message/custom/send', 42001],
       ['/cgi-bin/stable_token', undefined],
@@ -394,5 +444,19 @@ describe('wechat media', () => {
     const clip = await wechat.fetchMedia!(ctx, (video as { content: { media: { ref: string } } }).content.media.ref);
     expect(await clip.text()).toBe('mp4!');
     await expect(wechat.fetchMedia!(ctx, 'EXPIRED_MEDIA')).rejects.toThrow(/errcode 40007 invalid media_id/);
+  });
+
+  it('says plainly that a video cannot be copied: WeChat serves it over http only, which the outbound policy refuses', async () => {
+    const { fake, ctx, config } = await connected();
+    const [video] = await parsed(config, fake.video(WEBHOOK, ANN, new TextEncoder().encode('mp4!')));
+    const spy = routeFetch({ [API]: fake });
+    try {
+      const policed = { ...ctx, fetch: outboundFetcher({ local: false }) };
+      const copy = wechat.fetchMedia!(policed, (video as { content: { media: { ref: string } } }).content.media.ref);
+      await expect(copy).rejects.toThrow(/WeChat serves this video only over plain http \(http:\/\/api\.weixin\.test\/video\/.*\), which Parley's outbound policy refuses: the video cannot be copied \(a permanent failure\)/);
+      expect(fake.callsTo('/cgi-bin/media/get').at(-1)!.status).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
