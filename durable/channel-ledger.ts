@@ -377,6 +377,11 @@ export class ChannelLedger {
     return this.sql.exec<{ message_id: string }>('SELECT message_id FROM sent WHERE client_id = ? AND channel_message_id = ?', clientId, channelMessageId).toArray()[0]?.message_id;
   }
 
+  /** The clients a message was sent to, most recent send first (the hosted form page answers as the one its link went to). */
+  sentTo(messageId: string): string[] {
+    return this.sql.exec<{ client_id: string }>('SELECT client_id FROM sent WHERE message_id = ? ORDER BY sent_at DESC', messageId).toArray().map((r) => r.client_id);
+  }
+
   /** Messages sent to the client up to a watermark (Messenger) and not yet reported delivered; marks them. */
   deliveredUpTo(clientId: string, watermark: number): string[] {
     const ids = this.sql

@@ -21,7 +21,7 @@ import type { Message } from '../src/schema/message';
 import type { FeedClaim } from '../src/schema/webhook-queue';
 import type { WebhookEvent } from '../src/webhooks/events';
 import { Activities, type Activity } from './activity';
-import { TYPING, WEB, type DeliveryClaim } from './channel-ledger';
+import { TYPING, WEB, type DeliveryClaim, type LedgerClient } from './channel-ledger';
 import { Core } from './core';
 import { Deliveries, type DeliveryReport } from './deliveries';
 import { Inbound, type InboundClient, type ReceivedEvent } from './inbound';
@@ -195,6 +195,11 @@ export class ConversationDO extends DurableObject<Env> {
   /** Postbacks, typing and read receipts from the Web Messenger: the channel pipeline's events, for a web client. */
   clientActivity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>, policy?: AppPolicy): Result<null> {
     return this.web.activity(client, event, policy);
+  }
+
+  /** The form a hosted form page shows, and the channel client its answer is posted as (clientPost with `onPage`). */
+  pageForm(userId: string, messageId: string): Result<{ form: Message; client?: LedgerClient }> {
+    return this.web.pageForm(userId, messageId);
   }
 
   /** A web client opened this conversation: it is registered, and `client:add` raised, before its first message. */

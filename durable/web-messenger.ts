@@ -5,13 +5,15 @@
  * payload counts as a choice only when the business offered it here, and a
  * form response must answer its form, once. Web clients are ledger clients of
  * type WEB, served by the conversation's sockets rather than by channel sends.
+ * Answers on the hosted form page (channels without native forms) take the
+ * same path, posted as the channel client the form was sent to.
  */
 import type { AppPolicy } from '../src/schema/app';
 import { fail, type Result } from '../src/http/errors';
 import { LIMITS } from '../src/schema/common';
 import type { Message, MessageSource } from '../src/schema/message';
 import { formResponseProblem } from '../src/web/forms';
-import { WEB } from './channel-ledger';
+import { WEB, type LedgerClient } from './channel-ledger';
 import { NOT_FOUND, NOT_PARTICIPANT, type Core } from './core';
 import type { Inbound, InboundClient, ReceivedEvent } from './inbound';
 import type { Messages } from './messages';
@@ -26,6 +28,12 @@ export interface WebPost {
   quotedMessageId?: string;
   /** The app as the Worker's cache has it (see beforeUserMessage). */
   policy?: AppPolicy;
+  /**
+   * Answered on Parley's hosted form page by a channel client (channels without
+   * native forms): the client did not write on its channel, so its reply window
+   * and last-inbound stamp stay as they are.
+   */
+  onPage?: boolean;
 }
 
 /** Set by the Worker on a socket upgrade once it verified the session token; never taken from the browser. */
@@ -81,9 +89,10 @@ export class WebMessenger {
       if (quoted.content.type === 'form') quoted = { ...quoted, content: { ...quoted.content, submitted: true } as Message['content'] };
     }
     const user = userRef(participant);
-    const source: MessageSource = { type: WEB, integrationId: client.integrationId, ...(post.clientMessageId ? { originalMessageId: post.clientMessageId } : {}) };
+    // The client's own channel: `web` for the widget, the channel a hosted form page's link went out on.
+    const source: MessageSource = { type: client.type, integrationId: client.integrationId, ...(post.clientMessageId ? { originalMessageId: post.clientMessageId } : {}) };
     const message = core.transact(() => {
-      this.touchClient(row, client, participant, Date.now(), true);
+      this.touchClient(row, client, participant, Date.now(), !post.onPage);
       if (quoted?.content.type === 'form') {
         // The form changed: the index and open tabs get it again, now submitted.
         const form = messages.markSubmitted(quoted.id);
@@ -106,6 +115,25 @@ export class WebMessenger {
     });
     core.afterCommit();
     return { ok: true, value: message };
+  }
+
+  /**
+   * The form a hosted form page link points at, for the user it was made for,
+   * and the channel client that user answers as: the one the form was sent to,
+   * else the user's most recently active channel client here.
+   */
+  pageForm(userId: string, messageId: string): Result<{ form: Message; client?: LedgerClient }> {
+    if (!this.core.record.live()) return NOT_FOUND;
+    if (!this.core.people.byUser(userId)) return NOT_PARTICIPANT;
+    const form = this.messages.byId(messageId);
+    if (!form) return fail(404, 'message_not_found', 'Message not found');
+    const { ledger } = this.core;
+    const mine = (id: string) => {
+      const c = ledger.client(id);
+      return c && c.userId === userId && c.type !== WEB ? c : undefined;
+    };
+    const client = ledger.sentTo(messageId).map(mine).find(Boolean) ?? ledger.clientsOf(userId).map((c) => mine(c.clientId)).find(Boolean);
+    return { ok: true, value: { form, ...(client ? { client } : {}) } };
   }
 
   activity(client: InboundClient, event: Extract<ReceivedEvent, { kind: 'postback' | 'typing' | 'read' }>, policy?: AppPolicy): Result<null> {
@@ -136,7 +164,7 @@ export class WebMessenger {
 
   /** The first write of a web client in this conversation registers it, as a channel's first contact does. */
   private touchClient(row: ConversationRow, client: InboundClient, participant: ParticipantRow, now: number, wrote: boolean): void {
-    this.inbound.touchClient(row, client, participant, wrote ? now : undefined, now, { type: WEB, integrationId: client.integrationId });
+    this.inbound.touchClient(row, client, participant, wrote ? now : undefined, now, { type: client.type, integrationId: client.integrationId });
   }
 
   /** Browser sockets, upgraded by the Worker once it checked the session; the user must be a participant. */

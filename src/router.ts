@@ -19,12 +19,17 @@ import * as oauth from './api/oauth';
 import * as notifications from './api/notifications';
 import * as participants from './api/participants';
 import * as switchboards from './api/switchboards';
+import * as templates from './api/templates';
 import * as users from './api/users';
 import * as webhooks from './api/webhooks';
 import * as webhookDeliveries from './api/webhook-deliveries';
 import { errorResponse, StatusError } from './http/errors';
 import * as attachments from './api/attachments';
 import * as sdk from './web/sdk';
+import * as payPage from './api/pages-pay';
+import { receiveStripeEvent } from './payments/stripe-webhook';
+import { sdkPayLink } from './payments/sdk-pay';
+import * as formPage from './pages/form-page';
 import { login } from './web/login';
 import { OriginRefused, preflight, withCors } from './web/integration';
 import { WEB_MESSENGER_ETAG, WEB_MESSENGER_JS } from './web/widget-bundle.generated';
@@ -67,6 +72,12 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .post('/hooks/:integrationId', hooks.receive)
   .get('/media/:integrationId/:token/:name', serveMedia)
   .get('/web-messenger.js', widgetScript)
+  .get('/pages/pay/:token', payPage.pay)
+  .get('/pages/pay/:token/done', payPage.done)
+  .get('/pages/pay/:token/cancelled', payPage.cancelled)
+  .post('/payments/stripe/:integrationId', receiveStripeEvent)
+  .get('/pages/form/:token', formPage.show)
+  .post('/pages/form/:token', formPage.submit)
   .get('/attachments/:appId/:key/:name', attachments.serve)
   .options('/sdk/*', preflight)
   .get('/sdk/v2/apps/:appId/integrations/:integrationId/config', browser(sdk.config))
@@ -77,6 +88,7 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/sdk/v2/apps/:appId/conversations/:conversationId/messages', browser(sdk.listMessages))
   .post('/sdk/v2/apps/:appId/conversations/:conversationId/messages', browser(sdk.postMessage))
   .post('/sdk/v2/apps/:appId/conversations/:conversationId/postback', browser(sdk.postback))
+  .post('/sdk/v2/apps/:appId/conversations/:conversationId/pay', browser(sdkPayLink))
   .post('/sdk/v2/apps/:appId/conversations/:conversationId/activity', browser(sdk.activity))
   .get('/sdk/v2/apps/:appId/conversations/:conversationId/socket', browser(sdk.socket))
   .post('/sdk/v2/apps/:appId/attachments', browser(sdk.upload))
@@ -98,6 +110,7 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/integrations/:integrationId/keys', integrations.listKeys)
   .get('/v2/apps/:appId/integrations/:integrationId/keys/:keyId', integrations.getKey)
   .delete('/v2/apps/:appId/integrations/:integrationId/keys/:keyId', integrations.removeKey)
+  .get('/v2/apps/:appId/integrations/:integrationId/templates', templates.list)
   .post('/v2/apps/:appId/integrations/:integrationId/webhooks', webhooks.create)
   .get('/v2/apps/:appId/integrations/:integrationId/webhooks', webhooks.list)
   .get('/v2/apps/:appId/integrations/:integrationId/webhooks/:webhookId', webhooks.get)

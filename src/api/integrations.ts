@@ -43,6 +43,7 @@ import { pickPage } from './apps';
 import { requireAppOrAccount } from '../auth/authenticate';
 import { appContext, json } from './context';
 import { afterIntegrationRemoved } from './oauth';
+import { createStripe, STRIPE, stripeView, updateStripe } from '../payments/stripe-integration';
 
 /** The v2 webhook object; Sunshine returns the secret whenever it returns the webhook. */
 export const webhookView = (w: Webhook) => ({
@@ -68,6 +69,7 @@ export async function integrationView(env: Env, i: Integration, webhooks: Webhoo
   const common = { id: i.id, type: i.type, status: i.status, displayName: i.displayName };
   if (carriesWebhooks(i)) return { ...common, webhooks: webhooks.filter((w) => w.integrationId === i.id).map(webhookView) };
   if (i.type === 'web') return { ...common, ...webView(i.config as WebSettings) };
+  if (i.type === STRIPE) return { ...common, ...stripeView(i) };
   const adapter = adapterFor(i.type)!;
   const { webhookUrl, apiBaseUrl, setupError, ...config } = await openConfig(env, i.config);
   return {
@@ -135,6 +137,11 @@ export async function create(request: IRequest, env: Env) {
     const settings = parseWith(webSettings, channelFields(raw));
     const integration: Integration = { id: newId(), type: 'web', status: 'active', displayName: common.displayName ?? null, config: settings, createdAt: new Date().toISOString() };
     await insertChannelIntegration(env, appId, integration);
+    return json({ integration: await integrationView(env, integration, []) }, 201);
+  }
+  if (common.type === STRIPE) {
+    // Payments, not a channel: src/payments/ owns its settings (secrets sealed, one per app).
+    const integration = await createStripe(env, appId, publicBase(request, env), common.displayName ?? null, channelFields(raw));
     return json({ integration: await integrationView(env, integration, []) }, 201);
   }
   const adapter = adapterFor(common.type)!;
@@ -205,6 +212,7 @@ export async function update(request: IRequest, env: Env) {
     forgetWebIntegration(integration.id);
     return json({ integration: await integrationView(env, next, []) });
   }
+  if (integration.type === STRIPE) return json({ integration: await integrationView(env, await updateStripe(env, appId, integration, displayName, channelFields(raw)), []) });
   const adapter = adapterFor(integration.type)!;
   const patch = parseWith(adapter.updateSchema, channelFields(raw));
   const changed = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));

@@ -11,6 +11,7 @@ import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { adapterFor } from '../channels/registry';
 import { withTextFallback } from '../channels/text-fallback';
+import { withTemplateText } from '../channels/whatsapp-templates';
 import { badRequest, unwrap } from '../http/errors';
 import { pageEnvelope } from '../http/links';
 import { parseWith, readBody, readQuery } from '../http/request';
@@ -46,8 +47,13 @@ export async function post(request: IRequest, env: Env) {
   const policy = author.type === 'user' ? await appPolicy(env, appId) : undefined;
   const messages = [];
   for (const part of parts) {
-    const override = part.whatsappTemplate ? { ...body.override, whatsapp: { ...body.override?.whatsapp, payload: part.whatsappTemplate } } : body.override;
-    const content: Content = withTextFallback(part.content);
+    // A template's stored text is what the user saw, rebuilt from the approved template when its integration can look it up.
+    const { content, override } = await withTemplateText(
+      env,
+      { appId, business: author.type === 'business', destination: body.destination, conversation: stub },
+      withTextFallback(part.content) as Content,
+      part.whatsappTemplate ? { ...body.override, whatsapp: { ...body.override?.whatsapp, payload: part.whatsappTemplate } } : body.override,
+    );
     messages.push(
       unwrap(
         await stub.postMessage({

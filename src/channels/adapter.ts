@@ -303,7 +303,20 @@ export interface ChannelAdapter<C extends { apiBaseUrl?: string } = { apiBaseUrl
   typing?(ctx: ChannelContext<C>, to: Recipient, on: boolean): Promise<void>;
   /** Downloads inbound media by the `ref` the parser gave, with the channel's auth. */
   fetchMedia?(ctx: ChannelContext<C>, ref: string): Promise<Response>;
+  /**
+   * The profile of a user the channel's webhooks name only by id (Messenger's
+   * User Profile API, Instagram's): names, picture and the channel's raw
+   * fields, merged under what the webhook itself said. The pipeline calls it
+   * once, when it meets a client it has not seen (returning users cost
+   * nothing), bounded by PROFILE_TIMEOUT_MS and cached (`profile.ts`); a
+   * failure (throw or undefined) only means the client starts without a
+   * profile, never that the message waits or is lost.
+   */
+  profile?(ctx: ChannelContext<C>, externalId: string): Promise<Omit<ChannelUser, 'externalId'> | undefined>;
 }
+
+/** The most a first contact waits for `profile` before the message goes on without one. */
+export const PROFILE_TIMEOUT_MS = 3_000;
 
 /** An error title unless `payload` is an object whose keys are all in `allowed` (the rest are pinned or not the channel's send fields). */
 export function nativeKeysProblem(type: string, payload: unknown, allowed: ReadonlySet<string>): string | undefined {

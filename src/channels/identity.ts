@@ -1,7 +1,8 @@
 /**
  * Channel user → Parley user, client and personal conversation. A known
  * identity is answered from an isolate cache, else one D1 read; a first
- * contact creates the user and the client in one D1 batch whose statements
+ * contact (with the channel's profile where the adapter looks one up,
+ * `profile.ts`) creates the user and the client in one D1 batch whose statements
  * are conditioned on the client not existing yet, so concurrent first
  * webhooks for one person converge on a single user, then opens the user's
  * personal conversation (its DO create is idempotent, so a crash between the
@@ -18,6 +19,7 @@ import type { Conversation } from '../schema/conversation';
 import type { InboundClient } from '../../durable/conversation';
 import type { ChannelUser } from './adapter';
 import type { ChannelIntegration } from './store';
+import { withProfile } from './profile';
 
 export interface ResolvedIdentity {
   client: InboundClient;
@@ -73,9 +75,11 @@ async function readIdentity(env: Env, integration: ChannelIntegration, externalI
   return row ? toIdentity(integration, externalId, row) : undefined;
 }
 
-export async function resolveIdentity(env: Env, integration: ChannelIntegration, user: ChannelUser, creationReason = 'message'): Promise<ResolvedIdentity> {
-  const known = await findIdentity(env, integration, user.externalId);
+export async function resolveIdentity(env: Env, integration: ChannelIntegration, given: ChannelUser, creationReason = 'message'): Promise<ResolvedIdentity> {
+  const known = await findIdentity(env, integration, given.externalId);
   if (known) return known;
+  // Only a client about to be created is looked up on the channel: returning users cost no call.
+  const user = await withProfile(env, integration, given);
   const now = new Date().toISOString();
   const userId = newId();
   const conversationId = newId();

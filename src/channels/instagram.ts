@@ -8,9 +8,9 @@
  */
 import * as v from 'valibot';
 import { uri } from '../schema/common';
-import { apiBase, type Capabilities, type ChannelAdapter, type ChannelContext } from './adapter';
+import { apiBase, PROFILE_TIMEOUT_MS, type Capabilities, type ChannelAdapter, type ChannelContext } from './adapter';
 import { graphGet, graphUrl, graphVersion, metaHandshake, newVerifyToken, verifyMetaSignature, verifyToken } from './meta';
-import { appId, appSecret, checkPageNative, fetchCdnMedia, PAGE_RETRYABLE, pageToken, pageTyping, parsePageWebhook, sendPagePart, type PageTarget } from './messenger';
+import { appId, appSecret, checkPageNative, fetchCdnMedia, PAGE_RETRYABLE, pageToken, pageTyping, parsePageWebhook, profileField, sendPagePart, type PageTarget } from './messenger';
 
 /** Learned in setup from the Page and its linked Instagram account. */
 type ReadOnly = {
@@ -118,6 +118,30 @@ async function setup(ctx: Ctx) {
   };
 }
 
+const instagramProfile = v.looseObject({ name: profileField, username: profileField, profile_pic: profileField });
+
+/**
+ * §4 User Profile API: `GET /{IGSID}?fields=name,username,profile_pic` with
+ * the Page token. Instagram keeps one name, not a first and a last: it is the
+ * user's givenName as written (splitting names guesses wrong too often), and
+ * the client shows it, or the @username when no name is set.
+ */
+async function profile(ctx: Ctx, igsid: string) {
+  const url = graphUrl(apiBase(instagram, ctx.config), ctx.config, `${encodeURIComponent(igsid)}?fields=name,username,profile_pic`);
+  const answer = await graphGet(ctx.fetch, url, ctx.config.pageAccessToken, PROFILE_TIMEOUT_MS);
+  if (!answer.ok) throw new Error(answer.error);
+  const parsed = v.safeParse(instagramProfile, answer.body);
+  if (!parsed.success) throw new Error('Graph answered the profile lookup with something else than a user');
+  const { name, username, profile_pic: pic } = parsed.output;
+  const shown = name || username;
+  return {
+    ...(name ? { givenName: name } : {}),
+    ...(shown ? { displayName: shown } : {}),
+    ...(pic ? { avatarUrl: pic } : {}),
+    raw: { ...(name ? { name } : {}), ...(username ? { username } : {}), ...(pic ? { profile_pic: pic } : {}) },
+  };
+}
+
 export const instagram: ChannelAdapter<InstagramConfig> = {
   type: 'instagram',
   capabilities,
@@ -155,4 +179,5 @@ export const instagram: ChannelAdapter<InstagramConfig> = {
   send: (ctx, to, part, skip) => sendPagePart(target(ctx), to, part, skip),
   typing: (ctx, to, on) => pageTyping(target(ctx), to, on),
   fetchMedia: (ctx, ref) => fetchCdnMedia(ctx.fetch, ref),
+  profile,
 };

@@ -12,6 +12,7 @@ import { boundedString, uri } from '../schema/common';
 import {
   apiBase,
   nativeKeysProblem,
+  PROFILE_TIMEOUT_MS,
   type Button,
   type Capabilities,
   type ChannelAdapter,
@@ -314,6 +315,30 @@ export async function fetchCdnMedia(fetcher: ChannelFetch, url: string): Promise
   return response;
 }
 
+/** A Graph user field: absent, null (not set) or a non-empty string. */
+export const profileField = v.optional(v.nullable(v.string()));
+
+/** The User Profile fields Parley reads for a PSID; Graph answers only those asked for, plus `id`. */
+const messengerProfile = v.looseObject({ first_name: profileField, last_name: profileField, profile_pic: profileField });
+
+/** §3 User Profile API: `GET /{PSID}?fields=first_name,last_name,profile_pic` with the Page token. */
+async function profile(ctx: Ctx, psid: string) {
+  const url = graphUrl(apiBase(messenger, ctx.config), ctx.config, `${encodeURIComponent(psid)}?fields=first_name,last_name,profile_pic`);
+  const answer = await graphGet(ctx.fetch, url, ctx.config.pageAccessToken, PROFILE_TIMEOUT_MS);
+  if (!answer.ok) throw new Error(answer.error);
+  const parsed = v.safeParse(messengerProfile, answer.body);
+  if (!parsed.success) throw new Error('Graph answered the profile lookup with something else than a user');
+  const { first_name: first, last_name: last, profile_pic: pic } = parsed.output;
+  const name = [first, last].filter(Boolean).join(' ');
+  return {
+    ...(first ? { givenName: first } : {}),
+    ...(last ? { surname: last } : {}),
+    ...(name ? { displayName: name } : {}),
+    ...(pic ? { avatarUrl: pic } : {}),
+    raw: { ...(first ? { first_name: first } : {}), ...(last ? { last_name: last } : {}), ...(pic ? { profile_pic: pic } : {}) },
+  };
+}
+
 // ---- the Messenger adapter -------------------------------------------------------------
 
 type ReadOnly = { pageId?: string; pageName?: string };
@@ -398,4 +423,5 @@ export const messenger: ChannelAdapter<MessengerConfig> = {
   send: (ctx, to, part, skip) => sendPagePart(target(ctx), to, part, skip),
   typing: (ctx, to, on) => pageTyping(target(ctx), to, on),
   fetchMedia: (ctx, ref) => fetchCdnMedia(ctx.fetch, ref),
+  profile,
 };

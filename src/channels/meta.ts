@@ -30,7 +30,8 @@ export function newVerifyToken(): string {
 
 /** Meta's free-form messaging window: 24 hours since the user last wrote. */
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
-export const insideWindow = (lastInboundAt: number | undefined, now = Date.now()) => lastInboundAt !== undefined && now - lastInboundAt <= WINDOW_MS;
+/** Whether the user wrote within `windowMs` (Meta's 24 hours unless a channel names its own, such as WeChat's 48). */
+export const insideWindow = (lastInboundAt: number | undefined, now = Date.now(), windowMs = WINDOW_MS) => lastInboundAt !== undefined && now - lastInboundAt <= windowMs;
 
 /** Body of a follow-up message that only carries options: the renderer uses the same words for option-only text. */
 export const OPTIONS_ONLY_TEXT = 'Choose an option';
@@ -152,9 +153,9 @@ export async function graphPost(fetcher: ChannelFetch, url: string, token: strin
   return { ok: true, body: json };
 }
 
-/** GETs a Graph object for setup; a refusal comes back as words for the customer. */
-export async function graphGet(fetcher: ChannelFetch, url: string, token: string): Promise<{ ok: true; body: unknown } | { ok: false; error: string }> {
-  const call = await callChannel(fetcher, url, { headers: { authorization: `Bearer ${token}` } });
+/** GETs a Graph object (setup, user profiles); a refusal comes back as words for the customer. */
+export async function graphGet(fetcher: ChannelFetch, url: string, token: string, timeoutMs?: number): Promise<{ ok: true; body: unknown } | { ok: false; error: string }> {
+  const call = await callChannel(fetcher, url, { headers: { authorization: `Bearer ${token}` } }, timeoutMs);
   if (!call.ok) return { ok: false, error: call.outcome.message };
   const json = await jsonBody(call.response);
   if (call.response.ok) return { ok: true, body: json };

@@ -29,6 +29,7 @@ export const TRIGGERS = [
   'conversation:message:delivery:channel',
   'conversation:message:delivery:user',
   'conversation:message:delivery:failure',
+  'conversation:payment',
   'client:add',
   'client:update',
   'client:remove',
@@ -51,12 +52,12 @@ export const WEBHOOK_VERSIONS = ['v2', 'v1'] as const;
 export type WebhookVersion = (typeof WEBHOOK_VERSIONS)[number];
 
 /**
- * Integration types Parley can create: custom webhooks, the Web Messenger, and
- * every channel in src/channels/registry.ts (taken from there, so a new
+ * Integration types Parley can create: custom webhooks, the Web Messenger,
+ * Stripe (payments for buy actions, src/payments/), and every channel in src/channels/registry.ts (taken from there, so a new
  * channel's registry line is all it takes). An OAuth integration's type is its
  * partner's client id, so a stored type is any string.
  */
-export const INTEGRATION_TYPES: readonly string[] = ['custom', 'web', ...CHANNEL_TYPES];
+export const INTEGRATION_TYPES: readonly string[] = ['custom', 'web', ...CHANNEL_TYPES, 'stripe'];
 export type IntegrationType = string;
 
 const triggers = v.pipe(

@@ -152,15 +152,22 @@ export async function newClientFor(env: Env, appId: string, integration: WebInte
   return { clientId, info };
 }
 
+/** The user's conversations, each with their unread count and its newest message, which the widget's conversation list (canUserSeeConversationList) shows as a preview. */
 export async function conversations(request: IRequest, env: Env) {
   const { session } = await sessionContext(request, env);
   const rows = await listUserConversations(env, session.appId, session.userId, { size: 100 });
-  const fresh = await Promise.all(rows.map(async (c) => conversationStub(env, session.appId, c.id).get()));
+  const fresh = await Promise.all(
+    rows.map(async (c) => {
+      const stub = conversationStub(env, session.appId, c.id);
+      return Promise.all([stub.get(), stub.listMessages({ size: 1, asUser: session.userId })]);
+    }),
+  );
   return json({
-    conversations: fresh.flatMap((r) => {
+    conversations: fresh.flatMap(([r, newest]) => {
       if (!r.ok) return [];
       const me = r.value.participants.find((p) => p.userId === session.userId);
-      return me ? [{ ...r.value.conversation, unreadCount: me.unreadCount, lastRead: me.lastRead }] : [];
+      const lastMessage = newest.ok ? newest.value.messages.at(-1) : undefined;
+      return me ? [{ ...r.value.conversation, unreadCount: me.unreadCount, lastRead: me.lastRead, ...(lastMessage ? { lastMessage } : {}) }] : [];
     }),
   });
 }

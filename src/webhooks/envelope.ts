@@ -7,6 +7,7 @@
  * secret so a rotation never breaks verification.
  */
 import type { WebhookEvent } from './events';
+import { fromBase64, toBase64 } from '../channels/signing';
 
 export interface EnvelopeTarget {
   id: string;
@@ -18,14 +19,14 @@ export const v2Body = (appId: string, webhook: EnvelopeTarget, events: WebhookEv
 
 /** A secret in Standard Webhooks form (`whsec_<base64>`) signs with its decoded bytes; any other with its UTF-8 bytes. */
 function keyBytes(secret: string): Uint8Array {
-  if (secret.startsWith('whsec_')) return Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0));
+  if (secret.startsWith('whsec_')) return fromBase64(secret.slice(6));
   return new TextEncoder().encode(secret);
 }
 
 export async function sign(secret: string, id: string, timestamp: number, body: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', keyBytes(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${id}.${timestamp}.${body}`));
-  return `v1,${btoa(String.fromCharCode(...new Uint8Array(mac)))}`;
+  return `v1,${toBase64(new Uint8Array(mac))}`;
 }
 
 export async function deliveryHeaders(secrets: string[], id: string, timestamp: number, body: string): Promise<Record<string, string>> {
@@ -65,6 +66,7 @@ const V1_TRIGGERS: Record<string, (e: WebhookEvent) => string | undefined> = {
   'conversation:message:delivery:channel': () => 'message:delivery:channel',
   'conversation:message:delivery:user': () => 'message:delivery:user',
   'conversation:message:delivery:failure': () => 'message:delivery:failure',
+  'conversation:payment': () => 'payment:success',
 };
 
 /** The v1 trigger for a v2 event, or undefined when v1 had no such trigger (the event is skipped for v1 webhooks). */
@@ -126,7 +128,8 @@ export function v1Body(appId: string, e: WebhookEvent, trigger: string, user: V1
     version: 'v1',
     app: { _id: appId, id: appId },
     ...(p.conversation ? { conversation: { _id: p.conversation.id } } : {}),
-    ...(p.message ? { messages: [v1Message(appId, p.message)] } : {}),
+    ...(p.message?.author ? { messages: [v1Message(appId, p.message)] } : {}),
+    ...(p.payment ? { payments: [{ source: { type: p.payment.provider }, message: { _id: p.message?.id }, action: p.action, charge: { id: p.payment.paymentIntentId ?? p.payment.checkoutSessionId } }] } : {}),
     ...(p.activity ? { source: p.activity.source, timestamp: epochSeconds(e.createdAt) } : {}),
     ...(user ? { appUser: v1AppUser(user) } : {}),
   });

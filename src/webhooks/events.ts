@@ -43,7 +43,7 @@ export function messageEvent(c: Conversation, m: Message, author?: UserRef, rece
       : { type: 'business', ...(m.author.subtypes ? { subtypes: m.author.subtypes } : {}), ...(m.author.displayName ? { displayName: m.author.displayName } : {}), ...(m.author.avatarUrl ? { avatarUrl: m.author.avatarUrl } : {}) };
   return event('conversation:message', {
     conversation: conversationTruncated(c),
-    message: { id: m.id, received: m.received, seq: m.seq, author: authorWebhook, content: m.content, source: m.source, ...(m.metadata ? { metadata: m.metadata } : {}) },
+    message: { id: m.id, received: m.received, seq: m.seq, author: authorWebhook, content: m.content, source: m.source, ...(m.quotedMessage ? { quotedMessage: m.quotedMessage } : {}), ...(m.metadata ? { metadata: m.metadata } : {}) },
     ...(recentNotifications ? { recentNotifications } : {}),
   });
 }
@@ -193,3 +193,34 @@ export const userMergeEvent = (
     mergedConversations: { surviving: conversationTruncated(conversations.surviving), discarded: conversations.discarded },
     reason,
   });
+
+/** What a `conversation:payment` event says of the payment (Parley's extension; Stripe's ids as Stripe gave them). */
+export interface PaymentDetails {
+  provider: 'stripe';
+  integrationId: string;
+  checkoutSessionId: string;
+  paymentIntentId: string | null;
+  amount: number;
+  currency: string;
+  status: 'paid';
+}
+
+/**
+ * `conversation:payment` (Parley's extension; v1 webhooks get it as
+ * `payment:success`): a user paid for a buy action of a business message.
+ * The id is the caller's, made from the payment, so a raise repeated after
+ * a crash can find the first one in the stream.
+ */
+export const paymentEvent = (
+  id: string,
+  c: Conversation,
+  user: UserRef,
+  messageId: string,
+  action: Record<string, unknown>,
+  payment: PaymentDetails,
+): WebhookEvent => ({
+  id,
+  type: 'conversation:payment',
+  createdAt: new Date().toISOString(),
+  payload: { conversation: conversationTruncated(c), user: userTruncated(user), message: { id: messageId }, action, payment },
+});

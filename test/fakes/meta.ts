@@ -2,8 +2,9 @@
  * A stand-in for Meta's Graph API as WhatsApp Cloud API, Messenger and
  * Instagram integrations use it: `/{version}/{PHONE_NUMBER_ID}/messages`,
  * `/{version}/{PAGE_ID}/messages` (and `/me/messages`), `/{version}/me`, the
- * phone-number and media lookups, the Bearer-protected WhatsApp media download
- * and an unauthenticated CDN for Messenger attachments. Answers and errors use
+ * phone-number and media lookups, the User Profile API of Messenger and
+ * Instagram (`/{version}/{PSID|IGSID}?fields=`), the Bearer-protected WhatsApp
+ * media download and an unauthenticated CDN for Messenger attachments. Answers and errors use
  * Graph's shapes (`{"error":{message,type,code,error_subcode,fbtrace_id}}`).
  *
  * It keeps Meta's messaging windows from the inbound events it built itself:
@@ -52,7 +53,7 @@ export interface MetaFakeOptions {
   now?: () => number;
   /** Where links to the fake's own CDN point (the served fake's address). */
   origin?: string;
-  whatsapp?: { phoneNumberId?: string; displayPhoneNumber?: string; accessToken?: string; wabaId?: string };
+  whatsapp?: { phoneNumberId?: string; displayPhoneNumber?: string; accessToken?: string; wabaId?: string; managementAccessToken?: string };
   page?: { id?: string; name?: string; accessToken?: string; instagram?: { id: string; username: string; name: string } | null };
 }
 
@@ -123,6 +124,16 @@ export function metaJson(body: unknown): string {
     .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A message template as the Business Management API describes it (components in Meta's upper-case form). */
+export interface WhatsAppTemplate {
+  id: string;
+  name: string;
+  language: string;
+  status: string;
+  category: string;
+  components: Record<string, unknown>[];
+}
+
 interface Stored {
   bytes: Uint8Array;
   mimeType: string;
@@ -137,11 +148,14 @@ export class MetaFake {
   readonly calls: FakeCall[] = [];
   readonly appSecret: string;
   readonly origin: string;
-  readonly wa: { phoneNumberId: string; displayPhoneNumber: string; accessToken: string; wabaId: string };
+  readonly wa: { phoneNumberId: string; displayPhoneNumber: string; accessToken: string; wabaId: string; managementAccessToken: string };
+  /** The WhatsApp Business Account's message templates, as `GET /{wabaId}/message_templates` lists them. */
+  readonly templates: WhatsAppTemplate[] = [];
   readonly page: { id: string; name: string; accessToken: string; instagram: { id: string; username: string; name: string } | null };
   private readonly clock: () => number;
   private readonly failures: Failure[] = [];
   private readonly users = new Map<string, Seen>();
+  private readonly profiles = new Map<string, Record<string, string | null>>();
   private readonly media = new Map<string, Stored>();
   private readonly cdn = new Map<string, Stored>();
   private counter = 0;
@@ -160,6 +174,7 @@ export class MetaFake {
       displayPhoneNumber: options.whatsapp?.displayPhoneNumber ?? '+1 555-078-3881',
       accessToken: options.whatsapp?.accessToken ?? 'EAAGwhatsappTestToken',
       wabaId: options.whatsapp?.wabaId ?? '102290129340398',
+      managementAccessToken: options.whatsapp?.managementAccessToken ?? 'EAAGwabaManagementToken',
     };
     this.page = {
       id: options.page?.id ?? '110000000000001',
@@ -222,10 +237,12 @@ export class MetaFake {
     if (!m) return this.graphError(400, { message: `Unknown path components: ${path}`, type: 'OAuthException', code: 2500 });
     const [, , node, edge] = m as unknown as [string, string, string, string | undefined];
     const isWhatsApp = node === this.wa.phoneNumberId || this.media.has(node);
+    const isWaba = node === this.wa.wabaId;
     const token = bearer(request, url);
     if (token === undefined) return this.graphError(400, { message: 'An access token is required to request this resource.', type: 'OAuthException', code: 104 });
-    const expected = isWhatsApp ? this.wa.accessToken : this.page.accessToken;
-    if (token !== expected) return this.graphError(isWhatsApp ? 401 : 400, { ...GRAPH_ERRORS['190'].error });
+    const expected = isWaba ? this.wa.managementAccessToken : isWhatsApp ? this.wa.accessToken : this.page.accessToken;
+    if (token !== expected) return this.graphError(isWhatsApp || isWaba ? 401 : 400, { ...GRAPH_ERRORS['190'].error });
+    if (isWaba && edge === 'message_templates' && request.method === 'GET') return this.listTemplates(url);
 
     if (node === this.wa.phoneNumberId && edge === undefined && request.method === 'GET') {
       return Response.json({ display_phone_number: this.wa.displayPhoneNumber, id: this.wa.phoneNumberId });
@@ -235,6 +252,8 @@ export class MetaFake {
     if (node === 'me' && edge === undefined && request.method === 'GET') return this.me(url);
     const pageNodes = [this.page.id, 'me', ...(this.page.instagram ? [this.page.instagram.id] : [])];
     if (pageNodes.includes(node) && edge === 'messages' && request.method === 'POST') return this.pageSend(body);
+    const person = this.users.get(node);
+    if (person && person.channel !== 'whatsapp' && edge === undefined && request.method === 'GET') return this.userProfile(url, node, person.channel);
     return this.graphError(400, {
       message: `Unsupported ${request.method.toLowerCase()} request. Object with ID '${node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
       type: 'GraphMethodException',
@@ -261,6 +280,36 @@ export class MetaFake {
     const out: Json = { id: this.page.id };
     if (fields.includes('name')) out.name = this.page.name;
     if (fields.includes('instagram_business_account') && this.page.instagram) out.instagram_business_account = { ...this.page.instagram };
+    return Response.json(out);
+  }
+
+  // ---- User Profile API (Messenger PSIDs, Instagram IGSIDs) -------------------------------------
+
+  /** Sets what the User Profile API answers for a user (Messenger: first_name, last_name, profile_pic; Instagram: name, username, profile_pic). */
+  setProfile(userId: string, profile: Record<string, string | null>): void {
+    this.profiles.set(userId, profile);
+  }
+
+  /** Profile lookups made so far (GET on a user's node), optionally for one user. */
+  profileLookups(userId?: string): FakeCall[] {
+    return this.calls.filter((c) => c.method === 'GET' && /^\/v\d+\.\d+\/[^/]+$/.test(c.path) && c.path.split('/')[2] !== 'me' && (userId === undefined || c.path.split('/')[2] === userId) && 'fields' in (c.body as Json));
+  }
+
+  /**
+   * `GET /{PSID|IGSID}?fields=...`, only for someone who wrote to the Page or
+   * account (Meta: consent comes with the first message). The answer holds
+   * the asked fields that are set, plus `id`; a field the node type does not
+   * have is Graph's (#100) error.
+   */
+  private userProfile(url: URL, userId: string, channel: 'page' | 'instagram'): Response {
+    const known = channel === 'page' ? ['id', 'first_name', 'last_name', 'name', 'profile_pic', 'locale', 'timezone', 'gender'] : ['id', 'name', 'username', 'profile_pic', 'follower_count', 'is_verified_user', 'is_user_follow_business', 'is_business_follow_user'];
+    const fields = (url.searchParams.get('fields') ?? 'id').split(',').map((f) => f.trim()).filter(Boolean);
+    const stray = fields.find((f) => !known.includes(f));
+    if (stray) return this.invalid(`Tried accessing nonexisting field (${stray}) on node type (${channel === 'page' ? 'User' : 'InstagramUser'})`);
+    const tail = userId.slice(-4);
+    const profile = this.profiles.get(userId) ?? (channel === 'page' ? { first_name: 'Test', last_name: `User ${tail}`, profile_pic: `${this.origin}/cdn/profile-${userId}.jpg` } : { name: `Test User ${tail}`, username: `test.user.${tail}`, profile_pic: `${this.origin}/cdn/profile-${userId}.jpg` });
+    const out: Json = { id: userId };
+    for (const f of fields) if (f in profile && profile[f] !== null) out[f] = profile[f];
     return Response.json(out);
   }
 
@@ -312,6 +361,51 @@ export class MetaFake {
   addMedia(bytes: Uint8Array, mimeType: string): string {
     const id = String(1_000_000_000_000 + this.next());
     this.media.set(id, { bytes, mimeType });
+    return id;
+  }
+
+  /**
+   * Business Management API template listing: filters by `name` (a substring,
+   * as Meta matches it), `language`, `status` and `category`; `limit` (default
+   * 25) with Graph cursor paging: `paging.cursors.{before,after}` always,
+   * `paging.next` only when another page follows. Only `fields` named are returned (plus `id`).
+   */
+  private listTemplates(url: URL): Response {
+    const q = url.searchParams;
+    const limit = Math.min(Number(q.get('limit') ?? 25) || 25, 1000);
+    const matches = this.templates.filter(
+      (t) =>
+        (!q.get('name') || t.name.includes(q.get('name')!)) &&
+        (!q.get('language') || t.language === q.get('language')) &&
+        (!q.get('status') || t.status === q.get('status')!.toUpperCase()) &&
+        (!q.get('category') || t.category === q.get('category')!.toUpperCase()),
+    );
+    const cursor = (i: number) => btoa(String(i)).replace(/=+$/, '');
+    const after = q.get('after');
+    let start = 0;
+    if (after) {
+      const n = Number(atob(after));
+      if (!Number.isInteger(n) || n < 0) return this.invalid('Invalid cursor', 100);
+      start = n + 1;
+    }
+    const page = matches.slice(start, start + limit);
+    const fields = (q.get('fields') ?? 'name,language,status,category,components').split(',');
+    const data = page.map((t) => ({ ...Object.fromEntries(fields.filter((f) => f in t).map((f) => [f, (t as unknown as Json)[f]])), id: t.id }));
+    const more = start + page.length < matches.length;
+    const next = new URL(url);
+    next.searchParams.set('after', cursor(start + page.length - 1));
+    return Response.json({
+      data,
+      ...(page.length
+        ? { paging: { cursors: { before: cursor(start), after: cursor(start + page.length - 1) }, ...(more ? { next: next.toString() } : {}) } }
+        : {}),
+    });
+  }
+
+  /** Adds an approved (by default) template to the account; returns its id. */
+  addTemplate(template: Omit<WhatsAppTemplate, 'id' | 'status' | 'category'> & Partial<Pick<WhatsAppTemplate, 'status' | 'category'>>): string {
+    const id = String(1_600_000_000_000_000 + this.next());
+    this.templates.push({ status: 'APPROVED', category: 'UTILITY', ...template, id });
     return id;
   }
 

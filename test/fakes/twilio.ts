@@ -98,6 +98,8 @@ export class TwilioFake {
   readonly messagingServiceSids: Set<string>;
   readonly calls: RecordedCall[] = [];
   readonly messages = new Map<string, SentMessage>();
+  /** Content templates (Content Template Builder) on the account: HX sid → body with `{{1}}`… placeholders and their default values. */
+  readonly contents = new Map<string, { body: string; defaults: Record<string, string> }>();
   /** Numbers that texted STOP: sends to them fail with 21610. */
   readonly unsubscribed = new Set<string>();
   private readonly mediaStore = new Map<string, { body: Uint8Array; contentType: string; signature: string }>();
@@ -227,9 +229,12 @@ export class TwilioFake {
     const to = params.get('To');
     const from = params.get('From');
     const service = params.get('MessagingServiceSid');
-    const body = params.get('Body') ?? '';
     const mediaUrls = params.getAll('MediaUrl');
     const contentSid = params.get('ContentSid');
+    // A Content template supersedes Body: the message carries the template's body with its variables filled.
+    const rendered = this.renderContent(contentSid, params.get('ContentVariables'));
+    if (rendered instanceof Response) return rendered;
+    const body = rendered ?? params.get('Body') ?? '';
 
     if (!to) return error(400, 21604, "A 'To' phone number is required.");
     if (!E164.test(bare(to))) return error(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
@@ -288,6 +293,40 @@ export class TwilioFake {
       },
       { status: 201 },
     );
+  }
+
+  /**
+   * Content API sends: `ContentSid` must name one of the account's templates
+   * (21655), `ContentVariables` must be a JSON object of non-empty strings
+   * (21656) and needs a ContentSid (21654). Unset variables take the
+   * template's defaults. Undefined when the message names no template.
+   * An account given no templates yet takes any well-formed sid.
+   */
+  private renderContent(contentSid: string | null, variables: string | null): string | Response | undefined {
+    if (!contentSid) return variables === null ? undefined : error(400, 21654, 'ContentSid Required');
+    const wellFormed = /^HX[0-9a-fA-F]{32}$/.test(contentSid);
+    // Until a test adds templates (addContent) the account takes any well-formed sid, with nothing to render.
+    const content = wellFormed && this.contents.size === 0 ? { body: '', defaults: {} as Record<string, string> } : wellFormed ? this.contents.get(contentSid) : undefined;
+    if (!content) return error(400, 21655, 'The ContentSid is Invalid');
+    let values: Record<string, unknown> = {};
+    if (variables !== null) {
+      try {
+        values = JSON.parse(variables);
+      } catch {
+        return error(400, 21656, 'The ContentVariables Parameter is invalid');
+      }
+      if (typeof values !== 'object' || values === null || Array.isArray(values) || Object.values(values).some((x) => typeof x !== 'string' || x === '')) {
+        return error(400, 21656, 'The ContentVariables Parameter is invalid');
+      }
+    }
+    return content.body.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => String(values[key] ?? content.defaults[key] ?? whole));
+  }
+
+  /** Adds a Content template (as the Content Template Builder would); returns its HX sid. */
+  addContent(body: string, defaults: Record<string, string> = {}): string {
+    const sid = twilioSid('HX');
+    this.contents.set(sid, { body, defaults });
+    return sid;
   }
 
   private accountResource() {

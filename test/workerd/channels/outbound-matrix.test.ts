@@ -142,8 +142,13 @@ interface Case {
 }
 
 const MEDIA = 'https://cdn.example';
+/** A signed link to a form's hosted page (src/content/page-links.ts), at the origin channels reach Parley at. */
+const FORM_PAGE = expect.stringMatching(/^http:\/\/parley\.test\/pages\/form\/[\w-]+\.[\w-]+$/);
 const HINT = 'Reply with the number of your choice.';
 const LOCATION_HINT = 'Please reply with your location or address.';
+/** A buy action's signed pay page link (src/content/page-links.ts), at the origin channels reach Parley at. */
+const PAY_URL = /^http:\/\/parley\.test\/pages\/pay\/[\w-]+\.[\w-]{32}$/;
+const payUrl = () => expect.stringMatching(PAY_URL);
 
 // Native shapes, to keep the rows short.
 const wa = {
@@ -281,6 +286,16 @@ const CASES: Case[] = [
       ...same({ sends: [page.buttons('Read our guide', [page.link('Guide', 'https://example.org/guide')])] }),
       telegram: { sends: [tg('sendMessage', { text: 'Read our guide', ...inline({ text: 'Guide', url: 'https://example.org/guide' }) })] },
       twilio: { sends: [{ Body: 'Read our guide\n\nGuide: https://example.org/guide' }] },
+    },
+  },
+  {
+    name: 'text with a buy action (a link to its pay page)',
+    post: { content: { type: 'text', text: 'Your cake', actions: [{ type: 'buy', text: 'Buy', amount: 999, currency: 'usd' }] } },
+    expect: {
+      whatsapp: { sends: [{ type: 'interactive', interactive: { type: 'cta_url', body: { text: 'Your cake' }, action: { name: 'cta_url', parameters: { display_text: 'Buy', url: payUrl() } } } }] },
+      ...same({ sends: [page.buttons('Your cake', [page.link('Buy', payUrl())])] }),
+      telegram: { sends: [tg('sendMessage', { text: 'Your cake', ...inline({ text: 'Buy', url: payUrl() }) })] },
+      twilio: { sends: [{ Body: expect.stringMatching(new RegExp(`^Your cake\\n\\nBuy: ${PAY_URL.source.slice(1, -1)}$`)) }] },
     },
   },
   {
@@ -508,9 +523,15 @@ const CASES: Case[] = [
     }),
   },
   {
+    // No channel here has native forms: the form's text with a link to its hosted page (test/workerd/forms/ fills it in).
     name: 'form',
-    post: { content: { type: 'form', fields: [{ type: 'email', name: 'email', label: 'Your email' }] } },
-    expect: failsEverywhereBut({}),
+    post: { content: { type: 'form', text: 'Tell us your email', fields: [{ type: 'email', name: 'email', label: 'Your email' }] } },
+    expect: {
+      whatsapp: { sends: [{ type: 'interactive', interactive: { type: 'cta_url', body: { text: 'Tell us your email' }, action: { name: 'cta_url', parameters: { display_text: 'Fill in the form', url: FORM_PAGE } } } }] },
+      ...same({ sends: [page.buttons('Tell us your email', [page.link('Fill in the form', FORM_PAGE)])] }),
+      telegram: { sends: [tg('sendMessage', { text: 'Tell us your email', ...inline({ text: 'Fill in the form', url: FORM_PAGE }) })] },
+      twilio: { sends: [{ Body: expect.stringMatching(/^Tell us your email\n\nFill in the form: http:\/\/parley\.test\/pages\/form\/[\w-]+\.[\w-]+$/) }] },
+    },
   },
   {
     name: 'override payload for the channel',
