@@ -88,15 +88,17 @@ export class Messages {
       return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
     }
     let client: LedgerClient | undefined;
+    let channel: string | undefined;
     const silent = input.destination && 'integrationType' in input.destination && input.destination.integrationType === 'none';
     if (input.author.type === 'business' && !silent) {
       client = core.ledger.destination(input.destination ?? {});
       if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
+      channel = client?.type;
       // A Web Messenger client is served by the conversation's own sockets, not by a channel send.
       if (client?.type === WEB) client = undefined;
     }
     const message = core.transact(() => {
-      const stored = this.insert(row, input, authorParticipant && userRef(authorParticipant));
+      const stored = this.insert(row, { ...input, channel }, authorParticipant && userRef(authorParticipant));
       if (client) {
         core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
         core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
@@ -113,7 +115,7 @@ export class Messages {
    */
   insert(
     row: ConversationRow,
-    input: NewMessage & { quotedMessage?: Message['quotedMessage']; received?: string },
+    input: NewMessage & { quotedMessage?: Message['quotedMessage']; received?: string; channel?: string },
     author?: UserRef,
     announce = true,
   ): Message {
@@ -153,7 +155,7 @@ export class Messages {
       ...(input.quotedMessage ? { quotedMessage: input.quotedMessage } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
-    this.enqueueIndex(row, stored);
+    this.enqueueIndex(row, stored, input.channel);
     // A user's message answers the notifications sent since they last wrote: its event names them, once.
     const recent = stored0.type === 'user' ? takeRecentNotifications(this.core.sql) : undefined;
     if (announce) this.core.raise(messageEvent(toConversation(row), stored, author, recent));
@@ -161,8 +163,11 @@ export class Messages {
     return stored;
   }
 
-  /** Queues a message's row for the D1 index (keyed: a later copy of the same message replaces it). */
-  enqueueIndex(row: ConversationRow, m: Message): void {
+  /**
+   * Queues a message's row for the D1 index (keyed: a later copy of the same message replaces it).
+   * `channel`: the type of the client a business message went to; exports filter on it (integrationType).
+   */
+  enqueueIndex(row: ConversationRow, m: Message, channel?: string): void {
     this.core.outbox.enqueue('index', {
       op: 'message.upsert',
       appId: row.app_id,
@@ -176,6 +181,7 @@ export class Messages {
         contentType: m.content.type,
         text: m.content.text ?? null,
         body: JSON.stringify(m),
+        integrationType: channel ?? m.source.type,
       },
     });
   }

@@ -11,6 +11,7 @@ import { serveMedia } from './channels/media';
 import * as clients from './api/clients';
 import * as conversations from './api/conversations';
 import * as downloadRef from './api/download-ref';
+import * as exports from './api/exports';
 import * as devices from './api/devices';
 import * as integrations from './api/integrations';
 import * as keys from './api/keys';
@@ -23,6 +24,9 @@ import * as templates from './api/templates';
 import * as users from './api/users';
 import * as webhooks from './api/webhooks';
 import * as webhookDeliveries from './api/webhook-deliveries';
+import * as search from './api/search';
+import * as stats from './api/stats';
+import * as usage from './api/usage';
 import { errorResponse, StatusError } from './http/errors';
 import * as attachments from './api/attachments';
 import * as sdk from './web/sdk';
@@ -33,6 +37,7 @@ import * as formPage from './pages/form-page';
 import { login } from './web/login';
 import { OriginRefused, preflight, withCors } from './web/integration';
 import { WEB_MESSENGER_ETAG, WEB_MESSENGER_JS } from './web/widget-bundle.generated';
+import { dashboardPage } from './web/dashboard';
 
 type Args = [Env, ExecutionContext];
 type Handler = (request: IRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
@@ -72,6 +77,7 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .post('/hooks/:integrationId', hooks.receive)
   .get('/media/:integrationId/:token/:name', serveMedia)
   .get('/web-messenger.js', widgetScript)
+  .get('/dashboard', dashboardPage)
   .get('/pages/pay/:token', payPage.pay)
   .get('/pages/pay/:token/done', payPage.done)
   .get('/pages/pay/:token/cancelled', payPage.cancelled)
@@ -160,6 +166,13 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .post('/v2/apps/:appId/attachments', attachments.upload)
   .post('/v2/apps/:appId/attachments/remove', attachments.remove)
   .post('/v2/apps/:appId/conversations/:conversationId/activity', messages.activity)
+  .get('/v2/apps/:appId/exports/messages', exports.messages)
+  .get('/v2/apps/:appId/exports/conversations', exports.conversations)
+  .get('/v2/apps/:appId/exports/users', exports.users)
+  .get('/v2/apps/:appId/search/messages', search.messages)
+  .get('/v2/apps/:appId/stats', stats.get)
+  .get('/v2/apps/:appId/usage', usage.app)
+  .get('/v2/usage', usage.account)
   .post('/v2/oauth/clients', oauth.registerClient)
   .get('/v2/oauth/clients', oauth.listClients)
   .get('/v2/oauth/clients/:clientId', oauth.getClient)

@@ -18,6 +18,7 @@ import { readBody, readBytes, readQuery } from '../http/request';
 import { newId } from '../ids';
 import { objectId, uri } from '../schema/common';
 import { appContext, conversationStub, json } from './context';
+import { recordMediaPut } from '../db/insights-usage';
 
 export interface UploadPolicy {
   maxBytes: number;
@@ -127,6 +128,7 @@ export async function storeUpload(request: Request, env: Env, appId: string, pol
     httpMetadata: { contentType: type },
     customMetadata: { appId, uploader, ...(conversationId ? { conversationId } : {}) },
   });
+  await recordMediaPut(env.DB, appId, key, file.size);
   return { mediaUrl: `${publicBase(env, request)}/attachments/${key}`, mediaType: type, mediaSize: file.size };
 }
 
@@ -186,7 +188,7 @@ export function deleteConversationUploads(env: Env, appId: string, conversationI
   return deleteUnder(env, `${appId}/`, (o) => ids.has(o.customMetadata?.conversationId ?? ''));
 }
 
-const uploadQuery = v.pipe(
+export const uploadQuery = v.pipe(
   v.object({
     access: v.picklist(['public'], 'access: is required and must be public'),
     for: v.optional(v.picklist(['message'], 'for: must be message')),
@@ -204,7 +206,7 @@ export async function upload(request: IRequest, env: Env) {
   return json({ attachment }, 201);
 }
 
-const removeBody = v.object({ mediaUrl: uri() });
+export const removeBody = v.object({ mediaUrl: uri() });
 
 /** `POST /v2/apps/{appId}/attachments/remove`: deletes one of the app's uploads now; another host's URL is refused. */
 export async function remove(request: IRequest, env: Env) {

@@ -28,6 +28,7 @@ import { type InboundMedia } from './adapter';
 import { channelContext } from './http';
 import { fromBase64Url, hmac, safeEqual, sha256Hex, toBase64Url } from './signing';
 import { channelIntegration, type ChannelIntegration } from './store';
+import { recordMediaPut } from '../db/insights-usage';
 
 /** The most Parley copies of one inbound file (the largest any supported channel delivers is 100 MB on WhatsApp documents). */
 export const MEDIA_MAX_BYTES = 100 * 1024 * 1024;
@@ -116,6 +117,7 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
   const bytes = await readBytes(response, MEDIA_MAX_BYTES, () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`));
   const contentType = parsed.m ?? response.headers.get('content-type') ?? 'application/octet-stream';
   await env.ATTACHMENTS.put(key, bytes, { httpMetadata: { contentType } });
+  await recordMediaPut(env.DB, integration.appId, key, bytes.byteLength);
   // Checked after the put: a deletion that lists the prefix later sees this copy, one that listed earlier is seen here.
   if (!(await ownerAllows(env, integration.appId, parsed, true))) {
     await env.ATTACHMENTS.delete(key);

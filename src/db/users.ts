@@ -4,6 +4,7 @@
  */
 import type { Env } from '../env';
 import { newId } from '../ids';
+import { unsearchableUserStatements } from './insights-search';
 import type { Metadata } from '../schema/common';
 import type { Identity, Profile } from '../schema/user';
 import type { Page } from '../schema/pagination';
@@ -145,6 +146,8 @@ export async function scrubUser(env: Env, appId: string, user: User): Promise<Us
   await env.DB.batch([
     env.DB.prepare(`UPDATE users SET profile = ?, metadata = '{}', identities = '[]' WHERE app_id = ? AND id = ?`).bind(JSON.stringify(profile), appId, user.id),
     env.DB.prepare('UPDATE clients SET display_name = NULL, avatar_url = NULL, info = NULL, raw = NULL WHERE app_id = ? AND user_id = ?').bind(appId, user.id),
+    // The messages stay (the contract keeps them) but can no longer be found by search.
+    ...unsearchableUserStatements(env.DB, appId, user.id, new Date().toISOString()),
   ]);
   return { ...user, profile, metadata: {}, identities: [] };
 }
@@ -154,6 +157,8 @@ export async function deleteUser(env: Env, appId: string, userId: string): Promi
     env.DB.prepare('DELETE FROM clients WHERE app_id = ? AND user_id = ?').bind(appId, userId),
     env.DB.prepare('DELETE FROM conversation_participants WHERE app_id = ? AND user_id = ?').bind(appId, userId),
     env.DB.prepare('DELETE FROM users WHERE app_id = ? AND id = ?').bind(appId, userId),
+    // Their messages left in group conversations can no longer be found by search, as after a scrub.
+    ...unsearchableUserStatements(env.DB, appId, userId, new Date().toISOString()),
   ]);
 }
 

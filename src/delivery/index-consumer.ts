@@ -45,13 +45,13 @@ export async function applyIndexOps(env: Env, ops: IndexOp[]): Promise<boolean> 
         statements.push(
           db
             .prepare(
-              `INSERT INTO message_index (id, app_id, conversation_id, seq, received, author_type, author_user_id, content_type, text, body)
-               SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+              `INSERT INTO message_index (id, app_id, conversation_id, seq, received, author_type, author_user_id, content_type, text, body, integration_type)
+               SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, coalesce(?11, json_extract(?10, '$.source.type'))
                WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND app_id = ?2 AND (deleted_at IS NOT NULL OR cleared_up_to_seq >= ?4))
                  AND NOT EXISTS (SELECT 1 FROM message_tombstones WHERE id = ?1 AND app_id = ?2)
                ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text WHERE message_index.app_id = excluded.app_id`,
             )
-            .bind(m.id, op.appId, op.conversationId, m.seq, m.received, m.authorType, m.authorUserId, m.contentType, m.text, m.body),
+            .bind(m.id, op.appId, op.conversationId, m.seq, m.received, m.authorType, m.authorUserId, m.contentType, m.text, m.body, m.integrationType ?? null),
         );
         const prev = lastUpdated.get(op.conversationId);
         if (!prev || prev.at < m.received) lastUpdated.set(op.conversationId, { appId: op.appId, at: m.received });
@@ -81,6 +81,14 @@ export async function applyIndexOps(env: Env, ops: IndexOp[]): Promise<boolean> 
         break;
       case 'conversation.delete':
         statements.push(...deleteConversationStatements(db, op.appId, op.conversationId));
+        break;
+      case 'delivery.outcome':
+        // Keyed: a redelivered op inserts nothing, so its trigger (migration 0013) counts nothing.
+        statements.push(
+          db
+            .prepare('INSERT OR IGNORE INTO delivery_outcomes (app_id, conversation_id, message_id, client_id, channel, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+            .bind(op.appId, op.conversationId, op.messageId, op.clientId, op.channel, op.outcome, op.at),
+        );
         break;
     }
   }

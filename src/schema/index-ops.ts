@@ -21,6 +21,8 @@ const messageRow = v.object({
   contentType: v.string(),
   text: v.nullable(v.string()),
   body: v.string(),
+  /** The channel the message was on (migration 0012); ops queued before it lack it and take the body's source.type. */
+  integrationType: v.optional(v.string()),
 });
 
 /** Added by the sending conversation, never stored in its outbox. */
@@ -46,6 +48,18 @@ export const indexOp = v.variant('op', [
     businessLastRead: v.string(),
   }),
   v.object({ op: v.literal('conversation.delete'), ...ack, appId: v.string(), conversationId: v.string() }),
+  /** How one channel send ended (sent or failed for good), for stats and usage; keyed by (conversation, message, client). */
+  v.object({
+    op: v.literal('delivery.outcome'),
+    ...ack,
+    appId: v.string(),
+    conversationId: v.string(),
+    messageId: v.string(),
+    clientId: v.string(),
+    channel: v.string(),
+    outcome: v.picklist(['sent', 'failed']),
+    at: v.string(),
+  }),
   /** A deleted app's stream object (a conversation's or a user's) is emptied; sent by the app delete route. */
   v.object({ op: v.literal('stream.purge'), appId: v.string(), streamId: v.string() }),
 ]);
