@@ -38,3 +38,9 @@ if (!existsSync(OUT) || readFileSync(OUT, 'utf8') !== source) writeFileSync(OUT,
 
 const kb = (n) => (n / 1024).toFixed(1);
 console.log(`web-messenger.js: ${kb(Buffer.byteLength(js))} KB, ${kb(gzipSync(js, { level: 9 }).length)} KB gzipped`);
+
+// The dashboard page (/dashboard) is built the same way, in the same step, so every pre-script and wrangler's watcher cover it.
+await import('./build-dashboard.mjs');
+
+// The API reference's renderer (/docs, Swagger UI from node_modules) is put into the Worker in the same step.
+await import('./build-docs.mjs');

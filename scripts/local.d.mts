@@ -3,6 +3,8 @@ import type { ChildProcess } from 'node:child_process';
 
 export const ROOT: string;
 export const WRANGLER: string;
+export const NODE_NOTE: string | undefined;
+export function devLogLevel(env?: Record<string, string | undefined>): 'info' | 'warn';
 export function ensureDevVars(file?: string): Record<string, string>;
 export function applyMigrations(persistTo: string): void;
 export function queryD1<T = Record<string, unknown>>(persistTo: string, sql: string): T[];

@@ -24,7 +24,22 @@ export const WRANGLER = path.join(path.dirname(createRequire(import.meta.url).re
  * Nor may a local run keep credentials: wrangler's local observability stores a trace of every
  * subrequest, full URL included, under the persist folder, and Telegram's bot token is part of its URL.
  */
-const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', X_LOCAL_OBSERVABILITY: 'false' };
+const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', X_LOCAL_OBSERVABILITY: 'false', WRANGLER_HIDE_BANNER: 'true' };
+/**
+ * wrangler's banner carries its "requires at least Node.js v22" warning, which is hidden with it
+ * (WRANGLER_HIDE_BANNER above): wrangler declares Node 22, yet its CLI runs Parley locally and the
+ * tests on Node 20.19+. `npm start` says so in one line instead.
+ */
+export const NODE_NOTE =
+  Number(process.versions.node.split('.')[0]) < 22
+    ? `Node ${process.versions.node}: wrangler declares Node >= 22; Parley's local run and tests work on Node 20.19+, so wrangler's warning about it is hidden.`
+    : undefined;
+/**
+ * wrangler dev logs every request at level info ("[wrangler:info] GET /healthz 200 OK"), and has no
+ * switch for those lines alone: level warn drops them (and its "Ready on" line, which the banner
+ * replaces) while the Worker's console.warn and errors still show. PARLEY_LOG=requests brings them back.
+ */
+export const devLogLevel = (env = process.env) => (env.PARLEY_LOG === 'requests' ? 'info' : 'warn');
 /** Where that trace store lives in a persist folder; runs before the switch above may have left one. */
 const TRACE_STORE = path.join('v3', 'observability');
 
@@ -94,7 +109,7 @@ export async function startParley({ port = 8787, persistTo, vars = {}, quiet = f
   }
   rmSync(path.join(persistTo, TRACE_STORE), { recursive: true, force: true });
   applyMigrations(persistTo);
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--log-level', quiet ? 'error' : 'info'];
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--log-level', quiet ? 'error' : devLogLevel()];
   args.push('--inspector-port', String(inspectorPort));
   if (config) args.push('--config', config);
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);

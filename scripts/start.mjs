@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureDevVars, ROOT, startParley } from './local.mjs';
+import { ensureDevVars, NODE_NOTE, ROOT, startParley } from './local.mjs';
 import { bundleTool } from './bundle.mjs';
 import { localPortProblems, localPorts } from './ports.mjs';
 
@@ -24,13 +24,15 @@ if (problems.length) {
 }
 const ports = localPorts(process.env);
 const port = ports.parley;
-const stateDir = path.join(ROOT, '.parley');
+// PARLEY_STATE moves the state (tests start a throwaway Parley without touching a developer's).
+const stateDir = process.env.PARLEY_STATE ? path.resolve(process.env.PARLEY_STATE) : path.join(ROOT, '.parley');
 const persistTo = path.join(stateDir, 'state');
 const demoFile = path.join(stateDir, 'demo.json');
 mkdirSync(persistTo, { recursive: true });
 
 const vars = ensureDevVars();
-console.log(`Starting Parley on http://127.0.0.1:${port} (state in .parley/) ...`);
+const shownState = path.relative(ROOT, stateDir).startsWith('..') ? stateDir : path.relative(ROOT, stateDir);
+console.log(`Starting Parley on http://127.0.0.1:${port} (state in ${shownState}/) ...`);
 const parley = await startParley({ port, persistTo, inspectorPort: ports.inspector }).catch((err) => {
   console.error(`Parley did not start: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
@@ -104,13 +106,15 @@ Parley is running at ${parley.url}
   Account key id    ${vars.ACCOUNT_KEY_ID}
   Account secret    ${vars.ACCOUNT_KEY_SECRET}   (manages apps; from .dev.vars)
 
-Try:
-  curl -u ${demo.keyId}:${demo.keySecret} ${parley.url}/v2/apps/${demo.appId}
+For the README's examples, paste this into your shell:
+  export PARLEY=${parley.url} APP=${demo.appId} KEY=${demo.keyId}:${demo.keySecret}
+Then try:
+  curl -u $KEY $PARLEY/v2/apps/$APP
 ${
   simulator
     ? `
 Channel simulator   ${simulator.url}
-  Chat with the demo app as a Telegram, SMS (Twilio or MessageBird), WhatsApp, Messenger, LINE, Viber or email user.
+  Chat with the demo app as a Telegram, SMS (Twilio or MessageBird), WhatsApp, Messenger, LINE, Viber, email, WeChat, X or Apple Messages user.
   Customer webhooks of the demo app go to ${simulator.receiverUrl} and are logged below.
 ${channelLines.join('\n')}
 `
@@ -125,6 +129,7 @@ Inbox               ${webDemo.inboxUrl}
 `
     : ''
 }
+Request logs are off; PARLEY_LOG=requests npm start shows them.${NODE_NOTE ? `\n${NODE_NOTE}` : ''}
 Press Ctrl+C to stop.`);
 
 let stopping = false;

@@ -38,6 +38,9 @@ import { login } from './web/login';
 import { OriginRefused, preflight, withCors } from './web/integration';
 import { WEB_MESSENGER_ETAG, WEB_MESSENGER_JS } from './web/widget-bundle.generated';
 import { dashboardPage } from './web/dashboard';
+import { docsAsset, docsPage } from './web/docs';
+import { landingPage } from './web/landing';
+import { openApiJson } from './openapi/document';
 
 type Args = [Env, ExecutionContext];
 type Handler = (request: IRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
@@ -73,6 +76,10 @@ const notFoundRoute = (request: IRequest) => {
 
 export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/healthz', () => Response.json({ ok: true }))
+  .get('/', landingPage)
+  .get('/docs', docsPage)
+  .get('/docs/:asset', docsAsset)
+  .get('/openapi.json', openApiJson)
   .get('/hooks/:integrationId', hooks.handshake)
   .post('/hooks/:integrationId', hooks.receive)
   .get('/media/:integrationId/:token/:name', serveMedia)

@@ -30,7 +30,7 @@ export function webSettings(demoUrl: string, origins: string[]) {
     businessIconUrl: `${demoUrl}/img/logo.svg`,
     brandColor: '1f4d3a',
     conversationColor: '2f6f55',
-    actionColor: 'c2571a',
+    actionColor: 'a84a14',
     displayStyle: 'button',
     originWhitelist: origins,
   };

@@ -18,7 +18,7 @@ import { notFound, StatusError, unwrap } from '../http/errors';
 import { readBody } from '../http/request';
 import { appContext, conversationStub, json } from './context';
 
-const downloadBody = v.object(
+export const downloadBody = v.object(
   {
     userId: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty')),
     apple: v.object({ interactiveDataRef: InteractiveDataRef }, 'must be an object'),

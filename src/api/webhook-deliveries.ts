@@ -17,7 +17,7 @@ import { pickPage } from './apps';
 import { appContext, conversationStub, json } from './context';
 import { integrationContext } from './webhooks';
 
-const replayBody = v.pipe(
+export const replayBody = v.pipe(
   v.object({
     eventIds: v.optional(v.pipe(v.array(objectId, 'must be an array of event ids'), v.minLength(1, 'must name at least 1 event'), v.maxLength(90, 'must name at most 90 events per call'))),
     since: v.optional(isoDate),

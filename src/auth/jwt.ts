@@ -12,7 +12,7 @@ export interface DecodedJwt {
   header: { alg?: unknown; kid?: unknown };
   payload: Record<string, unknown>;
   signingInput: string;
-  signature: Uint8Array;
+  signature: Uint8Array<ArrayBuffer>;
 }
 
 /** Splits and decodes without verifying; returns undefined for anything that is not a JWS compact token. */

@@ -26,6 +26,7 @@ import { newId } from '../ids';
 import { deliveryHeaders, v1Body, v1Trigger, v2Body, type V1User } from '../webhooks/envelope';
 import { userSlots, type WebhookEvent } from '../webhooks/events';
 import { DNS_TIMEOUT_MS, OutboundError, outboundFetch, outboundPolicy } from '../http/outbound';
+import { describeFetchFailure, statusCause } from '../http/fetch-failure';
 import { claimShape, FEED_CLAIM_GRACE_MS, webhookQueueMessage, type FeedClaim, type WebhookKick, type WebhookReplay } from '../schema/webhook-queue';
 import { applyIndexOps } from './index-consumer';
 import { expandSources } from './full-source';
@@ -241,8 +242,9 @@ async function deliver(
   const started = Date.now();
   let status: number | null = null;
   let error: string | null = null;
+  const outbound = outboundPolicy(env);
   try {
-    const res = await outboundFetch(outboundPolicy(env), sub.target, { method: 'POST', headers, body, timeoutMs: policy.timeoutMs });
+    const res = await outboundFetch(outbound, sub.target, { method: 'POST', headers, body, timeoutMs: policy.timeoutMs });
     status = res.status;
     await drainCapped(res);
   } catch (err) {
@@ -251,10 +253,12 @@ async function deliver(
       await logAttempt(env, kick, sub, events, deliveryId, attempt, 'dead', null, 0, `target refused: ${err.message}`);
       return { reason: `target refused: ${err.message}` };
     }
-    error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    // The log names the cause (DNS, refused, TLS, timeout) rather than the runtime's "internal error; reference = …".
+    error = err instanceof OutboundError ? `DNS failure: ${err.message}` : (await describeFetchFailure(sub.target, err, policy.timeoutMs, outbound.lookup)).text;
   }
   const latency = Date.now() - started;
   const outcome: Outcome = status !== null && status >= 200 && status < 300 ? 'delivered' : status !== null && PERMANENT.has(status) ? { reason: `receiver answered ${status}` } : 'retry';
+  if (status !== null && outcome !== 'delivered') error = statusCause(status, outcome === 'retry').text;
   await logAttempt(env, kick, sub, events, deliveryId, attempt, outcome === 'delivered' ? 'delivered' : outcome === 'retry' ? 'failed' : 'dead', status, latency, error);
   return outcome;
 }

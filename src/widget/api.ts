@@ -4,7 +4,7 @@
  * not answer), so callers decide by status: 401 drops the session, the rest
  * shows an error or a Retry button.
  */
-import type { Content, IntegrationConfig, Message, SessionResponse } from './types';
+import type { Content, ConversationSummary, IntegrationConfig, Message, SessionResponse } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -71,6 +71,16 @@ export class Api {
     return this.call('POST', '/login', { token: anonymousToken, json: { integrationId, externalId, jwt, device } });
   }
 
+  /** The session user's conversations, each with its unread count and newest message (conversation list). */
+  async conversations(token: string): Promise<ConversationSummary[]> {
+    return (await this.call<{ conversations: ConversationSummary[] }>('GET', '/conversations', { token })).conversations;
+  }
+
+  /** Another conversation for the session user (canUserCreateMoreConversations). */
+  async createConversation(token: string): Promise<{ id: string }> {
+    return (await this.call<{ conversation: { id: string } }>('POST', '/conversations', { token, json: {} })).conversation;
+  }
+
   /** The newest page, or the page before `before` (a message id). */
   messages(token: string, conversationId: string, before?: string): Promise<MessagePage> {
     const q = new URLSearchParams({ 'page[size]': '100' });
@@ -88,6 +98,11 @@ export class Api {
 
   async postback(token: string, conversationId: string, payload: string, text: string, actionId?: string): Promise<void> {
     await this.call('POST', `/conversations/${conversationId}/postback`, { token, json: { payload, text, actionId } });
+  }
+
+  /** The signed pay page link of a buy action, made for this session's user. */
+  async payLink(token: string, conversationId: string, messageId: string, at: { item?: number; action: number }): Promise<string> {
+    return (await this.call<{ url: string }>('POST', `/conversations/${conversationId}/pay`, { token, json: { messageId, ...at } })).url;
   }
 
   async activity(token: string, conversationId: string, type: 'typing:start' | 'typing:stop' | 'conversation:read'): Promise<void> {

@@ -4,7 +4,7 @@
  * submitted form becomes, and the link segments of a text. Pure, so the rules
  * are unit tested in Node.
  */
-import type { Action, Content, FormField, FormResponseField, Message } from './types';
+import type { Action, Content, FormResponseField, Message } from './types';
 
 /**
  * Plain text for any content: what a bubble shows when it cannot render the
@@ -46,38 +46,8 @@ export function responseValue(field: FormResponseField): string {
   return field.text ?? '';
 }
 
-export type FieldError = 'required' | 'tooShort' | 'tooLong' | 'email';
-export type FormValues = Record<string, string>;
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-/** The first problem with each field, by field name; empty when the form can be sent. Every field is required, as in the v2 form. */
-export function validateForm(fields: readonly FormField[], values: FormValues): Record<string, FieldError> {
-  const errors: Record<string, FieldError> = {};
-  for (const f of fields) {
-    const value = (values[f.name] ?? '').trim();
-    if (!value) errors[f.name] = 'required';
-    else if (f.type === 'email' && !EMAIL.test(value)) errors[f.name] = 'email';
-    else if (f.type !== 'select' && f.minSize !== undefined && value.length < f.minSize) errors[f.name] = 'tooShort';
-    else if (f.type !== 'select' && value.length > (f.maxSize ?? 256)) errors[f.name] = 'tooLong';
-  }
-  return errors;
-}
-
-/** The formResponse content answering `fields`; `quotedMessageId` names the form message (none for prechat). */
-export function buildFormResponse(fields: readonly FormField[], values: FormValues, quotedMessageId?: string): Content {
-  const answers: FormResponseField[] = fields.map((f) => {
-    const value = (values[f.name] ?? '').trim();
-    const base = { type: f.type, name: f.name, label: f.label };
-    if (f.type === 'email') return { ...base, email: value };
-    if (f.type === 'select') {
-      const option = (f.options ?? []).find((o) => o.name === value);
-      return { ...base, select: option ? [{ label: option.label, name: option.name }] : [] };
-    }
-    return { ...base, text: value };
-  });
-  return { type: 'formResponse', ...(quotedMessageId ? { quotedMessageId } : {}), fields: answers };
-}
+// The form rules are shared with the Worker's hosted form page: one implementation, so both accept the same answers.
+export { buildFormResponse, validateForm, type FieldError, type FormValues } from '../content/form-validation';
 
 /** Reply and location-request actions of the newest message: they show as chips under it and vanish once the conversation moves on. */
 export function quickReplies(last: Message | undefined): Action[] {

@@ -1,7 +1,7 @@
 /**
  * The embed entry point, bundled to /web-messenger.js: defines
- * `window.ParleyMessenger` with init, login, logout, open, close, sendMessage
- * and on. Calls made before init has loaded the configuration wait for it.
+ * `window.ParleyMessenger` with init, login, logout, open, close, sendMessage,
+ * startConversation and on. Calls made before init has loaded the configuration wait for it.
  */
 import { Emitter, type EventMap, type EventName } from './events';
 import { Messenger } from './messenger';
@@ -45,6 +45,8 @@ const ParleyMessenger = {
   open: (): Promise<void> => whenStarted().then((m) => m.open()),
   close: (): Promise<void> => whenStarted().then((m) => m.close()),
   sendMessage: (text: string): Promise<void> => whenStarted().then((m) => m.sendText(text)),
+  /** Creates the visitor's conversation before they write, so the business can message them first. */
+  startConversation: (): Promise<void> => whenStarted().then((m) => m.startConversation()),
   on: <E extends EventName>(event: E, fn: (arg: EventMap[E]) => void): (() => void) => events.on(event, fn),
 };
 

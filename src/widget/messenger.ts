@@ -1,21 +1,25 @@
 /**
  * The widget's controller. It owns the session (created on the first send,
- * so a visitor who only opens the widget leaves no user behind; cached in localStorage, dropped and recreated on a 401), the
+ * so a visitor who only opens the widget leaves no user behind, or by
+ * `startConversation()` so the business can write first; cached in localStorage, dropped and recreated on a 401), the
  * timeline, the outbox of messages on their way (retried with the same
  * clientMessageId, which the server dedupes), the realtime socket, typing and
- * read activity, unread counting and the public events. The DOM is the view's.
+ * read activity, unread counting, the conversation list (./conversations:
+ * switching to another of the user's conversations, starting a new one) and
+ * the public events. The DOM is the view's.
  */
 import { Api, ApiError, type Device } from './api';
 import { checkAttachment, formatBytes } from './attachments';
 import { buildFormResponse, type FormValues } from './content';
+import { choices, rows } from './conversations';
 import type { Emitter } from './events';
 import { format, pickLanguage, stringsFor, type Strings } from './i18n';
 import { Realtime, type Frame } from './realtime';
-import { CACHED_MESSAGES, SessionStore, type StoredSession } from './session-store';
+import { CACHED_MESSAGES, localStorageOrNothing, randomId, SessionStore, type StoredSession } from './session-store';
 import { cacheable, dropMessages, isChatInputBlocked, maxSeq, mergeMessages, pendingEntry, seenKey, setStatus, unconfirmed, unreadCount, type Entry } from './timeline';
 import type { Action, Content, FormField, IntegrationConfig, Message, SessionResponse } from './types';
-import { businessName } from './ui/message';
-import { WidgetView } from './ui/view';
+import { actionPosition, businessName } from './ui/message';
+import { mountPoint, WidgetView } from './ui/view';
 
 export interface InitOptions {
   appId: string;
@@ -63,6 +67,9 @@ export class Messenger {
   private loadingOlder = false;
   private everConnected = false;
   private renderQueued = false;
+  /** How many conversations the user had at the last listing, and for which session token it was made. */
+  private conversationCount = 0;
+  private countedFor: string | undefined;
 
   constructor(
     private readonly options: InitOptions,
@@ -90,13 +97,14 @@ export class Messenger {
     this.session = this.store.load();
     if (this.session) this.entries = mergeMessages([], this.session.messages).entries;
     this.view = new WidgetView(
-      this.mountPoint(),
+      mountPoint(this.options),
       {
         t: this.t,
         lang: this.lang,
         config: this.config,
         drafts: this.drafts,
         act: (action) => this.act(action),
+        pay: (action, message, tab) => this.pay(action, message, tab),
         retry: (key) => this.retry(key),
         submitForm: (message, values) => void this.send(buildFormResponse((message.content.fields ?? []) as FormField[], values, message.id)),
       },
@@ -109,6 +117,9 @@ export class Messenger {
         attach: (file) => void this.attach(file),
         submitPrechat: (values) => void this.send(buildFormResponse(this.prechatFields(), values)),
         loadOlder: () => void this.loadOlder(),
+        conversations: () => void this.listConversations(true),
+        pick: (id) => this.switchTo(id),
+        create: () => void this.newConversation(),
       },
     );
     this.render();
@@ -129,6 +140,7 @@ export class Messenger {
     if (this.opened) return;
     this.opened = true;
     this.view.setOpen(true);
+    if (this.session && this.countedFor !== this.session.token) void this.listConversations(false);
     this.events.emit('widget:opened');
     this.markSeen();
     this.updateUnread();
@@ -146,6 +158,17 @@ export class Messenger {
   sendText(text: string): Promise<void> {
     const trimmed = text.trim();
     return trimmed ? this.send({ type: 'text', text: trimmed }) : Promise.resolve();
+  }
+
+  /**
+   * The visitor's user and conversation without a first message, so the
+   * business can write first (the Web SDK's startConversation): the socket
+   * opens with the session, so what the business posts shows live, or on the
+   * launcher's badge while the widget is closed. A visitor with a session
+   * already has both.
+   */
+  async startConversation(): Promise<void> {
+    await this.ensureSession();
   }
 
   /** With the anonymous token, so the server merges this browser's history into the known user. A bad JWT rejects and keeps the current session. */
@@ -350,6 +373,22 @@ export class Messenger {
     return format(this.t.tooLarge, { size: formatBytes(this.config.attachments?.maxBytes ?? 0) });
   }
 
+  /** A buy action: Parley makes the pay page link for this session's user, and the tab the tap opened goes there. */
+  private async pay(action: Action, message: Message, tab: Window | null): Promise<void> {
+    try {
+      const at = actionPosition(message, action);
+      if (!at) throw new Error('the action is not in its message');
+      const url = await this.withSession((s) => this.api.payLink(s.token, s.conversationId, message.id, at));
+      if (!tab) return void window.open(url, '_blank', 'noopener');
+      // The blank tab is this page's origin until it navigates: it must not keep a handle on the widget.
+      tab.opener = null;
+      tab.location.href = url;
+    } catch {
+      tab?.close();
+      this.view.showError(this.t.error);
+    }
+  }
+
   private async act(action: Action): Promise<void> {
     if (action.type === 'reply') return this.send({ type: 'text', text: action.text, payload: action.payload });
     if (action.type === 'locationRequest') return this.shareLocation();
@@ -368,6 +407,56 @@ export class Messenger {
     });
     if (!position) return this.view.showError(this.t.locationUnavailable);
     await this.send({ type: 'location', coordinates: { lat: position.coords.latitude, long: position.coords.longitude } });
+  }
+
+  // ---- conversation list ------------------------------------------------
+
+  /** The user's conversations; `show` puts them in the list view. The first opening counts them, to know whether the list is worth a button. */
+  private async listConversations(show: boolean): Promise<void> {
+    const session = this.session;
+    const canCreate = this.config.canUserCreateMoreConversations === true;
+    if (!session || this.config.canUserSeeConversationList === false) return;
+    this.countedFor = session.token;
+    if (show) this.view.showList(undefined, canCreate);
+    try {
+      const list = await this.api.conversations(session.token);
+      if (this.session !== session) return;
+      this.conversationCount = list.length;
+      this.render();
+      if (show && this.view.listing) this.view.showList(rows(list, session.conversationId, this.t.you), canCreate);
+    } catch {
+      if (!show) return;
+      this.view.showList([], canCreate);
+      this.view.showError(this.t.error);
+    }
+  }
+
+  private async newConversation(): Promise<void> {
+    try {
+      const created = await this.withSession((s) => this.api.createConversation(s.token));
+      this.conversationCount++;
+      this.switchTo(created.id);
+    } catch {
+      this.view.showError(this.t.error);
+    }
+  }
+
+  /** Shows another of the user's conversations: its history from the server, its socket. Unsent messages of the one left are dropped. */
+  private switchTo(conversationId: string): void {
+    const session = this.session;
+    this.view.showChat();
+    if (!session || session.conversationId === conversationId) return;
+    this.stopTyping();
+    this.realtime.stop();
+    Object.assign(session, { conversationId, lastSeenSeq: 0 });
+    this.entries = [];
+    this.outbox.clear();
+    this.hasMore = false;
+    this.readAt = undefined;
+    this.setBusinessTyping(undefined);
+    this.persist();
+    this.render();
+    void this.refresh().then(() => this.realtime.start());
   }
 
   // ---- realtime, typing, read -------------------------------------------
@@ -497,6 +586,7 @@ export class Messenger {
   private render(): void {
     this.renderQueued = false;
     this.view.render(this.viewState());
+    this.view.setChoices(choices(this.config, !!this.session, this.conversationCount));
   }
 
   /** Frames arrive in bursts (a replay is many frames); one render per burst. */
@@ -505,29 +595,4 @@ export class Messenger {
     this.renderQueued = true;
     queueMicrotask(() => this.renderQueued && this.render());
   }
-
-  private mountPoint(): HTMLElement {
-    const host = document.createElement('div');
-    host.id = 'parley-messenger';
-    host.dataset.testid = 'parley-messenger';
-    const { container } = this.options;
-    const parent = typeof container === 'string' ? document.querySelector<HTMLElement>(container) : container;
-    if (this.options.embedded) host.style.cssText = 'display:block;height:100%;width:100%';
-    (this.options.embedded && parent ? parent : document.body).append(host);
-    return host;
-  }
-}
-
-function localStorageOrNothing(): Storage | undefined {
-  try {
-    return window.localStorage;
-  } catch {
-    return undefined;
-  }
-}
-
-/** 22 URL-safe random characters: a clientMessageId ([A-Za-z0-9_-], 1..64) and device guid. */
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

@@ -2,7 +2,9 @@
  * The session kept in localStorage between page loads, one record per
  * app + integration: the token, the conversation, the newest messages (so the
  * history shows before any request) and how far the user has read. Storage
- * that throws (private modes, sandboxed frames) just means no cache.
+ * that throws (private modes, sandboxed frames) just means no cache. Also
+ * the random ids the widget makes: the device guid kept here, and each
+ * message's clientMessageId.
  */
 import type { Message } from './types';
 
@@ -66,4 +68,18 @@ export class SessionStore {
       return makeId();
     }
   }
+}
+
+export function localStorageOrNothing(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** 22 URL-safe random characters: a clientMessageId ([A-Za-z0-9_-], 1..64) and device guid. */
+export function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

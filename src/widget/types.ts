@@ -121,6 +121,21 @@ export interface IntegrationConfig {
   backgroundImageUrl?: string;
   prechatCapture?: PrechatCapture;
   attachments?: AttachmentLimits;
+  /** The conversation list (default true); the official Web model's setting. */
+  canUserSeeConversationList?: boolean;
+  /** A "new conversation" action (default false). */
+  canUserCreateMoreConversations?: boolean;
+}
+
+/** One of the user's conversations as GET /sdk/v2/apps/{appId}/conversations lists it. */
+export interface ConversationSummary {
+  id: string;
+  displayName?: string;
+  iconUrl?: string;
+  lastUpdatedAt?: string;
+  createdAt?: string;
+  unreadCount?: number;
+  lastMessage?: Message;
 }
 
 /** What POST /sessions and POST /login answer. */

@@ -55,6 +55,10 @@ const ROWS: [string, (c: Capabilities) => Cell][] = [
   ['quick replies (`reply`)', (c) => (c.quickReplies > 0 ? 'native' : 'fallback')],
   ['location request', (c) => (c.locationRequest ? 'native' : 'fallback')],
   ['template (`schema: whatsapp`)', (c) => (c.templates ? 'native' : 'not sent')],
+  // No channel adapter takes payments or forms natively: each buy action goes as a link to Parley's pay page and each
+  // form as its text and a link to Parley's form page (src/content/page-links.ts), shown as a link button or a line.
+  ['payments (`buy` action)', () => 'fallback'],
+  ['form', () => 'fallback'],
 ];
 
 export function matrix(): string {

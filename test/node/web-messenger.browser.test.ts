@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDemo, type Demo } from '../../scripts/demo/index';
+import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { startLink, type Link } from './browser/link';
 import { Widget } from './browser/widget';
@@ -196,6 +197,7 @@ describe.skipIf(skip)('the Web Messenger in a browser', () => {
       .toBe(true);
     expect(await tab1.page.evaluate(() => (window as any).__sameDocument)).toBe(true);
     await shot(tab1.page, 'widget-open.png');
+    await expectAccessible(tab1.page, 'the storefront with the widget open on a carousel');
   });
 
   it('shows the same history in a second tab of the same browser, and a new business message in both tabs', async () => {
@@ -277,6 +279,7 @@ describe.skipIf(skip)('the Web Messenger in a browser', () => {
     await expect.poll(() => messages.filter({ hasText: 'Your order has shipped!' }).count(), { timeout: WAIT }).toBe(1);
     expect(await page.locator('#messages .cards .item').count()).toBe(3);
     await shot(page, 'inbox.png');
+    await expectAccessible(page, 'the demo inbox with a conversation open');
   });
 
   it('raised no uncaught error in any page', () => {

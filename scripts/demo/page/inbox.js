@@ -3,11 +3,16 @@
  * /inbox/api/* (which holds the app key and calls Parley) and follows
  * /inbox/api/stream, the Server-Sent Events the server emits as Parley's
  * webhooks arrive. Rendering is plain DOM: every string goes in as text.
+ * Keyboard: the conversation list is a listbox (arrows move, Enter opens the
+ * conversation and puts the cursor in the reply box, where Enter sends);
+ * Escape goes back to the list. On a phone the list and the conversation
+ * take the screen in turn, with a Back button.
  */
 const $ = (id) => document.getElementById(id);
 
 const CHANNELS = { web: 'Web Messenger', telegram: 'Telegram', twilio: 'SMS', whatsapp: 'WhatsApp', messenger: 'Messenger', instagram: 'Instagram', 'api:conversations': 'API' };
-const AVATAR_COLORS = ['#2f6f55', '#c2571a', '#3b6ea8', '#8a4fb0', '#b0883a', '#1f7a7a', '#a34464'];
+/** Dark enough for white initials (at least 4.5:1). */
+const AVATAR_COLORS = ['#2f6f55', '#a84a14', '#35649a', '#7c4aa0', '#86611d', '#1b6b6b', '#963f5c'];
 
 const state = {
   conversations: [],
@@ -74,13 +79,17 @@ const clock = (iso) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-di
 
 function renderList() {
   const list = $('list');
+  // The list is rebuilt on every change: the option that had the focus gets it back.
+  const focused = document.activeElement?.closest?.('#list [data-id]')?.dataset.id;
+  const tabStop = state.conversations.some((c) => c.id === state.selected) ? state.selected : state.conversations[0]?.id;
   list.replaceChildren(
     ...state.conversations.map((c) => {
       const typing = state.typing.has(c.id);
       const preview = typing ? 'typing…' : `${c.previewAuthor === 'business' ? 'You: ' : ''}${c.preview}`;
       return el(
         'li',
-        { class: c.unread ? 'unread' : '', 'aria-selected': String(c.id === state.selected), onclick: () => select(c.id), 'data-id': c.id },
+        { role: 'option', tabindex: c.id === tabStop ? '0' : '-1', class: c.unread ? 'unread' : '', 'aria-selected': String(c.id === state.selected), onclick: () => select(c.id, true), 'data-id': c.id },
+        c.unread ? el('span', { class: 'sr' }, 'Unread: ') : null,
         avatar(c),
         el(
           'div',
@@ -92,6 +101,7 @@ function renderList() {
       );
     }),
   );
+  if (focused) list.querySelector(`[data-id="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
   $('count').textContent = String(state.conversations.length);
   $('listEmpty').hidden = state.conversations.length > 0;
   const unread = state.conversations.filter((c) => c.unread).length;
@@ -123,7 +133,8 @@ function renderContent(content) {
       return [
         el(
           'div',
-          { class: 'cards' },
+          // It scrolls sideways on a narrow screen: focusable, so the keyboard can scroll it too.
+          { class: 'cards', tabindex: '0', role: 'group', 'aria-label': `${(content.items ?? []).length} cards` },
           (content.items ?? []).map((item) =>
             el('div', { class: 'item' }, item.mediaUrl ? el('img', { src: item.mediaUrl, alt: item.altText ?? '' }) : null, el('div', {}, el('b', {}, item.title), item.description, actionChips(item.actions))),
           ),
@@ -193,8 +204,17 @@ function renderThread() {
 function renderHead() {
   const c = state.conversations.find((x) => x.id === state.selected);
   const head = $('threadHead');
+  const back = el('button', { class: 'back', type: 'button', 'aria-label': 'Back to the conversations', onclick: () => backToList() }, el('span', { 'aria-hidden': 'true' }, '←'));
+  document.querySelector('main').classList.toggle('reading', Boolean(c));
   if (!c) return head.replaceChildren(el('h2', {}, 'Select a conversation'));
-  head.replaceChildren(avatar(c), el('div', { class: 'title' }, el('b', {}, nameOf(c)), el('code', {}, `conversation ${c.id}`)), el('span', { class: `chip${c.channel === 'web' ? ' web' : ''}` }, channelOf(c.channel)));
+  head.replaceChildren(back, avatar(c), el('div', { class: 'title' }, el('h2', {}, nameOf(c)), el('code', {}, `conversation ${c.id}`)), el('span', { class: `chip${c.channel === 'web' ? ' web' : ''}` }, channelOf(c.channel)));
+}
+
+/** Back to the list (on a phone the list takes the screen again), focus on the open conversation's row. */
+function backToList() {
+  document.querySelector('main').classList.remove('reading');
+  const row = document.querySelector(`#list [data-id="${CSS.escape(state.selected ?? '')}"]`) ?? document.querySelector('#list [tabindex="0"]');
+  row?.focus();
 }
 
 function renderTyping() {
@@ -214,7 +234,8 @@ async function loadMessages() {
   renderThread();
 }
 
-async function select(id) {
+/** `focusReply`: chosen by the user (click, Enter), so the cursor goes to the reply box. */
+async function select(id, focusReply = false) {
   state.selected = id;
   state.messages = [];
   state.stickToBottom = true;
@@ -224,6 +245,7 @@ async function select(id) {
   renderTyping();
   renderThread();
   enableComposer(true);
+  if (focusReply) $('text').focus();
   showError('');
   try {
     await loadMessages();
@@ -297,6 +319,30 @@ $('text').addEventListener('input', () => {
   typing($('text').value.length > 0);
 });
 $('text').addEventListener('blur', () => typing(false));
+
+// The conversation list as a listbox: arrows, Home and End move; Enter or Space opens.
+$('list').addEventListener('keydown', (e) => {
+  const options = [...document.querySelectorAll('#list [role="option"]')];
+  const at = options.indexOf(document.activeElement);
+  if (at < 0) return;
+  const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: options.length - 1 }[e.key];
+  if (to !== undefined) {
+    e.preventDefault();
+    const next = options[Math.max(0, Math.min(options.length - 1, to))];
+    for (const o of options) o.tabIndex = o === next ? 0 : -1;
+    next.focus();
+  } else if (e.key === 'Enter' || e.key === ' ') {
+    e.preventDefault();
+    select(options[at].dataset.id, true);
+  }
+});
+// Escape in the conversation goes back to the list.
+document.querySelector('.col.thread').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && state.selected) {
+    e.preventDefault();
+    backToList();
+  }
+});
 for (const button of document.querySelectorAll('[data-rich]')) button.addEventListener('click', () => send({ rich: button.dataset.rich }));
 
 // ---- webhook events ----------------------------------------------------------
@@ -310,7 +356,7 @@ function eventItem(e, fresh) {
       'details',
       {},
       el('summary', {}, el('span', { class: `type t-${kind}` }, e.type), el('time', { datetime: e.receivedAt }, clock(e.receivedAt)), el('span', { class: 'sum', title: e.summary }, e.summary)),
-      el('pre', {}, JSON.stringify({ id: e.id, type: e.type, payload: e.payload }, null, 2)),
+      el('pre', { tabindex: '0', 'aria-label': `${e.type} payload` }, JSON.stringify({ id: e.id, type: e.type, payload: e.payload }, null, 2)),
     ),
   );
 }

@@ -46,6 +46,11 @@ export const en = {
   start: 'Start the conversation',
   reconnecting: 'Reconnecting…',
   you: 'You',
+  conversations: 'Your conversations',
+  newConversation: 'New conversation',
+  backToChat: 'Back to the conversation',
+  noMessages: 'No messages yet',
+  loading: 'Loading…',
 };
 
 export type Strings = typeof en;

@@ -48,4 +48,9 @@ export const fr: Strings = {
   start: 'Commencer la discussion',
   reconnecting: 'Reconnexion…',
   you: 'Vous',
+  conversations: 'Vos conversations',
+  newConversation: 'Nouvelle conversation',
+  backToChat: 'Retour à la conversation',
+  noMessages: 'Aucun message pour l’instant',
+  loading: 'Chargement…',
 };

@@ -19,6 +19,8 @@ export interface RenderContext {
   /** Draft values of open forms, by message id. */
   drafts: Map<string, FormValues>;
   act(action: Action, message: Message): Promise<void>;
+  /** A buy action tapped: `tab` was opened by the tap (so no popup blocker stops it) and is to be sent to the pay page. */
+  pay(action: Action, message: Message, tab: Window | null): Promise<void>;
   retry(key: string): void;
   submitForm(message: Message, values: FormValues): void;
 }
@@ -166,6 +168,15 @@ function actionButton(action: Action, message: Message, ctx: RenderContext): HTM
     const price = new Intl.NumberFormat(ctx.lang, { style: 'currency', currency: (action.currency ?? 'usd').toUpperCase() }).format(action.amount / 100);
     label = `${action.text} · ${price}`;
   }
+  if (action.type === 'buy') {
+    const button = h('button', { class: 'btn', type: 'button', 'data-action': 'buy' }, label);
+    button.addEventListener('click', () => {
+      const tab = window.open('', '_blank');
+      button.disabled = true;
+      void ctx.pay(action, message, tab).finally(() => (button.disabled = false));
+    });
+    return button;
+  }
   const href = safeUri(action.uri);
   if (action.type !== 'postback') {
     return href
@@ -178,6 +189,17 @@ function actionButton(action: Action, message: Message, ctx: RenderContext): HTM
     void ctx.act(action, message).finally(() => (button.disabled = false));
   });
   return button;
+}
+
+/** Where an action sits in its message: its index, and its item's for a carousel or list item (what the pay link names). */
+export function actionPosition(message: Message, action: Action): { item?: number; action: number } | undefined {
+  const at = message.content.actions?.indexOf(action) ?? -1;
+  if (at >= 0) return { action: at };
+  for (const [item, it] of (message.content.items ?? []).entries()) {
+    const index = it.actions?.indexOf(action) ?? -1;
+    if (index >= 0) return { item, action: index };
+  }
+  return undefined;
 }
 
 function chip(action: Action, message: Message, ctx: RenderContext): HTMLElement {

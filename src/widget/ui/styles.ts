@@ -11,6 +11,7 @@ button,input,select,textarea{font:inherit;color:inherit}
 button{cursor:pointer}
 :focus-visible{outline:2px solid var(--p-action);outline-offset:2px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+[hidden]{display:none!important}
 
 .launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;padding:0;border-radius:50%;background:var(--p-brand);color:var(--p-on-brand);display:grid;place-items:center;box-shadow:0 6px 20px rgba(15,23,42,.24);transition:transform .18s ease,box-shadow .18s ease}
 .launcher:hover{transform:scale(1.06);box-shadow:0 8px 26px rgba(15,23,42,.3)}
@@ -34,8 +35,9 @@ button{cursor:pointer}
 .header{background:var(--p-brand);color:var(--p-on-brand);padding:14px 12px 14px 16px;display:flex;align-items:center;gap:12px;flex:none}
 .header .avatar{width:40px;height:40px;box-shadow:0 0 0 2px rgba(255,255,255,.35)}
 .header h2{margin:0;font-size:16px;font-weight:650;line-height:1.25}
-.header p{margin:1px 0 0;font-size:12.5px;opacity:.85}
+.header p{margin:1px 0 0;font-size:12.5px}
 .header .grow{flex:1;min-width:0}
+.header h2,.header p{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .icon-btn{width:36px;height:36px;flex:none;border:0;border-radius:50%;background:transparent;color:inherit;display:grid;place-items:center;transition:background .15s}
 .header .icon-btn:hover{background:rgba(127,127,127,.22)}
 .header :focus-visible{outline-color:currentColor}
@@ -49,7 +51,7 @@ button{cursor:pointer}
 .intro strong{display:block;color:#111827;font-size:15px}
 .intro p{margin:4px 0 0;font-size:13px}
 .log{display:flex;flex-direction:column}
-.day{align-self:center;font-size:11.5px;font-weight:600;color:#6b7280;background:#eceef2;border-radius:10px;padding:2px 10px;margin:14px 0 6px}
+.day{align-self:center;font-size:11.5px;font-weight:600;color:#4b5563;background:#eceef2;border-radius:10px;padding:2px 10px;margin:14px 0 6px}
 .row{display:flex;align-items:flex-end;gap:8px;margin-top:3px}
 .row.start{margin-top:12px}
 .row.user{justify-content:flex-end}
@@ -58,7 +60,7 @@ button{cursor:pointer}
 .col{display:flex;flex-direction:column;align-items:flex-start;max-width:78%;min-width:0}
 .row.user .col{align-items:flex-end}
 .row.wide .col{max-width:calc(100% - 36px);flex:1}
-.name{font-size:11.5px;color:#6b7280;margin:0 0 3px 4px}
+.name{font-size:11.5px;color:#4b5563;margin:0 0 3px 4px}
 .bubble{padding:9px 13px;border-radius:18px 18px 18px 6px;background:#fff;color:#111827;border:1px solid #e7e9ee;white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%}
 .row.user .bubble{background:var(--p-conv);color:var(--p-on-conv);border-color:transparent;border-radius:18px 18px 6px 18px}
 .row[data-status=sending] .bubble{opacity:.65}
@@ -68,9 +70,9 @@ button{cursor:pointer}
 .bubble.media img{display:block;max-width:100%;width:240px;max-height:280px;object-fit:cover}
 .bubble .caption{padding:8px 12px}
 .bubble.muted{font-style:italic;color:#6b7280;background:#fafafa}
-.meta{font-size:11px;color:#8a94a6;margin:3px 6px 0;display:flex;gap:6px;align-items:center}
-.meta .bad{color:#dc2626;font-weight:600}
-.link-btn{border:0;background:none;padding:0;color:#dc2626;font-weight:600;font-size:11px;text-decoration:underline}
+.meta{font-size:11px;color:#5f6b7a;margin:3px 6px 0;display:flex;gap:6px;align-items:center}
+.meta .bad{color:#b91c1c;font-weight:600}
+.link-btn{border:0;background:none;padding:0;color:#b91c1c;font-weight:600;font-size:11px;text-decoration:underline}
 .btns{display:flex;flex-direction:column;gap:6px;margin-top:8px;white-space:normal}
 .btn{display:block;text-align:center;padding:8px 12px;border-radius:10px;border:1px solid var(--p-action);color:var(--p-action);background:#fff;font-weight:600;font-size:13.5px;text-decoration:none!important;transition:background .15s,color .15s}
 .btn:hover:not(:disabled){background:var(--p-action);color:var(--p-on-action)}
@@ -121,8 +123,8 @@ button{cursor:pointer}
 .form input,.form select{font-weight:400;font-size:14px;padding:8px 10px;border:1px solid #d1d5db;border-radius:8px;background:#fff;color:#111827;width:100%}
 .form input:focus,.form select:focus{outline:2px solid var(--p-action);outline-offset:-1px;border-color:transparent}
 .form [aria-invalid=true]{border-color:#dc2626}
-.form .err{color:#dc2626;font-size:12px;font-weight:400}
-.form .done{display:flex;gap:6px;align-items:center;color:#059669;font-weight:600;font-size:13px}
+.form .err{color:#b91c1c;font-size:12px;font-weight:400}
+.form .done{display:flex;gap:6px;align-items:center;color:#047857;font-weight:600;font-size:13px}
 .form .done svg{width:16px;height:16px}
 .form :disabled{background:#f9fafb;color:#6b7280}
 .answers{display:grid;gap:4px;white-space:normal}
@@ -150,9 +152,39 @@ button{cursor:pointer}
 .composer.blocked{background:#f6f7f9}
 .foot{flex:none;background:#fff;padding-top:10px;border-top:1px solid #eef0f3}
 
+.convs{display:none;flex:1;min-height:0;flex-direction:column;background:#fff}
+.panel.listing .convs{display:flex}
+.panel.listing .scroller,.panel.listing .composer,.panel.listing .banner,.panel.listing .header .icon-btn:not([data-testid=close]){display:none}
+.panel.listing .foot{padding:0;border:0}
+.convs-head{flex:none;display:flex;align-items:center;gap:6px;padding:8px 12px;border-bottom:1px solid #eef0f3}
+.convs-head h3{margin:0;font-size:15px;font-weight:650;color:#111827}
+.convs-scroll{flex:1;min-height:0;overflow-y:auto;overscroll-behavior:contain}
+.convs-status{margin:16px;color:#4b5563;text-align:center}
+.convs-items{list-style:none;margin:0;padding:6px}
+.conv{display:flex;gap:12px;align-items:center;width:100%;min-height:56px;text-align:left;border:0;border-radius:12px;background:transparent;padding:10px}
+.conv:hover{background:#f3f4f6}
+.conv[aria-current=true]{background:#eef2f7}
+.conv .avatar{width:40px;height:40px;font-size:16px}
+.conv-main{flex:1;min-width:0;display:grid;gap:2px}
+.conv-top,.conv-bottom{display:flex;gap:8px;align-items:center;min-width:0}
+.conv-top strong,.conv-preview{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.conv-top strong{font-weight:600;color:#111827}
+.conv time{flex:none;font-size:12px;color:#4b5563}
+.conv-preview{font-size:13px;color:#4b5563}
+.conv.unread strong,.conv.unread .conv-preview{font-weight:700;color:#111827}
+.conv-unread{flex:none;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#e11d48;color:#fff;font-size:12px;font-weight:700;line-height:20px;text-align:center}
+.convs-foot{flex:none;padding:10px 12px 12px;border-top:1px solid #eef0f3}
+.convs-foot .btn{width:100%;display:flex;gap:6px;align-items:center;justify-content:center;min-height:44px}
+.convs-foot .btn svg{width:18px;height:18px}
+
 @media (max-width:480px){
-  .root:not(.embedded) .panel{right:0;bottom:0;width:100%;height:100%;max-height:none;border-radius:0}
+  .root:not(.embedded) .panel{top:0;left:0;right:auto;bottom:auto;width:100%;height:100%;height:100dvh;max-height:none;border-radius:0;transform-origin:bottom center}
+  .root:not(.embedded) .header{padding-top:calc(14px + env(safe-area-inset-top,0px));padding-left:calc(16px + env(safe-area-inset-left,0px));padding-right:calc(12px + env(safe-area-inset-right,0px))}
+  .root:not(.embedded) .foot{padding-bottom:env(safe-area-inset-bottom,0px)}
+  .root:not(.embedded) .convs-foot{padding-bottom:calc(12px + env(safe-area-inset-bottom,0px))}
   .root.is-open:not(.embedded) .launcher{display:none}
+  .composer textarea{font-size:16px}
+  .header .icon-btn,.composer .icon-btn{width:44px;height:44px}
 }
 @media (prefers-reduced-motion:reduce){
   .panel,.launcher,.btn,.chip{transition:none!important}

@@ -11,8 +11,9 @@ export function cssColor(hex: string | undefined, fallback: string): string {
 }
 
 /**
- * White text while it keeps WCAG's 3:1 (the large/UI text level; the brand
- * blues customers pick sit right there), else near-black.
+ * White text while it keeps WCAG AA's 4.5:1 for normal text (message bubbles
+ * and buttons carry body-size text), else near-black, which every color too
+ * light for white clears.
  */
 export function readableOn(color: string): '#ffffff' | '#111827' {
   const channel = (i: number) => {
@@ -20,7 +21,7 @@ export function readableOn(color: string): '#ffffff' | '#111827' {
     return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   };
   const l = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
-  return 1.05 / (l + 0.05) >= 2.995 ? '#ffffff' : '#111827';
+  return 1.05 / (l + 0.05) >= 4.5 ? '#ffffff' : '#111827';
 }
 
 export function themeVariables(config: { brandColor?: string; conversationColor?: string; actionColor?: string }): Record<string, string> {

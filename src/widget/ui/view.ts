@@ -1,19 +1,23 @@
 /**
  * Mounts the widget into an open shadow root and owns its chrome: launcher
  * with unread badge, the dialog panel (header, message log, typing
- * indicator, prechat form, composer), opening and closing with focus
- * handling, and scrolling. What to show comes from the messenger through
+ * indicator, prechat form, composer, and in its place the conversation list),
+ * opening and closing with focus handling, full screen on a phone (./phone),
+ * and scrolling. What to show comes from the messenger through
  * `render`; what the user does goes back through `ViewHandlers`.
  */
 import { acceptAttribute } from '../attachments';
 import type { FormValues } from '../content';
+import type { Choices, Row } from '../conversations';
 import { format } from '../i18n';
 import type { Entry } from '../timeline';
 import type { FormField } from '../types';
+import { ConversationList } from './conversation-list';
 import { h, icon } from './dom';
 import { renderForm } from './form';
 import { LogView } from './log';
 import { avatar, businessName, type RenderContext } from './message';
+import { PhoneFit } from './phone';
 import { STYLES } from './styles';
 import { themeVariables } from './theme';
 
@@ -25,6 +29,10 @@ export interface ViewHandlers {
   attach(file: File): void;
   submitPrechat(values: FormValues): void;
   loadOlder(): void;
+  /** The header's list button: the messenger loads the list and calls showList. */
+  conversations(): void;
+  pick(conversationId: string): void;
+  create(): void;
 }
 
 export interface ViewState {
@@ -55,6 +63,10 @@ export class WidgetView {
   private readonly sendButton: HTMLButtonElement;
   private readonly attachButton: HTMLButtonElement;
   private readonly prechatValues: FormValues = {};
+  private readonly listButton: HTMLButtonElement;
+  private readonly createButton: HTMLButtonElement;
+  private readonly list: ConversationList;
+  private readonly fit: PhoneFit;
   private stick = true;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private prechatShown = false;
@@ -73,13 +85,18 @@ export class WidgetView {
     const height = px(config.buttonHeight, 58);
     root.style.setProperty('--p-panel-bottom', config.displayStyle === 'tab' ? '60px' : `${20 + height + 16}px`);
 
+    this.listButton = h('button', { class: 'icon-btn', type: 'button', hidden: true, 'aria-label': t.conversations, 'data-testid': 'conversations-button', onClick: () => on.conversations() }, icon('left'));
+    this.createButton = h('button', { class: 'icon-btn', type: 'button', hidden: true, 'aria-label': t.newConversation, 'data-testid': 'new-conversation-header', onClick: () => on.create() }, icon('plus'));
     const header = h(
       'div',
       { class: 'header' },
+      this.listButton,
       avatar(config.businessIconUrl, name),
       h('div', { class: 'grow' }, h('h2', {}, name), h('p', {}, t.greetingSub)),
+      this.createButton,
       !embedded && h('button', { class: 'icon-btn', type: 'button', 'aria-label': t.closeChat, 'data-testid': 'close', onClick: () => on.close() }, icon('close')),
     );
+    this.list = new ConversationList(ctx, { back: () => this.showChat(), pick: (id) => on.pick(id), create: () => on.create() });
     this.banner = h('div', { class: 'banner', role: 'status', hidden: true }, t.reconnecting);
 
     const logElement = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': format(t.dialog, { name }), 'data-testid': 'log' });
@@ -118,8 +135,10 @@ export class WidgetView {
       header,
       this.banner,
       this.scroller,
+      this.list.element,
       h('div', { class: 'foot' }, this.toast, this.composer),
     );
+    this.fit = new PhoneFit(this.panel);
     this.panel.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && !embedded) {
         ev.stopPropagation();
@@ -154,13 +173,16 @@ export class WidgetView {
   setOpen(open: boolean): void {
     this.panel.classList.toggle('open', open || this.embedded);
     this.root.classList.toggle('is-open', open);
+    if (!this.embedded) this.fit.set(open);
     if (!this.launcher) return;
     this.launcher.setAttribute('aria-expanded', String(open));
     this.launcher.setAttribute('aria-label', open ? this.ctx.t.closeChat : this.ctx.t.openChat);
     if (open) {
       this.stick = true;
       this.toBottom();
-      this.focusComposer();
+      // Closed while the list showed: it opens on the list again.
+      if (this.listing) this.list.focus();
+      else this.focusComposer();
     } else if (this.shadow.activeElement && this.shadow.activeElement !== this.launcher) {
       this.launcher.focus();
     }
@@ -178,6 +200,33 @@ export class WidgetView {
     if (this.launcher && this.launcher.getAttribute('aria-expanded') !== 'true') {
       this.launcher.setAttribute('aria-label', n ? `${this.ctx.t.openChat} (${n === 1 ? this.ctx.t.unreadOne : format(this.ctx.t.unread, { n })})` : this.ctx.t.openChat);
     }
+  }
+
+  /** Which of the list and "new conversation" the header offers (the list view has its own "new conversation"). */
+  setChoices(choices: Choices): void {
+    this.listButton.hidden = !choices.list;
+    this.createButton.hidden = !choices.create || choices.list;
+    if (!choices.list && this.listing) this.showChat();
+  }
+
+  get listing(): boolean {
+    return this.panel.classList.contains('listing');
+  }
+
+  /** The list in place of the conversation; `rows` undefined while it loads. Focus goes to it once, when it opens. */
+  showList(rows: Row[] | undefined, canCreate: boolean): void {
+    const opening = !this.listing;
+    this.panel.classList.add('listing');
+    this.list.render(rows, canCreate);
+    if (opening || rows) this.list.focus();
+  }
+
+  showChat(): void {
+    if (!this.listing) return;
+    this.panel.classList.remove('listing');
+    this.stick = true;
+    this.toBottom();
+    this.focusComposer();
   }
 
   setReconnecting(on: boolean): void {
@@ -274,6 +323,18 @@ export class WidgetView {
   private syncSend(): void {
     this.sendButton.disabled = this.input.disabled || !this.input.value.trim();
   }
+}
+
+/** The widget's host element: in `container` when embedded (an element or a selector), else at the end of the body. */
+export function mountPoint(options: { embedded?: boolean; container?: HTMLElement | string }): HTMLElement {
+  const host = document.createElement('div');
+  host.id = 'parley-messenger';
+  host.dataset.testid = 'parley-messenger';
+  const { container } = options;
+  const parent = typeof container === 'string' ? document.querySelector<HTMLElement>(container) : container;
+  if (options.embedded) host.style.cssText = 'display:block;height:100%;width:100%';
+  (options.embedded && parent ? parent : document.body).append(host);
+  return host;
 }
 
 /** buttonWidth/buttonHeight arrive as strings of pixels ("58"). */
