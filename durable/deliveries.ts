@@ -74,17 +74,6 @@ export class Deliveries {
       if (!client || !participant || row.deleted_at || delivery.message_id === TYPING) return;
       const destination = { type: client.type, integrationId: client.integrationId };
       const conversation = toConversation(row);
-      // Stats and usage count sends from D1 (migration 0013); the op rides the feed message the event below already owes.
-      core.outbox.enqueue('index', {
-        op: 'delivery.outcome',
-        appId: row.app_id,
-        conversationId: row.id,
-        messageId: delivery.message_id,
-        clientId: client.id,
-        channel: client.type,
-        outcome: report.ok ? 'sent' : 'failed',
-        at: new Date().toISOString(),
-      });
       core.raise(
         report.ok
           ? deliveryEvent('channel', conversation, userRef(participant), delivery.message_id, destination, report.externalIds)

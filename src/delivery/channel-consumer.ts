@@ -18,6 +18,7 @@ import { CHANNEL_TIMEOUT_MS, channelContext } from '../channels/http';
 import { render, UnsupportedContent, type RenderInput } from '../channels/render';
 import { channelIntegration } from '../channels/store';
 import { withPageLinks } from '../content/page-links';
+import { applyIndexOps } from './index-consumer';
 import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
 import { retryDelay, type RetryPolicy } from './webhook-consumer';
 
@@ -73,16 +74,35 @@ export async function consumeDeliveryBatch(batch: MessageBatch<unknown>, env: En
 /** Sends the client's deliveries in order; false when some are left for another round. */
 async function serveClient(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, kick: DeliveryKick): Promise<boolean> {
   const stub = conversationStub(env, kick.appId, kick.conversationId);
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    // The RPC stub's mapped types lose the union's discriminant; the DO returns exactly this.
-    const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
-    // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
-    if (!claim || 'wait' in claim) return true;
-    const report = await attempt(env, policy, kick.appId, kick.conversationId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
-    const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
-    if (!more) return true;
+  // Outcome counts are written beside the sends, not between them, and all settle before the kick is acknowledged.
+  const counts: Promise<void>[] = [];
+  try {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      // The RPC stub's mapped types lose the union's discriminant; the DO returns exactly this.
+      const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
+      // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
+      if (!claim || 'wait' in claim) return true;
+      const report = await attempt(env, policy, kick.appId, kick.conversationId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
+      const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
+      if (claim.messageId !== TYPING && (report.ok || 'failed' in report)) counts.push(countOutcome(env, kick, claim, report.ok));
+      if (!more) return true;
+    }
+    return false;
+  } finally {
+    await Promise.all(counts);
   }
-  return false;
+}
+
+/**
+ * Records how a send ended for stats and usage (migration 0013's trigger counts
+ * it). Written here, one keyed D1 row, rather than carried by the
+ * conversation's outbox, which cost every send another Durable Object request
+ * and two of its rows; a retried or repeated report inserts nothing. A failed
+ * write loses a count, never a message: it is logged.
+ */
+async function countOutcome(env: Env, kick: DeliveryKick, claim: DeliveryClaim, sent: boolean): Promise<void> {
+  const op = { op: 'delivery.outcome', appId: kick.appId, conversationId: kick.conversationId, messageId: claim.messageId, clientId: claim.client.id, channel: claim.client.type, outcome: sent ? 'sent' : 'failed', at: new Date().toISOString() } as const;
+  if (!(await applyIndexOps(env, [op]).catch(() => false))) console.error(`deliveries: the outcome of message ${claim.messageId} was not counted`);
 }
 
 /**

@@ -2,7 +2,7 @@
  * Channel deliveries reach stats and usage through the real path: a Telegram
  * user writes in through the signed hook, the business answers through the
  * API, the deliveries consumer sends it to the fake Bot API, and the
- * conversation's report carries a delivery.outcome op to D1 with its feed.
+ * deliveries consumer writes the send's delivery.outcome row to D1 once it is final.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
