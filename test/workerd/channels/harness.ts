@@ -69,3 +69,18 @@ export async function messages(appId: string, auth: string, conversationId: stri
   const res = await call('GET', `/v2/apps/${appId}/conversations/${conversationId}/messages`, auth);
   return res.body.messages as { id: string; author: { type: string; userId?: string }; content: Record<string, unknown>; source: Record<string, unknown> }[];
 }
+
+/**
+ * The conversation Parley opened for a channel user, found through the
+ * `client:add` event the receiver got for their channel id (the user's id is
+ * in it; their conversations are listed by it).
+ */
+export async function conversationOfUser(receiver: WebhookReceiver, app: { appId: string; auth: string }, externalId: string): Promise<string> {
+  const added = await eventually(() => {
+    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
+    if (!e) throw new Error(`no client:add for ${externalId} yet`);
+    return e;
+  });
+  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(added.payload.user as { id: string }).id}`, app.auth);
+  return list.body.conversations[0].id;
+}

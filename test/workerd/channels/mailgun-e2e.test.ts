@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
 import { MailgunFake } from '../../fakes/mailgun';
-import { eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
+import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 const API = 'https://mailgun.test';
 const INCOMING = 'support@mg.example.com';
@@ -41,15 +41,7 @@ beforeAll(async () => {
 
 afterAll(() => restore());
 
-async function conversationOf(externalId: string): Promise<string> {
-  const added = await eventually(() => {
-    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
-    if (!e) throw new Error('no client:add yet');
-    return e;
-  });
-  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(added.payload.user as { id: string }).id}`, app.auth);
-  return list.body.conversations[0].id;
-}
+const conversationOf = (externalId: string) => conversationOfUser(receiver, app, externalId);
 
 const post = (conversationId: string, content: unknown) => call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, content });
 const mailTo = (address: string, text: string) =>

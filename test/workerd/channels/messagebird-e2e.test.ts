@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
 import { MessageBirdFake } from '../../fakes/messagebird';
-import { eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
+import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 const API = 'https://messagebird.test';
 const fake = new MessageBirdFake({ origin: API, deliver: (request) => hook(request) });
@@ -34,15 +34,7 @@ afterAll(() => restore());
 
 const clientAdded = (externalId: string) => receiver.ofType('client:add').some((e) => (e.payload.client as { externalId: string }).externalId === externalId);
 
-async function conversationOf(externalId: string): Promise<string> {
-  const added = await eventually(() => {
-    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
-    if (!e) throw new Error('no client:add yet');
-    return e;
-  });
-  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(added.payload.user as { id: string }).id}`, app.auth);
-  return list.body.conversations[0].id;
-}
+const conversationOf = (externalId: string) => conversationOfUser(receiver, app, externalId);
 
 const sentTo = (to: string, text: string) => [...fake.messages.values()].filter((m) => `+${m.recipient}` === to && m.body.includes(text));
 const post = (conversationId: string, content: unknown) => call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, content });

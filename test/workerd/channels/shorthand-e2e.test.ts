@@ -12,7 +12,7 @@ import { call, newApp } from '../helpers';
 import { MetaFake } from '../../fakes/meta';
 import { TelegramFake } from '../../fakes/telegram';
 import { TwilioFake } from '../../fakes/twilio';
-import { eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
+import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 type Json = Record<string, any>;
 
@@ -27,15 +27,7 @@ let restore: () => void;
 let app: Awaited<ReturnType<typeof newApp>>;
 const conversations: Record<'telegram' | 'whatsapp' | 'twilio', string> = { telegram: '', whatsapp: '', twilio: '' };
 
-async function conversationOf(externalId: string): Promise<string> {
-  const added = await eventually(() => {
-    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
-    if (!e) throw new Error(`no client:add for ${externalId} yet`);
-    return e;
-  });
-  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(added.payload.user as { id: string }).id}`, app.auth);
-  return list.body.conversations[0].id;
-}
+const conversationOf = (externalId: string) => conversationOfUser(receiver, app, externalId);
 
 const post = (conversationId: string, text: string) =>
   call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, content: { type: 'text', text } });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
 import { TwilioFake } from '../../fakes/twilio';
-import { eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
+import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 const API = 'https://twilio.test';
 const fake = new TwilioFake({ origin: API, deliver: (request) => hook(request) });
@@ -31,15 +31,7 @@ beforeAll(async () => {
 
 afterAll(() => restore());
 
-async function conversationOf(externalId: string): Promise<string> {
-  const added = await eventually(() => {
-    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
-    if (!e) throw new Error('no client:add yet');
-    return e;
-  });
-  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(added.payload.user as { id: string }).id}`, app.auth);
-  return list.body.conversations[0].id;
-}
+const conversationOf = (externalId: string) => conversationOfUser(receiver, app, externalId);
 
 const sentTo = (to: string, text: string) => [...fake.messages.values()].filter((m) => m.to === to && m.body.includes(text));
 

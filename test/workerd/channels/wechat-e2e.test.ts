@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
 import { WeChatFake } from '../../fakes/wechat';
-import { eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
+import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 const API = 'https://api.weixin.test';
 const SAFE_API = 'https://api-safe.weixin.test';
@@ -40,15 +40,7 @@ beforeAll(async () => {
 
 afterAll(() => restore());
 
-async function conversationOf(externalId: string): Promise<string> {
-  const clientAdd = await eventually(() => {
-    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
-    if (!e) throw new Error('no client:add yet');
-    return e;
-  });
-  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(clientAdd.payload.user as { id: string }).id}`, app.auth);
-  return list.body.conversations[0].id;
-}
+const conversationOf = (externalId: string) => conversationOfUser(receiver, app, externalId);
 
 const post = async (conversationId: string, content: Record<string, unknown>) => {
   const res = await call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, content });

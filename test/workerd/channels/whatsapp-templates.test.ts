@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
 import { MetaFake } from '../../fakes/meta';
 import { TwilioFake } from '../../fakes/twilio';
-import { eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
+import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 import { managementOf, reconstructTemplate } from '../../../src/channels/whatsapp-templates';
 
 type Json = Record<string, any>;
@@ -38,15 +38,7 @@ const ORDER_EN = [
   { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Thanks' }, { type: 'URL', text: 'Track', url: 'https://shop.example/track/{{1}}' }] },
 ];
 
-async function conversationOf(externalId: string): Promise<string> {
-  const added = await eventually(() => {
-    const e = receiver.ofType('client:add').find((ev) => (ev.payload.client as { externalId: string }).externalId === externalId);
-    if (!e) throw new Error(`no client:add for ${externalId} yet`);
-    return e;
-  });
-  const list = await call('GET', `/v2/apps/${app.appId}/conversations?filter[userId]=${(added.payload.user as { id: string }).id}`, app.auth);
-  return list.body.conversations[0].id;
-}
+const conversationOf = (externalId: string) => conversationOfUser(receiver, app, externalId);
 
 const post = (conversationId: string, body: Json) =>
   call('POST', `/v2/apps/${app.appId}/conversations/${conversationId}/messages`, app.auth, { author: { type: 'business' }, ...body });
