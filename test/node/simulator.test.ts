@@ -19,6 +19,7 @@
  * fresh fakes.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -32,8 +33,28 @@ let sim: Simulator;
 let stateDir = '';
 let options: Parameters<typeof startSimulator>[0];
 const lines: string[] = [];
-/** Fixed ports (as `npm start` uses) so a restart finds its fakes where the integrations point. */
-const port = 30_000 + 5 * Math.floor(Math.random() * 4000);
+/** Fixed ports (as `npm start` uses) so a restart finds its fakes where the integrations point; chosen in beforeAll. */
+let port = 0;
+
+/** Whether nothing listens on 127.0.0.1:p right now. */
+const free = (p: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/**
+ * Five free ports in a row, below Linux's ephemeral range (32768 up), where an
+ * outgoing connection of another suite could hold one of them at any moment.
+ */
+async function freePorts(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20_000 + 5 * Math.floor(Math.random() * 2_400);
+    if ((await Promise.all([0, 1, 2, 3, 4].map((i) => free(base + i)))).every(Boolean)) return base;
+  }
+  throw new Error('no five free ports in a row between 20000 and 32000');
+}
 
 async function parley(method: string, p: string, auth: string, body?: unknown) {
   const res = await fetch(`${parleyUrl}${p}`, {
@@ -72,6 +93,7 @@ beforeAll(async () => {
   const key = await parley('POST', `/v2/apps/${appId}/keys`, account, { displayName: 'suite' });
   appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
   stateDir = mkdtempSync(path.join(tmpdir(), 'parley-simulator-'));
+  port = await freePorts();
   options = {
     parleyUrl,
     appId,
