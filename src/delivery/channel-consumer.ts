@@ -20,6 +20,7 @@ import { channelIntegration } from '../channels/store';
 import { withPageLinks } from '../content/page-links';
 import { applyIndexOps } from './index-consumer';
 import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
+import type { IndexOp } from '../schema/index-ops';
 import { retryDelay, type RetryPolicy } from './webhook-consumer';
 
 /** Long enough for a multi-part message at the channel timeout; a crashed consumer's lease lapses after it. */
@@ -58,51 +59,49 @@ export async function consumeDeliveryBatch(batch: MessageBatch<unknown>, env: En
     entry.msgs.push(msg);
     kicks.set(key, entry);
   }
-  await Promise.all(
+  // How sends ended is counted once per batch, in one D1 transaction, before any kick is acknowledged.
+  const outcomes: IndexOp[] = [];
+  const settled = await Promise.all(
     [...kicks.values()].map(async ({ kick, msgs }) => {
       try {
-        const done = await serveClient(env, policy, kick);
-        for (const m of msgs) done ? m.ack() : m.retry();
+        return { msgs, done: await serveClient(env, policy, kick, outcomes) };
       } catch (err) {
         console.error(`deliveries: client ${kick.clientId} failed; the kick is retried`, err instanceof Error ? err.message : String(err));
-        for (const m of msgs) m.retry();
+        return { msgs, done: false };
       }
     }),
   );
+  if (outcomes.length && !(await applyIndexOps(env, outcomes).catch(() => false))) {
+    // A lost count, never a lost message: the sends are reported to their conversations already.
+    console.error(`deliveries: the outcomes of ${outcomes.length} sends were not counted`);
+  }
+  for (const { msgs, done } of settled) for (const m of msgs) done ? m.ack() : m.retry();
 }
 
-/** Sends the client's deliveries in order; false when some are left for another round. */
-async function serveClient(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, kick: DeliveryKick): Promise<boolean> {
+/** Sends the client's deliveries in order, adding how each ended to `outcomes`; false when some are left for another round. */
+async function serveClient(env: Env, policy: Omit<RetryPolicy, 'timeoutMs'>, kick: DeliveryKick, outcomes: IndexOp[]): Promise<boolean> {
   const stub = conversationStub(env, kick.appId, kick.conversationId);
-  // Outcome counts are written beside the sends, not between them, and all settle before the kick is acknowledged.
-  const counts: Promise<void>[] = [];
-  try {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      // The RPC stub's mapped types lose the union's discriminant; the DO returns exactly this.
-      const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
-      // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
-      if (!claim || 'wait' in claim) return true;
-      const report = await attempt(env, policy, kick.appId, kick.conversationId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
-      const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
-      if (claim.messageId !== TYPING && (report.ok || 'failed' in report)) counts.push(countOutcome(env, kick, claim, report.ok));
-      if (!more) return true;
-    }
-    return false;
-  } finally {
-    await Promise.all(counts);
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    // The RPC stub's mapped types lose the union's discriminant; the DO returns exactly this.
+    const claim = (await stub.claimDelivery(kick.clientId, LEASE_MS)) as DeliveryClaim | { wait: number } | undefined;
+    // Nothing due: either nothing waits, or the DO's alarm kicks again when the retry or lease is due.
+    if (!claim || 'wait' in claim) return true;
+    const report = await attempt(env, policy, kick.appId, kick.conversationId, claim, (until) => stub.extendDelivery(claim.deliveryId, claim.leaseId, until));
+    const { more } = await stub.reportDelivery(claim.deliveryId, claim.leaseId, report);
+    if (claim.messageId !== TYPING && (report.ok || 'failed' in report)) outcomes.push(outcomeOp(kick, claim, report.ok));
+    if (!more) return true;
   }
+  return false;
 }
 
 /**
- * Records how a send ended for stats and usage (migration 0013's trigger counts
- * it). Written here, one keyed D1 row, rather than carried by the
+ * How a send ended, for stats and usage (migration 0013's trigger counts it):
+ * one keyed D1 row written by this consumer rather than carried by the
  * conversation's outbox, which cost every send another Durable Object request
- * and two of its rows; a retried or repeated report inserts nothing. A failed
- * write loses a count, never a message: it is logged.
+ * and two of its rows; a retried or repeated report inserts nothing.
  */
-async function countOutcome(env: Env, kick: DeliveryKick, claim: DeliveryClaim, sent: boolean): Promise<void> {
-  const op = { op: 'delivery.outcome', appId: kick.appId, conversationId: kick.conversationId, messageId: claim.messageId, clientId: claim.client.id, channel: claim.client.type, outcome: sent ? 'sent' : 'failed', at: new Date().toISOString() } as const;
-  if (!(await applyIndexOps(env, [op]).catch(() => false))) console.error(`deliveries: the outcome of message ${claim.messageId} was not counted`);
+function outcomeOp(kick: DeliveryKick, claim: DeliveryClaim, sent: boolean): IndexOp {
+  return { op: 'delivery.outcome', appId: kick.appId, conversationId: kick.conversationId, messageId: claim.messageId, clientId: claim.client.id, channel: claim.client.type, outcome: sent ? 'sent' : 'failed', at: new Date().toISOString() };
 }
 
 /**
