@@ -6,7 +6,8 @@
 import { deleteConversationUploads } from './attachments';
 import { appPolicy, cachedPolicy } from '../db/app-policy';
 import { maskContent } from '../content/card-numbers';
-import { expandShorthand } from '../content/shorthand';
+import { expandShorthand, MAX_MESSAGES_PER_POST, templateNames, type Expanded } from '../content/shorthand';
+import { templatesByName } from '../db/message-templates';
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
 import { adapterFor } from '../channels/registry';
@@ -22,6 +23,25 @@ import { appContext, conversationStub, json } from './context';
 import { resolveParticipant } from './conversations';
 
 const MESSAGE_PAGE_SIZE = 100;
+
+/**
+ * The messages one post stands for, all checked before any is stored: its
+ * shorthand expanded, with the stored templates a business text names read in
+ * one query (none when it names none, so ordinary sends cost no D1 read).
+ */
+async function messagesOf(env: Env, appId: string, content: Content, business: boolean): Promise<Expanded[]> {
+  if (content.type !== 'text') return [{ content }];
+  const field = content.text !== undefined ? 'text' : 'markdownText';
+  const names = business ? templateNames(content) : [];
+  if (names.length > MAX_MESSAGES_PER_POST) throw badRequest(`content.${field}: names ${names.length} templates; one post may make at most ${MAX_MESSAGES_PER_POST} messages`);
+  const templates = await templatesByName(env, appId, names);
+  const missing = names.find((name) => !templates.has(name));
+  if (missing !== undefined) throw badRequest(`content.${field}: no template named "${missing}" in this app; create it with POST /v2/apps/${appId}/templates`);
+  const parts = expandShorthand(content, templates);
+  if (!parts) return [{ content }];
+  if (parts.length > MAX_MESSAGES_PER_POST) throw badRequest(`content.${field}: makes ${parts.length} messages; one post may make at most ${MAX_MESSAGES_PER_POST}`);
+  return parts.map((p) => ({ ...p, content: parseWith(contentSchema, p.content) }));
+}
 
 export async function post(request: IRequest, env: Env) {
   const { appId } = await appContext(request, env);
@@ -42,7 +62,7 @@ export async function post(request: IRequest, env: Env) {
   // Only business messages go out to a channel; the DO checks the conversation has a client for the destination.
   if (body.destination && author.type !== 'business') throw badRequest('destination: only business messages have a destination');
   // Shorthand may make several messages of one (text before an image, a template): each stored in order, all answered.
-  const parts = (body.content.type === 'text' ? expandShorthand(body.content) : undefined)?.map((p) => ({ ...p, content: parseWith(contentSchema, p.content) })) ?? [{ content: body.content }];
+  const parts = await messagesOf(env, appId, body.content, author.type === 'business');
   const mask = (await cachedPolicy(env, appId)).settings.maskCreditCardNumbers;
   const policy = author.type === 'user' ? await appPolicy(env, appId) : undefined;
   const messages = [];

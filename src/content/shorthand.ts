@@ -10,11 +10,16 @@
  *   ![alt](https://…/img.jpg)      an image message
  *   &((namespace=[[…]] template=[[…]] fallback=[[…]] language=[[…]] body_text=[[…]][[…]]))&
  *                                  a WhatsApp template, stored and sent elsewhere as its fallback text
+ *   %((template:NAME))%            the app's stored message template NAME (Parley's
+ *                                  `/v2/apps/{appId}/templates`), as a message of its own
  *
  * A message may become several: text before an image or a template is a
  * message of its own, in order; the buttons go on the last message that can
  * carry them. Anything that does not parse stays text, character for
  * character, so a message that merely looks like shorthand is never mangled.
+ *
+ * Pure: stored templates are looked up by the caller (`templateNames` says
+ * which, so texts without the token cost no lookup) and handed in by name.
  */
 import type { Action, Content } from '../schema/content';
 
@@ -27,7 +32,20 @@ export interface Expanded {
   whatsappTemplate?: Record<string, unknown>;
 }
 
-const TOKEN = /%\[([^\]\n]{1,128})\]\(([^)\n]+)\)|\$\[([^\]\n]{1,128})\]\(([^)\n]+)\)|!\[([^\]\n]{0,128})\]\((https?:\/\/[^)\s]+)\)|&\(\(([\s\S]*?)\)\)&/g;
+/** What a stored template's name may hold: it is written inside `%((template:NAME))%`. */
+const NAME = '[A-Za-z0-9_.-]{1,128}';
+export const TEMPLATE_NAME = new RegExp(`^${NAME}$`);
+const TEMPLATE_TOKEN = `%\\(\\(template:(${NAME})\\)\\)%`;
+
+const TOKEN = new RegExp(
+  `${/%\[([^\]\n]{1,128})\]\(([^)\n]+)\)|\$\[([^\]\n]{1,128})\]\(([^)\n]+)\)|!\[([^\]\n]{0,128})\]\((https?:\/\/[^)\s]+)\)|&\(\(([\s\S]*?)\)\)&/.source}|${TEMPLATE_TOKEN}`,
+  'g',
+);
+
+/** One post becomes at most this many messages, however much shorthand it holds. */
+export const MAX_MESSAGES_PER_POST = 10;
+
+export const holdsTemplateToken = (s: string) => new RegExp(TEMPLATE_TOKEN).test(s);
 
 const SYMBOLS: Record<string, string> = { $: 'usd', '€': 'eur', '£': 'gbp' };
 /** Currencies without minor units (Stripe's list): their amounts are already whole. */
@@ -91,12 +109,31 @@ function templateOf(spec: string): { fallback: string; template: Record<string, 
 /** Spaces a removed token leaves behind, without touching line structure. */
 const tidy = (s: string) => s.replace(/[ \t]{2,}/g, ' ').replace(/[ \t]+\n/g, '\n').replace(/\n[ \t]+/g, '\n').trim();
 
-/** The messages a text message's shorthand stands for, or undefined when it holds none (send it as it is). */
-export function expandShorthand(content: TextContent): Expanded[] | undefined {
-  const field = content.text !== undefined ? 'text' : content.markdownText !== undefined && content.htmlText === undefined ? 'markdownText' : undefined;
+/** The field shorthand is read from: `text`, else `markdownText` when there is no `htmlText` to keep in step with it. */
+const shorthandField = (content: TextContent) =>
+  content.text !== undefined ? 'text' : content.markdownText !== undefined && content.htmlText === undefined ? 'markdownText' : undefined;
+
+/** The stored templates a text message names with `%((template:NAME))%`, each once, in order of appearance. */
+export function templateNames(content: TextContent): string[] {
+  const field = shorthandField(content);
+  if (!field) return [];
+  return [...new Set([...content[field]!.matchAll(new RegExp(TEMPLATE_TOKEN, 'g'))].map((m) => m[1]!))];
+}
+
+/**
+ * The messages a text message's shorthand stands for, or undefined when it
+ * holds none (send it as it is). `templates` holds the stored templates the
+ * text names, by name; a template token whose name is not there stays text.
+ * A template's own text is expanded too, but its template tokens are not:
+ * templates do not nest.
+ */
+export function expandShorthand(content: TextContent, templates?: ReadonlyMap<string, Content>): Expanded[] | undefined {
+  const field = shorthandField(content);
   if (!field) return undefined;
   const source = content[field]!;
   const out: Expanded[] = [];
+  // A template's messages are sent as stored: the text's own buttons never ride on them.
+  const stored = new Set<Expanded>();
   const actions: Action[] = [...(content.actions ?? [])];
   let text = '';
   let found = false;
@@ -122,6 +159,18 @@ export function expandShorthand(content: TextContent): Expanded[] | undefined {
       out.push({ content: { type: 'image', mediaUrl: m[6], ...(m[5]!.trim() ? { altText: m[5]!.trim() } : {}) } });
       found = true;
       continue;
+    } else if (m[8] !== undefined) {
+      const template = templates?.get(m[8]);
+      if (template) {
+        text += before;
+        flush();
+        for (const part of (template.type === 'text' ? expandShorthand(template) : undefined) ?? [{ content: template }]) {
+          out.push(part);
+          stored.add(part);
+        }
+        found = true;
+        continue;
+      }
     } else {
       const t = templateOf(m[7]!);
       if (t) {
@@ -138,10 +187,11 @@ export function expandShorthand(content: TextContent): Expanded[] | undefined {
   if (!found) return undefined;
   text += source.slice(at);
   flush();
-  // Buttons (the message's own first) ride on the last text or image message; a template's text carries none, WhatsApp sends the template instead.
+  // Buttons (the message's own first) ride on the last text or image message; a WhatsApp template's text carries none,
+  // WhatsApp sends the template instead, and a stored template's messages stay as stored.
   const last = out.at(-1);
   if (actions.length) {
-    if (last && !last.whatsappTemplate && (last.content.type === 'text' || last.content.type === 'image')) {
+    if (last && !last.whatsappTemplate && !stored.has(last) && (last.content.type === 'text' || last.content.type === 'image')) {
       last.content = { ...last.content, actions } as Content;
     } else {
       out.push({ content: { type: 'text', actions } });

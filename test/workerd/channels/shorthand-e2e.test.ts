@@ -5,7 +5,10 @@
  * template (its language from the integration's hsmFallbackLanguage when
  * the shorthand names none) while Twilio SMS receives the template's
  * fallback text; bad shorthand results are refused with a 400 and nothing
- * stored.
+ * stored. A stored template named with `%((template:NAME))%` goes out in
+ * its place as each channel renders it (Telegram: inline keyboards, a
+ * message per card; SMS: numbered text), and the customer's webhook sees
+ * the expanded messages; an unknown name sends nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
@@ -124,3 +127,91 @@ describe('shorthand through the API', () => {
     expect(await messages(app.appId, app.auth, conversations.telegram)).toHaveLength(before);
   });
 });
+
+describe('stored templates through the API and the channels', () => {
+  const template = async (name: string, content: Json) => {
+    const res = await call('POST', `/v2/apps/${app.appId}/templates`, app.auth, { name, content });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+  };
+  const telegramSends = (from: number, n: number) =>
+    eventually(() => {
+      const s = telegram.calls.slice(from).filter((c) => ['sendMessage', 'sendPhoto'].includes(c.method) && c.status === 200);
+      if (s.length < n) throw new Error(`${s.length} of ${n} sent`);
+      return s.map((c) => [c.method, c.body]);
+    });
+  const smsTo = (to: string) => [...twilio.messages.values()].filter((m) => m.to === to).map((m) => m.body);
+
+  beforeAll(async () => {
+    await template('sizes', { type: 'text', text: 'Which size? %[Small](postback:SIZE_S) %[Large](postback:SIZE_L)' });
+    await template('shoes', {
+      type: 'carousel',
+      items: [
+        { title: 'Runner', description: 'Light', mediaUrl: 'https://example.org/runner.jpg', actions: [{ type: 'postback', text: 'Buy Runner', payload: 'BUY_RUNNER' }] },
+        { title: 'Boot', actions: [{ type: 'link', text: 'See Boot', uri: 'https://example.org/boot' }] },
+      ],
+    });
+  });
+
+  it('sends text before, a template with buttons and text after to Telegram as three messages, the buttons as an inline keyboard', async () => {
+    const from = telegram.calls.length;
+    const res = await post(conversations.telegram, 'Thanks, Tess. %((template:sizes))% Shipping is free.');
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.messages.map((m: Json) => m.content.text)).toEqual(['Thanks, Tess.', 'Which size?', 'Shipping is free.']);
+    const stored = (await messages(app.appId, app.auth, conversations.telegram)).slice(-3);
+    expect(stored.map((m) => m.id)).toEqual(res.body.messages.map((m: Json) => m.id));
+    expect(await telegramSends(from, 3)).toEqual([
+      ['sendMessage', { chat_id: '5501', text: 'Thanks, Tess.' }],
+      ['sendMessage', { chat_id: '5501', text: 'Which size?', reply_markup: { inline_keyboard: [[{ text: 'Small', callback_data: 'SIZE_S' }], [{ text: 'Large', callback_data: 'SIZE_L' }]] } }],
+      ['sendMessage', { chat_id: '5501', text: 'Shipping is free.' }],
+    ]);
+  });
+
+  it('the customer webhook carries the expanded messages, not the shorthand', async () => {
+    const from = telegram.calls.length;
+    const res = await post(conversations.telegram, 'Here: %((template:sizes))%');
+    const ids = res.body.messages.map((m: Json) => m.id);
+    const events = await eventually(() => {
+      const got = receiver.ofType('conversation:message').filter((e) => ids.includes((e.payload.message as Json).id));
+      if (got.length < 2) throw new Error('not delivered yet');
+      return got;
+    });
+    expect(events.map((e) => (e.payload.message as Json).content)).toEqual([
+      { type: 'text', text: 'Here:' },
+      { type: 'text', text: 'Which size?', actions: [{ type: 'postback', text: 'Small', payload: 'SIZE_S' }, { type: 'postback', text: 'Large', payload: 'SIZE_L' }] },
+    ]);
+    expect(JSON.stringify(events)).not.toContain('%((template:');
+    expect((await telegramSends(from, 2)).map(([, body]) => (body as Json).text)).toEqual(['Here:', 'Which size?']);
+  });
+
+  it('sends a carousel template to Telegram as a message per card, and to SMS as numbered text', async () => {
+    const from = telegram.calls.length;
+    expect((await post(conversations.telegram, '%((template:shoes))%')).status).toBe(201);
+    expect(await telegramSends(from, 3)).toEqual([
+      ['sendPhoto', { chat_id: '5501', photo: 'https://example.org/runner.jpg' }],
+      ['sendMessage', { chat_id: '5501', text: 'Runner\nLight', reply_markup: { inline_keyboard: [[{ text: 'Buy Runner', callback_data: 'BUY_RUNNER' }]] } }],
+      ['sendMessage', { chat_id: '5501', text: 'Boot', reply_markup: { inline_keyboard: [[{ text: 'See Boot', url: 'https://example.org/boot' }]] } }],
+    ]);
+
+    const res = await post(conversations.twilio, 'Our picks: %((template:shoes))%');
+    expect(res.body.messages.map((m: Json) => m.content.type)).toEqual(['text', 'carousel']);
+    await eventually(() => expect(smsTo('+15550008888')).toEqual(expect.arrayContaining(['Our picks:', 'Runner\nLight\n1. Buy Runner\n\nBoot\nSee Boot: https://example.org/boot\n\nReply with the number of your choice.'])));
+  });
+
+  it('sends the text fallback of a template with buttons on SMS', async () => {
+    await post(conversations.twilio, '%((template:sizes))%');
+    await eventually(() => expect(smsTo('+15550008888')).toContain('Which size?\n\n1. Small\n2. Large\n\nReply with the number of your choice.'));
+  });
+
+  it('refuses an unknown name with a 400 naming it: nothing stored, nothing sent', async () => {
+    const before = await messages(app.appId, app.auth, conversations.telegram);
+    const from = telegram.calls.length;
+    const res = await post(conversations.telegram, 'Hi %((template:nope))%');
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].title).toBe(`content.text: no template named "nope" in this app; create it with POST /v2/apps/${app.appId}/templates`);
+    expect(await messages(app.appId, app.auth, conversations.telegram)).toEqual(before);
+    // The conversation sends in order: once the next message is out, anything refused before it would have been too.
+    expect((await post(conversations.telegram, 'after the refusal')).status).toBe(201);
+    expect(await telegramSends(from, 1)).toEqual([['sendMessage', { chat_id: '5501', text: 'after the refusal' }]]);
+  });
+});
+

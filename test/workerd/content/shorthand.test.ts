@@ -4,7 +4,8 @@
  * text character for character.
  */
 import { describe, expect, it } from 'vitest';
-import { expandShorthand } from '../../../src/content/shorthand';
+import { expandShorthand, holdsTemplateToken, templateNames } from '../../../src/content/shorthand';
+import type { Content } from '../../../src/schema/content';
 
 const text = (t: string, extra: Record<string, unknown> = {}) => expandShorthand({ type: 'text', text: t, ...extra });
 
@@ -85,5 +86,56 @@ describe('shorthand', () => {
     expect(expandShorthand({ type: 'text', markdownText: '**Bold** %[Go](postback:GO)' })).toEqual([
       { content: { type: 'text', markdownText: '**Bold**', actions: [{ type: 'postback', text: 'Go', payload: 'GO' }] } },
     ]);
+  });
+
+  describe('stored templates: %((template:NAME))%', () => {
+    const stored = new Map<string, Content>([
+      ['greeting', { type: 'text', text: 'Hello there' }],
+      ['choose', { type: 'text', text: 'Pick a size %[Small](postback:S) %[Large](postback:L)' }],
+      ['promo', { type: 'carousel', items: [{ title: 'Shoe', actions: [{ type: 'link', text: 'See', uri: 'https://example.org/shoe' }] }] }],
+      ['has.dots-and_under', { type: 'image', mediaUrl: 'https://example.org/a.png' }],
+    ]);
+
+    it('names the templates a text refers to, once each, in order, and only in the field shorthand reads', () => {
+      expect(templateNames({ type: 'text', text: '%((template:b))% x %((template:a))% %((template:b))% %((template:has space))% %((template:))%' })).toEqual(['b', 'a']);
+      expect(templateNames({ type: 'text', markdownText: '**%((template:md))%**' })).toEqual(['md']);
+      expect(templateNames({ type: 'text', text: 'plain', htmlText: '%((template:html))%' })).toEqual([]);
+      expect(templateNames({ type: 'text', text: 'No token, 100% sure ((template:x))' })).toEqual([]);
+    });
+
+    it('puts the template in place as a message of its own: text before and after are messages of their own, in order', () => {
+      expect(expandShorthand({ type: 'text', text: 'Hi Ann. %((template:promo))% Anything else?' }, stored)).toEqual([
+        { content: { type: 'text', text: 'Hi Ann.' } },
+        { content: stored.get('promo') },
+        { content: { type: 'text', text: 'Anything else?' } },
+      ]);
+      expect(expandShorthand({ type: 'text', text: '%((template:has.dots-and_under))%' }, stored)).toEqual([{ content: stored.get('has.dots-and_under') }]);
+    });
+
+    it("expands the template's own shorthand, and keeps the text's buttons off the template's message", () => {
+      expect(expandShorthand({ type: 'text', text: '%((template:greeting))% %((template:choose))% %[Help](reply:HELP)' }, stored)).toEqual([
+        { content: { type: 'text', text: 'Hello there' } },
+        { content: { type: 'text', text: 'Pick a size', actions: [{ type: 'postback', text: 'Small', payload: 'S' }, { type: 'postback', text: 'Large', payload: 'L' }] } },
+        { content: { type: 'text', actions: [{ type: 'reply', text: 'Help', payload: 'HELP' }] } },
+      ]);
+      // The text's blockChatInput still goes on the last message, whichever it is.
+      expect(expandShorthand({ type: 'text', text: 'Look: %((template:greeting))%', blockChatInput: true }, stored)!.at(-1)!.content).toEqual({ type: 'text', text: 'Hello there', blockChatInput: true });
+    });
+
+    it('leaves a token as text when no template of that name is given, and never reads tokens inside a template', () => {
+      expect(expandShorthand({ type: 'text', text: 'Say %((template:greeting))%' })).toBeUndefined();
+      expect(expandShorthand({ type: 'text', text: 'Say %((template:unknown))% %[Ok](reply:OK)' }, stored)![0]!.content).toEqual({
+        type: 'text',
+        text: 'Say %((template:unknown))%',
+        actions: [{ type: 'reply', text: 'Ok', payload: 'OK' }],
+      });
+      const nested = new Map<string, Content>([['outer', { type: 'text', text: 'Outer %((template:greeting))%' }], ...stored]);
+      expect(expandShorthand({ type: 'text', text: '%((template:outer))%' }, nested)).toEqual([{ content: { type: 'text', text: 'Outer %((template:greeting))%' } }]);
+    });
+
+    it('recognises the token the template schema refuses inside a template', () => {
+      expect(holdsTemplateToken('a %((template:x.y))% b')).toBe(true);
+      expect(holdsTemplateToken('a %((template:x y))% b')).toBe(false);
+    });
   });
 });
