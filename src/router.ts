@@ -21,6 +21,9 @@ import * as notifications from './api/notifications';
 import * as participants from './api/participants';
 import * as switchboards from './api/switchboards';
 import * as templates from './api/templates';
+import * as messageTemplates from './api/message-templates';
+import * as campaigns from './api/campaigns';
+import * as webCampaigns from './web/campaigns';
 import * as users from './api/users';
 import * as webhooks from './api/webhooks';
 import * as webhookDeliveries from './api/webhook-deliveries';
@@ -94,6 +97,7 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/attachments/:appId/:key/:name', attachments.serve)
   .options('/sdk/*', preflight)
   .get('/sdk/v2/apps/:appId/integrations/:integrationId/config', browser(sdk.config))
+  .get('/sdk/v2/apps/:appId/integrations/:integrationId/campaigns', browser(webCampaigns.list))
   .post('/sdk/v2/apps/:appId/sessions', browser(sdk.startSession))
   .post('/sdk/v2/apps/:appId/login', browser(login))
   .get('/sdk/v2/apps/:appId/conversations', browser(sdk.conversations))
@@ -167,6 +171,16 @@ export const router = Router<IRequest, Args>({ catch: errorResponse })
   .get('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations', switchboards.listIntegrations)
   .patch('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.updateIntegration)
   .delete('/v2/apps/:appId/switchboards/:switchboardId/switchboardIntegrations/:switchboardIntegrationId', switchboards.removeIntegration)
+  .post('/v2/apps/:appId/templates', messageTemplates.create)
+  .get('/v2/apps/:appId/templates', messageTemplates.list)
+  .get('/v2/apps/:appId/templates/:templateId', messageTemplates.get)
+  .patch('/v2/apps/:appId/templates/:templateId', messageTemplates.update)
+  .delete('/v2/apps/:appId/templates/:templateId', messageTemplates.remove)
+  .post('/v2/apps/:appId/campaigns', campaigns.create)
+  .get('/v2/apps/:appId/campaigns', campaigns.list)
+  .get('/v2/apps/:appId/campaigns/:campaignId', campaigns.get)
+  .patch('/v2/apps/:appId/campaigns/:campaignId', campaigns.update)
+  .delete('/v2/apps/:appId/campaigns/:campaignId', campaigns.remove)
   .post('/v2/apps/:appId/notifications', notifications.send)
   .post('/v1.1/apps/:appId/notifications', notifications.send)
   .post('/v1/apps/:appId/notifications', notifications.send)

@@ -1054,6 +1054,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/apps/{appId}/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List message templates
+         * @description In id order, with cursor pagination. App and account keys; integration keys are refused (403), as for the app's other configuration, but may send templates.
+         */
+        get: operations["getV2AppsAppIdTemplates"];
+        put?: never;
+        /**
+         * Create a message template
+         * @description Stores a business message under `name` (1–128 of `A-Z a-z 0-9 _ . -`, unique in the app, case-sensitive). A text message whose `text` holds `%((template:NAME))%` sends it in that place as a message of its own: text before and after become messages of their own, in order (at most 10 messages per post). `content` is any content POST .../messages takes from a business, except `template` (WhatsApp) and a text holding another template's token; its own shorthand (buttons, images) is expanded when it is sent. `metadata` is the template's own and is not copied onto messages. At most 1000 per app. App and account keys; integration keys are refused (403), as for the app's other configuration, but may send templates.
+         */
+        post: operations["postV2AppsAppIdTemplates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/apps/{appId}/templates/{templateId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a message template
+         * @description App and account keys; integration keys are refused (403), as for the app's other configuration, but may send templates.
+         */
+        get: operations["getV2AppsAppIdTemplatesTemplateId"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message template
+         * @description Messages already sent stay as sent. App and account keys; integration keys are refused (403), as for the app's other configuration, but may send templates.
+         */
+        delete: operations["deleteV2AppsAppIdTemplatesTemplateId"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a message template
+         * @description Changes any of `name`, `content`, `metadata` (null clears it). The next send uses the change. App and account keys; integration keys are refused (403), as for the app's other configuration, but may send templates.
+         */
+        patch: operations["patchV2AppsAppIdTemplatesTemplateId"];
+        trace?: never;
+    };
+    "/v2/apps/{appId}/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List campaigns
+         * @description In id order, with cursor pagination. App and account keys; integration keys are refused (403), as for the app's other configuration.
+         */
+        get: operations["getV2AppsAppIdCampaigns"];
+        put?: never;
+        /**
+         * Create a campaign
+         * @description A business message (text or image; buttons reply, postback, link, webview) the Web Messenger of one `web` integration shows visitors before they write, on pages whose URL contains `rules.urlContains`, after `rules.delaySeconds` (0–3600), `oncePerVisitor` or on `everyPageLoad`. A visitor who answers it opens a conversation whose `conversation:create` has `creationReason: proactiveMessaging` and `source.campaign.id`, and whose first message is the campaign's. At most 50 per app. App and account keys; integration keys are refused (403), as for the app's other configuration.
+         */
+        post: operations["postV2AppsAppIdCampaigns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/apps/{appId}/campaigns/{campaignId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a campaign
+         * @description App and account keys; integration keys are refused (403), as for the app's other configuration.
+         */
+        get: operations["getV2AppsAppIdCampaignsCampaignId"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a campaign
+         * @description Conversations it opened keep its message; a visitor answering it afterwards starts an ordinary session. App and account keys; integration keys are refused (403), as for the app's other configuration.
+         */
+        delete: operations["deleteV2AppsAppIdCampaignsCampaignId"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a campaign
+         * @description Any field of the create body; a given `message` or `rules` replaces the stored one, `metadata: null` clears it. Widgets see a change within 30 seconds. App and account keys; integration keys are refused (403), as for the app's other configuration.
+         */
+        patch: operations["patchV2AppsAppIdCampaignsCampaignId"];
+        trace?: never;
+    };
     "/": {
         parameters: {
             query?: never;
@@ -1246,6 +1350,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sdk/v2/apps/{appId}/integrations/{integrationId}/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The campaigns to show on a page
+         * @description The web integration's enabled campaigns whose `rules.urlContains` is in `url` (or that have none), oldest first; no session needed. Refused like the config to a site outside the integration's originWhitelist.
+         */
+        get: operations["getSdkV2AppsAppIdIntegrationsIntegrationIdCampaigns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** CORS preflight */
+        options: operations["optionsSdkV2AppsAppIdIntegrationsIntegrationIdCampaigns"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sdk/v2/apps/{appId}/sessions": {
         parameters: {
             query?: never;
@@ -1255,7 +1380,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start an anonymous session */
+        /**
+         * Start an anonymous session
+         * @description With `campaignId` (a campaign of this app and integration, still enabled) the personal conversation is opened by the campaign: `conversation:create` with `creationReason: proactiveMessaging` and `source.campaign.id` (even when the app sets ignoreAutoConversationStart), then the campaign's message as its first, from the business. Any other well-formed id is ignored: the session opens as without one.
+         */
         post: operations["postSdkV2AppsAppIdSessions"];
         delete?: never;
         /** CORS preflight */
@@ -6421,6 +6549,1588 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    getV2AppsAppIdTemplates: {
+        parameters: {
+            query?: {
+                "page[after]"?: string;
+                "page[before]"?: string;
+                "page[size]"?: string;
+            };
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The templates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        templates: {
+                            id: string;
+                            name: string;
+                            content: components["schemas"]["Content"];
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                        meta: components["schemas"]["PageMeta"];
+                        links: components["schemas"]["PageLinks"];
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    postV2AppsAppIdTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    content: {
+                        /** @constant */
+                        type: "text";
+                        text?: string;
+                        htmlText?: string;
+                        markdownText?: string;
+                        actions?: ({
+                            /** @constant */
+                            type: "link";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            default?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "webview";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            /** Format: uri */
+                            fallback: string;
+                            /** @enum {string} */
+                            size?: "compact" | "tall" | "full";
+                            default?: boolean;
+                            openOnReceive?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "postback";
+                            text: string;
+                            payload: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "reply";
+                            text: string;
+                            payload: string;
+                            /** Format: uri */
+                            iconUrl?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "buy";
+                            text: string;
+                            amount: number;
+                            currency?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "locationRequest";
+                            text: string;
+                            metadata?: unknown;
+                        })[];
+                        payload?: string;
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "image";
+                        /** Format: uri */
+                        mediaUrl: string;
+                        text?: string;
+                        htmlText?: string;
+                        markdownText?: string;
+                        altText?: string;
+                        actions?: ({
+                            /** @constant */
+                            type: "link";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            default?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "webview";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            /** Format: uri */
+                            fallback: string;
+                            /** @enum {string} */
+                            size?: "compact" | "tall" | "full";
+                            default?: boolean;
+                            openOnReceive?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "postback";
+                            text: string;
+                            payload: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "reply";
+                            text: string;
+                            payload: string;
+                            /** Format: uri */
+                            iconUrl?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "buy";
+                            text: string;
+                            amount: number;
+                            currency?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "locationRequest";
+                            text: string;
+                            metadata?: unknown;
+                        })[];
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "file";
+                        /** Format: uri */
+                        mediaUrl: string;
+                        text?: string;
+                        htmlText?: string;
+                        markdownText?: string;
+                        altText?: string;
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "carousel";
+                        items: {
+                            title: string;
+                            description?: string;
+                            /** Format: uri */
+                            mediaUrl?: string;
+                            mediaType?: string;
+                            altText?: string;
+                            /** @enum {string} */
+                            size?: "compact" | "large";
+                            actions: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            })[];
+                            metadata?: unknown;
+                        }[];
+                        displaySettings?: {
+                            /** @enum {string} */
+                            imageAspectRatio?: "horizontal" | "square";
+                        };
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "list";
+                        items: {
+                            title: string;
+                            description?: string;
+                            /** Format: uri */
+                            mediaUrl?: string;
+                            mediaType?: string;
+                            altText?: string;
+                            /** @enum {string} */
+                            size?: "compact" | "large";
+                            actions: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            })[];
+                            metadata?: unknown;
+                        }[];
+                        actions?: ({
+                            /** @constant */
+                            type: "link";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            default?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "webview";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            /** Format: uri */
+                            fallback: string;
+                            /** @enum {string} */
+                            size?: "compact" | "tall" | "full";
+                            default?: boolean;
+                            openOnReceive?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "postback";
+                            text: string;
+                            payload: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "buy";
+                            text: string;
+                            amount: number;
+                            currency?: string;
+                            metadata?: unknown;
+                        })[];
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "location";
+                        coordinates: {
+                            lat: number;
+                            long: number;
+                        };
+                        location?: {
+                            address?: string;
+                            name?: string;
+                        };
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "form";
+                        fields: {
+                            /** @enum {string} */
+                            type: "email" | "select" | "text";
+                            name: string;
+                            label: string;
+                            placeholder?: string;
+                            minSize?: number;
+                            maxSize?: number;
+                            options?: {
+                                label: string;
+                                name: string;
+                            }[];
+                            /** @enum {string} */
+                            format?: "integer" | "decimal";
+                        }[];
+                        text?: string;
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "formResponse";
+                        fields: {
+                            /** @enum {string} */
+                            type: "email" | "select" | "text";
+                            name: string;
+                            label: string;
+                            text?: string;
+                            /** Format: email */
+                            email?: string;
+                            select?: {
+                                label: string;
+                                name: string;
+                            }[];
+                            quotedMessageId?: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        type: "template";
+                        template: {
+                            name: string;
+                            namespace?: string;
+                            language: {
+                                code: string;
+                                policy?: string;
+                            };
+                            components?: {
+                                type: string;
+                            }[];
+                        };
+                        blockChatInput?: boolean;
+                    };
+                    metadata?: unknown | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        template: {
+                            id: string;
+                            name: string;
+                            content: components["schemas"]["Content"];
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getV2AppsAppIdTemplatesTemplateId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                templateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        template: {
+                            id: string;
+                            name: string;
+                            content: components["schemas"]["Content"];
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteV2AppsAppIdTemplatesTemplateId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                templateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    patchV2AppsAppIdTemplatesTemplateId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                templateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    content?: {
+                        /** @constant */
+                        type: "text";
+                        text?: string;
+                        htmlText?: string;
+                        markdownText?: string;
+                        actions?: ({
+                            /** @constant */
+                            type: "link";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            default?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "webview";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            /** Format: uri */
+                            fallback: string;
+                            /** @enum {string} */
+                            size?: "compact" | "tall" | "full";
+                            default?: boolean;
+                            openOnReceive?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "postback";
+                            text: string;
+                            payload: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "reply";
+                            text: string;
+                            payload: string;
+                            /** Format: uri */
+                            iconUrl?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "buy";
+                            text: string;
+                            amount: number;
+                            currency?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "locationRequest";
+                            text: string;
+                            metadata?: unknown;
+                        })[];
+                        payload?: string;
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "image";
+                        /** Format: uri */
+                        mediaUrl: string;
+                        text?: string;
+                        htmlText?: string;
+                        markdownText?: string;
+                        altText?: string;
+                        actions?: ({
+                            /** @constant */
+                            type: "link";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            default?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "webview";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            /** Format: uri */
+                            fallback: string;
+                            /** @enum {string} */
+                            size?: "compact" | "tall" | "full";
+                            default?: boolean;
+                            openOnReceive?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "postback";
+                            text: string;
+                            payload: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "reply";
+                            text: string;
+                            payload: string;
+                            /** Format: uri */
+                            iconUrl?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "buy";
+                            text: string;
+                            amount: number;
+                            currency?: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "locationRequest";
+                            text: string;
+                            metadata?: unknown;
+                        })[];
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "file";
+                        /** Format: uri */
+                        mediaUrl: string;
+                        text?: string;
+                        htmlText?: string;
+                        markdownText?: string;
+                        altText?: string;
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "carousel";
+                        items: {
+                            title: string;
+                            description?: string;
+                            /** Format: uri */
+                            mediaUrl?: string;
+                            mediaType?: string;
+                            altText?: string;
+                            /** @enum {string} */
+                            size?: "compact" | "large";
+                            actions: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            })[];
+                            metadata?: unknown;
+                        }[];
+                        displaySettings?: {
+                            /** @enum {string} */
+                            imageAspectRatio?: "horizontal" | "square";
+                        };
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "list";
+                        items: {
+                            title: string;
+                            description?: string;
+                            /** Format: uri */
+                            mediaUrl?: string;
+                            mediaType?: string;
+                            altText?: string;
+                            /** @enum {string} */
+                            size?: "compact" | "large";
+                            actions: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            })[];
+                            metadata?: unknown;
+                        }[];
+                        actions?: ({
+                            /** @constant */
+                            type: "link";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            default?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "webview";
+                            text: string;
+                            /** Format: uri */
+                            uri: string;
+                            /** Format: uri */
+                            fallback: string;
+                            /** @enum {string} */
+                            size?: "compact" | "tall" | "full";
+                            default?: boolean;
+                            openOnReceive?: boolean;
+                            metadata?: unknown;
+                            extraChannelOptions?: {
+                                messenger?: {
+                                    messenger_extensions?: boolean;
+                                    /** @constant */
+                                    webview_share_button?: "hide";
+                                };
+                            };
+                        } | {
+                            /** @constant */
+                            type: "postback";
+                            text: string;
+                            payload: string;
+                            metadata?: unknown;
+                        } | {
+                            /** @constant */
+                            type: "buy";
+                            text: string;
+                            amount: number;
+                            currency?: string;
+                            metadata?: unknown;
+                        })[];
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "location";
+                        coordinates: {
+                            lat: number;
+                            long: number;
+                        };
+                        location?: {
+                            address?: string;
+                            name?: string;
+                        };
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "form";
+                        fields: {
+                            /** @enum {string} */
+                            type: "email" | "select" | "text";
+                            name: string;
+                            label: string;
+                            placeholder?: string;
+                            minSize?: number;
+                            maxSize?: number;
+                            options?: {
+                                label: string;
+                                name: string;
+                            }[];
+                            /** @enum {string} */
+                            format?: "integer" | "decimal";
+                        }[];
+                        text?: string;
+                        blockChatInput?: boolean;
+                    } | {
+                        /** @constant */
+                        type: "formResponse";
+                        fields: {
+                            /** @enum {string} */
+                            type: "email" | "select" | "text";
+                            name: string;
+                            label: string;
+                            text?: string;
+                            /** Format: email */
+                            email?: string;
+                            select?: {
+                                label: string;
+                                name: string;
+                            }[];
+                            quotedMessageId?: string;
+                        }[];
+                    } | {
+                        /** @constant */
+                        type: "template";
+                        template: {
+                            name: string;
+                            namespace?: string;
+                            language: {
+                                code: string;
+                                policy?: string;
+                            };
+                            components?: {
+                                type: string;
+                            }[];
+                        };
+                        blockChatInput?: boolean;
+                    };
+                    metadata?: unknown | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The template as updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        template: {
+                            id: string;
+                            name: string;
+                            content: components["schemas"]["Content"];
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getV2AppsAppIdCampaigns: {
+        parameters: {
+            query?: {
+                "page[after]"?: string;
+                "page[before]"?: string;
+                "page[size]"?: string;
+            };
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The campaigns */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        campaigns: {
+                            id: string;
+                            displayName: string;
+                            integrationId: string;
+                            enabled: boolean;
+                            message: {
+                                author?: {
+                                    displayName?: string;
+                                    avatarUrl?: string;
+                                };
+                                content: {
+                                    type: string;
+                                };
+                            };
+                            rules: {
+                                urlContains?: string;
+                                delaySeconds: number;
+                            };
+                            /** @enum {string} */
+                            frequency: "oncePerVisitor" | "everyPageLoad";
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                        meta: components["schemas"]["PageMeta"];
+                        links: components["schemas"]["PageLinks"];
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    postV2AppsAppIdCampaigns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    displayName: string;
+                    integrationId: string;
+                    message: {
+                        author?: {
+                            displayName?: string;
+                            /** Format: uri */
+                            avatarUrl?: string;
+                        };
+                        content: {
+                            /** @constant */
+                            type: "text";
+                            text?: string;
+                            htmlText?: string;
+                            markdownText?: string;
+                            actions?: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "reply";
+                                text: string;
+                                payload: string;
+                                /** Format: uri */
+                                iconUrl?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "locationRequest";
+                                text: string;
+                                metadata?: unknown;
+                            })[];
+                            payload?: string;
+                            blockChatInput?: boolean;
+                        } | {
+                            /** @constant */
+                            type: "image";
+                            /** Format: uri */
+                            mediaUrl: string;
+                            text?: string;
+                            htmlText?: string;
+                            markdownText?: string;
+                            altText?: string;
+                            actions?: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "reply";
+                                text: string;
+                                payload: string;
+                                /** Format: uri */
+                                iconUrl?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "locationRequest";
+                                text: string;
+                                metadata?: unknown;
+                            })[];
+                            blockChatInput?: boolean;
+                        };
+                    };
+                    enabled?: boolean;
+                    rules?: {
+                        urlContains?: string;
+                        delaySeconds?: number;
+                    };
+                    /** @enum {string} */
+                    frequency?: "oncePerVisitor" | "everyPageLoad";
+                    metadata?: unknown | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        campaign: {
+                            id: string;
+                            displayName: string;
+                            integrationId: string;
+                            enabled: boolean;
+                            message: {
+                                author?: {
+                                    displayName?: string;
+                                    avatarUrl?: string;
+                                };
+                                content: {
+                                    type: string;
+                                };
+                            };
+                            rules: {
+                                urlContains?: string;
+                                delaySeconds: number;
+                            };
+                            /** @enum {string} */
+                            frequency: "oncePerVisitor" | "everyPageLoad";
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getV2AppsAppIdCampaignsCampaignId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                campaignId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The campaign */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        campaign: {
+                            id: string;
+                            displayName: string;
+                            integrationId: string;
+                            enabled: boolean;
+                            message: {
+                                author?: {
+                                    displayName?: string;
+                                    avatarUrl?: string;
+                                };
+                                content: {
+                                    type: string;
+                                };
+                            };
+                            rules: {
+                                urlContains?: string;
+                                delaySeconds: number;
+                            };
+                            /** @enum {string} */
+                            frequency: "oncePerVisitor" | "everyPageLoad";
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteV2AppsAppIdCampaignsCampaignId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                campaignId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
+    patchV2AppsAppIdCampaignsCampaignId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                campaignId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    displayName?: string;
+                    integrationId?: string;
+                    message?: {
+                        author?: {
+                            displayName?: string;
+                            /** Format: uri */
+                            avatarUrl?: string;
+                        };
+                        content: {
+                            /** @constant */
+                            type: "text";
+                            text?: string;
+                            htmlText?: string;
+                            markdownText?: string;
+                            actions?: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "reply";
+                                text: string;
+                                payload: string;
+                                /** Format: uri */
+                                iconUrl?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "locationRequest";
+                                text: string;
+                                metadata?: unknown;
+                            })[];
+                            payload?: string;
+                            blockChatInput?: boolean;
+                        } | {
+                            /** @constant */
+                            type: "image";
+                            /** Format: uri */
+                            mediaUrl: string;
+                            text?: string;
+                            htmlText?: string;
+                            markdownText?: string;
+                            altText?: string;
+                            actions?: ({
+                                /** @constant */
+                                type: "link";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                default?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "webview";
+                                text: string;
+                                /** Format: uri */
+                                uri: string;
+                                /** Format: uri */
+                                fallback: string;
+                                /** @enum {string} */
+                                size?: "compact" | "tall" | "full";
+                                default?: boolean;
+                                openOnReceive?: boolean;
+                                metadata?: unknown;
+                                extraChannelOptions?: {
+                                    messenger?: {
+                                        messenger_extensions?: boolean;
+                                        /** @constant */
+                                        webview_share_button?: "hide";
+                                    };
+                                };
+                            } | {
+                                /** @constant */
+                                type: "postback";
+                                text: string;
+                                payload: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "reply";
+                                text: string;
+                                payload: string;
+                                /** Format: uri */
+                                iconUrl?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "buy";
+                                text: string;
+                                amount: number;
+                                currency?: string;
+                                metadata?: unknown;
+                            } | {
+                                /** @constant */
+                                type: "locationRequest";
+                                text: string;
+                                metadata?: unknown;
+                            })[];
+                            blockChatInput?: boolean;
+                        };
+                    };
+                    enabled?: boolean;
+                    rules?: {
+                        urlContains?: string;
+                        delaySeconds?: number;
+                    };
+                    /** @enum {string} */
+                    frequency?: "oncePerVisitor" | "everyPageLoad";
+                    metadata?: unknown | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The campaign as it now is */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        campaign: {
+                            id: string;
+                            displayName: string;
+                            integrationId: string;
+                            enabled: boolean;
+                            message: {
+                                author?: {
+                                    displayName?: string;
+                                    avatarUrl?: string;
+                                };
+                                content: {
+                                    type: string;
+                                };
+                            };
+                            rules: {
+                                urlContains?: string;
+                                delaySeconds: number;
+                            };
+                            /** @enum {string} */
+                            frequency: "oncePerVisitor" | "everyPageLoad";
+                            metadata: {
+                                [key: string]: string | number | boolean;
+                            } | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            default: components["responses"]["Error"];
+        };
+    };
     get: {
         parameters: {
             query?: never;
@@ -6727,6 +8437,69 @@ export interface operations {
             403: components["responses"]["E403"];
         };
     };
+    getSdkV2AppsAppIdIntegrationsIntegrationIdCampaigns: {
+        parameters: {
+            query?: {
+                url?: string;
+            };
+            header?: never;
+            path: {
+                appId: string;
+                integrationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The campaigns: id, message, delaySeconds, frequency */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        campaigns: {
+                            id: string;
+                            message: {
+                                author?: {
+                                    displayName?: string;
+                                    avatarUrl?: string;
+                                };
+                                content: {
+                                    type: string;
+                                };
+                            };
+                            delaySeconds: number;
+                            /** @enum {string} */
+                            frequency: "oncePerVisitor" | "everyPageLoad";
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    optionsSdkV2AppsAppIdIntegrationsIntegrationIdCampaigns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                integrationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Allowed for an origin the web integration lists */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: components["responses"]["E403"];
+        };
+    };
     postSdkV2AppsAppIdSessions: {
         parameters: {
             query?: never;
@@ -6749,6 +8522,7 @@ export interface operations {
                         sdkVersion?: string;
                         timezone?: string;
                     };
+                    campaignId?: string;
                 };
             };
         };

@@ -12,9 +12,11 @@ import { converter, queryParameters, type Json, type Schema } from './convert';
 import { contractRoutes } from './routes-contract';
 import { extensionRoutes } from './routes-extensions';
 import { webRoutes } from './routes-web';
+import { messageTemplateRoutes } from './routes-message-templates';
+import { campaignRoutes } from './routes-campaigns';
 import type { Answer, Auth, Route } from './route';
 
-export const ALL_ROUTES: Route[] = [...contractRoutes, ...extensionRoutes, ...webRoutes];
+export const ALL_ROUTES: Route[] = [...contractRoutes, ...extensionRoutes, ...messageTemplateRoutes, ...campaignRoutes, ...webRoutes];
 
 /** Shapes that get a name under components.schemas (and a `$ref` wherever they appear). */
 const NAMED: Record<string, Schema> = {

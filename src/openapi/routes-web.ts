@@ -11,6 +11,7 @@ import { messageListQuery } from '../schema/message';
 import { consentForm } from '../schema/oauth';
 import { envelopes as e } from '../schema/views';
 import { channelAck, health, payLink, webConfig, webConversations, webSession } from '../schema/views-extensions';
+import { webCampaignQuery, webCampaigns } from '../schema/campaign';
 import { loginBody, sessionBody, socketQuery, webActivityBody, webConversationBody, webMessageBody, webPostbackBody } from '../schema/web';
 import { extensions, html, json, type Answer, type Route } from './route';
 
@@ -21,7 +22,20 @@ const sdk = (method: Route['method'], path: string, summary: string, rest: Parti
 
 const sdkRoutes: Route[] = [
   sdk('get', '/integrations/{integrationId}/config', "The web integration's public settings", { auth: 'none', ok: json(webConfig, 'The settings') }),
-  sdk('post', '/sessions', 'Start an anonymous session', { auth: 'none', body: sessionBody, ok: json(webSession, 'A session token, the user, client and personal conversation', 201) }),
+  sdk('get', '/integrations/{integrationId}/campaigns', 'The campaigns to show on a page', {
+    auth: 'none',
+    description:
+      "The web integration's enabled campaigns whose `rules.urlContains` is in `url` (or that have none), oldest first; no session needed. Refused like the config to a site outside the integration's originWhitelist.",
+    query: webCampaignQuery,
+    ok: json(webCampaigns, 'The campaigns: id, message, delaySeconds, frequency'),
+  }),
+  sdk('post', '/sessions', 'Start an anonymous session', {
+    auth: 'none',
+    description:
+      'With `campaignId` (a campaign of this app and integration, still enabled) the personal conversation is opened by the campaign: `conversation:create` with `creationReason: proactiveMessaging` and `source.campaign.id` (even when the app sets ignoreAutoConversationStart), then the campaign\'s message as its first, from the business. Any other well-formed id is ignored: the session opens as without one.',
+    body: sessionBody,
+    ok: json(webSession, 'A session token, the user, client and personal conversation', 201),
+  }),
   sdk('post', '/login', "Log in with the business's signed JWT", {
     auth: 'none',
     description: 'Trades a JWT the business signed with an app key (`external_id`, `scope: appUser`) for a session of that user; merges the anonymous one if given.',

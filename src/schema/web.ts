@@ -107,7 +107,12 @@ export type DeviceInfo = v.InferOutput<typeof device>;
 
 const integrationId = v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{24}$/, 'must be a 24-character integration id'));
 
-export const sessionBody = v.object({ integrationId, device: v.optional(device) });
+/** `campaignId`: the campaign the visitor answered (src/web/campaigns.ts); one no longer shown is ignored, not refused. */
+export const sessionBody = v.object({
+  integrationId,
+  device: v.optional(device),
+  campaignId: v.optional(v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{24}$/, 'must be a 24-character campaign id'))),
+});
 
 export const loginBody = v.object({
   integrationId,

@@ -28,6 +28,8 @@ import { WEB, SOCKET_USER_HEADER, type InboundClient } from '../../durable/conve
 import { clientInfo, deviceOf } from './client-info';
 import { DEFAULT_PRECHAT_FIELDS, formResponseProblem } from './forms';
 import { checkOrigin, limitVisitor, requireWebIntegration, type WebIntegration } from './integration';
+import { answeredCampaign, campaignStart, postCampaignMessage } from './campaigns';
+import type { Campaign } from '../schema/campaign';
 import { ANONYMOUS_SESSION_DAYS, issueSession, readSession, verifySession, type WebSession } from './session';
 
 const appIdOf = (request: IRequest) => request.params.appId!;
@@ -90,7 +92,8 @@ export async function sessionAnswer(env: Env, session: WebSession, days: number,
 /**
  * Opens a user's web presence: their personal conversation (the default one
  * unless they already had it) and the client registered in it, which raises
- * `client:add`.
+ * `client:add`; a campaign the visitor answered opens it instead, and its
+ * message comes first (campaigns.ts).
  */
 export async function openWebClient(
   env: Env,
@@ -100,13 +103,16 @@ export async function openWebClient(
   clientId: string,
   conversationId: string,
   info: Record<string, string>,
+  campaign?: Campaign,
 ): Promise<void> {
   const { settings } = await cachedPolicy(env, appId);
   // Opening the widget starts the conversation automatically: an app that ignores such starts hears of it with the first message.
-  const source = { type: WEB, integrationId: integration.id };
-  await openPersonalConversation(env, appId, { userId: user.userId, userExternalId: user.externalId ?? null }, conversationId, 'startConversation', source, !settings.ignoreAutoConversationStart);
+  // Answering a campaign is no automatic start: it is announced at once (campaigns.ts).
+  const start = campaign ? campaignStart(campaign) : { creationReason: 'startConversation', source: { type: WEB, integrationId: integration.id }, announce: !settings.ignoreAutoConversationStart };
+  await openPersonalConversation(env, appId, { userId: user.userId, userExternalId: user.externalId ?? null }, conversationId, start.creationReason, start.source, start.announce);
   const session: WebSession = { appId, integrationId: integration.id, userId: user.userId, clientId, conversationId, ...(user.externalId ? { externalId: user.externalId } : {}) };
   unwrap(await conversationStub(env, appId, conversationId).addClient(webClient(session, info)));
+  if (campaign) await postCampaignMessage(env, appId, conversationId, campaign);
 }
 
 export async function config(request: IRequest, env: Env) {
@@ -132,6 +138,7 @@ export async function startSession(request: IRequest, env: Env) {
   const integration = await requireWebIntegration(env, appId, body.integrationId);
   checkOrigin(request, integration);
   await limitVisitor(request, env.WEB_SESSION_LIMIT, integration.id);
+  const campaign = await answeredCampaign(env, appId, integration.id, body.campaignId);
   const info = clientInfo(request, body.device);
   const conversationId = newId();
   const { settings } = await cachedPolicy(env, appId);
@@ -140,7 +147,7 @@ export async function startSession(request: IRequest, env: Env) {
     client: { integrationId: integration.id, info, conversationId, device: deviceOf(body.device) },
   });
   if (created === 'conflict') throw new Error('an anonymous user could not be created');
-  await openWebClient(env, appId, integration, { userId: created.userId }, created.clientId, conversationId, info);
+  await openWebClient(env, appId, integration, { userId: created.userId }, created.clientId, conversationId, info, campaign);
   const session: WebSession = { appId, integrationId: integration.id, userId: created.userId, clientId: created.clientId, conversationId };
   return sessionAnswer(env, session, ANONYMOUS_SESSION_DAYS, info);
 }

@@ -48,10 +48,11 @@ export function messageEvent(c: Conversation, m: Message, author?: UserRef, rece
   });
 }
 
-/** Where an event came from: the API, or a channel integration. */
+/** Where an event came from: the API, or a channel integration; `campaign` when a visitor answered one (SourceWithCampaignWebhook). */
 export interface EventSource {
   type: string;
   integrationId?: string;
+  campaign?: { id: string };
 }
 const API_SOURCE: EventSource = { type: 'api:conversations' };
 

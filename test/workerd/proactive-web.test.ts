@@ -11,8 +11,9 @@
  * - `conversation:create` says who opened the conversation: `none` for the
  *   Create Conversation API (the official client's model: "Used primarily
  *   when a conversation is created via the Create Conversation API";
- *   `proactiveMessaging` there means "the user interacted with a campaign",
- *   which Parley has not), `startConversation` for a widget's session.
+ *   `proactiveMessaging` there means "the user interacted with a campaign":
+ *   Parley's campaigns, test/workerd/web/campaigns.test.ts),
+ *   `startConversation` for a widget's session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './helpers';
