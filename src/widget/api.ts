@@ -4,7 +4,7 @@
  * not answer), so callers decide by status: 401 drops the session, the rest
  * shows an error or a Retry button.
  */
-import type { Content, ConversationSummary, IntegrationConfig, Message, SessionResponse } from './types';
+import type { Campaign, Content, ConversationSummary, IntegrationConfig, Message, SessionResponse } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -62,8 +62,15 @@ export class Api {
     return (await this.call<{ config: IntegrationConfig }>('GET', `/integrations/${encodeURIComponent(integrationId)}/config`)).config;
   }
 
-  createSession(integrationId: string, device: Device): Promise<SessionResponse> {
-    return this.call('POST', '/sessions', { json: { integrationId, device } });
+  /** `campaignId`: the visitor is answering that campaign, which opens the conversation with its message. */
+  createSession(integrationId: string, device: Device, extras: { campaignId?: string } = {}): Promise<SessionResponse> {
+    return this.call('POST', '/sessions', { json: { integrationId, device, ...extras } });
+  }
+
+  /** The campaigns that may show on `url` (a Parley extension); no session needed. */
+  async campaigns(integrationId: string, url: string): Promise<Campaign[]> {
+    const q = new URLSearchParams({ url });
+    return (await this.call<{ campaigns: Campaign[] }>('GET', `/integrations/${encodeURIComponent(integrationId)}/campaigns?${q}`)).campaigns;
   }
 
   /** With the anonymous token, the server merges that user's history into the known user. */

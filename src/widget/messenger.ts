@@ -1,23 +1,27 @@
 /**
- * The widget's controller. It owns the session (created on the first send,
- * so a visitor who only opens the widget leaves no user behind, or by
- * `startConversation()` so the business can write first; cached in localStorage, dropped and recreated on a 401), the
+ * The widget's controller. It decides when there is a session (./session:
+ * created on the first send, so a visitor who only opens the widget leaves no
+ * user behind, or by `startConversation()` so the business can write first;
+ * cached in localStorage, dropped and recreated on a 401), and owns the
  * timeline, the outbox of messages on their way (retried with the same
  * clientMessageId, which the server dedupes), the realtime socket, typing and
  * read activity, unread counting, the conversation list (./conversations:
  * switching to another of the user's conversations, starting a new one) and
- * the public events. The DOM is the view's.
+ * the public events. A campaign (./campaign) may show before there is any
+ * session; answering it starts the session with its id. The DOM is the view's.
  */
-import { Api, ApiError, type Device } from './api';
+import { Api, ApiError } from './api';
 import { checkAttachment, formatBytes } from './attachments';
+import { CampaignMemory, CampaignPreview } from './campaign';
 import { buildFormResponse, type FormValues } from './content';
 import { choices, rows } from './conversations';
 import type { Emitter } from './events';
 import { format, pickLanguage, stringsFor, type Strings } from './i18n';
 import { Realtime, type Frame } from './realtime';
+import { VisitorSession } from './session';
 import { CACHED_MESSAGES, localStorageOrNothing, randomId, SessionStore, type StoredSession } from './session-store';
-import { cacheable, dropMessages, isChatInputBlocked, maxSeq, mergeMessages, pendingEntry, seenKey, setStatus, unconfirmed, unreadCount, type Entry } from './timeline';
-import type { Action, Content, FormField, IntegrationConfig, Message, SessionResponse } from './types';
+import { cacheable, dropMessages, isChatInputBlocked, maxSeq, mergeMessages, pendingEntry, seenKey, setStatus, sortEntries, unconfirmed, unreadCount, type Entry } from './timeline';
+import type { Action, Content, FormField, IntegrationConfig, Message } from './types';
 import { actionPosition, businessName } from './ui/message';
 import { mountPoint, WidgetView } from './ui/view';
 
@@ -31,7 +35,6 @@ export interface InitOptions {
   container?: HTMLElement | string;
 }
 
-const SDK_VERSION = '1.0.0';
 const TYPING_IDLE_MS = 3000;
 /** A lost typing:stop must not leave the dots forever. */
 const BUSINESS_TYPING_MAX_MS = 20_000;
@@ -45,14 +48,13 @@ interface Outgoing {
 
 export class Messenger {
   private readonly api: Api;
-  private readonly store: SessionStore;
+  private readonly sessions: VisitorSession;
+  private readonly campaign: CampaignPreview;
   private readonly realtime: Realtime;
   private readonly t: Strings;
   private readonly lang: string;
   private view!: WidgetView;
   private config!: IntegrationConfig;
-  private session: StoredSession | undefined;
-  private creating: Promise<StoredSession> | undefined;
   private entries: Entry[] = [];
   private readonly outbox = new Map<string, Outgoing>();
   private readonly drafts = new Map<string, FormValues>();
@@ -76,7 +78,32 @@ export class Messenger {
     private readonly events: Emitter,
   ) {
     this.api = new Api(options.apiBase, options.appId);
-    this.store = new SessionStore(options.appId, options.integrationId, localStorageOrNothing());
+    const storage = localStorageOrNothing();
+    this.sessions = new VisitorSession(this.api, new SessionStore(options.appId, options.integrationId, storage), options.integrationId, {
+      cached: () => cacheable(this.entries, CACHED_MESSAGES),
+      replacing: () => {
+        this.realtime.stop();
+        this.readAt = undefined;
+      },
+      created: () => {
+        this.campaign.end();
+        this.realtime.start();
+      },
+      dropped: () => {
+        // Unsent messages stay, to go out in the next session; a campaign preview goes with the rest.
+        this.campaign.end();
+        this.entries = unconfirmed(this.entries);
+        this.setBusinessTyping(undefined);
+        this.scheduleRender();
+      },
+      extras: () => ({ campaignId: this.campaign.answer() }),
+    });
+    this.campaign = new CampaignPreview({
+      fetch: () => this.api.campaigns(options.integrationId, location.href),
+      memory: new CampaignMemory(options.appId, options.integrationId, storage),
+      show: (entry) => this.showCampaign(entry),
+      visible: () => this.visible(),
+    });
     const language = pickLanguage(options.locale, navigator.languages ?? [navigator.language]);
     this.t = stringsFor(language);
     this.lang = language;
@@ -86,7 +113,7 @@ export class Messenger {
       frame: (f) => this.onFrame(f),
       connected: (up) => this.onConnection(up),
       refused: () => void this.refresh(),
-      gone: () => this.dropSession(),
+      gone: () => this.sessions.drop(),
     });
   }
 
@@ -94,8 +121,8 @@ export class Messenger {
     this.config = await this.api.config(this.options.integrationId);
     // init() may run from <head>, before there is a body to mount into.
     if (document.readyState === 'loading') await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
-    this.session = this.store.load();
-    if (this.session) this.entries = mergeMessages([], this.session.messages).entries;
+    const stored = this.sessions.load();
+    if (stored) this.entries = mergeMessages([], stored.messages).entries;
     this.view = new WidgetView(
       mountPoint(this.options),
       {
@@ -131,7 +158,7 @@ export class Messenger {
     if (this.session) {
       await this.refresh();
       this.realtime.start();
-    }
+    } else void this.campaign.begin();
   }
 
   // ---- public API -------------------------------------------------------
@@ -168,13 +195,14 @@ export class Messenger {
    * already has both.
    */
   async startConversation(): Promise<void> {
-    await this.ensureSession();
+    await this.sessions.ensure();
   }
 
   /** With the anonymous token, so the server merges this browser's history into the known user. A bad JWT rejects and keeps the current session. */
   async login(externalId: string, jwt: string): Promise<void> {
-    const res = await this.api.login(this.options.integrationId, externalId, jwt, this.device(), this.session?.token);
-    this.adopt(res);
+    const res = await this.api.login(this.options.integrationId, externalId, jwt, this.sessions.device(), this.session?.token);
+    this.campaign.end();
+    this.sessions.adopt(res);
     this.entries = unconfirmed(this.entries);
     this.render();
     await this.refresh();
@@ -182,7 +210,7 @@ export class Messenger {
   }
 
   logout(): void {
-    this.dropSession();
+    this.sessions.drop();
     this.entries = [];
     this.outbox.clear();
     this.render();
@@ -191,72 +219,8 @@ export class Messenger {
 
   // ---- session ----------------------------------------------------------
 
-  private ensureSession(): Promise<StoredSession> {
-    if (this.session) return Promise.resolve(this.session);
-    this.creating ??= this.api
-      .createSession(this.options.integrationId, this.device())
-      .then((res) => {
-        this.adopt(res);
-        this.realtime.start();
-        return this.session!;
-      })
-      .finally(() => (this.creating = undefined));
-    return this.creating;
-  }
-
-  private adopt(res: SessionResponse): void {
-    this.realtime.stop();
-    this.session = {
-      token: res.session.token,
-      userId: res.user.id,
-      conversationId: res.conversation.id,
-      externalId: res.user.externalId,
-      messages: [],
-      lastSeenSeq: 0,
-    };
-    this.readAt = undefined;
-    this.persist();
-  }
-
-  /** The token is dead (401) or the conversation is gone: forget both; the next send starts afresh. Unsent messages stay, to go out in the new session. */
-  private dropSession(): void {
-    this.realtime.stop();
-    this.store.clear();
-    this.session = undefined;
-    this.entries = unconfirmed(this.entries);
-    this.readAt = undefined;
-    this.setBusinessTyping(undefined);
-    this.scheduleRender();
-  }
-
-  /** Runs `call` with a session, creating one if needed; a 401 drops the session and runs it once more with a fresh one. */
-  private async withSession<T>(call: (s: StoredSession) => Promise<T>): Promise<T> {
-    const session = await this.ensureSession();
-    try {
-      return await call(session);
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 401)) throw err;
-      if (this.session === session) this.dropSession();
-      return call(await this.ensureSession());
-    }
-  }
-
-  private persist(): void {
-    if (!this.session) return;
-    this.session.messages = cacheable(this.entries, CACHED_MESSAGES);
-    this.store.save(this.session);
-  }
-
-  private device(): Device {
-    return {
-      guid: this.store.deviceGuid(randomId),
-      currentUrl: location.href,
-      currentTitle: document.title,
-      referrer: document.referrer,
-      browserLanguage: navigator.language,
-      sdkVersion: SDK_VERSION,
-      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-    };
+  private get session(): StoredSession | undefined {
+    return this.sessions.current;
   }
 
   // ---- messages ---------------------------------------------------------
@@ -277,7 +241,7 @@ export class Messenger {
       this.hasMore = page.meta.hasMore;
       this.applyMessages(page.messages, false);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401 && this.session === session) this.dropSession();
+      if (err instanceof ApiError && err.status === 401 && this.session === session) this.sessions.drop();
     }
   }
 
@@ -314,7 +278,7 @@ export class Messenger {
       this.setBusinessTyping(undefined);
       this.events.emit('message:received', message);
     }
-    this.persist();
+    this.sessions.save();
     this.markSeen();
     this.updateUnread();
     this.scheduleRender();
@@ -335,7 +299,7 @@ export class Messenger {
     const outgoing = this.outbox.get(clientMessageId);
     if (!outgoing) return;
     try {
-      const message = await this.withSession(async (s) => {
+      const message = await this.sessions.with(async (s) => {
         if (outgoing.file) {
           const { mediaUrl } = await this.api.upload(s.token, outgoing.file, outgoing.file.name);
           outgoing.content = { ...outgoing.content, mediaUrl };
@@ -378,7 +342,7 @@ export class Messenger {
     try {
       const at = actionPosition(message, action);
       if (!at) throw new Error('the action is not in its message');
-      const url = await this.withSession((s) => this.api.payLink(s.token, s.conversationId, message.id, at));
+      const url = await this.sessions.with((s) => this.api.payLink(s.token, s.conversationId, message.id, at));
       if (!tab) return void window.open(url, '_blank', 'noopener');
       // The blank tab is this page's origin until it navigates: it must not keep a handle on the widget.
       tab.opener = null;
@@ -394,7 +358,7 @@ export class Messenger {
     if (action.type === 'locationRequest') return this.shareLocation();
     if (action.type !== 'postback') return;
     try {
-      await this.withSession((s) => this.api.postback(s.token, s.conversationId, action.payload ?? '', action.text, action._id ?? action.id));
+      await this.sessions.with((s) => this.api.postback(s.token, s.conversationId, action.payload ?? '', action.text, action._id ?? action.id));
     } catch {
       this.view.showError(this.t.error);
     }
@@ -407,6 +371,13 @@ export class Messenger {
     });
     if (!position) return this.view.showError(this.t.locationUnavailable);
     await this.send({ type: 'location', coordinates: { lat: position.coords.latitude, long: position.coords.longitude } });
+  }
+
+  /** A campaign's message, before any session: counted on the badge until seen (the view shows it as any business message). */
+  private showCampaign(entry: Entry): void {
+    this.entries = sortEntries([...this.entries, entry]);
+    this.updateUnread();
+    this.scheduleRender();
   }
 
   // ---- conversation list ------------------------------------------------
@@ -433,7 +404,7 @@ export class Messenger {
 
   private async newConversation(): Promise<void> {
     try {
-      const created = await this.withSession((s) => this.api.createConversation(s.token));
+      const created = await this.sessions.with((s) => this.api.createConversation(s.token));
       this.conversationCount++;
       this.switchTo(created.id);
     } catch {
@@ -454,7 +425,7 @@ export class Messenger {
     this.hasMore = false;
     this.readAt = undefined;
     this.setBusinessTyping(undefined);
-    this.persist();
+    this.sessions.save();
     this.render();
     void this.refresh().then(() => this.realtime.start());
   }
@@ -470,7 +441,7 @@ export class Messenger {
       case 'deleted':
       case 'cleared':
         this.entries = dropMessages(this.entries, frame.type === 'deleted' ? { ids: frame.messageIds } : { upToSeq: frame.upToSeq });
-        this.persist();
+        this.sessions.save();
         this.updateUnread();
         return this.scheduleRender();
       case 'typing':
@@ -486,7 +457,7 @@ export class Messenger {
         // Read in another tab: this one's badge clears too, and it does not report the read again.
         if (frame.author.type === 'user' && this.session && frame.author.userId === this.session.userId) {
           this.session.lastSeenSeq = Math.max(this.session.lastSeenSeq, maxSeq(this.entries));
-          this.persist();
+          this.sessions.save();
           this.updateUnread();
         }
         return;
@@ -539,18 +510,19 @@ export class Messenger {
 
   /** While the user can see the conversation everything is seen; the business hears of it when there was something of theirs to read. */
   private markSeen(): void {
+    if (this.visible()) this.campaign.seen();
     const session = this.session;
     if (!session || !this.visible()) return;
     const newest = maxSeq(this.entries);
     if (newest <= session.lastSeenSeq) return;
     const hadUnread = unreadCount(this.entries, session.lastSeenSeq) > 0;
     session.lastSeenSeq = newest;
-    this.persist();
+    this.sessions.save();
     if (hadUnread) this.api.activity(session.token, session.conversationId, 'conversation:read').catch(() => undefined);
   }
 
   private updateUnread(): void {
-    const n = this.visible() || !this.session ? 0 : unreadCount(this.entries, this.session.lastSeenSeq);
+    const n = this.visible() ? 0 : this.session ? unreadCount(this.entries, this.session.lastSeenSeq) : this.campaign.unread();
     if (n === this.unread) return;
     this.unread = n;
     this.view.setUnread(n);

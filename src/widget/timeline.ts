@@ -1,6 +1,7 @@
 /**
  * The conversation as the widget shows it: server messages ordered by `seq`,
- * followed by the user's own messages still on their way. Messages arrive from
+ * followed by the user's own messages still on their way, and before them all
+ * a campaign's message while it is only a local preview. Messages arrive from
  * the cache, REST pages and the socket, in any order and more than once; every
  * path goes through `mergeMessages`, so a message is never shown twice and
  * never out of order. Pure: no DOM, no I/O.
@@ -16,6 +17,8 @@ export interface Entry {
   status: Status;
   /** Set for messages this browser sent: the server stores it as source.originalMessageId and dedupes retries on it. */
   clientMessageId?: string;
+  /** Set on a campaign's message shown before any conversation exists (./campaign): stored nowhere yet. */
+  campaignId?: string;
 }
 
 export interface MergeResult {
@@ -29,7 +32,11 @@ export interface MergeResult {
 /**
  * Folds server messages into the timeline. A message matches an existing entry
  * by the clientMessageId echoed in source.originalMessageId first (the
- * optimistic bubble), then by id, then by seq; otherwise it is new.
+ * optimistic bubble), then by id, then by seq; otherwise it is new. The
+ * conversation's first message (seq 1) takes the place of a campaign preview
+ * when the business wrote it: the server stored the campaign's message there
+ * when the visitor answered. Any other first message means it did not (the
+ * campaign is gone), and the preview goes.
  */
 export function mergeMessages(entries: readonly Entry[], incoming: readonly Message[]): MergeResult {
   const next = entries.slice();
@@ -40,9 +47,16 @@ export function mergeMessages(entries: readonly Entry[], incoming: readonly Mess
     let i = echoed ? next.findIndex((e) => e.clientMessageId === echoed) : -1;
     if (i < 0) i = next.findIndex((e) => e.message.id === message.id);
     if (i < 0 && message.seq !== undefined) i = next.findIndex((e) => e.message.seq === message.seq);
+    const preview = message.seq === 1 ? next.findIndex((e) => e.campaignId) : -1;
+    if (preview >= 0 && i < 0 && message.author.type === 'business') i = preview;
+    else if (preview >= 0) {
+      next.splice(preview, 1);
+      if (i > preview) i--;
+    }
     const previous = next[i];
     if (previous) {
-      const entry: Entry = { ...previous, message, status: 'sent' };
+      const { campaignId: _preview, ...kept } = previous;
+      const entry: Entry = { ...kept, message, status: 'sent' };
       if (previous.status !== 'sent') confirmed.push(entry);
       next[i] = entry;
     } else {
@@ -59,11 +73,11 @@ export function dropMessages(entries: readonly Entry[], gone: { ids?: readonly s
   return entries.filter((e) => !ids.has(e.message.id) && !(gone.upToSeq !== undefined && e.message.seq !== undefined && e.message.seq <= gone.upToSeq));
 }
 
-/** Stored messages by seq; messages without one (not stored yet) stay last, in the order they were written. */
+/** Stored messages by seq; messages without one (not stored yet) stay last, in the order they were written; a campaign preview goes first (it opens the conversation). */
 export function sortEntries(entries: Entry[]): Entry[] {
   return entries.sort((a, b) => {
-    const x = a.message.seq;
-    const y = b.message.seq;
+    const x = a.campaignId ? 0 : a.message.seq;
+    const y = b.campaignId ? 0 : b.message.seq;
     if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? 1 : -1;
     return x - y;
   });

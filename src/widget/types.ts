@@ -144,3 +144,11 @@ export interface SessionResponse {
   user: { id: string; externalId?: string };
   conversation: { id: string };
 }
+
+/** A proactive web campaign as GET /sdk/v2/apps/{appId}/integrations/{integrationId}/campaigns lists it (a Parley extension). */
+export interface Campaign {
+  id: string;
+  message: { author?: { displayName?: string; avatarUrl?: string }; content: Content };
+  delaySeconds?: number;
+  frequency?: 'oncePerVisitor' | 'everyPageLoad';
+}

@@ -2,13 +2,18 @@
  * The Web Messenger widget's pure logic (src/widget/, no DOM): how messages
  * from the cache, REST and the socket merge into one ordered timeline, unread
  * and "Seen", forms, attachments checks, text fallbacks, language choice,
- * reconnect backoff and the localStorage record.
+ * reconnect backoff, the localStorage record, the session made once however
+ * many calls ask, and proactive campaigns (which one, how often, when, and
+ * the preview the stored message replaces).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Api } from '../../src/widget/api';
 import { checkAttachment, fileNameFromUrl, formatBytes, mimeAllowed } from '../../src/widget/attachments';
+import { CampaignMemory, CampaignPreview, campaignDelayMs, pickCampaign, previewEntry } from '../../src/widget/campaign';
 import { buildFormResponse, linkify, quickReplies, safeUri, textFallback, validateForm } from '../../src/widget/content';
 import { format, pickLanguage, stringsFor } from '../../src/widget/i18n';
 import { backoffDelay } from '../../src/widget/realtime';
+import { VisitorSession, type SessionHooks } from '../../src/widget/session';
 import { SessionStore } from '../../src/widget/session-store';
 import {
   cacheable,
@@ -23,8 +28,8 @@ import {
   unreadCount,
   type Entry,
 } from '../../src/widget/timeline';
-import type { Content, FormField, Message } from '../../src/widget/types';
-import { readableOn } from '../../src/widget/ui/theme';
+import type { Campaign, Content, FormField, Message, SessionResponse } from '../../src/widget/types';
+import { legibleOnWhite, readableOn, themeVariables } from '../../src/widget/ui/theme';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 12, minute)).toISOString();
 const business = (seq: number, content: Content = { type: 'text', text: `b${seq}` }): Message => ({
@@ -294,5 +299,271 @@ describe('reconnect and storage', () => {
     expect(readableOn('#1a73e8')).toBe('#ffffff');
     expect(readableOn('#ffcc00')).toBe('#111827');
     expect(readableOn('#00b36b')).toBe('#111827');
+  });
+
+  it('darkens the action color as text on white (quick replies, buttons) just enough for 4.5:1, keeping one that already reads', () => {
+    expect(legibleOnWhite('#0099ff')).toBe('#007acb');
+    expect(legibleOnWhite('#ffcc00')).toBe('#8e7200');
+    expect(legibleOnWhite('#1a73e8')).toBe('#1a73e8');
+    expect(legibleOnWhite('#000000')).toBe('#000000');
+    expect(themeVariables({})['--p-action-text']).toBe('#007acb');
+    expect(themeVariables({ actionColor: '1a73e8' })['--p-action-text']).toBe('#1a73e8');
+  });
+});
+
+/** A localStorage stand-in; `broken` throws on every call, as storage does in some private modes and sandboxed frames. */
+function memoryStorage(broken = false) {
+  const data = new Map<string, string>();
+  const check = () => {
+    if (broken) throw new DOMException('The operation is insecure.', 'SecurityError');
+  };
+  return {
+    data,
+    getItem: (k: string) => (check(), data.get(k) ?? null),
+    setItem: (k: string, v: string) => void (check(), data.set(k, v)),
+    removeItem: (k: string) => void (check(), data.delete(k)),
+  };
+}
+
+const campaign = (id: string, extra: Partial<Campaign> = {}): Campaign => ({
+  id,
+  message: { author: { displayName: 'Maya from Acme', avatarUrl: 'https://acme.example/maya.png' }, content: { type: 'text', text: `offer ${id}` } },
+  delaySeconds: 0,
+  frequency: 'oncePerVisitor',
+  ...extra,
+});
+
+describe('campaigns: which one, how often, when', () => {
+  it('takes the first campaign this browser may still see: oncePerVisitor (also when unset) until shown, everyPageLoad always', () => {
+    const list = [campaign('a'), campaign('b', { frequency: 'everyPageLoad' }), campaign('c')];
+    expect(pickCampaign(list, new Set())?.id).toBe('a');
+    expect(pickCampaign(list, new Set(['a']))?.id).toBe('b');
+    expect(pickCampaign(list, new Set(['a', 'b']))?.id).toBe('b');
+    expect(pickCampaign([campaign('a'), campaign('c')], new Set(['a']))?.id).toBe('c');
+    const unset = { ...campaign('d') };
+    delete unset.frequency;
+    expect(pickCampaign([unset], new Set(['d']))).toBeUndefined();
+    expect(pickCampaign([unset], new Set())?.id).toBe('d');
+  });
+
+  it('skips what it could not show: no id, no content type', () => {
+    const list = [null, { id: 'x' }, { id: '', message: { content: { type: 'text' } } }, { id: 'y', message: {} }, campaign('ok')];
+    expect(pickCampaign(list, new Set())?.id).toBe('ok');
+    expect(pickCampaign([{ id: 'x' }], new Set())).toBeUndefined();
+  });
+
+  it('remembers shown campaigns per app and integration in storage, and survives storage that throws or holds garbage', () => {
+    const storage = memoryStorage();
+    const a = new CampaignMemory('app1', 'int1', storage);
+    a.remember('c1');
+    a.remember('c2');
+    a.remember('c1');
+    expect([...new CampaignMemory('app1', 'int1', storage).shown()]).toEqual(['c2', 'c1']);
+    expect(new CampaignMemory('app1', 'int2', storage).shown().size).toBe(0);
+    expect(storage.data.get('parley:campaigns:app1:int1')).toBe('["c2","c1"]');
+    storage.data.set('parley:campaigns:app1:int1', '{not json');
+    expect(a.shown().size).toBe(0);
+    storage.data.set('parley:campaigns:app1:int1', '{"c1":true}');
+    expect(a.shown().size).toBe(0);
+    const broken = new CampaignMemory('app1', 'int1', memoryStorage(true));
+    expect(() => broken.remember('c1')).not.toThrow();
+    expect(broken.shown().size).toBe(0);
+    expect(new CampaignMemory('app1', 'int1', undefined).shown().size).toBe(0);
+  });
+
+  it('forgets the oldest ids beyond 200', () => {
+    const storage = memoryStorage();
+    const memory = new CampaignMemory('app1', 'int1', storage);
+    for (let i = 0; i < 205; i++) memory.remember(`c${i}`);
+    const shown = memory.shown();
+    expect(shown.size).toBe(200);
+    expect(shown.has('c4')).toBe(false);
+    expect(shown.has('c5')).toBe(true);
+    expect(shown.has('c204')).toBe(true);
+  });
+
+  it('waits delaySeconds, kept within 0 .. 1 hour', () => {
+    expect(campaignDelayMs({ delaySeconds: 5 })).toBe(5000);
+    expect(campaignDelayMs({ delaySeconds: 0.25 })).toBe(250);
+    expect(campaignDelayMs({})).toBe(0);
+    expect(campaignDelayMs({ delaySeconds: -3 })).toBe(0);
+    expect(campaignDelayMs({ delaySeconds: 86_400 })).toBe(3_600_000);
+    expect(campaignDelayMs({ delaySeconds: Number.NaN })).toBe(0);
+  });
+});
+
+describe('campaigns in the timeline', () => {
+  const now = new Date(at(1));
+
+  it('shows the campaign message as a business message with its author, unstored (no seq) and neither cached nor counted by seq', () => {
+    const entry = previewEntry(campaign('c1'), now);
+    expect(entry).toMatchObject({ key: 'campaign:c1', status: 'sent', campaignId: 'c1' });
+    expect(entry.message).toEqual({
+      id: 'campaign:c1',
+      received: now.toISOString(),
+      author: { type: 'business', displayName: 'Maya from Acme', avatarUrl: 'https://acme.example/maya.png' },
+      content: { type: 'text', text: 'offer c1' },
+    });
+    expect(cacheable([entry], 100)).toEqual([]);
+    expect(maxSeq([entry])).toBe(0);
+    expect(unreadCount([entry], 0)).toBe(0);
+    const bare = previewEntry({ id: 'c2', message: { content: { type: 'text', text: 'hi' } } }, now);
+    expect(bare.message.author).toEqual({ type: 'business' });
+  });
+
+  it('gives way to the stored campaign message (seq 1) in place, whichever of it and the visitor’s own message arrives first', () => {
+    const preview = previewEntry(campaign('c1'), now);
+    const pending = pendingEntry('cm-1', { type: 'text', text: 'yes please' }, undefined, now);
+    const stored = { ...business(1, { type: 'text', text: 'offer c1' }), author: { type: 'business' as const, displayName: 'Maya from Acme' } };
+
+    // The POST answer (seq 2) overtakes the socket's replay of seq 1: the preview still leads.
+    const answered = mergeMessages([preview, pending], [user(2, 'cm-1', 'yes please')]);
+    expect(answered.entries.map((e) => e.key)).toEqual(['campaign:c1', 'cm-1']);
+    const replayed = mergeMessages(answered.entries, [stored, user(2, 'cm-1', 'yes please')]);
+    expect(replayed.entries.map((e) => [e.key, e.message.seq])).toEqual([
+      ['campaign:c1', 1],
+      ['cm-1', 2],
+    ]);
+    expect(replayed.added).toEqual([]);
+    expect(replayed.entries[0]!.campaignId).toBeUndefined();
+    expect(replayed.entries[0]!.message.id).toBe('m1');
+
+    // In the other order, and the same message again, still once each.
+    const other = mergeMessages(mergeMessages([preview, pending], [stored]).entries, [user(2, 'cm-1', 'yes please'), stored]);
+    expect(other.entries.map((e) => [e.key, e.message.seq])).toEqual([
+      ['campaign:c1', 1],
+      ['cm-1', 2],
+    ]);
+    expect(cacheable(other.entries, 100).map((m) => m.seq)).toEqual([1, 2]);
+  });
+
+  it('drops the preview when the conversation’s first message is the visitor’s (the server no longer had the campaign)', () => {
+    const preview = previewEntry(campaign('gone'), now);
+    const pending = pendingEntry('cm-1', { type: 'text', text: 'hello?' }, undefined, now);
+    const result = mergeMessages([preview, pending], [user(1, 'cm-1', 'hello?')]);
+    expect(result.entries.map((e) => e.key)).toEqual(['cm-1']);
+  });
+
+  it('leaves a stored history without a preview as it was: seq 1 by the business is just a message', () => {
+    expect(seqs(merged([business(2)], [business(1)]))).toEqual([1, 2]);
+  });
+});
+
+describe('a campaign on one page load', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  function page(fetched: () => Promise<unknown[]>, visible = false) {
+    const storage = memoryStorage();
+    const shown: Entry[] = [];
+    const preview = new CampaignPreview({ fetch: fetched, memory: new CampaignMemory('app1', 'int1', storage), show: (e) => void shown.push(e), visible: () => visible });
+    return { preview, shown, storage };
+  }
+
+  it('shows the picked campaign after its delay, remembers it, and counts 1 unread until seen', async () => {
+    vi.useFakeTimers();
+    const { preview, shown, storage } = page(async () => [campaign('c1', { delaySeconds: 5 })]);
+    await preview.begin();
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(shown).toEqual([]);
+    expect(preview.unread()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(shown.map((e) => e.campaignId)).toEqual(['c1']);
+    expect(storage.data.get('parley:campaigns:app1:int1')).toBe('["c1"]');
+    expect(preview.unread()).toBe(1);
+    preview.seen();
+    expect(preview.unread()).toBe(0);
+    expect(preview.answer()).toBe('c1');
+    expect(preview.answer()).toBe('c1');
+    preview.end();
+    expect(preview.answer()).toBeUndefined();
+  });
+
+  it('counts nothing when the visitor already has the conversation open', async () => {
+    vi.useFakeTimers();
+    const { preview, shown } = page(async () => [campaign('c1')], true);
+    await preview.begin();
+    await vi.runAllTimersAsync();
+    expect(shown).toHaveLength(1);
+    expect(preview.unread()).toBe(0);
+  });
+
+  it('never shows a campaign once a session is on its way, and then has none to answer', async () => {
+    vi.useFakeTimers();
+    const { preview, shown, storage } = page(async () => [campaign('c1', { delaySeconds: 10 })]);
+    await preview.begin();
+    expect(preview.answer()).toBeUndefined();
+    await vi.runAllTimersAsync();
+    expect(shown).toEqual([]);
+    expect(storage.data.size).toBe(0);
+  });
+
+  it('shows none, without throwing, when the campaigns fetch fails or answers nonsense', async () => {
+    vi.useFakeTimers();
+    for (const fetched of [() => Promise.reject(new Error('HTTP 500')), async () => 'nope' as unknown as unknown[], async () => []]) {
+      const { preview, shown } = page(fetched);
+      await expect(preview.begin()).resolves.toBeUndefined();
+      await vi.runAllTimersAsync();
+      expect(shown).toEqual([]);
+      expect(preview.answer()).toBeUndefined();
+    }
+  });
+});
+
+describe('the visitor session', () => {
+  const answer = (n: number): SessionResponse => ({ session: { token: `t${n}` }, user: { id: `u${n}` }, conversation: { id: `c${n}` } });
+
+  function setup(campaignId?: string) {
+    const calls: unknown[] = [];
+    let release: () => void = () => undefined;
+    const api = {
+      createSession: (_integrationId: string, _device: unknown, extras: unknown) => {
+        calls.push(extras);
+        return new Promise<SessionResponse>((resolve) => (release = () => resolve(answer(calls.length))));
+      },
+    } as unknown as Api;
+    const events: string[] = [];
+    const hooks: SessionHooks = {
+      cached: () => [business(1)],
+      replacing: () => void events.push('replacing'),
+      created: () => void events.push('created'),
+      dropped: () => void events.push('dropped'),
+      extras: () => ({ campaignId }),
+    };
+    const storage = memoryStorage();
+    const session = new VisitorSession(api, new SessionStore('app1', 'int1', storage), 'int1', hooks);
+    // device() reads the page; the Node test gives it a minimal one.
+    session.device = () => ({ guid: 'g', currentUrl: 'https://shop.example/', currentTitle: '', referrer: '', browserLanguage: 'en', sdkVersion: '1', timezone: 'UTC' });
+    return { session, calls, events, storage, release: () => release() };
+  }
+
+  it('creates one session however many calls ask at once, with the campaign being answered, and saves it', async () => {
+    const { session, calls, events, storage, release } = setup('camp1');
+    const both = Promise.all([session.ensure(), session.ensure()]);
+    release();
+    const [a, b] = await both;
+    expect(a).toBe(b);
+    expect(calls).toEqual([{ campaignId: 'camp1' }]);
+    expect(events).toEqual(['replacing', 'created']);
+    expect(a).toMatchObject({ token: 't1', userId: 'u1', conversationId: 'c1' });
+    expect(JSON.parse(storage.data.get('parley:app1:int1')!)).toMatchObject({ token: 't1', conversationId: 'c1', messages: [{ seq: 1 }] });
+    expect(await session.ensure()).toBe(a);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('drops a session whose token died (401) and runs the call once more with a new one', async () => {
+    const { session, calls, events, release } = setup();
+    const { ApiError } = await import('../../src/widget/api');
+    const tokens: string[] = [];
+    const running = session.with(async (s) => {
+      tokens.push(s.token);
+      if (s.token === 't1') throw new ApiError(401, 'expired');
+      return 'ok';
+    });
+    release();
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    release();
+    expect(await running).toBe('ok');
+    expect(tokens).toEqual(['t1', 't2']);
+    expect(events).toEqual(['replacing', 'created', 'replacing', 'dropped', 'replacing', 'created']);
   });
 });

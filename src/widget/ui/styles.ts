@@ -74,13 +74,13 @@ button{cursor:pointer}
 .meta .bad{color:#b91c1c;font-weight:600}
 .link-btn{border:0;background:none;padding:0;color:#b91c1c;font-weight:600;font-size:11px;text-decoration:underline}
 .btns{display:flex;flex-direction:column;gap:6px;margin-top:8px;white-space:normal}
-.btn{display:block;text-align:center;padding:8px 12px;border-radius:10px;border:1px solid var(--p-action);color:var(--p-action);background:#fff;font-weight:600;font-size:13.5px;text-decoration:none!important;transition:background .15s,color .15s}
+.btn{display:block;text-align:center;padding:8px 12px;border-radius:10px;border:1px solid var(--p-action);color:var(--p-action-text);background:#fff;font-weight:600;font-size:13.5px;text-decoration:none!important;transition:background .15s,color .15s}
 .btn:hover:not(:disabled){background:var(--p-action);color:var(--p-on-action)}
 .btn:disabled{opacity:.55;cursor:default}
 .btn.primary{background:var(--p-action);color:var(--p-on-action)}
 .btn.primary:hover:not(:disabled){filter:brightness(.93)}
 .chips{display:flex;flex-wrap:wrap;gap:6px;justify-content:flex-end;margin:10px 0 2px}
-.chip{border:1px solid var(--p-action);color:var(--p-action);background:#fff;border-radius:18px;padding:6px 14px;font-size:13.5px;display:inline-flex;gap:6px;align-items:center;transition:background .15s,color .15s}
+.chip{border:1px solid var(--p-action);color:var(--p-action-text);background:#fff;border-radius:18px;padding:6px 14px;font-size:13.5px;display:inline-flex;gap:6px;align-items:center;transition:background .15s,color .15s}
 .chip:hover{background:var(--p-action);color:var(--p-on-action)}
 .chip img{width:16px;height:16px;border-radius:50%}
 .chip svg{width:16px;height:16px}
