@@ -19,15 +19,15 @@
  * Screenshots go to .parley/artifacts/campaigns/.
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
+import { hostSite, type Site } from './browser/site';
 import { Widget } from './browser/widget';
 import { Receiver, waitFor } from './receiver';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'campaigns');
@@ -35,7 +35,7 @@ const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'campaigns');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 interface App {
   appId: string;
@@ -43,8 +43,7 @@ interface App {
   integrationId: string;
 }
 
-let site: Server;
-let siteUrl = '';
+let site: Site;
 let browser: Browser;
 const receiver = new Receiver();
 const contexts: BrowserContext[] = [];
@@ -72,7 +71,7 @@ async function freshApp(name: string): Promise<App> {
   expect(app.status, app.text).toBe(201);
   const appId: string = app.body.app.id;
   const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'campaigns suite' });
-  const auth = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+  const auth = basicAuth(key.body.key.id, key.body.key.secret);
   const web = await parley('POST', `/v2/apps/${appId}/integrations`, { type: 'web', displayName: 'Acme site', businessName: 'Acme' }, auth);
   expect(web.status, web.text).toBe(201);
   const hook = await parley(
@@ -132,7 +131,7 @@ async function visit(context: BrowserContext, app: App, pagePath: string): Promi
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
   const calls = sdkCalls(page);
-  await page.goto(`${siteUrl}${app.appId}/${pagePath}`);
+  await page.goto(`${site.url}${app.appId}/${pagePath}`);
   const widget = new Widget(page);
   await widget.launcher.waitFor({ state: 'visible', timeout: WAIT });
   return { widget, calls };
@@ -185,19 +184,16 @@ describe.skipIf(skip)('proactive web campaigns in the Web Messenger', () => {
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
     await receiver.listen();
-    site = createServer((req, res) => {
-      const app = apps.get((req.url ?? '').split('/')[1] ?? '');
-      if (app) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE(app));
-      else res.writeHead(404).end();
+    site = await hostSite((url) => {
+      const app = apps.get(url.pathname.split('/')[1] ?? '');
+      return app && PAGE(app);
     });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
   });
 
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
-    await new Promise((resolve) => site?.close(resolve));
+    await site?.close();
     await receiver.close();
   });
 

@@ -17,26 +17,25 @@
  * Parley's. Screenshots go to .parley/artifacts/conversation-list/.
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
+import { hostSite, type Site } from './browser/site';
 import { Widget } from './browser/widget';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'conversation-list');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 let appId = '';
 let appKey = '';
-let site: Server;
-let siteUrl = '';
+let site: Site;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
@@ -66,7 +65,7 @@ async function openSite(which: keyof typeof integrations, width: number): Promis
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  await page.goto(`${siteUrl}?i=${integrations[which]}`);
+  await page.goto(`${site.url}?i=${integrations[which]}`);
   const widget = new Widget(page);
   await widget.launcher.waitFor({ state: 'visible', timeout: WAIT });
   return widget;
@@ -105,7 +104,7 @@ describe.skipIf(skip)('the conversation list in the Web Messenger', () => {
     const app = await parley('POST', '/v2/apps', { displayName: 'Conversation list suite' }, account);
     appId = app.body.app.id;
     const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'list suite' }, account);
-    appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+    appKey = basicAuth(key.body.key.id, key.body.key.secret);
     for (const [which, settings] of [
       ['both', { canUserSeeConversationList: true, canUserCreateMoreConversations: true }],
       ['defaults', {}],
@@ -115,19 +114,16 @@ describe.skipIf(skip)('the conversation list in the Web Messenger', () => {
       expect(web.status, JSON.stringify(web.body)).toBe(201);
       integrations[which] = web.body.integration.id;
     }
-    site = createServer((req, res) => {
-      const id = new URL(req.url ?? '/', 'http://site').searchParams.get('i');
-      if (id) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE(id));
-      else res.writeHead(404).end();
+    site = await hostSite((url) => {
+      const id = url.searchParams.get('i');
+      return id ? PAGE(id) : undefined;
     });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
   });
 
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
-    await new Promise((resolve) => site?.close(resolve));
+    await site?.close();
   });
 
   for (const width of [390, 1366]) {

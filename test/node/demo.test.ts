@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDemo, type Demo } from '../../scripts/demo/index';
+import { basicAuth } from './rest';
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 let appId = '';
 let appKey = '';
 let demo: Demo;
@@ -64,7 +65,7 @@ beforeAll(async () => {
   const app = await parley('POST', '/v2/apps', { displayName: 'Demo suite' }, { authorization: account });
   appId = app.body.app.id;
   const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'suite' }, { authorization: account });
-  appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+  appKey = basicAuth(key.body.key.id, key.body.key.secret);
   stateDir = mkdtempSync(path.join(tmpdir(), 'parley-demo-'));
   options = { parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json') };
   demo = await startDemo(options);

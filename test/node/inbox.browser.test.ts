@@ -19,13 +19,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDemo, type Demo } from '../../scripts/demo/index';
 import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'inbox');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 let appId = '';
 let appKey = '';
@@ -99,7 +100,7 @@ describe.skipIf(skip)('the demo inbox by keyboard, on a phone and a desktop', ()
     const app = await parley('POST', '/v2/apps', { displayName: 'Inbox browser suite' }, { authorization: account });
     appId = app.body.app.id;
     const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'inbox suite' }, { authorization: account });
-    appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+    appKey = basicAuth(key.body.key.id, key.body.key.secret);
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-inbox-'));
     demo = await startDemo({ parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
     for (const text of ['Is the Basecamp tent really a two-person tent? https://example.com/a-rather-long-link-that-must-wrap-on-a-phone', 'Where is my order #10023?']) written.set(await visitorWrites(text), text);

@@ -14,9 +14,10 @@ import Sunco from 'sunshine-conversations-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Receiver, waitFor } from './receiver';
 import { apiClient, apis, expectEmptyOk, unique } from './sunco';
+import { basicAuth } from './rest';
 
 const url = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 /** The two classes of the client this suite uses that test/node/sunshine-conversations-client.d.ts does not declare. */
 interface OAuthEndpointsApi {

@@ -17,13 +17,14 @@ import { serveFake, type ServedFake } from '../fakes/serve';
 import { StripeFake } from '../fakes/stripe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { Widget } from './browser/widget';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'payments');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 let appId = '';
 let appKey = '';
@@ -61,7 +62,7 @@ describe.skipIf(skip)('a buy action in the Web Messenger', () => {
     const app = await parley('POST', '/v2/apps', { displayName: 'Payments browser suite' }, account);
     appId = app.body.app.id;
     const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'payments suite' }, account);
-    appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+    appKey = basicAuth(key.body.key.id, key.body.key.secret);
     served = await serveFake((origin) => (stripe = new StripeFake({ origin })));
     const integration = await parley('POST', `/v2/apps/${appId}/integrations`, { type: 'stripe', secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBaseUrl: served.url });
     expect(integration.status, JSON.stringify(integration.body)).toBe(201);

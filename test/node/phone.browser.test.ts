@@ -25,6 +25,7 @@ import { richContent } from '../../scripts/demo/rich';
 import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { Widget } from './browser/widget';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'phone');
@@ -33,7 +34,7 @@ const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch:
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 let appId = '';
 let appKey = '';
@@ -154,7 +155,7 @@ describe.skipIf(skip)('the demo shop and the Web Messenger on a phone', () => {
     const app = await parley('POST', '/v2/apps', { displayName: 'Phone browser suite' }, account);
     appId = app.body.app.id;
     const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'phone suite' }, account);
-    appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+    appKey = basicAuth(key.body.key.id, key.body.key.secret);
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-phone-'));
     demo = await startDemo({ parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
   });

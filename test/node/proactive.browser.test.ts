@@ -16,13 +16,13 @@
  */
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { browserSkipped, launchChromium } from './browser/chromium';
+import { hostSite, type Site } from './browser/site';
 import { Widget } from './browser/widget';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'web-messenger');
@@ -30,14 +30,13 @@ const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'web-messenger');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 let appId = '';
 let key = { id: '', secret: '' };
 let appKey = '';
 let integrationId = '';
-let site: Server;
-let siteUrl = '';
+let site: Site;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
@@ -78,7 +77,7 @@ async function openSite(width: number, height: number): Promise<Widget> {
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  await page.goto(siteUrl);
+  await page.goto(site.url);
   const widget = new Widget(page);
   await widget.launcher.waitFor({ state: 'visible', timeout: WAIT });
   return widget;
@@ -125,22 +124,17 @@ describe.skipIf(skip)('proactive messages in the Web Messenger', () => {
     appId = app.body.app.id;
     const created = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'proactive suite' }, account);
     key = created.body.key;
-    appKey = `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}`;
+    appKey = basicAuth(key.id, key.secret);
     const web = await parley('POST', `/v2/apps/${appId}/integrations`, { type: 'web', displayName: 'Acme site', businessName: 'Acme' });
     expect(web.status, JSON.stringify(web.body)).toBe(201);
     integrationId = web.body.integration.id;
-    site = createServer((req, res) => {
-      if (req.url === '/' || req.url?.startsWith('/?')) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE());
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+    site = await hostSite((url) => (url.pathname === '/' ? PAGE() : undefined));
   });
 
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
-    await new Promise((resolve) => site?.close(resolve));
+    await site?.close();
   });
 
   for (const [width, height] of [
@@ -187,7 +181,7 @@ describe.skipIf(skip)('proactive messages in the Web Messenger', () => {
         await businessSays(session!.conversationId, third);
         const later = await context.newPage();
         later.on('pageerror', (err) => pageErrors.push(`${later.url()}: ${err.message}`));
-        await later.goto(siteUrl);
+        await later.goto(site.url);
         const again = new Widget(later);
         await again.launcher.waitFor({ state: 'visible', timeout: WAIT });
         await expectBadge(again, 1);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import SunshineConversationsClient from 'sunshine-conversations-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiClient, expectApiError, OBJECT_ID } from './sunco';
+import { basicAuth } from './rest';
 
 /** Classes the bundled type declarations leave out (`Web`, `AttachmentsApi`). */
 const Sunco = SunshineConversationsClient as unknown as Record<string, any>;
@@ -175,7 +176,7 @@ describe('AttachmentsApi.uploadAttachment from Node', () => {
   it('is refused without access (400), asserted with fetch and FormData since the client requires access', async () => {
     const form = new FormData();
     form.append('source', new Blob(['hi'], { type: 'text/plain' }), 'hi.txt');
-    const auth = `Basic ${Buffer.from(`${account.keyId}:${account.secret}`).toString('base64')}`;
+    const auth = basicAuth(account.keyId, account.secret);
     const noAccess = await fetch(`${baseUrl}/v2/apps/${appId}/attachments`, { method: 'POST', headers: { authorization: auth }, body: form });
     expect(noAccess.status).toBe(400);
     const withAccess = await fetch(`${baseUrl}/v2/apps/${appId}/attachments?access=public`, { method: 'POST', headers: { authorization: auth }, body: form });

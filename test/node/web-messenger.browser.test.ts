@@ -18,6 +18,7 @@ import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { startLink, type Link } from './browser/link';
 import { Widget } from './browser/widget';
+import { basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'web-messenger');
@@ -25,7 +26,7 @@ const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'web-messenger');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 
 let appId = '';
 let appKey = '';
@@ -118,7 +119,7 @@ describe.skipIf(skip)('the Web Messenger in a browser', () => {
     const app = await parley('POST', '/v2/apps', { displayName: 'Web Messenger browser suite' }, account);
     appId = app.body.app.id;
     const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'browser suite' }, account);
-    appKey = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+    appKey = basicAuth(key.body.key.id, key.body.key.secret);
     link = await startLink(parleyUrl);
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-browser-'));
     demo = await startDemo({ parleyUrl: link.url, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });

@@ -7,9 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Receiver, verifySignature, waitFor, type Received } from './receiver';
+import { basicAuth } from './rest';
 
 const url = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 let auth = '';
 let appId = '';
 
@@ -49,7 +50,7 @@ beforeAll(async () => {
   const app = await api('POST', '/v2/apps', { displayName: 'Webhooks suite' });
   appId = app.body.app.id;
   const key = await api('POST', `/v2/apps/${appId}/keys`, { displayName: 'suite' });
-  auth = `Basic ${Buffer.from(`${key.body.key.id}:${key.body.key.secret}`).toString('base64')}`;
+  auth = basicAuth(key.body.key.id, key.body.key.secret);
 });
 
 describe('the v2 envelope, headers and signature for each trigger', () => {

@@ -17,13 +17,14 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { browserSkipped, launchChromium } from './chromium';
+import { basicAuth } from '../rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'oauth-consent');
 const WAIT = 20_000;
 
 const parleyUrl = inject('parleyUrl');
-const account = `Basic ${Buffer.from(`${inject('accountKeyId')}:${inject('accountKeySecret')}`).toString('base64')}`;
+const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
 /** Long enough to wrap on a phone; a name a partner could really register. */
 const PARTNER_NAME = 'Northwind Omnichannel Customer-Engagement Suite (EU)';
 
@@ -91,7 +92,7 @@ const unexpected = (problems: string[], ...statuses: number[]) => problems.filte
 async function exchange(code: string): Promise<string> {
   const res = await fetch(`${parleyUrl}/oauth/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.id, client.secret) },
     body: new URLSearchParams({ grant_type: 'authorization_code', code }),
   });
   const body = (await res.json()) as Record<string, string>;
