@@ -9,8 +9,8 @@
  * (scripts/ports.mjs), and these APIs' paths never overlap (LINE
  * `/v2/bot/...`, Viber `/pa/...` and its media `/pg_download/...`,
  * MessageBird `/balance` and `/messages[/...]`, Mailgun `/v3/...`, WeChat
- * `/cgi-bin/...` and its files `/files/...` and `/video/...`, X `/1.1/...`
- * with its DM media under `/1.1/ton/...`, Apple `/v1/...`, Telegram
+ * `/cgi-bin/...` and its files `/files/...` and `/video/...`, X `/2/...` and
+ * `/oauth2/token` with its DM media under `/1.1/ton/...`, Apple `/v1/...`, Telegram
  * `/bot<token>/...` and `/file/bot<token>/...`), so each integration's
  * `apiBaseUrl` reaches its own fake. Apple's file storage, a host of its own
  * that the fake tells apart by origin, is left at the fake's default: the
@@ -54,7 +54,7 @@ export function sharedRoute(pathname: string): SharedFake {
   if (pathname === '/balance' || pathname === '/messages' || pathname.startsWith('/messages/')) return 'messagebird';
   if (pathname.startsWith('/v3/')) return 'mailgun';
   if (pathname.startsWith('/cgi-bin/') || pathname.startsWith('/files/') || pathname.startsWith('/video/')) return 'wechat';
-  if (pathname.startsWith('/1.1/')) return 'twitter';
+  if (pathname.startsWith('/2/') || pathname.startsWith('/1.1/') || pathname === '/oauth2/token') return 'twitter';
   if (pathname.startsWith('/v1/')) return 'apple';
   return 'telegram';
 }

@@ -1,31 +1,65 @@
 /**
- * X (Twitter) Direct Messages through the Account Activity API (v1.1), the
- * integration Sunshine calls `twitter`. One integration is one X account (the
- * access token's user) under one X app (the consumer key), with every API
- * call signed OAuth 1.0a user-context (oauth1.ts).
+ * X (Twitter) Direct Messages through X API v2 and the v2 Account Activity
+ * API, the integration Sunshine calls `twitter`. One integration is one X
+ * account (the access token's user) under one X app (the consumer key).
+ * Calls and X's errors: twitter-api.ts; attaching media: twitter-media.ts.
  *
- * Setup reads the account (`account/verify_credentials`), registers Parley's
- * `/hooks/{id}` as a webhook (enterprise: `account_activity/webhooks`;
- * premium and sandbox: `account_activity/all/:env_name/webhooks`) and
- * subscribes the account to it. Registering makes X call the URL with a CRC
- * (`GET ?crc_token=`), answered by `handshake` with base64 HMAC-SHA256 of the
- * token keyed by the consumer secret; X repeats the check periodically.
- *
- * Callbacks carry `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256
- * of the raw body, keyed by the consumer secret>`. The signature covers no
- * time, so a captured body could be posted again forever: Parley dedupes by
- * the DM event id (kept for 8 days even after a message is deleted) and
- * refuses a body holding any event older than 7 days (X retries for 4 hours
- * and its Replay API goes back 5 days). Events the account itself sent and
- * events for another subscribed account (`for_user_id`) are ignored.
- *
- * Sends are `direct_messages/events/new` with quick replies (options whose
- * metadata is `parley:choice:<n>`, so a tap maps back to the choice offered
- * even when its label was truncated) and up to three URL buttons (`ctas`).
- * X has no postback button, carousel, or location message: the renderer
- * numbers postbacks and splits cards. Media goes out as a link in the text:
- * attaching needs X's chunked upload of the bytes, which Parley does not do.
- * Inbound media (ton.twitter.com) is private and fetched with OAuth.
+ * What X documents, and what Parley does with it:
+ * - Auth per endpoint (X's OpenAPI `security`, github.com/xdevplatform/xdk
+ *   latest-openapi.json, v2.159; docs.x.com/x-api/account-activity/quickstart):
+ *   `GET /2/users/me`, `POST|GET /2/account_activity/webhooks/{id}/subscriptions/all`,
+ *   `POST /2/dm_conversations/with/{participant_id}/messages` and the
+ *   `/2/media/upload` family take OAuth 1.0a user context (or an OAuth 2.0
+ *   user token); `POST|PUT|DELETE /2/webhooks` take the app's Bearer token
+ *   (the spec also lists user context; docs.x.com/x-api/webhooks/quickstart
+ *   says app-only for all), `GET /2/webhooks` and
+ *   `DELETE …/subscriptions/{user_id}/all` app-only. Parley keeps the four
+ *   keys Sunshine takes: user calls are signed with them, and the app token
+ *   comes from `POST /oauth2/token` with the consumer key and secret
+ *   (docs.x.com/fundamentals/authentication/oauth-2-0/application-only).
+ * - Setup: `GET /2/users/me` (data.id, data.username); `POST /2/webhooks`
+ *   `{url}` → `{data: {id, url, valid, created_at}}` after X's CRC of the URL;
+ *   a URL X already holds (`DuplicateUrlFailed`) is found with `GET /2/webhooks`
+ *   and re-checked with `PUT /2/webhooks/{id}`; then the account subscribes
+ *   (`{data: {subscribed: true}}`; `DuplicateSubscriptionFailed` is confirmed
+ *   with the GET). Teardown unsubscribes and deletes the webhook
+ *   (`{data: {deleted: true}}`) (docs.x.com/x-api/webhooks/quickstart,
+ *   docs.x.com/x-api/account-activity/quickstart).
+ * - `tier` and `envName` (v1.1's enterprise / premium / sandbox products):
+ *   v2 has one webhook API for every plan and no dev environments
+ *   (docs.x.com/x-api/account-activity/migrate/overview), so both are still
+ *   accepted (the official client's `twitter` create sends `tier`) and shown,
+ *   but unused. An integration set up under v1.1 keeps its webhook until its
+ *   access token is PATCHed, which runs setup again on v2.
+ * - CRC and signatures are unchanged in v2 (docs.x.com/x-api/webhooks/quickstart):
+ *   `GET ?crc_token=` answered `{response_token: "sha256=" + base64 HMAC-SHA256
+ *   of the token, keyed by the consumer secret}`, at registration, on
+ *   `PUT /2/webhooks/{id}` and hourly; each POST carries
+ *   `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256 of the raw body>`.
+ *   The signature covers no time: Parley dedupes by the DM event id (X says
+ *   duplicates happen: "deduplicate by event ID") and refuses a body holding
+ *   an event older than 7 days (X's replay goes back 5 days).
+ * - Inbound payloads keep v1.1's shape in v2 (docs.x.com/x-api/account-activity/introduction):
+ *   `for_user_id`, `direct_message_events` (`message_create` with
+ *   `sender_id`, `target.recipient_id`, `message_data`), typing and read
+ *   events, and `users` keyed by id; DMs the account sends (from Parley or
+ *   another client) come back too and are ignored, as are other accounts'.
+ * - Sends: v2 DMs take only `text` and `attachments: [{media_id}]`, one
+ *   attachment, answered `201 {data: {dm_conversation_id, dm_event_id}}`
+ *   (OpenAPI CreateMessageRequest, CreateDmEventResponse;
+ *   docs.x.com/x-api/direct-messages/manage/integrate). v1.1's quick replies
+ *   and `ctas` have no v2 equivalent, so the capabilities declare no buttons:
+ *   the renderer numbers choices ("Reply with the number…") and writes links
+ *   as "Label: url" lines. Text is capped at v1.1's 10,000 characters. Media
+ *   is uploaded (twitter-media.ts) and attached with the caption as the text;
+ *   a type X does not take goes as its link. X has no v2 typing indicator for
+ *   these DMs, so Parley sends none.
+ * - Errors (docs.x.com/x-api/fundamentals/response-codes-and-errors,
+ *   docs.x.com/fundamentals/rate-limits): v2 problems `{title, detail, type,
+ *   status}` and the older `{errors: [{code, message}]}`; 429 with
+ *   `x-rate-limit-reset` (epoch seconds) is retried after it.
+ * - Inbound media (`ton.twitter.com/1.1/ton/data/dm/…` in the payload) is
+ *   private and fetched with the account's OAuth header.
  */
 import * as v from 'valibot';
 import { badRequest } from '../http/errors';
@@ -44,40 +78,42 @@ import {
   type SendOutcome,
 } from './adapter';
 import { defined } from './defined';
-import { callChannel, jsonBody, MEDIA_TIMEOUT_MS, type ChannelResponse } from './http';
-import { authorizationHeader, percentEncode, type OAuthCredentials } from './oauth1';
+import { jsonBody, MEDIA_TIMEOUT_MS } from './http';
+import { authorizationHeader } from './oauth1';
 import { hmacBase64, safeEqual } from './signing';
+import { appCall, appToken, dataOf, failureOf, userCall, X_API_BASE, type Failure } from './twitter-api';
+import { uploadMedia } from './twitter-media';
+
+export { failureOf } from './twitter-api';
 
 // ---- config ------------------------------------------------------------------------
 
+/** v1.1's products, as Sunshine's TierEnum names them; kept for the official client, unused by v2. */
 export const TIERS = ['enterprise', 'premium', 'sandbox'] as const;
 const secret = (pattern: RegExp, what: string) => v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters long'), v.regex(pattern, what));
 const consumerKey = secret(/^[A-Za-z0-9]{10,}$/, "must be your X app's API key (consumer key) from the developer portal's Keys and tokens tab");
 const consumerSecret = secret(/^[A-Za-z0-9]{10,}$/, "must be your X app's API key secret (consumer secret)");
 const accessTokenKey = secret(/^\d{1,20}-[A-Za-z0-9]{10,}$/, "must be the account's access token, such as 370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb");
 const accessTokenSecret = secret(/^[A-Za-z0-9]{10,}$/, "must be the account's access token secret");
-/** A dev environment label goes into API paths: letters, digits, - and _ only. */
 const envName = v.pipe(v.string('must be a string'), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the dev environment label (letters, digits, - and _)'));
 
 /** Learned from X in setup; never taken from the customer (v.object drops them from the body). */
 type ReadOnly = { userId?: string; screenName?: string; webhookId?: string };
 
-const createFields = v.object(
-  {
-    tier: v.picklist(TIERS, `must be one of ${TIERS.join(', ')}`),
-    envName: v.optional(envName),
-    consumerKey,
-    consumerSecret,
-    accessTokenKey,
-    accessTokenSecret,
-    apiBaseUrl: v.optional(uri()),
-  },
-  'must be an object',
-);
 const createSchema = v.pipe(
-  createFields,
-  v.check((c) => c.tier === 'enterprise' || c.envName !== undefined, 'envName: is required for the premium and sandbox tiers'),
-  v.transform((config): v.InferOutput<typeof createFields> & ReadOnly => config),
+  v.object(
+    {
+      tier: v.picklist(TIERS, `must be one of ${TIERS.join(', ')}`),
+      envName: v.optional(envName),
+      consumerKey,
+      consumerSecret,
+      accessTokenKey,
+      accessTokenSecret,
+      apiBaseUrl: v.optional(uri()),
+    },
+    'must be an object',
+  ),
+  v.transform((config) => config as typeof config & ReadOnly),
 );
 /**
  * Sunshine's TwitterUpdate takes none of these; Parley also lets the access
@@ -92,22 +128,21 @@ type Ctx = ChannelContext<TwitterConfig>;
 
 const SIGNATURE_HEADER = 'x-twitter-webhooks-signature';
 const CRC_TOKEN = /^[A-Za-z0-9+/=_-]{1,255}$/;
+/** A tap on a quick reply a v1.1 DM offered (before the move to v2) still maps back to its choice. */
 export const CHOICE_PREFIX = 'parley:choice:';
-/** Older events are refused as replays: beyond X's retries (4 h) and Replay API (5 days), inside the 8-day dedupe memory. */
+/** Older events are refused as replays: beyond X's retries and its 5-day replay, inside the 8-day dedupe memory. */
 export const MAX_EVENT_AGE_MS = 7 * 24 * 3_600_000;
-/** 88 rate limit, 130 over capacity, 131 internal error: the same call may succeed later. */
-const RETRYABLE_CODES = new Set([88, 130, 131]);
-const QUICK_REPLY_LABEL_MAX = 36;
+export const TEXT_MAX = 10_000;
 
 const capabilities: Capabilities = {
-  textMax: 10_000,
-  captionMax: 0,
-  media: [],
+  textMax: TEXT_MAX,
+  captionMax: TEXT_MAX,
+  media: ['image', 'video'],
   postbackButtons: 0,
-  linkButtons: 3,
-  mixedButtons: true,
-  buttonTextMax: QUICK_REPLY_LABEL_MAX,
-  quickReplies: 20,
+  linkButtons: 0,
+  mixedButtons: false,
+  buttonTextMax: TEXT_MAX,
+  quickReplies: 0,
   locationRequest: false,
   carousel: null,
   location: false,
@@ -115,83 +150,48 @@ const capabilities: Capabilities = {
   markup: 'plain',
 };
 
-// ---- calling the API ------------------------------------------------------------------
+// ---- sending -------------------------------------------------------------------------
 
-type Failure = SendOutcome & { ok: false };
-const credentials = (c: TwitterConfig): OAuthCredentials => ({ consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, token: c.accessTokenKey, tokenSecret: c.accessTokenSecret });
+type Body = { text?: string; attachments?: { media_id: string }[] };
 
-/** A signed call; the query is encoded by RFC 3986 (as signed), never with URLSearchParams' `+` for spaces. */
-async function call(ctx: Ctx, method: string, path: string, options: { query?: Record<string, string>; json?: unknown } = {}): Promise<ChannelResponse> {
-  const query = Object.entries(options.query ?? {}).map(([k, x]) => `${percentEncode(k)}=${percentEncode(x)}`).join('&');
-  const url = `${apiBase(twitter, ctx.config)}${path}${query ? `?${query}` : ''}`;
-  const headers: Record<string, string> = { authorization: await authorizationHeader(credentials(ctx.config), method, url) };
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  return callChannel(ctx.fetch, url, { method, headers, ...(options.json !== undefined ? { body: JSON.stringify(options.json) } : {}) });
-}
-
-const ErrorBody = v.looseObject({ errors: v.array(v.looseObject({ code: v.number(), message: v.optional(v.string()) })) });
-
-/** X's `{errors:[{code, message}]}` as an outcome: rate limits, capacity and 5xx retry; the rest is permanent, coded by X. */
-export async function failureOf(response: Response, now = Date.now()): Promise<Failure> {
-  const parsed = v.safeParse(ErrorBody, await jsonBody(response));
-  const first = parsed.success ? parsed.output.errors[0] : undefined;
-  const code = first ? String(first.code) : `http_${response.status}`;
-  const message = first?.message ?? `X answered HTTP ${response.status}`;
-  if (response.status === 429 || first?.code === 88) {
-    const reset = Number(response.headers.get('x-rate-limit-reset'));
-    return { ok: false, retryable: true, code, message, ...(reset > 0 ? { retryAfterMs: Math.max(0, reset * 1000 - now) } : {}) };
-  }
-  if (response.status >= 500 || (first && RETRYABLE_CODES.has(first.code))) return { ok: false, retryable: true, code, message };
-  return { ok: false, retryable: false, code, message };
-}
-
-// ---- outbound encoding -----------------------------------------------------------------
-
-type Body = Record<string, unknown>;
-
-/** The message_data of a text part: its quick replies as options, its links as ctas (the only buttons the renderer hands X). */
-function messageData(part: Extract<Part, { kind: 'text' }>): Body {
-  const ctas = part.buttons.flatMap((b) => (b.kind === 'link' ? [{ type: 'web_url', label: b.text, url: b.uri }] : []));
-  const options = part.replies.map((r) => ({ label: r.text.slice(0, QUICK_REPLY_LABEL_MAX), metadata: `${CHOICE_PREFIX}${r.choice}` }));
-  return {
-    text: part.text,
-    ...(options.length ? { quick_reply: { type: 'options', options } } : {}),
-    ...(ctas.length ? { ctas } : {}),
-  };
-}
-
-/** message_data fields a native payload may set; the recipient is always the conversation's. */
-const NATIVE_KEYS = new Set(['text', 'quick_reply', 'ctas', 'attachment']);
+/** Fields a native payload may set: the v2 DM body; the recipient is always the conversation's. */
+const NATIVE_KEYS = new Set(['text', 'attachments']);
 const checkNative = (payload: unknown) => nativeKeysProblem('twitter', payload, NATIVE_KEYS);
 
-function encode(part: Part): Body | { error: string } {
+/** The DM body for one part: text, uploaded media with its caption, or the native body. */
+async function bodyFor(ctx: Ctx, part: Part): Promise<{ ok: true; body: Body } | { ok: false; outcome: Failure }> {
   switch (part.kind) {
     case 'text':
-      return messageData(part);
+      return { ok: true, body: { text: part.text } };
+    case 'media': {
+      const uploaded = await uploadMedia(ctx, part.url, part.mimeType);
+      // X does not take this type: the link goes out instead, under the caption.
+      if (!uploaded.ok && 'refusedType' in uploaded) return { ok: true, body: { text: [part.caption, part.url].filter(Boolean).join('\n') } };
+      if (!uploaded.ok) return uploaded;
+      return { ok: true, body: { ...(part.caption ? { text: part.caption } : {}), attachments: [{ media_id: uploaded.mediaId }] } };
+    }
     case 'native': {
       const problem = checkNative(part.payload);
-      return problem ? { error: problem } : (part.payload as Body);
+      return problem ? { ok: false, outcome: { ok: false, retryable: false, code: 'invalid_part', message: problem } } : { ok: true, body: part.payload as Body };
     }
     default:
       // The capabilities promise none of these: the renderer turned them into text.
-      return { error: `X Direct Messages cannot carry a ${part.kind} part` };
+      return { ok: false, outcome: { ok: false, retryable: false, code: 'invalid_part', message: `X Direct Messages cannot carry a ${part.kind} part` } };
   }
 }
 
-const SentEvent = v.looseObject({ event: v.looseObject({ id: v.pipe(v.string(), v.regex(/^\d{1,20}$/)) }) });
+const DM_EVENT_ID = /^\d{1,19}$/;
 
 async function send(ctx: Ctx, recipientId: string, part: Part): Promise<SendOutcome> {
-  const data = encode(part);
-  if ('error' in data) return { ok: false, retryable: false, code: 'invalid_part', message: String(data.error) };
-  const answer = await call(ctx, 'POST', '/1.1/direct_messages/events/new.json', {
-    json: { event: { type: 'message_create', message_create: { target: { recipient_id: recipientId }, message_data: data } } },
-  });
+  const body = await bodyFor(ctx, part);
+  if (!body.ok) return body.outcome;
+  const answer = await userCall(ctx, 'POST', `/2/dm_conversations/with/${encodeURIComponent(recipientId)}/messages`, { json: body.body });
   if (!answer.ok) return answer.outcome;
   if (!answer.response.ok) return failureOf(answer.response);
-  const sent = v.safeParse(SentEvent, await jsonBody(answer.response));
+  const eventId = (await dataOf(answer.response))?.dm_event_id;
   // Accepted but unreadable: whether it went out is unknown, so it is not resent blindly.
-  if (!sent.success) return { ok: false, retryable: false, code: 'bad_response', message: 'X accepted the message but returned no event id' };
-  return { ok: true, channelMessageId: sent.output.event.id };
+  if (typeof eventId !== 'string' || !DM_EVENT_ID.test(eventId)) return { ok: false, retryable: false, code: 'bad_response', message: 'X accepted the message but returned no dm_event_id' };
+  return { ok: true, channelMessageId: eventId };
 }
 
 // ---- inbound parsing ---------------------------------------------------------------------
@@ -351,51 +351,96 @@ function oldestEvent(raw: Uint8Array): number | undefined {
 
 // ---- setup ---------------------------------------------------------------------------------
 
-/** Where this tier keeps webhooks: the app's (enterprise) or the dev environment's (premium, sandbox). */
-const webhooksPath = (c: TwitterConfig) => (c.tier === 'enterprise' ? '/1.1/account_activity/webhooks' : `/1.1/account_activity/all/${c.envName}/webhooks`);
-const subscriptionPath = (c: TwitterConfig, webhookId: string) =>
-  c.tier === 'enterprise' ? `/1.1/account_activity/webhooks/${webhookId}/subscriptions/all.json` : `/1.1/account_activity/all/${c.envName}/subscriptions.json`;
+const isId = (x: unknown): x is string => typeof x === 'string' && /^\d{1,20}$/.test(x);
+const mentions = (f: Failure, reason: string) => f.message.includes(reason) || f.code === reason;
+type Setup = Awaited<ReturnType<NonNullable<ChannelAdapter<TwitterConfig>['setup']>>>;
+const setupError = (error: string, config?: Partial<TwitterConfig>): Setup => ({ status: 'error', error, ...(config ? { config } : {}) });
 
-const Account = v.looseObject({ id_str: id, screen_name: v.optional(v.string()) });
-const Webhook = v.looseObject({ id: id, url: v.optional(v.string()), valid: v.optional(v.boolean()) });
-
-async function removeWebhook(ctx: Ctx, webhookId: string): Promise<Failure | undefined> {
-  const answer = await call(ctx, 'DELETE', `${webhooksPath(ctx.config)}/${webhookId}.json`);
+/** Deletes a webhook the app registered; one X no longer knows (`WebhookIdInvalid`, 404) is what was asked. */
+async function removeWebhook(ctx: Ctx, token: string, webhookId: string): Promise<Failure | undefined> {
+  const answer = await appCall(ctx, token, 'DELETE', `/2/webhooks/${webhookId}`);
   if (!answer.ok) return answer.outcome;
-  // 34: the webhook is already gone, which is what was asked.
-  if (answer.response.ok) return undefined;
+  if (answer.response.ok) return void (await answer.response.body?.cancel());
   const failure = await failureOf(answer.response);
-  return failure.code === '34' ? undefined : failure;
+  return answer.response.status === 404 || mentions(failure, 'WebhookIdInvalid') ? undefined : failure;
 }
 
-async function setup(ctx: Ctx) {
-  const who = await call(ctx, 'GET', '/1.1/account/verify_credentials.json');
-  if (!who.ok) return { status: 'error' as const, error: `Could not reach X to check the credentials (${who.outcome.message}); retry later` };
-  if (!who.response.ok) {
-    const f = await failureOf(who.response);
-    return { status: 'error' as const, error: `X refused the credentials (${f.code}: ${f.message}); use your app's API key and secret and the account's access token and secret, with Read, write and Direct Messages permission` };
+/** Registers the URL (X runs its CRC meanwhile); a URL the app already holds is found and re-checked instead. */
+async function register(ctx: Ctx, token: string): Promise<{ ok: true; webhookId: string } | { ok: false; failure: Failure }> {
+  const created = await appCall(ctx, token, 'POST', '/2/webhooks', { json: { url: ctx.webhookUrl } });
+  if (!created.ok) return { ok: false, failure: created.outcome };
+  if (created.response.ok) {
+    // The quickstart shows the webhook under `data`; X's OpenAPI schema puts it at the top: both are read.
+    const body = await jsonBody(created.response);
+    const hookId = ((body as { data?: { id?: unknown } } | undefined)?.data ?? (body as { id?: unknown } | undefined))?.id;
+    return isId(hookId) ? { ok: true, webhookId: hookId } : { ok: false, failure: { ok: false, retryable: false, code: 'bad_response', message: 'X registered the webhook without returning its id' } };
   }
-  const account = v.safeParse(Account, await jsonBody(who.response));
-  if (!account.success) return { status: 'error' as const, error: 'X answered verify_credentials without the account id; retry later' };
-  // A PATCH with a new access token sets up again: the webhook registered before goes first, or X counts it against the app's limit.
-  if (ctx.config.webhookId) await removeWebhook(ctx, ctx.config.webhookId);
-  const registered = await call(ctx, 'POST', `${webhooksPath(ctx.config)}.json`, { query: { url: ctx.webhookUrl } });
-  if (!registered.ok) return { status: 'error' as const, error: `Could not reach X to register the webhook (${registered.outcome.message}); retry later` };
-  if (!registered.response.ok) {
-    const f = await failureOf(registered.response);
-    return { status: 'error' as const, error: `X refused the webhook ${ctx.webhookUrl} (${f.code}: ${f.message}); X checks it with a CRC GET that must answer within 3 seconds` };
+  const failure = await failureOf(created.response);
+  if (!mentions(failure, 'DuplicateUrlFailed')) return { ok: false, failure };
+  const listed = await appCall(ctx, token, 'GET', '/2/webhooks');
+  if (!listed.ok) return { ok: false, failure: listed.outcome };
+  if (!listed.response.ok) return { ok: false, failure: await failureOf(listed.response) };
+  const hooks = ((await jsonBody(listed.response)) as { data?: { id?: unknown; url?: unknown }[] } | undefined)?.data ?? [];
+  const held = hooks.find((h) => h.url === ctx.webhookUrl);
+  if (!held || !isId(held.id)) return { ok: false, failure };
+  const checked = await appCall(ctx, token, 'PUT', `/2/webhooks/${held.id}`);
+  if (!checked.ok) return { ok: false, failure: checked.outcome };
+  if (!checked.response.ok) return { ok: false, failure: await failureOf(checked.response) };
+  // `valid` is the webhook's state after the CRC (the spec's `attempted` alone says nothing against it).
+  if ((await dataOf(checked.response))?.valid === false) return { ok: false, failure: { ok: false, retryable: false, code: 'CrcValidationFailed', message: `X's CRC of ${ctx.webhookUrl} failed` } };
+  return { ok: true, webhookId: held.id };
+}
+
+/** Subscribes the account; one already subscribed is confirmed with X's validate GET. */
+async function subscribe(ctx: Ctx, webhookId: string): Promise<Failure | undefined> {
+  const path = `/2/account_activity/webhooks/${webhookId}/subscriptions/all`;
+  const answer = await userCall(ctx, 'POST', path, { json: {} });
+  if (!answer.ok) return answer.outcome;
+  if (answer.response.ok && (await dataOf(answer.response))?.subscribed === true) return undefined;
+  const failure = answer.response.ok ? { ok: false as const, retryable: false, code: 'bad_response', message: 'X did not confirm the subscription' } : await failureOf(answer.response);
+  if (!mentions(failure, 'DuplicateSubscriptionFailed')) return failure;
+  const check = await userCall(ctx, 'GET', path);
+  if (!check.ok) return check.outcome;
+  if (!check.response.ok) return failureOf(check.response);
+  return (await dataOf(check.response))?.subscribed === true ? undefined : failure;
+}
+
+async function setup(ctx: Ctx): Promise<Setup> {
+  const me = await userCall(ctx, 'GET', '/2/users/me');
+  if (!me.ok) return setupError(`Could not reach X to check the credentials (${me.outcome.message}); retry later`);
+  if (!me.response.ok) {
+    const f = await failureOf(me.response);
+    return setupError(`X refused the credentials (${f.code}: ${f.message}); use your app's API key and secret and the account's access token and secret, with Read, write and Direct Messages permission`);
   }
-  const hook = v.safeParse(Webhook, await jsonBody(registered.response));
-  if (!hook.success) return { status: 'error' as const, error: 'X registered the webhook without returning its id; retry later' };
-  const subscribed = await call(ctx, 'POST', subscriptionPath(ctx.config, hook.output.id));
-  const learned = defined({ userId: account.output.id_str, screenName: account.output.screen_name, webhookId: hook.output.id });
-  if (!subscribed.ok || !subscribed.response.ok) {
-    const f = subscribed.ok ? await failureOf(subscribed.response) : subscribed.outcome;
-    // 355: the account is already subscribed (a dev environment keeps its subscriptions across webhooks).
-    if (f.code === '355') return { status: 'active' as const, config: learned };
-    return { status: 'error' as const, config: learned, error: `X did not subscribe @${account.output.screen_name ?? account.output.id_str} to the webhook (${f.code}: ${f.message})` };
+  const account = await dataOf(me.response);
+  if (!account || !isId(account.id)) return setupError('X answered /2/users/me without the account id; retry later');
+  const userId: string = account.id;
+  const learned = defined({ userId, screenName: typeof account.username === 'string' ? account.username : undefined });
+  const handle = `@${learned.screenName ?? learned.userId}`;
+
+  const token = await appToken(ctx);
+  if (!token.ok) return setupError(`X did not give the app a Bearer token for its API key and secret (${token.outcome.code}: ${token.outcome.message})`);
+  // Setting up again (a new access token): the webhook registered before goes first, or X counts it against the app's limit.
+  if (ctx.config.webhookId) await removeWebhook(ctx, token.token, ctx.config.webhookId);
+  const hook = await register(ctx, token.token);
+  if (!hook.ok) return setupError(`X refused the webhook ${ctx.webhookUrl} (${hook.failure.code}: ${hook.failure.message}); X checks it with a CRC GET and needs a public https URL without a port`);
+  const config = { ...learned, webhookId: hook.webhookId };
+  const failure = await subscribe(ctx, hook.webhookId);
+  if (failure) return setupError(`X did not subscribe ${handle} to the webhook (${failure.code}: ${failure.message})`, config);
+  return { status: 'active', config };
+}
+
+async function teardown(ctx: Ctx): Promise<void> {
+  if (!ctx.config.webhookId) return;
+  const token = await appToken(ctx);
+  if (!token.ok) throw new Error(`X webhook removal failed: no Bearer token (${token.outcome.code} ${token.outcome.message})`);
+  // Unsubscribing first stops deliveries even if the webhook outlives this call; a failure here is left to the webhook's removal.
+  if (ctx.config.userId) {
+    const answer = await appCall(ctx, token.token, 'DELETE', `/2/account_activity/webhooks/${ctx.config.webhookId}/subscriptions/${ctx.config.userId}/all`);
+    if (answer.ok) await answer.response.body?.cancel();
   }
-  return { status: 'active' as const, config: learned };
+  const failure = await removeWebhook(ctx, token.token, ctx.config.webhookId);
+  if (failure) throw new Error(`X webhook removal failed: ${failure.code} ${failure.message}`);
 }
 
 // ---- the adapter --------------------------------------------------------------------------
@@ -409,19 +454,14 @@ function mayCarryCredentials(ref: URL, config: TwitterConfig): boolean {
 export const twitter: ChannelAdapter<TwitterConfig> = {
   type: 'twitter',
   capabilities,
-  defaultApiBase: 'https://api.twitter.com',
+  defaultApiBase: X_API_BASE,
   createSchema,
   updateSchema,
   secretFields: ['consumerSecret', 'accessTokenKey', 'accessTokenSecret'],
   view: (c) => ({ tier: c.tier, envName: c.envName, consumerKey: c.consumerKey, userId: c.userId, screenName: c.screenName }),
 
   setup,
-
-  async teardown(ctx) {
-    if (!ctx.config.webhookId) return;
-    const failure = await removeWebhook(ctx, ctx.config.webhookId);
-    if (failure) throw new Error(`X webhook removal failed: ${failure.code} ${failure.message}`);
-  },
+  teardown,
 
   async handshake(url, config) {
     const token = url.searchParams.get('crc_token');
@@ -447,16 +487,11 @@ export const twitter: ChannelAdapter<TwitterConfig> = {
   checkNative,
   send: (ctx, to, part) => send(ctx, to.externalId, part),
 
-  async typing(ctx, to, on) {
-    // X shows the indicator for a few seconds and has no "stop".
-    if (!on) return;
-    await call(ctx, 'POST', '/1.1/direct_messages/indicate_typing.json', { query: { recipient_id: to.externalId } });
-  },
-
   async fetchMedia(ctx, ref) {
     const url = new URL(ref);
     if (!mayCarryCredentials(url, ctx.config)) throw new Error(`X media ${url.origin} is not an X host; the account's credentials are not sent there`);
-    const authorization = await authorizationHeader(credentials(ctx.config), 'GET', ref);
+    const c = ctx.config;
+    const authorization = await authorizationHeader({ consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, token: c.accessTokenKey, tokenSecret: c.accessTokenSecret }, 'GET', ref);
     const response = await ctx.fetch(ref, { headers: { authorization }, timeoutMs: MEDIA_TIMEOUT_MS });
     if (!response.ok) throw new Error(`X media download answered HTTP ${response.status}`);
     return response;

@@ -87,11 +87,11 @@ export const CHANNEL_DOCS: Record<string, ChannelDoc> = {
   },
   twitter: {
     label: 'X DMs',
-    fieldNotes: { tier: '`enterprise`, `premium` or `sandbox`', envName: 'premium and sandbox only' },
-    inbound: 'GET CRC (`crc_token` answered with `sha256=` base64 HMAC-SHA256 under the consumer secret); POST `x-twitter-webhooks-signature` over the raw body; event ids deduped for 8 days, bodies with events older than 7 days refused',
-    outbound: '`POST /1.1/direct_messages/events/new.json`, OAuth 1.0a (HMAC-SHA1) user auth',
-    renderNote: 'quick replies as DM options (labels ≤ 36), links as up to 3 `ctas`, postbacks numbered, media as links (X\'s chunked upload is not implemented)',
-    setup: 'Parley registers `webhookUrl` (X runs a CRC against it) and subscribes the account; the webhook is deleted on delete. Parley uses the v1.1 Account Activity and DM endpoints',
+    fieldNotes: { tier: 'required by Sunshine\'s client (`enterprise`, `premium` or `sandbox`); unused since X API v2', envName: 'accepted, unused (v2 has no dev environments)' },
+    inbound: 'GET CRC (`crc_token` answered with `sha256=` base64 HMAC-SHA256 under the consumer secret); POST `x-twitter-webhooks-signature` over the raw body; v2 Account Activity payloads; event ids deduped for 8 days, bodies with events older than 7 days refused',
+    outbound: '`POST /2/dm_conversations/with/{userId}/messages`, OAuth 1.0a (HMAC-SHA1) as the account; images and videos uploaded with `/2/media/upload` (initialize / append / finalize, STATUS while X processes)',
+    renderNote: 'v2 DMs carry text and one attachment only: choices numbered in the text ("Reply with the number…"), links as "Label: url" lines, carousels as one numbered text; JPEG/PNG/WEBP ≤ 5 MB, GIF ≤ 15 MB, MP4/MOV ≤ 100 MB (X allows 512) attached with the caption as the text, other types as links; no typing indicator',
+    setup: 'Parley reads the account (`/2/users/me`), registers `webhookUrl` with `POST /2/webhooks` as the app (Bearer token from `/oauth2/token`; X runs a CRC against it) and subscribes the account; on delete it unsubscribes and deletes the webhook. Needs Account Activity API access and Read, write and Direct Messages permission. Integrations set up under v1.1 move to v2 when their access token is PATCHed',
   },
   apple: {
     label: 'Messages for Business',

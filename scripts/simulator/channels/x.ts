@@ -1,19 +1,19 @@
 /**
  * An X user sending Direct Messages to the account behind Parley's X
- * integration. Parley's setup reads the account, registers its
- * `/hooks/{integrationId}` with X's fake, which runs a CRC against it
- * (`GET ?crc_token=`, answered with an HMAC of the token) before it accepts
- * the webhook, and subscribes the account. DMs and taps on a quick reply
- * option (the label as text, the option's metadata returned) are Account
+ * integration. Parley's setup reads the account (`/2/users/me`), registers
+ * its `/hooks/{integrationId}` with X's v2 fake as the app, which runs a CRC
+ * against it (`GET ?crc_token=`, answered with an HMAC of the token) before
+ * it accepts the webhook, and subscribes the account. DMs are Account
  * Activity bodies built by X's fake and signed with
  * `x-twitter-webhooks-signature`, each with an event id unique across runs.
- * What Parley sends to `direct_messages/events/new` becomes bubbles: the
- * text, its quick reply options and its ctas (URL buttons) as buttons.
+ * What Parley sends to `POST /2/dm_conversations/with/{id}/messages` becomes
+ * a bubble: its text (v2 DMs have no buttons, so options arrive numbered and
+ * are answered by typing the number) and, for an attachment, the media id.
  */
 import type { TwitterFake, XUser } from '../../../test/fakes/twitter';
 import { namedUser } from './people';
 import { isObject, postWithRetries, uniqueNumber } from './wire';
-import type { BubbleContent, Button, Inbound, ObservedCall, Outbound, SimChannel, SimUser } from './types';
+import type { BubbleContent, Inbound, ObservedCall, Outbound, SimChannel, SimUser } from './types';
 
 type Json = Record<string, any>;
 
@@ -22,13 +22,13 @@ const uniqueEventId = () => String(1_500_000_000_000_000_000n + BigInt(uniqueNum
 
 const xUser = (user: SimUser): XUser => ({ id: user.key, name: user.name ?? user.label, screen_name: (user.name ?? user.label).toLowerCase().replace(/[^a-z0-9_]/g, '') || `user${user.key.slice(-4)}` });
 
-/** One DM's message_data as X shows it: quick reply options under the text, ctas as URL buttons. */
-export function contentOf(data: Json): BubbleContent {
-  const options = ((data.quick_reply?.options ?? []) as unknown[]).filter(isObject).map((o): Button => ({ label: String(o.label), kind: 'reply', ...(o.metadata !== undefined ? { payload: String(o.metadata) } : {}) }));
-  const ctas = ((data.ctas ?? []) as unknown[]).filter(isObject).map((c): Button => ({ label: String(c.label), kind: 'link', url: String(c.url) }));
-  const buttons = [...options, ...ctas];
-  return { text: String(data.text ?? ''), ...(buttons.length ? { buttons } : {}) };
+/** One v2 DM body as X shows it: the text, and an attached upload named by its media id. */
+export function contentOf(body: Json): BubbleContent {
+  const attached = ((body.attachments ?? []) as unknown[]).filter(isObject).map((a) => `[media ${String(a.media_id)}]`);
+  return { text: [body.text, ...attached].filter((x) => typeof x === 'string' && x).join('\n') };
 }
+
+const DM_PATH = /^\/2\/dm_conversations\/with\/(\d{1,19})\/messages$/;
 
 export function xChannel(fake: TwitterFake): SimChannel {
   const hookUrl = () => {
@@ -43,7 +43,8 @@ export function xChannel(fake: TwitterFake): SimChannel {
     label: 'X',
     integrationType: 'twitter',
     fake: 'twitter',
-    features: { buttons: true, location: false, numberedOptions: false },
+    // No buttons; the page's numbered-options note names SMS, and X's own text already says to reply with the number.
+    features: { buttons: false, location: false, numberedOptions: false },
     userHint: 'a name, e.g. Fay',
     defaultUser: 'Fay',
     createBody: (apiBaseUrl) => ({
@@ -67,19 +68,14 @@ export function xChannel(fake: TwitterFake): SimChannel {
       const id = uniqueEventId();
       return built(id, fake.text(hookUrl(), xUser(user), text, { id }));
     },
-    async tap(user, button) {
-      if (button.kind !== 'reply') return undefined;
-      const id = uniqueEventId();
-      return built(id, fake.tap(hookUrl(), xUser(user), button.label, { id }));
-    },
+    // v2 DMs carry no buttons: nothing to tap.
+    tap: async () => undefined,
     // X retries a webhook that did not answer 200 (three times, over minutes).
     deliver: (inbound) => postWithRetries(async () => inbound.request.clone()),
     observe(call: ObservedCall): Outbound[] {
-      if (call.method !== 'POST' || call.path !== '/1.1/direct_messages/events/new.json' || call.status !== 200) return [];
-      const create = isObject(call.params.event) ? call.params.event.message_create : undefined;
-      const to = create?.target?.recipient_id;
-      if (typeof to !== 'string' || !isObject(create.message_data)) return [];
-      return [{ userKey: to, content: contentOf(create.message_data) }];
+      const to = DM_PATH.exec(call.path)?.[1];
+      if (call.method !== 'POST' || !to || call.status !== 201) return [];
+      return [{ userKey: to, content: contentOf(call.params) }];
     },
   };
 }

@@ -1,21 +1,25 @@
 /**
- * X (Twitter) DMs through the whole product: integration setup against the
- * X fake (OAuth 1.0a on every call, X's CRC answered by Parley's own
- * /hooks endpoint while the webhook registers), signed Account Activity
- * bodies to /hooks/{id} deduped by their 64-bit event ids, replays and
- * forgeries refused, private DM media copied into R2, business messages sent
- * as DM events through the deliveries queue, quick-reply taps mapped back,
- * X's errors turned into delivery failures, and the webhook removed on delete.
+ * X (Twitter) DMs through the whole product against the X API v2 fake:
+ * integration setup (OAuth 1.0a as the account, the app's Bearer token for
+ * webhooks, X's CRC answered by Parley's own /hooks endpoint while the
+ * webhook registers), signed Account Activity bodies to /hooks/{id} deduped by
+ * their 64-bit event ids, replays and forgeries refused, private DM media
+ * copied into R2, business messages sent as v2 DMs through the deliveries
+ * queue (choices as numbered text answered by number, images through X's
+ * chunked upload), X's errors turned into delivery failures, and the webhook
+ * removed on delete.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
-import { TwitterFake, type XUser } from '../../fakes/twitter';
+import { FileHost, noisePng, TwitterFake, xErrors, type XUser } from '../../fakes/twitter';
 import { conversationOfUser, eventually, hook, messages, RECEIVER_ORIGIN, routeFetch, subscribe, WebhookReceiver } from './harness';
 
 const API = 'https://api.twitter.test';
 /** X's CRC and every callback reach Parley's own /hooks endpoint (the integration is stored before its setup runs); the test Worker answers on http. */
 const fake = new TwitterFake({ origin: API, webhookFetch: (request) => hook(request), httpsOnly: false });
 const receiver = new WebhookReceiver();
+/** Where the business's images live. */
+const files = new FileHost();
 let restore: () => void;
 let app: Awaited<ReturnType<typeof newApp>>;
 let integration: Record<string, unknown> & { id: string; webhookUrl: string };
@@ -23,7 +27,7 @@ let integration: Record<string, unknown> & { id: string; webhookUrl: string };
 const ann: XUser = { id: '9007199254740993', name: 'Ann Lee', screen_name: 'annlee', profile_image_url_https: 'https://pbs.twimg.com/profile_images/1/ann_normal.jpg' };
 
 beforeAll(async () => {
-  const spy = routeFetch({ [API]: fake, [RECEIVER_ORIGIN]: receiver });
+  const spy = routeFetch({ [API]: fake, [RECEIVER_ORIGIN]: receiver, [files.origin]: files });
   restore = () => spy.mockRestore();
   app = await newApp('twitter e2e');
   await subscribe(app.appId, app.auth);
@@ -58,16 +62,25 @@ const eventFor = (type: string, messageId: string) =>
     return e;
   }, 15_000);
 
-/** The DM events X accepted for Ann whose text matches. */
-const sentTo = (userId: string, match: (data: Record<string, any>) => boolean) =>
-  (fake.sent.get(userId) ?? []).filter((e) => match((e.message_create as { message_data: Record<string, any> }).message_data));
+/** A digest to compare a megabyte by (a deep equality of the bytes walks them one by one). */
+const sha256 = async (bytes: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+/** The DMs X accepted for a user whose text matches. */
+const sentTo = (userId: string, match: (text: string) => boolean) => (fake.sent.get(userId) ?? []).filter((e) => match(e.text ?? ''));
+const dmCalls = (userId: string, match: string) => fake.callsTo(fake.dmPath(userId)).filter((c) => JSON.stringify(c.body).includes(match));
 
 describe('twitter integration', () => {
   it('is created active: the webhook passed X\'s CRC through /hooks, the account is subscribed and shown, no secret comes back', () => {
     expect(integration).toMatchObject({ type: 'twitter', status: 'active', displayName: 'Taco DMs', tier: 'enterprise', consumerKey: fake.consumerKey, userId: fake.account.id_str, screenName: 'TacoSupport' });
     expect(fake.crcChecks).toEqual([{ url: integration.webhookUrl, status: 200, valid: true }]);
-    expect([...fake.webhooks.values()]).toEqual([{ url: integration.webhookUrl, valid: true }]);
-    expect(fake.subscriptions.size).toBe(1);
+    expect([...fake.webhooks.values()]).toEqual([{ url: integration.webhookUrl, valid: true, created_at: expect.any(String) }]);
+    expect(fake.subscriptions).toEqual(new Set([`${[...fake.webhooks.keys()][0]}:${fake.account.id_str}`]));
+    expect(fake.calls.map((c) => `${c.method} ${c.path.replace(/\d{10,}/, 'ID')} ${c.auth}`)).toEqual([
+      'GET /2/users/me user',
+      'POST /oauth2/token basic',
+      'POST /2/webhooks app',
+      'POST /2/account_activity/webhooks/ID/subscriptions/all user',
+    ]);
     const shown = JSON.stringify(integration);
     for (const s of [fake.consumerSecret, fake.accessToken, fake.accessTokenSecret]) expect(shown).not.toContain(s);
   });
@@ -149,35 +162,31 @@ describe('inbound', () => {
 });
 
 describe('outbound', () => {
-  it('a business text goes out as a DM event; X\'s event id is the delivery\'s external id; a read raises conversation:read', async () => {
+  it('a business text goes out as a v2 DM; X\'s dm_event_id is the delivery\'s external id; a read raises conversation:read', async () => {
     const conversationId = await conversationOf(ann.id);
     const id = await post(conversationId, { type: 'text', text: 'Hi Ann, how can we help?' });
     const delivered = await eventFor('conversation:message:delivery:channel', id);
-    const [sent] = sentTo(ann.id, (d) => d.text === 'Hi Ann, how can we help?');
-    expect(sent!.message_create).toEqual({ target: { recipient_id: ann.id }, sender_id: fake.account.id_str, source_app_id: '268278', message_data: { text: 'Hi Ann, how can we help?' } });
+    const [sent] = sentTo(ann.id, (t) => t === 'Hi Ann, how can we help?');
+    expect(dmCalls(ann.id, 'Hi Ann, how can we help?').map((c) => [c.status, c.auth, c.body])).toEqual([[201, 'user', { text: 'Hi Ann, how can we help?' }]]);
     expect(delivered.payload).toMatchObject({ destination: { type: 'twitter', integrationId: integration.id }, externalMessages: [{ id: sent!.id }] });
     const readsBefore = receiver.ofType('conversation:read').length;
-    expect((await hook(await fake.read(integration.webhookUrl, ann, String(sent!.id)))).status).toBe(200);
+    expect((await hook(await fake.read(integration.webhookUrl, ann, sent!.id))).status).toBe(200);
     await eventually(() => expect(receiver.ofType('conversation:read').length).toBe(readsBefore + 1));
   });
 
-  it('quick replies go out as options, and a tapped one comes back as the user\'s answer carrying its payload', async () => {
+  it('quick replies go out as numbered lines (v2 DMs have none), and the typed number is stored as the user\'s answer carrying its payload', async () => {
     const conversationId = await conversationOf(ann.id);
     const id = await post(conversationId, { type: 'text', text: 'Spicy?', actions: [{ type: 'reply', text: 'Yes please', payload: 'SPICY_YES' }, { type: 'reply', text: 'No', payload: 'SPICY_NO' }] });
     await eventFor('conversation:message:delivery:channel', id);
-    const [sent] = sentTo(ann.id, (d) => d.text === 'Spicy?');
-    expect((sent!.message_create as { message_data: unknown }).message_data).toEqual({
-      text: 'Spicy?',
-      quick_reply: { type: 'options', options: [{ label: 'Yes please', metadata: 'parley:choice:1' }, { label: 'No', metadata: 'parley:choice:2' }] },
-    });
-    expect((await hook(await fake.tap(integration.webhookUrl, ann, 'Yes please'))).status).toBe(200);
+    expect(sentTo(ann.id, (t) => t.startsWith('Spicy?')).map((e) => e.text)).toEqual(['Spicy?\n\n1. Yes please\n2. No\n\nReply with the number of your choice.']);
+    expect((await hook(await fake.text(integration.webhookUrl, ann, '1'))).status).toBe(200);
     await eventually(async () => {
       const answer = (await messages(app.appId, app.auth, conversationId)).at(-1)!;
-      expect(answer).toMatchObject({ author: { type: 'user' }, content: { type: 'text', text: 'Yes please', payload: 'SPICY_YES' } });
+      expect(answer).toMatchObject({ author: { type: 'user' }, content: { type: 'text', text: '1', payload: 'SPICY_YES' } });
     });
   });
 
-  it('postback buttons X cannot show become numbered lines and a typed number answers; link buttons become ctas', async () => {
+  it('postback buttons become numbered lines and a typed number answers; link buttons become "Label: url" lines', async () => {
     const conversationId = await conversationOf(ann.id);
     const id = await post(conversationId, {
       type: 'text',
@@ -185,33 +194,43 @@ describe('outbound', () => {
       actions: [{ type: 'postback', text: 'Small', payload: 'SIZE_S' }, { type: 'postback', text: 'Large', payload: 'SIZE_L' }, { type: 'link', text: 'Size guide', uri: 'https://tacos.example/sizes' }],
     });
     await eventFor('conversation:message:delivery:channel', id);
-    const [sent] = sentTo(ann.id, (d) => String(d.text).startsWith('Which size?'));
-    expect((sent!.message_create as { message_data: unknown }).message_data).toEqual({
-      text: 'Which size?\n\n1. Small\n2. Large\n\nReply with the number of your choice.',
-      ctas: [{ type: 'web_url', label: 'Size guide', url: 'https://tacos.example/sizes' }],
-    });
+    expect(dmCalls(ann.id, 'Which size?').map((c) => c.body)).toEqual([{ text: 'Which size?\n\n1. Small\n2. Large\n\nSize guide: https://tacos.example/sizes\n\nReply with the number of your choice.' }]);
     expect((await hook(await fake.text(integration.webhookUrl, ann, '2'))).status).toBe(200);
     await eventually(() => expect(receiver.ofType('conversation:postback').map((e) => e.payload.postback)).toContainEqual({ payload: 'SIZE_L', text: 'Large' }));
   });
 
-  it('a 429 is retried after x-rate-limit-reset, then the DM goes out once', async () => {
+  it('an image goes up through X\'s chunked upload and out attached to the DM, its text as the caption', async () => {
     const conversationId = await conversationOf(ann.id);
-    fake.failNext(1, { status: 429, code: 88, message: 'Rate limit exceeded', headers: { 'x-rate-limit-reset': String(Math.floor(Date.now() / 1000)) } });
-    const id = await post(conversationId, { type: 'text', text: 'after the limit' });
+    const png = await noisePng(600, 600, 7);
+    const mediaUrl = files.add('special.png', png, 'image/png');
+    const id = await post(conversationId, { type: 'image', mediaUrl, text: 'Today only' });
     await eventFor('conversation:message:delivery:channel', id);
-    const tries = fake.callsTo('/1.1/direct_messages/events/new.json').filter((c) => JSON.stringify(c.body).includes('after the limit'));
-    expect(tries.map((c) => [c.status, c.code])).toEqual([[429, 88], [200, undefined]]);
-    expect(sentTo(ann.id, (d) => d.text === 'after the limit')).toHaveLength(1);
+    const [sent] = sentTo(ann.id, (t) => t === 'Today only');
+    expect(sent!.media).toMatchObject({ type: 'image/png' });
+    expect(sent!.media!.bytes.byteLength).toBe(png.byteLength);
+    expect(await sha256(sent!.media!.bytes)).toBe(await sha256(png));
+    const upload = fake.callsTo(/^\/2\/media\/upload/).filter((c) => c.path.includes(sent!.media!.id) || c.path.endsWith('/initialize'));
+    expect(upload.map((c) => `${c.path.replace(sent!.media!.id, 'ID')} ${c.status}`)).toEqual(['/2/media/upload/initialize 200', '/2/media/upload/ID/append 200', '/2/media/upload/ID/append 200', '/2/media/upload/ID/finalize 200']);
+    expect(dmCalls(ann.id, 'Today only').map((c) => c.body)).toEqual([{ text: 'Today only', attachments: [{ media_id: sent!.media!.id }] }]);
   });
 
-  it('a user who does not accept DMs fails the delivery for good with X\'s code 349', async () => {
+  it('a 429 is retried after x-rate-limit-reset, then the DM goes out once', async () => {
+    const conversationId = await conversationOf(ann.id);
+    fake.failNext(1, { status: 429, body: xErrors(88, 'Rate limit exceeded'), headers: { 'x-rate-limit-reset': String(Math.floor(Date.now() / 1000)) } });
+    const id = await post(conversationId, { type: 'text', text: 'after the limit' });
+    await eventFor('conversation:message:delivery:channel', id);
+    expect(dmCalls(ann.id, 'after the limit').map((c) => [c.status, c.code])).toEqual([[429, '88'], [201, undefined]]);
+    expect(sentTo(ann.id, (t) => t === 'after the limit')).toHaveLength(1);
+  });
+
+  it('a user who does not accept DMs fails the delivery for good with X\'s answer', async () => {
     const conversationId = await conversationOf(ann.id);
     fake.closed.add(ann.id);
     try {
       const id = await post(conversationId, { type: 'text', text: 'are you there?' });
       const failure = await eventFor('conversation:message:delivery:failure', id);
-      expect(failure.payload.error).toEqual({ code: '349', message: 'You cannot send messages to this user.' });
-      expect(fake.callsTo('/1.1/direct_messages/events/new.json').filter((c) => JSON.stringify(c.body).includes('are you there?'))).toHaveLength(1);
+      expect(failure.payload.error).toEqual({ code: 'http_403', message: 'You are not permitted to create a DM with the specified participant.' });
+      expect(dmCalls(ann.id, 'are you there?')).toHaveLength(1);
     } finally {
       fake.closed.delete(ann.id);
     }
@@ -232,11 +251,12 @@ describe('a new access token', () => {
 });
 
 describe('removal', () => {
-  it('deleting the integration deletes its X webhook', async () => {
+  it('deleting the integration unsubscribes the account and deletes its X webhook', async () => {
     const webhookId = [...fake.webhooks.keys()][0]!;
     const res = await call('DELETE', `/v2/apps/${app.appId}/integrations/${integration.id}`, app.auth);
     expect(res.status).toBe(200);
-    expect(fake.calls.some((c) => c.method === 'DELETE' && c.path === `/1.1/account_activity/webhooks/${webhookId}.json` && c.status === 204)).toBe(true);
+    expect(fake.calls.find((c) => c.method === 'DELETE' && c.path === `/2/webhooks/${webhookId}`)).toMatchObject({ status: 200, auth: 'app' });
     expect(fake.webhooks.size).toBe(0);
+    expect(fake.subscriptions.size).toBe(0);
   });
 });

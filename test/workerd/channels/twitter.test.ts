@@ -1,4 +1,4 @@
-/** The X (Twitter) DM adapter against the X fake: OAuth 1.0a signing (X's test vector), config, setup with its CRC, signatures and replays, every inbound kind, send encodings and fallbacks, failures, media. */
+/** The X (Twitter) DM adapter against the X v2 fake: OAuth 1.0a signing (X's test vector), config, v2 setup with its CRC and app token, signatures and replays, every inbound kind, v2 DM sends with choices as numbered text, media through X's chunked upload, failures, media downloads. */
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
@@ -6,8 +6,9 @@ import { authorizationHeader, oauthSignature, signatureBaseString } from '../../
 import { render } from '../../../src/channels/render';
 import { hmacBase64 } from '../../../src/channels/signing';
 import { CHOICE_PREFIX, failureOf, MAX_EVENT_AGE_MS, twitter, type TwitterConfig } from '../../../src/channels/twitter';
+import { CHUNK_BYTES } from '../../../src/channels/twitter-media';
 import { describeIssue } from '../../../src/schema/common';
-import { parseAuthorizationHeader, TwitterFake, type XUser } from '../../fakes/twitter';
+import { FileHost, noisePng, parseAuthorizationHeader, TwitterFake, xErrors, xProblem, type XUser } from '../../fakes/twitter';
 
 const API = 'https://api.twitter.test';
 const WEBHOOK = 'https://parley.test/hooks/int_twitter';
@@ -17,7 +18,12 @@ async function inbound(request: Request, now = Date.now()): Promise<InboundReque
   return { method: request.method, url: request.url, headers: request.headers, raw: new Uint8Array(await request.arrayBuffer()), now };
 }
 
-const fetchVia = (fake: TwitterFake) => ((input: RequestInfo | URL, init?: RequestInit) => fake.fetch(new Request(input, init))) as typeof globalThis.fetch;
+/** The adapter's fetch: X's API to the fake, the business's files to a file host. */
+const fetchVia = (fake: TwitterFake, files = new FileHost()) =>
+  ((input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    return new URL(request.url).origin === files.origin ? files.fetch(request) : fake.fetch(request);
+  }) as typeof globalThis.fetch;
 
 /** What Parley's /hooks endpoint does with X's CRC GET: the adapter's handshake. */
 const parleyCrc = (config: () => TwitterConfig) => async (request: Request) => twitter.handshake!(new URL(request.url), config());
@@ -35,21 +41,26 @@ function configFor(fake: TwitterFake, extra: Record<string, unknown> = {}): Twit
 }
 
 /** An account set up through the adapter's own setup, X's CRC answered by the adapter as Parley would. */
-async function connected(extra: Record<string, unknown> = {}) {
+async function connected(extra: Record<string, unknown> = {}, options: ConstructorParameters<typeof TwitterFake>[0] = {}) {
   let config: TwitterConfig | undefined;
-  const fake = new TwitterFake({ origin: API, webhookFetch: parleyCrc(() => config!) });
+  const fake = new TwitterFake({ origin: API, webhookFetch: parleyCrc(() => config!), ...options });
+  const files = new FileHost();
   config = configFor(fake, extra);
-  const fetch = fetchVia(fake);
+  const fetch = fetchVia(fake, files);
   const outcome = await twitter.setup!({ config, fetch, webhookUrl: WEBHOOK });
   expect(outcome).toMatchObject({ status: 'active' });
   config = { ...config, ...outcome.config };
   const ctx: ChannelContext<TwitterConfig> = { config, fetch, webhookUrl: WEBHOOK };
-  return { fake, ctx, config };
+  return { fake, ctx, config, files };
 }
 
 const parsed = async (config: TwitterConfig, request: Promise<Request>) => twitter.parse(await inbound(await request), config);
 const text = (t: string, extra: Partial<Extract<Part, { kind: 'text' }>> = {}): Part => ({ kind: 'text', text: t, buttons: [], replies: [], ...extra });
-const lastSent = (fake: TwitterFake, to = ANN.id) => (fake.sent.get(to)!.at(-1)!.message_create as { message_data: Record<string, unknown> }).message_data;
+const media = (url: string, extra: Partial<Extract<Part, { kind: 'media' }>> = {}): Part => ({ kind: 'media', media: 'image', url, buttons: [], replies: [], ...extra });
+const lastSent = (fake: TwitterFake, to = ANN.id) => fake.sent.get(to)!.at(-1)!;
+const DM = `/2/dm_conversations/with/${ANN.id}/messages`;
+/** A digest to compare a megabyte by (a deep equality of the bytes walks them one by one). */
+const sha256 = async (bytes: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 describe('OAuth 1.0a', () => {
   // X's "Creating a signature" page: POST statuses/update with these parameters and secrets.
@@ -97,11 +108,11 @@ describe('twitter config', () => {
     expect(issues).toEqual(expect.arrayContaining(['tier: is required', 'consumerKey: is required', 'consumerSecret: is required', 'accessTokenKey: is required', 'accessTokenSecret: is required']));
   });
 
-  it('requires envName for the premium and sandbox tiers, and keeps it to a path-safe label', () => {
+  it('still takes v1.1\'s tiers and envName (the official client sends them), which v2 no longer uses', () => {
     const fake = new TwitterFake();
-    expect(() => configFor(fake, { tier: 'sandbox' })).toThrow();
-    expect(describeIssue(v.safeParse(twitter.createSchema, { ...configFor(fake), tier: 'premium' }).issues![0])).toBe('envName: is required for the premium and sandbox tiers');
-    expect(describeIssue(v.safeParse(twitter.createSchema, { ...configFor(fake), tier: 'premium', envName: '../webhooks' }).issues![0])).toMatch(/^envName: must be the dev environment label/);
+    expect(configFor(fake, { tier: 'premium' })).toMatchObject({ tier: 'premium' });
+    expect(configFor(fake, { tier: 'sandbox', envName: 'dev' })).toMatchObject({ tier: 'sandbox', envName: 'dev' });
+    expect(describeIssue(v.safeParse(twitter.createSchema, { ...configFor(fake), envName: '../webhooks' }).issues![0])).toMatch(/^envName: must be the dev environment label/);
     expect(describeIssue(v.safeParse(twitter.createSchema, { ...configFor(fake), tier: 'gold' }).issues![0])).toBe('tier: must be one of enterprise, premium, sandbox');
   });
 
@@ -119,35 +130,36 @@ describe('twitter config', () => {
     expect(view).toEqual({ tier: 'enterprise', envName: undefined, consumerKey: fake.consumerKey, userId: '42', screenName: 'TacoSupport' });
     expect(JSON.stringify(view)).not.toContain(fake.consumerSecret);
   });
+
+  it('declares no buttons or quick replies (v2 DMs carry text and one attachment) and images and videos as media', () => {
+    expect(twitter.capabilities).toMatchObject({ textMax: 10_000, captionMax: 10_000, media: ['image', 'video'], postbackButtons: 0, linkButtons: 0, quickReplies: 0, carousel: null });
+    expect(twitter.defaultApiBase).toBe('https://api.x.com');
+    expect(twitter.typing).toBeUndefined();
+  });
 });
 
 describe('twitter setup, CRC and teardown', () => {
-  it('enterprise: reads the account, registers the webhook after X\'s CRC, subscribes the account to it', async () => {
+  it('reads the account as the user, gets the app\'s Bearer token, registers the webhook as the app after X\'s CRC, subscribes as the user', async () => {
     const { fake, config } = await connected();
-    expect(fake.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
-      'GET /1.1/account/verify_credentials.json',
-      'POST /1.1/account_activity/webhooks.json',
-      `POST /1.1/account_activity/webhooks/${config.webhookId}/subscriptions/all.json`,
+    expect(fake.calls.map((c) => `${c.method} ${c.path} ${c.status} ${c.auth}`)).toEqual([
+      'GET /2/users/me 200 user',
+      'POST /oauth2/token 200 basic',
+      'POST /2/webhooks 200 app',
+      `POST /2/account_activity/webhooks/${config.webhookId}/subscriptions/all 200 user`,
     ]);
-    expect(fake.calls[1]!.query).toEqual({ url: WEBHOOK });
-    expect(fake.calls.every((c) => c.status < 300 && c.headers.authorization!.startsWith('OAuth '))).toBe(true);
+    expect(fake.calls[1]!.body).toBe('grant_type=client_credentials');
+    expect(fake.calls[2]!.body).toEqual({ url: WEBHOOK });
+    expect(fake.calls[3]!.body).toEqual({});
     expect(fake.crcChecks).toEqual([{ url: WEBHOOK, status: 200, valid: true }]);
     expect(fake.subscriptions).toEqual(new Set([`${config.webhookId}:${fake.account.id_str}`]));
-    // The account id is above 2^53: kept from id_str, every digit.
+    // The account id is above 2^53: kept as X's string, every digit.
     expect(config).toMatchObject({ userId: '1318622958123456789', screenName: 'TacoSupport' });
   });
 
-  it('premium and sandbox: the dev environment\'s webhook and subscription endpoints; setting up again finds the subscription kept (355)', async () => {
-    const { fake, ctx, config } = await connected({ tier: 'sandbox', envName: 'dev' });
-    expect(fake.calls.slice(1).map((c) => `${c.method} ${c.path}`)).toEqual(['POST /1.1/account_activity/all/dev/webhooks.json', 'POST /1.1/account_activity/all/dev/subscriptions.json']);
-    expect(fake.webhooks.get(config.webhookId!)).toMatchObject({ env: 'dev', url: WEBHOOK });
-    const again = await twitter.setup!(ctx);
-    expect(fake.calls.slice(-3).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
-      `DELETE /1.1/account_activity/all/dev/webhooks/${config.webhookId}.json 204`,
-      'POST /1.1/account_activity/all/dev/webhooks.json 200',
-      'POST /1.1/account_activity/all/dev/subscriptions.json 409',
-    ]);
-    expect(again).toMatchObject({ status: 'active', config: { userId: fake.account.id_str } });
+  it('sets up a premium or sandbox integration the same way: v2 has no dev environments', async () => {
+    const { fake } = await connected({ tier: 'sandbox', envName: 'dev' });
+    expect(fake.calls.map((c) => c.path).filter((p) => p.includes('dev') || p.startsWith('/1.1/'))).toEqual([]);
+    expect(fake.webhooks.size).toBe(1);
   });
 
   it('answers a CRC with base64 HMAC-SHA256 of the token keyed by the consumer secret, and refuses a GET without one', async () => {
@@ -170,29 +182,66 @@ describe('twitter setup, CRC and teardown', () => {
     expect((await twitter.handshake!(new URL(`${WEBHOOK}?crc_token=9b4507b3-9040-4669-9ca3-6b94edb50553`), config)).status).toBe(200);
   });
 
-  it('is an error naming X\'s code when the CRC fails, and nothing is registered', async () => {
+  it('is an error naming X\'s reason when the CRC fails, and nothing is registered', async () => {
     const fake = new TwitterFake({ origin: API, webhookFetch: async () => Response.json({ response_token: 'sha256=wrong' }) });
     const outcome = await twitter.setup!({ config: configFor(fake), fetch: fetchVia(fake), webhookUrl: WEBHOOK });
     expect(outcome.status).toBe('error');
-    expect(outcome.error).toMatch(/X refused the webhook .* \(214: Webhook URL does not meet the requirements\. Invalid CRC token/);
+    expect(outcome.error).toMatch(/^X refused the webhook https:\/\/parley\.test\/hooks\/int_twitter \(invalid-request: One or more parameters to your request was invalid\.: CrcValidationFailed\)/);
     expect(fake.webhooks.size).toBe(0);
+    expect(fake.subscriptions.size).toBe(0);
   });
 
-  it('is an error pointing at the keys when X cannot authenticate the call (a wrong secret breaks the signature)', async () => {
+  it('is an error pointing at the keys when X cannot authenticate the user (a wrong secret breaks the signature)', async () => {
     const fake = new TwitterFake({ origin: API });
     const outcome = await twitter.setup!({ config: { ...configFor(fake), accessTokenSecret: 'WrongSecretWrongSecret' }, fetch: fetchVia(fake), webhookUrl: WEBHOOK });
-    expect(outcome).toEqual({ status: 'error', error: expect.stringMatching(/^X refused the credentials \(32: Could not authenticate you\.\)/) });
+    expect(outcome).toEqual({ status: 'error', error: expect.stringMatching(/^X refused the credentials \(http_401: Unauthorized\); use your app's API key/) });
     expect(fake.calls).toHaveLength(1);
   });
 
-  it('setting up again (new keys) removes the webhook it registered before; teardown deletes the webhook', async () => {
+  it('is an error when X will not give the app a Bearer token for its keys, and no webhook is registered', async () => {
+    const fake = new TwitterFake({ origin: API });
+    // The account's signature passes (its keys are right), but X's token exchange for this app refuses.
+    const refusing = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      return new URL(request.url).pathname === '/oauth2/token' ? Promise.resolve(Response.json(xErrors(99, 'Unable to verify your credentials'), { status: 403 })) : fake.fetch(request);
+    }) as typeof globalThis.fetch;
+    const outcome = await twitter.setup!({ config: configFor(fake), fetch: refusing, webhookUrl: WEBHOOK });
+    expect(outcome).toEqual({ status: 'error', error: 'X did not give the app a Bearer token for its API key and secret (99: Unable to verify your credentials)' });
+    expect(fake.webhooks.size).toBe(0);
+  });
+
+  it('setting up again removes the webhook it registered before (as the app); teardown unsubscribes and deletes the webhook', async () => {
     const { fake, ctx } = await connected();
     const first = ctx.config.webhookId!;
     const again = await twitter.setup!(ctx);
-    expect(fake.calls.some((c) => c.method === 'DELETE' && c.path === `/1.1/account_activity/webhooks/${first}.json` && c.status === 204)).toBe(true);
+    expect(fake.calls.find((c) => c.method === 'DELETE' && c.path === `/2/webhooks/${first}`)).toMatchObject({ status: 200, auth: 'app' });
     expect([...fake.webhooks.keys()]).toEqual([again.config!.webhookId]);
-    await twitter.teardown!({ ...ctx, config: { ...ctx.config, ...again.config } });
+    const next = { ...ctx, config: { ...ctx.config, ...again.config } };
+    await twitter.teardown!(next);
+    expect(fake.calls.slice(-3).map((c) => `${c.method} ${c.path} ${c.status} ${c.auth}`)).toEqual([
+      'POST /oauth2/token 200 basic',
+      `DELETE /2/account_activity/webhooks/${next.config.webhookId}/subscriptions/${fake.account.id_str}/all 200 app`,
+      `DELETE /2/webhooks/${next.config.webhookId} 200 app`,
+    ]);
     expect(fake.webhooks.size).toBe(0);
+    expect(fake.subscriptions.size).toBe(0);
+    // A webhook X no longer knows (set up under v1.1, or removed by hand) is already gone: teardown succeeds.
+    await expect(twitter.teardown!(next)).resolves.toBeUndefined();
+  });
+
+  it('reuses a webhook X already holds for the URL (found with GET /2/webhooks, re-checked with PUT) and confirms an existing subscription', async () => {
+    const { fake, ctx } = await connected();
+    // Setup runs again without knowing the webhook it made (as after a failed save).
+    const again = await twitter.setup!({ ...ctx, config: { ...ctx.config, webhookId: undefined } });
+    expect(again).toMatchObject({ status: 'active', config: { webhookId: ctx.config.webhookId } });
+    expect(fake.calls.slice(-5).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
+      'POST /2/webhooks 400',
+      'GET /2/webhooks 200',
+      `PUT /2/webhooks/${ctx.config.webhookId} 200`,
+      `POST /2/account_activity/webhooks/${ctx.config.webhookId}/subscriptions/all 400`,
+      `GET /2/account_activity/webhooks/${ctx.config.webhookId}/subscriptions/all 200`,
+    ]);
+    expect(fake.crcChecks).toHaveLength(2);
   });
 });
 
@@ -295,33 +344,31 @@ describe('twitter inbound', () => {
 });
 
 describe('twitter send', () => {
-  it('sends text as a message_create event and returns X\'s 64-bit event id as a string', async () => {
+  it('sends text as a v2 DM to the participant, signed as the account, and returns X\'s 64-bit dm_event_id as a string', async () => {
     const { fake, ctx } = await connected();
     const outcome = await twitter.send(ctx, { externalId: ANN.id }, text('Hi Ann'));
-    const sent = fake.sent.get(ANN.id)![0]!;
+    const sent = lastSent(fake);
     expect(outcome).toEqual({ ok: true, channelMessageId: sent.id });
-    expect(BigInt(sent.id as string)).toBeGreaterThan(2n ** 53n);
-    expect(fake.callsTo('/1.1/direct_messages/events/new.json').at(-1)!.body).toEqual({
-      event: { type: 'message_create', message_create: { target: { recipient_id: ANN.id }, message_data: { text: 'Hi Ann' } } },
-    });
+    expect(BigInt(sent.id)).toBeGreaterThan(2n ** 53n);
+    expect(fake.callsTo(DM).at(-1)).toMatchObject({ method: 'POST', status: 201, auth: 'user', body: { text: 'Hi Ann' } });
   });
 
-  it('puts quick replies in options whose metadata names the choice, and links in ctas', async () => {
-    const { fake, ctx } = await connected();
-    await twitter.send(ctx, { externalId: ANN.id }, text('Spicy?', {
-      replies: [{ text: 'Yes', payload: 'SPICY_YES', choice: 1 }, { text: 'No', payload: 'SPICY_NO', choice: 2 }],
-      buttons: [{ kind: 'link', text: 'Menu', uri: 'https://tacos.example/menu' }],
-    }));
-    expect(lastSent(fake)).toEqual({
-      text: 'Spicy?',
-      quick_reply: { type: 'options', options: [{ label: 'Yes', metadata: `${CHOICE_PREFIX}1` }, { label: 'No', metadata: `${CHOICE_PREFIX}2` }] },
-      ctas: [{ type: 'web_url', label: 'Menu', url: 'https://tacos.example/menu' }],
-    });
-  });
-
-  it('falls back for what X cannot show: a carousel becomes one text per card, postbacks numbered, links as ctas, images as links', async () => {
+  it('writes choices X cannot show as numbered lines and links as "Label: url" lines, in one DM', async () => {
     const { fake, ctx } = await connected();
     const { parts, choices } = render(
+      { content: { type: 'text', text: 'Spicy?', actions: [{ type: 'reply', text: 'Yes please', payload: 'SPICY_YES' }, { type: 'postback', text: 'Ask me later', payload: 'LATER' }, { type: 'link', text: 'Menu', uri: 'https://tacos.example/menu' }] } as never },
+      twitter.capabilities,
+      'twitter',
+    );
+    expect(parts).toHaveLength(1);
+    expect(await twitter.send(ctx, { externalId: ANN.id }, parts[0]!)).toMatchObject({ ok: true });
+    expect(fake.callsTo(DM).at(-1)!.body).toEqual({ text: 'Spicy?\n\n1. Ask me later\n2. Yes please\n\nMenu: https://tacos.example/menu\n\nReply with the number of your choice.' });
+    expect(choices.map((c) => [c.number, c.payload, c.numbered])).toEqual([[1, 'LATER', true], [2, 'SPICY_YES', true]]);
+  });
+
+  it('turns a carousel into one numbered text', async () => {
+    const { fake, ctx } = await connected();
+    const { parts } = render(
       {
         content: {
           type: 'carousel',
@@ -334,63 +381,101 @@ describe('twitter send', () => {
       twitter.capabilities,
       'twitter',
     );
-    expect(parts.map((p) => p.kind)).toEqual(['text', 'text']);
-    for (const part of parts) expect(await twitter.send(ctx, { externalId: ANN.id }, part)).toMatchObject({ ok: true });
-    const [first, second] = fake.sent.get(ANN.id)!.map((e) => (e.message_create as { message_data: Record<string, unknown> }).message_data);
-    expect(first).toEqual({ text: 'Tacos\nCrunchy\n\n1. Order tacos\n\nReply with the number of your choice.', ctas: [{ type: 'web_url', label: 'Menu', url: 'https://tacos.example/menu' }] });
-    expect(second).toEqual({ text: 'Ramen\n\n2. Order ramen\n\nReply with the number of your choice.' });
-    expect(choices.map((c) => [c.number, c.payload, c.numbered])).toEqual([[1, 'ORDER_TACOS', true], [2, 'ORDER_RAMEN', true]]);
-    const image = render({ content: { type: 'image', mediaUrl: 'https://cdn.example/a.jpg', text: 'look' } as never }, twitter.capabilities, 'twitter');
-    expect(image.parts).toEqual([{ kind: 'text', text: 'look\nhttps://cdn.example/a.jpg', buttons: [], replies: [] }]);
+    expect(parts.map((p) => p.kind)).toEqual(['text']);
+    expect(await twitter.send(ctx, { externalId: ANN.id }, parts[0]!)).toMatchObject({ ok: true });
+    expect(lastSent(fake).text).toBe('Tacos\nCrunchy\n1. Order tacos\nMenu: https://tacos.example/menu\n\nRamen\n2. Order ramen\n\nReply with the number of your choice.');
   });
 
-  it('keeps 20 quick replies native and truncates long labels to 36 characters; the 21st makes them numbered', async () => {
-    const { fake, ctx } = await connected();
-    const replies = Array.from({ length: 20 }, (_, i) => ({ type: 'reply', text: `Option number ${i + 1} with a rather long label`, payload: `P${i}` }));
-    const native = render({ content: { type: 'text', text: 'Pick', actions: replies } as never }, twitter.capabilities, 'twitter');
-    expect(await twitter.send(ctx, { externalId: ANN.id }, native.parts[0]!)).toMatchObject({ ok: true });
-    const options = (lastSent(fake).quick_reply as { options: { label: string }[] }).options;
-    expect(options).toHaveLength(20);
-    expect(options[0]!.label).toHaveLength(36);
-    const tooMany = render({ content: { type: 'text', text: 'Pick', actions: [...replies, { type: 'reply', text: 'one more', payload: 'P20' }] } as never }, twitter.capabilities, 'twitter');
-    expect(tooMany.parts[0]).toMatchObject({ replies: [] });
-    expect((tooMany.parts[0] as { text: string }).text).toMatch(/^Pick\n\n1\. Option number 1/);
-  });
-
-  it('classifies X\'s errors: 429 retries after x-rate-limit-reset, 130/131 and 5xx retry, 349 and the rest are permanent with X\'s code', async () => {
+  it('classifies X\'s errors: 429 retries after x-rate-limit-reset, 5xx and capacity retry, the rest is permanent with X\'s code', async () => {
     const { fake, ctx } = await connected();
     const to = { externalId: ANN.id };
     const reset = Math.floor(Date.now() / 1000) + 120;
-    fake.failNext(1, { status: 429, code: 88, message: 'Rate limit exceeded', headers: { 'x-rate-limit-reset': String(reset) } });
+    fake.failNext(1, { status: 429, body: xErrors(88, 'Rate limit exceeded'), headers: { 'x-rate-limit-reset': String(reset) } });
     const limited = await twitter.send(ctx, to, text('x'));
     expect(limited).toMatchObject({ ok: false, retryable: true, code: '88', message: 'Rate limit exceeded' });
     expect((limited as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(100_000);
     expect((limited as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(120_000);
-    fake.failNext(1, { status: 503, code: 130, message: 'Over capacity' });
+    fake.failNext(1, { status: 429, body: xProblem(429, 'Too Many Requests', 'Too Many Requests'), headers: { 'x-rate-limit-reset': String(reset) } });
+    expect(await twitter.send(ctx, to, text('x'))).toMatchObject({ ok: false, retryable: true, code: 'http_429', message: 'Too Many Requests', retryAfterMs: expect.any(Number) });
+    fake.failNext(1);
+    expect(await twitter.send(ctx, to, text('x'))).toEqual({ ok: false, retryable: true, code: 'http_503', message: 'Service Unavailable' });
+    fake.failNext(1, { status: 503, body: xErrors(130, 'Over capacity') });
     expect(await twitter.send(ctx, to, text('x'))).toEqual({ ok: false, retryable: true, code: '130', message: 'Over capacity' });
-    fake.failNext(1, { status: 500, code: 131, message: 'Internal error' });
-    expect(await twitter.send(ctx, to, text('x'))).toMatchObject({ ok: false, retryable: true, code: '131' });
     fake.closed.add(ANN.id);
-    expect(await twitter.send(ctx, to, text('x'))).toEqual({ ok: false, retryable: false, code: '349', message: 'You cannot send messages to this user.' });
-    fake.failNext(1, { status: 403, code: 150, message: 'You cannot send messages to users who are not following you.' });
-    expect(await twitter.send(ctx, to, text('x'))).toMatchObject({ ok: false, retryable: false, code: '150' });
+    expect(await twitter.send(ctx, to, text('x'))).toEqual({ ok: false, retryable: false, code: 'http_403', message: 'You are not permitted to create a DM with the specified participant.' });
+    fake.closed.delete(ANN.id);
+    expect(await twitter.send(ctx, to, text('x'.repeat(10_001)))).toMatchObject({ ok: false, retryable: false, code: 'invalid-request', message: 'One or more parameters to your request was invalid.: $.text: must be at most 10000 characters' });
     expect(await failureOf(new Response('<html>bad gateway</html>', { status: 502 }))).toEqual({ ok: false, retryable: true, code: 'http_502', message: 'X answered HTTP 502' });
+    expect(fake.sent.get(ANN.id)).toBeUndefined();
   });
 
-  it('sends a native payload as message_data with the conversation\'s recipient, and refuses fields message_data does not have', async () => {
+  it('sends a native payload as the v2 DM body to the conversation\'s participant, and refuses fields v2 DMs do not have', async () => {
     const { fake, ctx } = await connected();
-    expect(twitter.checkNative({ text: 'x', target: { recipient_id: '1' } })).toMatch(/override\.twitter\.payload\.target is not allowed/);
-    await twitter.send(ctx, { externalId: ANN.id }, { kind: 'native', payload: { text: 'Pick a bird', quick_reply: { type: 'options', options: [{ label: 'Red Bird', description: 'A red bird', metadata: 'external_id_1' }] } } });
-    expect(lastSent(fake)).toMatchObject({ text: 'Pick a bird', quick_reply: { options: [{ label: 'Red Bird', metadata: 'external_id_1' }] } });
-    expect(fake.sent.get(ANN.id)!.at(-1)!.message_create).toMatchObject({ target: { recipient_id: ANN.id } });
+    expect(twitter.checkNative({ text: 'x', quick_reply: { type: 'options', options: [] } })).toBe('override.twitter.payload.quick_reply is not allowed (allowed: text, attachments)');
+    expect(twitter.checkNative({ text: 'x', participant_id: '1' })).toMatch(/participant_id is not allowed/);
+    expect(await twitter.send(ctx, { externalId: ANN.id }, { kind: 'native', payload: { text: 'From the override' } })).toMatchObject({ ok: true });
+    expect(lastSent(fake)).toMatchObject({ text: 'From the override' });
+    expect(await twitter.send(ctx, { externalId: ANN.id }, { kind: 'native', payload: { ctas: [] } })).toMatchObject({ ok: false, retryable: false, code: 'invalid_part' });
+  });
+});
+
+describe('twitter media out', () => {
+  it('uploads a real PNG through X\'s chunked upload (initialize, two 1 MiB appends, finalize) and attaches it with the caption as the text', async () => {
+    const { fake, ctx, files } = await connected();
+    const png = await noisePng(600, 600);
+    expect(png.byteLength).toBeGreaterThan(CHUNK_BYTES);
+    const url = files.add('menu.png', png, 'image/png');
+    const outcome = await twitter.send(ctx, { externalId: ANN.id }, media(url, { caption: "Today's menu" }));
+    expect(outcome).toMatchObject({ ok: true });
+    const upload = fake.callsTo(/^\/2\/media\/upload/);
+    const mediaId = (lastSent(fake).media ?? { id: '' }).id;
+    expect(upload.map((c) => `${c.method} ${c.path} ${c.status} ${c.auth}`)).toEqual([
+      'POST /2/media/upload/initialize 200 user',
+      `POST /2/media/upload/${mediaId}/append 200 user`,
+      `POST /2/media/upload/${mediaId}/append 200 user`,
+      `POST /2/media/upload/${mediaId}/finalize 200 user`,
+    ]);
+    expect(upload[0]!.body).toEqual({ media_type: 'image/png', total_bytes: png.byteLength, media_category: 'dm_image' });
+    expect(upload.slice(1, 3).map((c) => (c.body as Record<string, string>).segment_index)).toEqual(['0', '1']);
+    expect(fake.callsTo(DM).at(-1)!.body).toEqual({ text: "Today's menu", attachments: [{ media_id: mediaId }] });
+    // X received the image byte for byte.
+    expect(lastSent(fake).media!.bytes.byteLength).toBe(png.byteLength);
+    expect(await sha256(lastSent(fake).media!.bytes)).toBe(await sha256(png));
+    expect(lastSent(fake).media!.type).toBe('image/png');
   });
 
-  it('shows the typing indicator (X has no stop)', async () => {
-    const { fake, ctx } = await connected();
-    await twitter.typing!(ctx, { externalId: ANN.id }, true);
-    await twitter.typing!(ctx, { externalId: ANN.id }, false);
-    const calls = fake.callsTo('/1.1/direct_messages/indicate_typing.json');
-    expect(calls.map((c) => [c.method, c.query, c.status])).toEqual([['POST', { recipient_id: ANN.id }, 204]]);
+  it('waits for X to process a video (STATUS after check_after_secs) before attaching it', async () => {
+    const { fake, ctx, files } = await connected();
+    const url = files.add('clip.mp4', new TextEncoder().encode('\x00\x00\x00\x18ftypmp42 a short clip'), 'video/mp4');
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(url, { media: 'video' }))).toMatchObject({ ok: true });
+    const calls = fake.callsTo(/^\/2\/media\/upload/);
+    expect(calls.map((c) => `${c.method} ${c.path.replace(/\d{10,}/, 'ID')}`)).toEqual(['POST /2/media/upload/initialize', 'POST /2/media/upload/ID/append', 'POST /2/media/upload/ID/finalize', 'GET /2/media/upload']);
+    expect(calls[0]!.body).toMatchObject({ media_type: 'video/mp4', media_category: 'dm_video' });
+    expect(calls[3]!.query).toEqual({ command: 'STATUS', media_id: lastSent(fake).media!.id });
+    expect(fake.callsTo(DM).at(-1)!.body).toEqual({ attachments: [{ media_id: lastSent(fake).media!.id }] });
+  });
+
+  it('sends the link instead when X does not take the file type: one X does not document (no upload), or one X refuses at initialize', async () => {
+    const { fake, ctx, files } = await connected({}, { mediaTypes: ['image/jpeg', 'image/png', 'video/mp4'] });
+    const bmp = files.add('scan.bmp', new Uint8Array([0x42, 0x4d, 1, 2, 3]), 'image/bmp');
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(bmp, { caption: 'The scan' }))).toMatchObject({ ok: true });
+    expect(lastSent(fake)).toEqual({ id: expect.any(String), text: `The scan\n${bmp}` });
+    expect(fake.callsTo(/^\/2\/media\/upload/)).toHaveLength(0);
+    expect(files.gets).toEqual(['/scan.bmp']);
+
+    const webp = files.add('logo.webp', new TextEncoder().encode('RIFF....WEBPVP8 '), 'image/webp');
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(webp))).toMatchObject({ ok: true });
+    expect(fake.callsTo('/2/media/upload/initialize').map((c) => [c.status, c.code])).toEqual([[400, 'https://api.twitter.com/2/problems/invalid-request']]);
+    expect(lastSent(fake)).toEqual({ id: expect.any(String), text: webp });
+  });
+
+  it('fails for good over X\'s size limit and when the file is gone; nothing is uploaded or sent', async () => {
+    const { fake, ctx, files } = await connected();
+    const big = files.add('huge.jpg', new Uint8Array(5 * 1024 * 1024 + 1), 'image/jpeg');
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(big))).toMatchObject({ ok: false, retryable: false, code: 'media_too_large' });
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(`${files.origin}/gone.png`))).toMatchObject({ ok: false, retryable: false, code: 'media_unavailable' });
+    expect(fake.callsTo(/^\/2\/media\/upload/)).toHaveLength(0);
+    expect(fake.sent.get(ANN.id)).toBeUndefined();
   });
 });
 
