@@ -123,6 +123,11 @@ export class ConversationDO extends DurableObject<Env> {
     return this.messages.post(input);
   }
 
+  /** The messages of one API post (shorthand may make several), stored together in order, all or none. */
+  postMessages(inputs: NewMessage[]): Result<Message[]> {
+    return this.messages.postAll(inputs);
+  }
+
   /** Newest page by default; `before` walks back, `after` walks forward; cursors are message ids. */
   listMessages(page: { before?: string; after?: string; size: number; asUser?: string }): Result<MessagePage> {
     return this.messages.list(page);

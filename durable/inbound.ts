@@ -38,7 +38,7 @@ export interface InboundClient {
 /** One normalized inbound event, with media already turned into Parley URLs. */
 export type ReceivedEvent =
   | { kind: 'message'; dedupeKey: string; author: StoredAuthor; content: Message['content']; source: MessageSource; quotedChannelMessageId?: string }
-  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string }
+  | { kind: 'postback'; dedupeKey: string; payload?: string; choice?: number; text?: string; /** The web campaign whose message offered the button (SourceWithCampaignWebhook). */ campaignId?: string }
   | { kind: 'referral'; dedupeKey: string; ref: string; referralSource?: string; referralType?: string }
   | { kind: 'read'; channelMessageId?: string; watermark?: number }
   | { kind: 'typing'; state: 'start' | 'stop' }
@@ -116,7 +116,7 @@ export class Inbound {
               this.messages.insert(core.record.row()!, { author: { type: 'user', userId: client.userId }, content: { type: 'text', text: label ?? payload, payload }, source: echoSource }, user);
               stored++;
             }
-            core.raise(postbackEvent(conversation, user, { payload, ...(label ? { text: label } : {}) }, source));
+            core.raise(postbackEvent(conversation, user, { payload, ...(label ? { text: label } : {}) }, e.campaignId ? { ...source, campaign: { id: e.campaignId } } : source));
             break;
           }
           case 'referral':

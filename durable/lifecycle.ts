@@ -38,6 +38,7 @@ export class Lifecycle {
       const created = core.record.row()!;
       const user = first && { id: first.userId, ...(first.userExternalId ? { externalId: first.userExternalId } : {}) };
       if (init.announce !== false) core.raise(conversationCreateEvent(toConversation(created), init.creationReason ?? 'none', user, init.source));
+      if (init.firstMessage) this.messages.insert(created, init.firstMessage);
     });
     core.afterCommit();
     return { ok: true, value: { conversation: toConversation(core.record.row()!), participants: core.people.all() } };

@@ -73,40 +73,66 @@ export class Messages {
 
   /** A message posted through the API (business or user), with its channel delivery queued when the business wrote it. */
   post(input: NewMessage): Result<Message> {
+    const posted = this.postAll([input]);
+    return posted.ok ? { ok: true, value: posted.value[0]! } : posted;
+  }
+
+  /**
+   * The messages one API post makes (shorthand and templates may make
+   * several), stored together: consecutive seqs, nothing of another post or of
+   * the user between them, and all or none (every check runs before the
+   * first is stored). A part already stored under its dedupe key is answered
+   * as it was.
+   */
+  postAll(inputs: NewMessage[]): Result<Message[]> {
     const { core } = this;
     const row = core.record.live();
     if (!row) return NOT_FOUND;
-    if (input.dedupeKey) {
-      const seen = this.byDedupeKey(input.dedupeKey);
-      if (seen) return { ok: true, value: seen };
-    }
-    const authorParticipant = input.author.type === 'user' ? core.people.byUser(input.author.userId!) : undefined;
-    if (input.author.type === 'user' && !authorParticipant) {
-      return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
-    }
-    if (row.message_count >= LIMITS.messagesPerConversation) {
-      return fail(423, 'locked', `The conversation holds ${LIMITS.messagesPerConversation} messages, the most it can; delete its messages to post more`);
-    }
-    let client: LedgerClient | undefined;
-    let channel: string | undefined;
-    const silent = input.destination && 'integrationType' in input.destination && input.destination.integrationType === 'none';
-    if (input.author.type === 'business' && !silent) {
-      client = core.ledger.destination(input.destination ?? {});
-      if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
-      channel = client?.type;
-      // A Web Messenger client is served by the conversation's own sockets, not by a channel send.
-      if (client?.type === WEB) client = undefined;
-    }
-    const message = core.transact(() => {
-      const stored = this.insert(row, { ...input, channel }, authorParticipant && userRef(authorParticipant));
-      if (client) {
-        core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
-        core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
+    const plans: { input: NewMessage; seen?: Message; author?: UserRef; client?: LedgerClient; channel?: string }[] = [];
+    for (const input of inputs) {
+      const seen = input.dedupeKey ? this.byDedupeKey(input.dedupeKey) : undefined;
+      if (seen) {
+        plans.push({ input, seen });
+        continue;
       }
-      return stored;
-    });
+      const authorParticipant = input.author.type === 'user' ? core.people.byUser(input.author.userId!) : undefined;
+      if (input.author.type === 'user' && !authorParticipant) {
+        return fail(400, 'bad_request', 'author.userId: the user is not a participant of this conversation');
+      }
+      let client: LedgerClient | undefined;
+      let channel: string | undefined;
+      const silent = input.destination && 'integrationType' in input.destination && input.destination.integrationType === 'none';
+      if (input.author.type === 'business' && !silent) {
+        client = core.ledger.destination(input.destination ?? {});
+        if (input.destination && !client) return fail(400, 'bad_request', 'destination: the conversation has no client for that integration');
+        channel = client?.type;
+        // A Web Messenger client is served by the conversation's own sockets, not by a channel send.
+        if (client?.type === WEB) client = undefined;
+      }
+      plans.push({ input, ...(authorParticipant ? { author: userRef(authorParticipant) } : {}), ...(client ? { client } : {}), ...(channel ? { channel } : {}) });
+    }
+    const fresh = plans.filter((p) => !p.seen).length;
+    if (fresh > 0 && row.message_count + fresh > LIMITS.messagesPerConversation) {
+      return fail(
+        423,
+        'locked',
+        `The conversation holds ${row.message_count} messages and this post makes ${fresh}; it can hold ${LIMITS.messagesPerConversation} at most: delete its messages to post more`,
+      );
+    }
+    const messages = core.transact(() =>
+      plans.map(({ input, seen, author, client, channel }) => {
+        if (seen) return seen;
+        // Each insert moves the record on (seq, counters, the create announcement): the next part reads it afresh.
+        const stored = this.insert(core.record.live()!, { ...input, channel }, author);
+        if (client) {
+          core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
+          core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
+        }
+        return stored;
+      }),
+    );
     core.afterCommit();
-    return { ok: true, value: message };
+    return { ok: true, value: messages };
   }
 
   /**
@@ -321,19 +347,25 @@ export class Messages {
   }
 
   /**
-   * The label of the postback button or quick reply (`kind`) with this payload
-   * among the business's recent messages in this conversation, if one was
-   * offered: what a browser sends is only a choice when the business offered it.
+   * The postback button or quick reply (`kind`) with this payload among the
+   * business's recent messages in this conversation, if one was offered: what
+   * a browser sends is only a choice when the business offered it. Its label,
+   * and the campaign whose message offered it (a tap there answers the campaign).
    */
-  offeredLabel(kind: 'postback' | 'reply', payload: string): string | undefined {
+  offered(kind: 'postback' | 'reply', payload: string): { text: string; campaignId?: string } | undefined {
     const rows = this.core.sql
-      .exec<{ content: string }>(`SELECT content FROM messages WHERE json_extract(author, '$.type') = 'business' AND instr(content, ?) > 0 ORDER BY seq DESC LIMIT 50`, JSON.stringify(payload))
+      .exec<{ content: string; metadata: string | null }>(
+        `SELECT content, metadata FROM messages WHERE json_extract(author, '$.type') = 'business' AND instr(content, ?) > 0 ORDER BY seq DESC LIMIT 50`,
+        JSON.stringify(payload),
+      )
       .toArray();
     for (const r of rows) {
       const c = JSON.parse(r.content) as { actions?: { type: string; payload?: string; text: string }[]; items?: { actions?: { type: string; payload?: string; text: string }[] }[] };
       const actions = [...(c.actions ?? []), ...(c.items ?? []).flatMap((i) => i.actions ?? [])];
       const hit = actions.find((a) => a.type === kind && a.payload === payload);
-      if (hit) return hit.text;
+      if (!hit) continue;
+      const campaignId = r.metadata ? (JSON.parse(r.metadata) as Record<string, unknown>).campaignId : undefined;
+      return { text: hit.text, ...(typeof campaignId === 'string' ? { campaignId } : {}) };
     }
     return undefined;
   }

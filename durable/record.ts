@@ -8,6 +8,7 @@ import type { Conversation, ConversationUpdate } from '../src/schema/conversatio
 import type { AppPolicy } from '../src/schema/app';
 import type { SwitchboardIntegrationRef } from '../src/schema/switchboard';
 import type { EventSource } from '../src/webhooks/events';
+import type { NewMessage } from './messages';
 
 export interface ConversationInit {
   id: string;
@@ -26,6 +27,13 @@ export interface ConversationInit {
   announce?: boolean;
   /** The app as the Worker's cache has it: an enabled switchboard puts the new conversation on its default. */
   policy?: AppPolicy;
+  /**
+   * A business message the conversation opens with (a web campaign the visitor
+   * answered): stored as seq 1 in the creating transaction, right after
+   * `conversation:create`, so nothing can come before it and a failed create
+   * leaves neither.
+   */
+  firstMessage?: NewMessage & { channel?: string };
 }
 
 export type ConversationRow = {

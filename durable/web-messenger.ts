@@ -68,7 +68,7 @@ export class WebMessenger {
     let content = post.content;
     if (content.type === 'text' && content.payload !== undefined) {
       // A quick-reply answer is a choice: it counts only if the business offered it here, and says the reply's label.
-      const label = messages.offeredLabel('reply', content.payload);
+      const label = messages.offered('reply', content.payload)?.text;
       if (label === undefined) return fail(400, 'bad_request', 'content.payload: no quick reply with this payload was offered in this conversation');
       content = { ...content, text: label };
     }
@@ -144,9 +144,9 @@ export class WebMessenger {
     if (event.kind === 'read' && participant.unread_count === 0) return { ok: true, value: null };
     if (event.kind === 'postback') {
       // A browser can send anything: only a button the business offered here is a postback it may trust.
-      const offered = this.messages.offeredLabel('postback', event.payload ?? '');
+      const offered = this.messages.offered('postback', event.payload ?? '');
       if (offered === undefined) return fail(400, 'bad_request', 'payload: no postback button with this payload was offered in this conversation');
-      event = { ...event, text: offered };
+      event = { ...event, text: offered.text, ...(offered.campaignId ? { campaignId: offered.campaignId } : {}) };
     }
     const received = this.inbound.receive(client, [event], policy);
     return received.ok ? { ok: true, value: null } : received;

@@ -8,20 +8,13 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
-import { requireAppOrAccount } from '../auth/authenticate';
 import { campaignNotFound, createCampaign, deleteCampaign, getCampaign, listCampaigns, updateCampaign } from '../db/campaigns';
 import { idPage, pageEnvelope } from '../http/links';
 import { readBody, readQuery } from '../http/request';
 import { ID_PATTERN } from '../ids';
 import { campaignCreateBody, campaignUpdateBody } from '../schema/campaign';
 import { pageQuery, toPage } from '../schema/pagination';
-import { appContext, json } from './context';
-
-async function managerContext(request: IRequest, env: Env): Promise<string> {
-  const { appId, principal } = await appContext(request, env);
-  requireAppOrAccount(principal);
-  return appId;
-}
+import { json, managerContext } from './context';
 
 /** Ids Parley never minted are answered without a D1 read. */
 function campaignIdParam(request: IRequest): string {

@@ -7,7 +7,7 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
-import { authenticate, requireApp, type Principal } from '../auth/authenticate';
+import { authenticate, requireApp, requireAppOrAccount, type Principal } from '../auth/authenticate';
 import { appExists } from '../db/apps';
 import { findUser, type User } from '../db/users';
 import { notFound } from '../http/errors';
@@ -25,6 +25,13 @@ export async function appContext(request: IRequest, env: Env): Promise<AppContex
   // App keys die with their app (cascade), so only the account key can name an app that does not exist.
   if (principal.scope === 'account' && !(await appExists(env, appId))) throw notFound('app_not_found', 'App not found');
   return { appId, principal };
+}
+
+/** The app of a route that manages its configuration (switchboards, templates, campaigns): app and account keys only. */
+export async function managerContext(request: IRequest, env: Env): Promise<string> {
+  const { appId, principal } = await appContext(request, env);
+  requireAppOrAccount(principal);
+  return appId;
 }
 
 /** Ids Parley never minted are refused here, so probing random ids creates no Durable Object. */

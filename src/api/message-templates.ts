@@ -9,8 +9,8 @@
 import type { IRequest } from 'itty-router';
 import * as v from 'valibot';
 import type { Env } from '../env';
-import { requireAppOrAccount } from '../auth/authenticate';
-import { expandShorthand } from '../content/shorthand';
+import { expandShorthand, MAX_MESSAGES_PER_POST } from '../content/shorthand';
+import { badRequest } from '../http/errors';
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, templateNotFound, updateTemplate } from '../db/message-templates';
 import { idPage, pageEnvelope } from '../http/links';
 import { parseWith, readBody, readQuery } from '../http/request';
@@ -18,13 +18,7 @@ import { ID_PATTERN } from '../ids';
 import { content as contentSchema, type Content } from '../schema/content';
 import { messageTemplateCreateBody, messageTemplateUpdateBody } from '../schema/message-template';
 import { pageQuery, toPage } from '../schema/pagination';
-import { appContext, json } from './context';
-
-async function managerContext(request: IRequest, env: Env): Promise<string> {
-  const { appId, principal } = await appContext(request, env);
-  requireAppOrAccount(principal);
-  return appId;
-}
+import { json, managerContext } from './context';
 
 /** Ids Parley never minted are answered without a D1 read. */
 function templateIdParam(request: IRequest): string {
@@ -38,7 +32,11 @@ const asMessageContent = v.object({ content: contentSchema });
 /** A template's own shorthand must make valid messages now, not fail on every send later. */
 function checkShorthand(content: Content | undefined): void {
   if (content?.type !== 'text') return;
-  for (const part of expandShorthand(content) ?? []) parseWith(asMessageContent, { content: part.content });
+  const parts = expandShorthand(content) ?? [];
+  if (parts.length > MAX_MESSAGES_PER_POST) {
+    throw badRequest(`content.${content.text !== undefined ? 'text' : 'markdownText'}: makes ${parts.length} messages; a template may make at most ${MAX_MESSAGES_PER_POST}`);
+  }
+  for (const part of parts) parseWith(asMessageContent, { content: part.content });
 }
 
 export async function create(request: IRequest, env: Env) {

@@ -65,7 +65,7 @@ export async function post(request: IRequest, env: Env) {
   const parts = await messagesOf(env, appId, body.content, author.type === 'business');
   const mask = (await cachedPolicy(env, appId)).settings.maskCreditCardNumbers;
   const policy = author.type === 'user' ? await appPolicy(env, appId) : undefined;
-  const messages = [];
+  const inputs = [];
   for (const part of parts) {
     // A template's stored text is what the user saw, rebuilt from the approved template when its integration can look it up.
     const { content, override } = await withTemplateText(
@@ -74,20 +74,18 @@ export async function post(request: IRequest, env: Env) {
       withTextFallback(part.content) as Content,
       part.whatsappTemplate ? { ...body.override, whatsapp: { ...body.override?.whatsapp, payload: part.whatsappTemplate } } : body.override,
     );
-    messages.push(
-      unwrap(
-        await stub.postMessage({
-          author,
-          content: mask ? maskContent(content) : content,
-          source: { type: 'api:conversations' },
-          ...(body.metadata ? { metadata: body.metadata } : {}),
-          ...(body.destination ? { destination: body.destination } : {}),
-          ...(override ? { override } : {}),
-          ...(policy ? { policy } : {}),
-        }),
-      ),
-    );
+    inputs.push({
+      author,
+      content: mask ? maskContent(content) : content,
+      source: { type: 'api:conversations' },
+      ...(body.metadata ? { metadata: body.metadata } : {}),
+      ...(body.destination ? { destination: body.destination } : {}),
+      ...(override ? { override } : {}),
+      ...(policy ? { policy } : {}),
+    });
   }
+  // One call: the post's messages get consecutive seqs and are stored all or none.
+  const messages = unwrap(await stub.postMessages(inputs));
   return json({ messages }, 201);
 }
 

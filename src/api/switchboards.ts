@@ -10,7 +10,6 @@
 import type { IRequest } from 'itty-router';
 import * as v from 'valibot';
 import type { Env } from '../env';
-import { requireAppOrAccount } from '../auth/authenticate';
 import {
   cachedSwitchboard,
   createSwitchboard,
@@ -39,13 +38,7 @@ import {
   switchboardUpdateBody,
   type ControlAction,
 } from '../schema/switchboard';
-import { appContext, conversationStub, json } from './context';
-
-async function managerContext(request: IRequest, env: Env): Promise<string> {
-  const { appId, principal } = await appContext(request, env);
-  requireAppOrAccount(principal);
-  return appId;
-}
+import { appContext, conversationStub, json, managerContext } from './context';
 
 /** The switchboard the path names; ids Parley never minted are answered without a D1 read. */
 async function switchboardContext(request: IRequest, env: Env): Promise<{ appId: string; switchboardId: string }> {

@@ -17,6 +17,7 @@ import { notFound } from '../http/errors';
 import { newId } from '../ids';
 import type { Conversation } from '../schema/conversation';
 import type { InboundClient } from '../../durable/conversation';
+import type { ConversationInit } from '../../durable/record';
 import type { ChannelUser } from './adapter';
 import type { ChannelIntegration } from './store';
 import { withProfile } from './profile';
@@ -150,6 +151,7 @@ export async function openPersonalConversation(
   creationReason: string,
   source: { type: string; integrationId: string },
   announce = true,
+  firstMessage?: ConversationInit['firstMessage'],
 ): Promise<Conversation> {
   const isDefault = (await conversationStub(env, appId, user.userId).claimDefaultConversation(conversationId)) === conversationId;
   const created = await conversationStub(env, appId, conversationId).create({
@@ -162,6 +164,7 @@ export async function openPersonalConversation(
     creationReason,
     source,
     ...(announce ? {} : { announce: false }),
+    ...(firstMessage ? { firstMessage } : {}),
     policy: await appPolicy(env, appId),
   });
   if (!created.ok) throw new Error(`personal conversation ${conversationId} could not be opened: ${created.title}`);

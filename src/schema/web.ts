@@ -5,7 +5,7 @@
  * a person can type or pick in the widget; rich types are the business's.
  */
 import * as v from 'valibot';
-import { boundedString, metadata, uri } from './common';
+import { boundedString, metadata, objectId, uri } from './common';
 import { formField, formResponseContent, locationContent, textContent } from './content';
 
 const hexColor = v.pipe(
@@ -111,7 +111,7 @@ const integrationId = v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{24
 export const sessionBody = v.object({
   integrationId,
   device: v.optional(device),
-  campaignId: v.optional(v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{24}$/, 'must be a 24-character campaign id'))),
+  campaignId: v.optional(objectId),
 });
 
 export const loginBody = v.object({

@@ -13,16 +13,15 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Env } from '../env';
-import { conversationStub, json } from '../api/context';
+import { json } from '../api/context';
 import { maskContent } from '../content/card-numbers';
-import { cachedPolicy } from '../db/app-policy';
 import { enabledCampaigns, liveCampaign } from '../db/campaigns';
-import { unwrap } from '../http/errors';
 import { readQuery } from '../http/request';
 import type { Campaign } from '../schema/campaign';
 import { webCampaignQuery } from '../schema/campaign';
 import type { EventSource } from '../webhooks/events';
 import { WEB } from '../../durable/conversation';
+import type { ConversationInit } from '../../durable/record';
 import { checkOrigin, requireWebIntegration } from './integration';
 
 /** GET …/campaigns?url=: the integration's enabled campaigns for that page, oldest first. */
@@ -46,20 +45,19 @@ export function campaignStart(campaign: Campaign): { creationReason: string; sou
 }
 
 /**
- * The campaign's message as the conversation's first: the business's, posted
- * through the object's own path (seq, index row, `conversation:message`). The
- * key makes a repeated call store it once.
+ * The campaign's message as the conversation's first: the business's, stored
+ * by the conversation's object in the transaction that creates it, right
+ * after `conversation:create` (so a bot greeting on that event cannot take
+ * seq 1, and a failed create leaves neither), through the one path every
+ * message takes (seq, index row, `conversation:message`).
  */
-export async function postCampaignMessage(env: Env, appId: string, conversationId: string, campaign: Campaign): Promise<void> {
-  const { settings } = await cachedPolicy(env, appId);
+export function campaignMessage(campaign: Campaign, maskCards: boolean): NonNullable<ConversationInit['firstMessage']> {
   const { author, content } = campaign.message;
-  unwrap(
-    await conversationStub(env, appId, conversationId).postMessage({
-      author: { type: 'business', ...(author?.displayName ? { displayName: author.displayName } : {}), ...(author?.avatarUrl ? { avatarUrl: author.avatarUrl } : {}) },
-      content: settings.maskCreditCardNumbers ? maskContent(content) : content,
-      source: { type: 'campaign', integrationId: campaign.integrationId },
-      metadata: { campaignId: campaign.id },
-      dedupeKey: `campaign:${campaign.id}`,
-    }),
-  );
+  return {
+    author: { type: 'business', ...(author?.displayName ? { displayName: author.displayName } : {}), ...(author?.avatarUrl ? { avatarUrl: author.avatarUrl } : {}) },
+    content: maskCards ? maskContent(content) : content,
+    source: { type: 'campaign', integrationId: campaign.integrationId },
+    metadata: { campaignId: campaign.id },
+    channel: WEB,
+  };
 }

@@ -28,7 +28,7 @@ import { WEB, SOCKET_USER_HEADER, type InboundClient } from '../../durable/conve
 import { clientInfo, deviceOf } from './client-info';
 import { DEFAULT_PRECHAT_FIELDS, formResponseProblem } from './forms';
 import { checkOrigin, limitVisitor, requireWebIntegration, type WebIntegration } from './integration';
-import { answeredCampaign, campaignStart, postCampaignMessage } from './campaigns';
+import { answeredCampaign, campaignMessage, campaignStart } from './campaigns';
 import type { Campaign } from '../schema/campaign';
 import { ANONYMOUS_SESSION_DAYS, issueSession, readSession, verifySession, type WebSession } from './session';
 
@@ -109,10 +109,10 @@ export async function openWebClient(
   // Opening the widget starts the conversation automatically: an app that ignores such starts hears of it with the first message.
   // Answering a campaign is no automatic start: it is announced at once (campaigns.ts).
   const start = campaign ? campaignStart(campaign) : { creationReason: 'startConversation', source: { type: WEB, integrationId: integration.id }, announce: !settings.ignoreAutoConversationStart };
-  await openPersonalConversation(env, appId, { userId: user.userId, userExternalId: user.externalId ?? null }, conversationId, start.creationReason, start.source, start.announce);
+  const first = campaign && campaignMessage(campaign, settings.maskCreditCardNumbers);
+  await openPersonalConversation(env, appId, { userId: user.userId, userExternalId: user.externalId ?? null }, conversationId, start.creationReason, start.source, start.announce, first);
   const session: WebSession = { appId, integrationId: integration.id, userId: user.userId, clientId, conversationId, ...(user.externalId ? { externalId: user.externalId } : {}) };
   unwrap(await conversationStub(env, appId, conversationId).addClient(webClient(session, info)));
-  if (campaign) await postCampaignMessage(env, appId, conversationId, campaign);
 }
 
 export async function config(request: IRequest, env: Env) {
