@@ -26,6 +26,7 @@ try {
 }
 console.log(`\nChannel simulator for ${parleyUrl} at ${simulator.url}`);
 for (const c of simulator.channels) console.log(`  ${c.label.padEnd(14)} ${c.ready ? 'ready' : `not available: ${c.error}`}`);
+console.log(`  ${'Payments'.padEnd(14)} ${simulator.payments.ready ? 'ready: buy buttons ($[Label]($9.99) in an answer) are paid at the fake Stripe checkout' : `not available: ${simulator.payments.error}`}`);
 console.log('Press Ctrl+C to stop.');
 
 const stop = async () => {

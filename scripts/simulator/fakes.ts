@@ -10,7 +10,8 @@
  * `/v2/bot/...`, Viber `/pa/...` and its media `/pg_download/...`,
  * MessageBird `/balance` and `/messages[/...]`, Mailgun `/v3/...`, WeChat
  * `/cgi-bin/...` and its files `/files/...` and `/video/...`, X `/2/...` and
- * `/oauth2/token` with its DM media under `/1.1/ton/...`, Apple `/v1/...`, Telegram
+ * `/oauth2/token` with its DM media under `/1.1/ton/...`, Stripe `/v1/checkout/...` and
+ * its hosted checkout pages `/c/pay/...`, Apple the rest of `/v1/...`, Telegram
  * `/bot<token>/...` and `/file/bot<token>/...`), so each integration's
  * `apiBaseUrl` reaches its own fake. Apple's file storage, a host of its own
  * that the fake tells apart by origin, is left at the fake's default: the
@@ -23,6 +24,7 @@ import { MailgunFake } from '../../test/fakes/mailgun';
 import { MessageBirdFake } from '../../test/fakes/messagebird';
 import { MetaFake } from '../../test/fakes/meta';
 import { serveFake, type FetchHandler, type ServedFake } from '../../test/fakes/serve';
+import { StripeFake } from '../../test/fakes/stripe';
 import { TelegramFake } from '../../test/fakes/telegram';
 import { TwilioFake } from '../../test/fakes/twilio';
 import { TwitterFake } from '../../test/fakes/twitter';
@@ -41,11 +43,13 @@ export interface Fakes {
   wechat: WeChatFake;
   twitter: TwitterFake;
   apple: AppleFake;
+  /** Payments: buy actions become pay links whose checkout this fake hosts (setup.ts connects a stripe integration). */
+  stripe: StripeFake;
   urls: Record<FakeName, string>;
   close(): Promise<void>;
 }
 
-type SharedFake = 'telegram' | 'line' | 'viber' | 'messagebird' | 'mailgun' | 'wechat' | 'twitter' | 'apple';
+type SharedFake = 'telegram' | 'line' | 'viber' | 'messagebird' | 'mailgun' | 'wechat' | 'twitter' | 'apple' | 'stripe';
 
 /** Which fake on the shared port answers a path: each API's own prefixes, Telegram for the rest. */
 export function sharedRoute(pathname: string): SharedFake {
@@ -55,6 +59,7 @@ export function sharedRoute(pathname: string): SharedFake {
   if (pathname.startsWith('/v3/')) return 'mailgun';
   if (pathname.startsWith('/cgi-bin/') || pathname.startsWith('/files/') || pathname.startsWith('/video/')) return 'wechat';
   if (pathname.startsWith('/2/') || pathname.startsWith('/1.1/') || pathname === '/oauth2/token') return 'twitter';
+  if (pathname.startsWith('/v1/checkout/') || pathname.startsWith('/c/pay/')) return 'stripe';
   if (pathname.startsWith('/v1/')) return 'apple';
   return 'telegram';
 }
@@ -66,6 +71,8 @@ export function sharedRoute(pathname: string): SharedFake {
  * defaults of its own.
  */
 const MAILGUN_KEYS = { apiKey: 'key-parley-simulator-00000000000000', signingKey: 'parley-simulator-mailgun-signing-key' };
+/** Stripe's keys are PATCHed on every start, like the channels' credentials; fixed ones keep the kept integration's sealed copies right anyway. */
+const STRIPE_KEYS = { secretKey: 'sk_test_parleySimulator0000000000', webhookSecret: 'whsec_parleySimulator0000000000' };
 
 async function paramsOf(request: Request, url: URL): Promise<Record<string, unknown>> {
   if (request.method === 'GET') return Object.fromEntries(url.searchParams);
@@ -136,8 +143,9 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
   const wechat: { fake?: WeChatFake } = {};
   const twitter: { fake?: TwitterFake } = {};
   const apple: { fake?: AppleFake } = {};
+  const stripe: { fake?: StripeFake } = {};
   const served: ServedFake[] = [];
-  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE, Viber, MessageBird, Mailgun, WeChat, X and Apple fakes' : `${name} fake`);
+  for (const name of ['telegram', 'twilio', 'meta'] as const) await ensureFree(ports[name], name === 'telegram' ? 'Telegram, LINE, Viber, MessageBird, Mailgun, WeChat, X, Apple and Stripe fakes' : `${name} fake`);
   try {
     // Viber's, WeChat's and X's media links and MessageBird's message hrefs point at their own origin, known once listening.
     // X refuses webhook URLs that are not https; Parley's local /hooks is plain http on loopback.
@@ -152,6 +160,7 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
           wechat: observed((wechat.fake = new WeChatFake({ origin })), (c) => observe('wechat', c)),
           twitter: observed((twitter.fake = new TwitterFake({ origin, httpsOnly: false })), (c) => observe('twitter', c)),
           apple: observed((apple.fake = new AppleFake({ origin })), (c) => observe('apple', c)),
+          stripe: observed((stripe.fake = new StripeFake({ origin, ...STRIPE_KEYS })), (c) => observe('stripe', c)),
         };
         return { fetch: (request) => handlers[sharedRoute(new URL(request.url).pathname)].fetch(request) };
       }, ports.telegram),
@@ -174,6 +183,7 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
     wechat: wechat.fake!,
     twitter: twitter.fake!,
     apple: apple.fake!,
+    stripe: stripe.fake!,
     urls: {
       telegram: served[0]!.url,
       twilio: served[1]!.url,
@@ -185,6 +195,7 @@ export async function serveFakes(ports: Record<ServedPort, number>, observe: (fa
       wechat: served[0]!.url,
       twitter: served[0]!.url,
       apple: served[0]!.url,
+      stripe: served[0]!.url,
     },
     close: async () => {
       await Promise.all(served.map((s) => s.close()));

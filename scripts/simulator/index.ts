@@ -4,7 +4,8 @@
  * Messages for Business user talking to a running Parley, without any real
  * account. It serves the channel fakes, connects one integration per channel
  * to them, receives the demo app's customer webhooks, and serves a page to
- * chat from. `npm start` bundles this file (scripts/bundle.mjs) and starts it
+ * chat from; a buy button the business sends is paid at the Stripe fake's
+ * checkout. `npm start` bundles this file (scripts/bundle.mjs) and starts it
  * once Parley is up; `npm run simulator` does the same against a Parley
  * already running.
  */
@@ -28,7 +29,7 @@ import { serveFakes } from './fakes';
 import { ParleyApi, type Credentials } from './parley';
 import { startReceiver } from './receiver';
 import { startPageServer } from './server';
-import { connectChannels, connectWebhook, readState, writeState, type ChannelStatus } from './setup';
+import { connectChannels, connectPayments, connectWebhook, readState, writeState, type ChannelStatus } from './setup';
 
 export const DEFAULT_PORT = 8790;
 
@@ -51,6 +52,8 @@ export interface Simulator {
   receiverUrl: string;
   fakeUrls: Record<FakeName, string>;
   channels: { id: ChannelId; label: string; ready: boolean; error?: string }[];
+  /** The stripe integration buy buttons are paid through (at the Stripe fake), or why there is none. */
+  payments: { ready: boolean; integrationId?: string; error?: string };
   close(): Promise<void>;
 }
 
@@ -116,9 +119,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     closers.push(() => page.close());
 
     const state = readState(options.stateFile, options.appId);
+    let payments: Simulator['payments'];
     try {
       receiver.secret = await connectWebhook(api, receiver.url, state);
       await connectChannels(api, [...channels.values()], fakes.urls, state, statuses);
+      payments = await connectPayments(api, fakes.stripe, fakes.urls.stripe, state).then(
+        (integrationId) => ({ ready: true, integrationId }),
+        (err: unknown) => ({ ready: false, error: err instanceof Error ? err.message : String(err) }),
+      );
     } finally {
       writeState(options.stateFile, state);
     }
@@ -127,6 +135,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       receiverUrl: receiver.url,
       fakeUrls: fakes.urls,
       channels: actions.channelList().map(({ id, label, ready, error }) => ({ id, label, ready, ...(error ? { error } : {}) })),
+      payments,
       close: closeAll,
     };
   } catch (err) {

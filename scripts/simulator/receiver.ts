@@ -62,6 +62,10 @@ export function describe(event: { type?: string; payload?: any }, who?: string):
     }
     case 'conversation:postback':
       return `webhook ${type} from ${person}: payload ${quote(String(p.postback?.payload ?? ''))}`;
+    case 'conversation:payment': {
+      const pay = p.payment ?? {};
+      return `webhook ${type} in conversation ${p.conversation?.id}: ${pay.amount} ${pay.currency} ${pay.status ?? 'paid'} for "${p.action?.text ?? '?'}" (${pay.checkoutSessionId})`;
+    }
     case 'conversation:create':
       return `webhook ${type} ${p.conversation?.id} for ${person} (${p.creationReason ?? 'created'})`;
     case 'client:add':

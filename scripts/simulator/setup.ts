@@ -10,17 +10,22 @@
  * subscription; Apple needs none) against the fresh fake, and the channel
  * then checks what it needs (WeChat: the console's echostr check, run by the
  * simulator). One custom integration with a `*`
- * webhook targets the local receiver. A channel Parley cannot set up is
- * reported, not fatal.
+ * webhook targets the local receiver, and one `stripe` integration points at
+ * the Stripe fake, whose events go to that integration's `webhookUrl`, so a
+ * buy button the business sends can be paid end to end. A channel Parley
+ * cannot set up is reported, not fatal.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ChannelId, IntegrationView, SimChannel } from './channels/types';
+import type { StripeFake } from '../../test/fakes/stripe';
 import type { ParleyApi } from './parley';
 
 export interface SimulatorState {
   appId: string;
   integrations: Partial<Record<ChannelId, string>>;
   webhook?: { integrationId: string; webhookId: string };
+  /** The stripe integration the Stripe fake's checkout pays through. */
+  stripe?: string;
 }
 
 export interface ChannelStatus {
@@ -97,4 +102,30 @@ export async function connectWebhook(api: ParleyApi, target: string, state: Simu
   const integration = created.body.integration;
   state.webhook = { integrationId: integration.id, webhookId: integration.webhooks[0].id };
   return integration.webhooks[0].secret;
+}
+
+/**
+ * The app's stripe integration, at the Stripe fake: kept from an earlier run
+ * (its keys PATCHed, as the fake is new) or made; the fake then sends its
+ * signed events to the integration's webhookUrl. Returns its id.
+ */
+export async function connectPayments(api: ParleyApi, stripe: StripeFake, apiBaseUrl: string, state: SimulatorState): Promise<string> {
+  const keys = { secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret };
+  let integration: { id: string; webhookUrl: string } | undefined;
+  if (state.stripe) {
+    const kept = await api.app('GET', `/integrations/${state.stripe}`);
+    if (kept.status === 200 && kept.body.integration.type === 'stripe') {
+      integration = (await api.expect([200], 'PATCH', `/integrations/${state.stripe}`, { ...keys, apiBaseUrl })).body.integration;
+    }
+  }
+  if (!integration) {
+    // One per app: a stripe integration the state file does not know (made by hand) is in the way; say so.
+    const created = await api.app('POST', '/integrations', { type: 'stripe', displayName: 'Simulator: Stripe', ...keys, apiBaseUrl });
+    if (created.status === 409) throw new Error('the demo app already has a stripe integration the simulator did not make: delete it to pay through the simulator');
+    if (created.status !== 201) throw new Error(`creating the stripe integration answered ${created.status}: ${JSON.stringify(created.body)}`);
+    integration = created.body.integration;
+  }
+  state.stripe = integration!.id;
+  stripe.endpoint = integration!.webhookUrl;
+  return integration!.id;
 }

@@ -92,6 +92,8 @@ const stripeError = (status: number, type: string, message: string, extra: Json 
 /** Stripe's canonical JSON for a set of parameters, to tell whether an idempotent replay carries the same ones. */
 const fingerprint = (raw: string) => [...new URLSearchParams(raw)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join('&');
 
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 export class StripeFake {
   readonly origin: string;
   readonly secretKey: string;
@@ -125,7 +127,11 @@ export class StripeFake {
 
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (request.method === 'GET' && url.pathname.startsWith('/c/pay/')) return this.checkoutPage(url.pathname.slice('/c/pay/'.length));
+    if (url.pathname.startsWith('/c/pay/')) {
+      const id = url.pathname.slice('/c/pay/'.length);
+      if (request.method === 'GET') return this.checkoutPage(id);
+      if (request.method === 'POST') return this.payFromPage(id);
+    }
     // Decoded by hand: workerd warns when .text() reads a form body.
     const raw = request.method === 'POST' ? new TextDecoder().decode(await request.arrayBuffer()) : '';
     const headers = Object.fromEntries(request.headers);
@@ -226,7 +232,16 @@ export class StripeFake {
     const s = this.sessions.get(id);
     if (!s) return new Response('Something went wrong', { status: 404 });
     const name = (s.line_items[0]?.price_data?.product_data?.name as string | undefined) ?? '';
-    return new Response(`<!doctype html><title>Pay</title><h1>${name}</h1><p>${s.amount_total} ${s.currency}</p>`, { headers: { 'content-type': 'text/html' } });
+    const pay = s.status === 'open' ? `<form method="post"><button type="submit">Pay ${s.amount_total} ${s.currency}</button></form>` : '<p>This checkout is complete.</p>';
+    return new Response(`<!doctype html><title>Pay</title><h1>${escapeHtml(name)}</h1><p>${s.amount_total} ${s.currency}</p>${pay}`, { headers: { 'content-type': 'text/html' } });
+  }
+
+  /** The payer pressed Pay on the hosted page: the session is paid, its event sent, and the browser goes to success_url, as Checkout does. */
+  private async payFromPage(id: string): Promise<Response> {
+    const s = this.sessions.get(id);
+    if (!s) return new Response('Something went wrong', { status: 404 });
+    if (s.status === 'open') await this.pay(id);
+    return new Response(null, { status: 303, headers: { location: s.success_url.replace('{CHECKOUT_SESSION_ID}', id) } });
   }
 
   /** The payer completed the checkout page: the session turns paid and its event goes to the endpoint; answers the event and each delivery's status. */

@@ -202,6 +202,40 @@ describe('the channel simulator', () => {
     await logged('webhook conversation:postback from twilio user +15551230001: payload "SIZE_S"');
   });
 
+  it('lets a Telegram user pay for a buy button at the Stripe fake\'s checkout, raising conversation:payment once', async () => {
+    expect(sim.payments).toMatchObject({ ready: true });
+    const { conversationId } = await chat('telegram', 'Ann');
+    expect(conversationId, 'an earlier test opened the conversation').toBeTruthy();
+    // The business writes shorthand, as a bot would: the buy button becomes a pay link on Telegram.
+    const posted = await parley('POST', `/v2/apps/${appId}/conversations/${conversationId}/messages`, appKey, {
+      author: { type: 'business' },
+      content: { type: 'text', text: 'Your mug is ready $[Buy the mug]($12.50)' },
+    });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    const offer = await eventually('the pay button in the Telegram chat', async () =>
+      (await chat('telegram', 'Ann')).bubbles.find((b: any) => b.from === 'business' && b.buttons?.some((x: any) => x.kind === 'link' && x.label === 'Buy the mug')),
+    );
+    const payLink = offer.buttons.find((x: any) => x.label === 'Buy the mug').url as string;
+    expect(payLink.startsWith(`${parleyUrl}/pages/pay/`), payLink).toBe(true);
+
+    // The page makes a Checkout Session at the fake and sends the payer to its hosted page.
+    const toCheckout = await fetch(payLink, { redirect: 'manual' });
+    expect(toCheckout.status).toBe(303);
+    const checkout = toCheckout.headers.get('location')!;
+    expect(checkout.startsWith(`${sim.fakeUrls.stripe}c/pay/`) || checkout.startsWith(`${sim.fakeUrls.stripe}/c/pay/`), checkout).toBe(true);
+    const page = await fetch(checkout);
+    expect(await page.text()).toContain('Pay 1250 usd');
+    // Pressing Pay: the fake sends the signed checkout.session.completed to Parley and the payer returns to Parley's done page.
+    const paid = await fetch(checkout, { method: 'POST', redirect: 'manual' });
+    expect(paid.status).toBe(303);
+    const done = paid.headers.get('location')!;
+    expect(done.startsWith(`${payLink}/done`), done).toBe(true);
+    expect((await fetch(done)).status).toBe(200);
+    const line = await eventually('the payment event', async () => lines.find((l) => l.startsWith(`webhook conversation:payment in conversation ${conversationId}: 1250 usd`)));
+    expect(line).toContain('"Buy the mug"');
+    expect(lines.filter((l) => l.startsWith('webhook conversation:payment')).length).toBe(1);
+  });
+
   it('carries a WhatsApp and a Messenger user the same way', async () => {
     const people = [
       ['whatsapp', '+15551230002', 'whatsapp user +15551230002'],

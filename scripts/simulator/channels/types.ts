@@ -9,7 +9,7 @@
 export type ChannelId = 'telegram' | 'sms' | 'whatsapp' | 'messenger' | 'line' | 'viber' | 'messagebird' | 'email' | 'wechat' | 'x' | 'apple';
 
 /** Which fake a channel talks through; WhatsApp and Messenger share Meta's. */
-export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber' | 'messagebird' | 'mailgun' | 'wechat' | 'twitter' | 'apple';
+export type FakeName = 'telegram' | 'twilio' | 'meta' | 'line' | 'viber' | 'messagebird' | 'mailgun' | 'wechat' | 'twitter' | 'apple' | 'stripe';
 
 /** The fakes' own loopback ports; LINE, Viber, MessageBird, Mailgun, WeChat, X and Apple answer on Telegram's (see fakes.ts). */
 export type ServedPort = 'telegram' | 'twilio' | 'meta';
