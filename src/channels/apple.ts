@@ -19,7 +19,9 @@
  * failure (410) until the customer writes again. What a device
  * can show natively is decided per customer from the capability list Apple
  * sent with their first message (apple-encode.ts); the wire protocol, the
- * tokens and the encrypted files are apple-wire.ts.
+ * tokens and the encrypted files are apple-wire.ts; media the business sends
+ * is encrypted and uploaded by apple-media.ts, and media a customer sends is
+ * decrypted as it streams into R2.
  */
 import * as v from 'valibot';
 import { badRequest } from '../http/errors';
@@ -27,7 +29,8 @@ import { checkJsonDepth, readBytes } from '../http/request';
 import { describeIssue, uri } from '../schema/common';
 import { apiBase, nativeKeysProblem, type Capabilities, type ChannelAdapter, type ChannelContext, type ChannelUser, type InboundEvent, type InboundRequest, type MediaKind, type Part, type Recipient, type SendOutcome } from './adapter';
 import { capabilitiesOf, encodeText, parseCapabilityList, type Body } from './apple-encode';
-import { APPLE_API_BASE, bearerProblem, decodePayload, downloadFile, FileRef, postMessage, stableUuid } from './apple-wire';
+import { attachmentBody } from './apple-media';
+import { APPLE_API_BASE, bearerProblem, decodePayload, downloadFile, downloadStream, FileRef, postMessage, stableUuid } from './apple-wire';
 import { fromBase64Url, sha256Hex, toHex } from './signing';
 
 // ---- config ------------------------------------------------------------------------
@@ -55,9 +58,10 @@ type Ctx = ChannelContext<AppleConfig>;
 const capabilities: Capabilities = {
   // Apple sets no documented cap; 3,000 is what MSPs (Infobip) allow per message.
   textMax: 3000,
-  captionMax: 0,
-  // Outbound attachments go through Apple's encrypt-and-upload flow, which Parley does not implement yet: media goes as links.
-  media: [],
+  // The caption is the text of the message the attachment sits in.
+  captionMax: 3000,
+  // Encrypted and uploaded to Apple's storage (apple-media.ts); Apple refuses no MIME type.
+  media: ['image', 'video', 'audio', 'file'],
   postbackButtons: 10,
   linkButtons: 5,
   mixedButtons: true,
@@ -85,7 +89,9 @@ async function inflate(raw: Uint8Array): Promise<Uint8Array> {
   return readBytes(new Response(stream), INFLATED_MAX_BYTES, () => new Error(`the inflated body is larger than ${INFLATED_MAX_BYTES} bytes`));
 }
 
-const Attachment = v.looseObject({ name: v.optional(v.string()), mimeType: v.optional(v.string()), size: v.optional(v.number()), url: v.string(), key: v.string(), signature: v.string(), owner: v.string() });
+/** Apple's own samples write sizes as strings ("67497"); either spelling is read as a number. */
+const Size = v.union([v.pipe(v.number(), v.integer(), v.minValue(0)), v.pipe(v.string(), v.regex(/^\d{1,12}$/), v.transform(Number))]);
+const Attachment = v.looseObject({ name: v.optional(v.string()), mimeType: v.optional(v.string()), size: v.optional(Size), url: v.string(), key: v.string(), signature: v.string(), owner: v.string() });
 const Payload = v.looseObject({
   type: v.string('must be a string'),
   id: v.optional(v.string()),
@@ -228,6 +234,12 @@ async function send(ctx: Ctx, to: Recipient, part: Part, skip = 0): Promise<Send
       bodies = encodeText(part, capabilitiesOf(to.raw), (i) => requestIds[Math.min(i, 2)]!);
       break;
     }
+    case 'media': {
+      const prepared = await attachmentBody(ctx, apiBase(apple, ctx.config), part);
+      if (!prepared.ok) return prepared.outcome;
+      bodies = [prepared.body];
+      break;
+    }
     case 'native': {
       const problem = checkNative(part.payload);
       if (problem) return { ok: false, retryable: false, code: 'invalid_part', message: problem };
@@ -319,7 +331,7 @@ export const apple: ChannelAdapter<AppleConfig> = {
   async fetchMedia(ctx, ref) {
     const parsed = v.safeParse(FileRef, JSON.parse(ref));
     if (!parsed.success) throw new Error(`not an Apple attachment reference: ${describeIssue(parsed.issues[0])}`);
-    const bytes = await downloadFile(ctx, apiBase(apple, ctx.config), parsed.output);
-    return new Response(bytes as Uint8Array<ArrayBuffer>);
+    // Decrypted as it downloads, with its length stated, so media.ts streams it into R2 without holding it.
+    return downloadStream(ctx, apiBase(apple, ctx.config), parsed.output);
   },
 };

@@ -114,16 +114,40 @@ async function copy(env: Env, integration: ChannelIntegration, token: string, pa
   const response = await integration.adapter.fetchMedia(channelContext(env, integration.adapter, integration.config, integration.webhookUrl, MEDIA_DOWNLOAD), parsed.r).catch((err: unknown) => {
     throw new StatusError(502, 'bad_gateway', `The ${integration.type} channel could not provide the file (${err instanceof Error ? err.message : String(err)}); it may have expired there before Parley copied it`);
   });
-  const bytes = await readBytes(response, MEDIA_MAX_BYTES, () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`));
   const contentType = parsed.m ?? response.headers.get('content-type') ?? 'application/octet-stream';
-  await env.ATTACHMENTS.put(key, bytes, { httpMetadata: { contentType } });
-  await recordMediaPut(env.DB, integration.appId, key, bytes.byteLength);
+  const size = await store(env, key, response, contentType);
+  await recordMediaPut(env.DB, integration.appId, key, size);
   // Checked after the put: a deletion that lists the prefix later sees this copy, one that listed earlier is seen here.
   if (!(await ownerAllows(env, integration.appId, parsed, true))) {
     await env.ATTACHMENTS.delete(key);
     return undefined;
   }
   return (await env.ATTACHMENTS.get(key)) ?? undefined;
+}
+
+/**
+ * Puts the channel's file into R2; its size. A body whose length the answer
+ * states (and that is not a decoded gzip, whose content-length counts other
+ * bytes) streams straight in, so a 100 MB file never sits in the isolate's
+ * memory; R2 then refuses any other length. Others are read up to the cap.
+ */
+async function store(env: Env, key: string, response: Response, contentType: string): Promise<number> {
+  const tooLarge = () => new StatusError(502, 'bad_gateway', `The channel's file is larger than ${MEDIA_MAX_BYTES} bytes`);
+  const stated = response.headers.get('content-length');
+  if (response.body && stated !== null && /^\d+$/.test(stated) && !response.headers.get('content-encoding')) {
+    const length = Number(stated);
+    if (length > MEDIA_MAX_BYTES) {
+      await response.body.cancel();
+      throw tooLarge();
+    }
+    await env.ATTACHMENTS.put(key, response.body.pipeThrough(new FixedLengthStream(length)), { httpMetadata: { contentType } }).catch((err: unknown) => {
+      throw new StatusError(502, 'bad_gateway', `The channel's file could not be copied (${err instanceof Error ? err.message : String(err)})`);
+    });
+    return length;
+  }
+  const bytes = await readBytes(response, MEDIA_MAX_BYTES, tooLarge);
+  await env.ATTACHMENTS.put(key, bytes, { httpMetadata: { contentType } });
+  return bytes.byteLength;
 }
 
 async function readToken(env: Env, integrationId: string, token: string): Promise<MediaToken | undefined> {

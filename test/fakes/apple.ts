@@ -8,8 +8,16 @@
  * answers 410 to a customer who closed the conversation. Files live on a
  * separate storage host, encrypted for real with AES-256-CTR (zero IV, key
  * given as "00" + hex): `GET /v1/preDownload` trades MMCS-Url, the base64
- * MMCS-Signature and MMCS-Owner for a download URL; `POST /v1/decodePayload`
- * turns the decrypted bytes of a large interactive reply back into its JSON.
+ * MMCS-Signature and MMCS-Owner for a download URL (served in chunks, as
+ * they are pulled, with the file's content-length); `GET /v1/preUpload`
+ * takes MMCS-Size (the encrypted size) and answers upload-url, mmcs-url and
+ * mmcs-owner; the upload (POST to upload-url, no token, exactly MMCS-Size
+ * bytes) answers `{"singleFile": {"fileChecksum"}}`; a message's
+ * attachments must name an uploaded file by url, owner, size and
+ * signature-base64, carry a "00"+hex key under which the file decrypts, and
+ * have a U+FFFC each in the body: the decrypted bytes are kept for the test.
+ * `POST /v1/decodePayload` turns the decrypted bytes of a large interactive
+ * reply back into its JSON.
  *
  * It also plays Apple's side of the MSP endpoint: signed (JWT with `aud` =
  * the MSP id), optionally gzipped requests with Apple's headers for texts,
@@ -34,7 +42,7 @@ export interface AppleFakeOptions {
 }
 
 export interface AppleCall {
-  /** `message`, `preDownload`, `decodePayload` or `download`. */
+  /** `message`, `preDownload`, `preUpload`, `decodePayload`, `download` or `upload`. */
   endpoint: string;
   headers: Record<string, string>;
   body: Json | undefined;
@@ -56,6 +64,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ENCODED_PREFIX = 'bplist00';
 
 const randomHex = (n: number) => toHex(crypto.getRandomValues(new Uint8Array(n)));
+const fromHexString = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 const enc = new TextEncoder();
 
 export class AppleFake {
@@ -69,9 +78,17 @@ export class AppleFake {
   readonly sent = new Map<string, Json[]>();
   /** Customers who closed their conversation: sends to them answer 410. */
   readonly closed = new Set<string>();
+  /** What each attachment the business sent decrypts to, by its mmcs url. */
+  readonly received = new Map<string, Uint8Array>();
+  /** Per download served: how many chunks the reader had pulled, and whether the last one was. */
+  readonly downloadsServed: { pulled: number; chunks: number }[] = [];
+  /** The size of the chunks downloads are served in. */
+  chunkBytes = 64 * 1024;
 
   private readonly now: () => number;
   private readonly failures: number[] = [];
+  private readonly preUploadFailures: number[] = [];
+  private readonly uploads = new Map<string, { size: number; url: string; owner: string }>();
   private readonly files = new Map<string, { encrypted: Uint8Array; signature: string; owner: string }>();
   private readonly downloads = new Map<string, string>();
 
@@ -89,6 +106,11 @@ export class AppleFake {
     for (let i = 0; i < n; i++) this.failures.push(status);
   }
 
+  /** The next n `/v1/preUpload` calls answer this HTTP status. */
+  failNextPreUpload(n: number, status = 503): void {
+    for (let i = 0; i < n; i++) this.preUploadFailures.push(status);
+  }
+
   callsTo(endpoint: string): AppleCall[] {
     return this.calls.filter((c) => c.endpoint === endpoint);
   }
@@ -97,8 +119,9 @@ export class AppleFake {
 
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (url.origin === this.storageOrigin) return this.serveFile(request, url);
-    const endpoint = /^\/v1\/(message|preDownload|decodePayload)$/.exec(url.pathname)?.[1];
+    // Storage and gateway may share an origin (the bench serves both on one port): storage never has /v1/ paths.
+    if (url.origin === this.storageOrigin && !url.pathname.startsWith('/v1/')) return this.serveFile(request, url);
+    const endpoint = /^\/v1\/(message|preDownload|preUpload|decodePayload)$/.exec(url.pathname)?.[1];
     const raw = new Uint8Array(await request.arrayBuffer());
     let body: Json | undefined;
     if (endpoint === 'message') {
@@ -116,8 +139,9 @@ export class AppleFake {
     const auth = await this.checkToken(request.headers.get('authorization'));
     if (auth) return record(new Response(null, { status: auth }));
     if (request.headers.get('source-id') !== this.businessId) return record(new Response(null, { status: 403 }));
-    if (endpoint === 'message') return record(this.message(request, body));
+    if (endpoint === 'message') return record(await this.message(request, body));
     if (endpoint === 'preDownload') return record(this.preDownload(request));
+    if (endpoint === 'preUpload') return record(this.preUpload(request));
     return record(this.decodePayload(request, raw));
   }
 
@@ -132,7 +156,7 @@ export class AppleFake {
     return undefined;
   }
 
-  private message(request: Request, body: Json | undefined): Response {
+  private async message(request: Request, body: Json | undefined): Promise<Response> {
     const failure = this.failures.shift();
     // Apple's throttling answer says when to come back.
     if (failure) return new Response(null, { status: failure, headers: failure === 429 ? { 'retry-after': '2' } : {} });
@@ -140,6 +164,7 @@ export class AppleFake {
     const destination = request.headers.get('destination-id');
     if (!body || !id || !UUID.test(id) || body.id !== id || body.v !== 1 || !destination || body.destinationId !== destination || body.sourceId !== this.businessId) return new Response(null, { status: 400 });
     if (!this.shapeOk(body)) return new Response(null, { status: 400 });
+    if (body.attachments !== undefined && !(await this.attachmentsOk(body))) return new Response(null, { status: 400 });
     if (this.closed.has(destination)) return new Response(null, { status: 410 });
     this.sent.set(destination, [...(this.sent.get(destination) ?? []), body]);
     return new Response(null, { status: 200 });
@@ -169,6 +194,48 @@ export class AppleFake {
     }
   }
 
+  /** Every attachment names a file uploaded here, by its url, owner, size and checksum, and decrypts under its key. */
+  private async attachmentsOk(body: Json): Promise<boolean> {
+    const list = body.attachments;
+    if (body.type !== 'text' || !Array.isArray(list) || list.length === 0) return false;
+    if ((String(body.body).match(/\uFFFC/g) ?? []).length < list.length) return false;
+    const opened: [string, Uint8Array][] = [];
+    for (const a of list as Json[]) {
+      const file = this.files.get(a.url);
+      if (!file || typeof a.name !== 'string' || !a.name || typeof a.mimeType !== 'string' || !a.mimeType) return false;
+      if (a.owner !== file.owner || a.size !== String(file.encrypted.byteLength) || a['signature-base64'] !== toBase64(fromHexString(file.signature))) return false;
+      if (typeof a.key !== 'string' || !/^00[0-9a-fA-F]{64}$/.test(a.key)) return false;
+      opened.push([a.url, await aesCtr(a.key, file.encrypted)]);
+    }
+    for (const [url, plain] of opened) this.received.set(url, plain);
+    return true;
+  }
+
+  private preUpload(request: Request): Response {
+    const failure = this.preUploadFailures.shift();
+    if (failure) return new Response(null, { status: failure });
+    const size = request.headers.get('MMCS-Size') ?? '';
+    if (!/^\d{1,9}$/.test(size) || Number(size) === 0 || Number(size) > 100 * 1024 * 1024) return new Response(null, { status: 400 });
+    const token = randomHex(16);
+    const url = `${this.storageOrigin}/mmcs/${randomHex(8)}`;
+    const owner = `${randomHex(6)}.apple`;
+    this.uploads.set(token, { size: Number(size), url, owner });
+    return Response.json({ 'upload-url': `${this.storageOrigin}/upload/${token}`, 'mmcs-url': url, 'mmcs-owner': owner });
+  }
+
+  /** The upload: exactly the size preUpload was told, once; no MSP token goes to storage. */
+  private async upload(request: Request, token: string): Promise<Response> {
+    const slot = this.uploads.get(token);
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    const declared = request.headers.get('content-length');
+    if (!slot || request.method !== 'POST') return new Response('Not Found', { status: 404 });
+    if (request.headers.has('authorization') || bytes.byteLength !== slot.size || (declared !== null && Number(declared) !== slot.size)) return new Response(null, { status: 400 });
+    this.uploads.delete(token);
+    const signature = randomHex(21);
+    this.files.set(slot.url, { encrypted: bytes, signature, owner: slot.owner });
+    return Response.json({ singleFile: { fileChecksum: toBase64(fromHexString(signature)) } });
+  }
+
   private preDownload(request: Request): Response {
     const url = request.headers.get('MMCS-Url') ?? '';
     const file = this.files.get(url);
@@ -187,12 +254,37 @@ export class AppleFake {
     return Response.json({ 'download-url': `${this.storageOrigin}/download/${token}` });
   }
 
-  private serveFile(request: Request, url: URL): Response {
+  private async serveFile(request: Request, url: URL): Promise<Response> {
+    const upload = /^\/upload\/([0-9a-f]+)$/.exec(url.pathname)?.[1];
+    if (upload) {
+      const response = await this.upload(request, upload);
+      this.calls.push({ endpoint: 'upload', headers: Object.fromEntries(request.headers), body: undefined, status: response.status });
+      return response;
+    }
     const token = /^\/download\/([0-9a-f]+)$/.exec(url.pathname)?.[1];
     const file = token ? this.files.get(this.downloads.get(token) ?? '') : undefined;
-    const response = file ? new Response(file.encrypted as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } }) : new Response('Not Found', { status: 404 });
+    const response = file ? this.chunked(file.encrypted) : new Response('Not Found', { status: 404 });
     this.calls.push({ endpoint: 'download', headers: Object.fromEntries(request.headers), body: undefined, status: response.status });
     return response;
+  }
+
+  /** The file as storage sends it: its length stated, the bytes in chunks made only as the reader pulls them. */
+  private chunked(encrypted: Uint8Array): Response {
+    const served = { pulled: 0, chunks: Math.max(1, Math.ceil(encrypted.byteLength / this.chunkBytes)) };
+    this.downloadsServed.push(served);
+    const size = this.chunkBytes;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          const chunk = encrypted.slice(served.pulled * size, (served.pulled + 1) * size);
+          served.pulled++;
+          if (chunk.byteLength) controller.enqueue(chunk);
+          if (served.pulled >= served.chunks) controller.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(stream, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(encrypted.byteLength) } });
   }
 
   private decodePayload(request: Request, raw: Uint8Array): Response {

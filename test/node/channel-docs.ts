@@ -96,9 +96,9 @@ export const CHANNEL_DOCS: Record<string, ChannelDoc> = {
   apple: {
     label: 'Messages for Business',
     fieldNotes: { apiSecret: 'base64, from the MSP', authenticationMessageSecret: 'stored, not used yet' },
-    inbound: '`Authorization: Bearer` JWT (HS256 under the base64-decoded secret, `aud` = `mspId`, `iat` within an hour, `alg` checked); `destination-id` must be the business; gzip bodies inflated (≤ 1 MB); `id` header deduped; attachments downloaded through `preDownload` and decrypted (AES-CTR) into R2',
-    outbound: '`POST /v1/message` with a JWT (`iss` = `mspId`), the message `id` stable per delivery part',
-    renderNote: 'postbacks as a list picker and 2–5 quick replies as a quick reply only when the device lists `LIST` / `QUICK`, else numbered in the text; links as rich links; media as links (Apple\'s encrypted upload is not implemented); conversations are user-initiated only; `POST …/conversations/{id}/download` (downloadMessageRef) reads large interactive replies',
+    inbound: '`Authorization: Bearer` JWT (HS256 under the base64-decoded secret, `aud` = `mspId`, `iat` within an hour, `alg` checked); `destination-id` must be the business; bodies ≤ 1 MB, gzip inflated to ≤ 4 MB; `id` header deduped; attachments (≤ 100 MB) fetched through `preDownload` and decrypted (AES-256-CTR) as they stream into R2, their length checked against the size announced',
+    outbound: '`POST /v1/message` with a JWT (`iss` = `mspId`), the message `id` stable per delivery part; media encrypted under a fresh key (AES-256-CTR), `GET /v1/preUpload` (`MMCS-Size`), uploaded, then attached (`signature-base64`, `url`, `owner`, `key`)',
+    renderNote: 'postbacks as a list picker and 2–5 quick replies as a quick reply only when the device lists `LIST` / `QUICK`, else numbered in the text; links as rich links; any file type ≤ 100 MB attached with its caption in the same message (a bigger one goes as its link); a file the URL does not serve, or a preUpload 4xx, fails the delivery; conversations are user-initiated only; `POST …/conversations/{id}/download` (downloadMessageRef) reads large interactive replies',
     setup: 'none through the API: point your MSP account\'s webhook at `webhookUrl`',
   },
   wechat: {

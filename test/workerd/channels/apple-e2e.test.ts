@@ -7,8 +7,12 @@
  * back to the choices offered, a closed conversation failing the delivery
  * with Apple's status, and POST …/conversations/{id}/download resolving an
  * interactive data reference through preDownload, decryption and
- * decodePayload.
+ * decodePayload. Attachments both ways: a business image encrypted and
+ * uploaded (preUpload, upload, a message the fake decrypts back to the
+ * image), preUpload failures retried or final; a customer's multi-MB file
+ * decrypted as it streams into R2 and served byte-identical from /media.
  */
+import { env } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, newApp } from '../helpers';
 import { AppleFake, type AppleCustomer } from '../../fakes/apple';
@@ -21,6 +25,15 @@ import interactiveDataRefSource from 'sunshine-conversations-client/dist/sunshin
 
 const API = 'https://mspgw.apple.test';
 const STORAGE = 'https://mmcs.apple.test';
+/** The business's public file host. */
+const CDN = 'https://cdn.taco.test';
+const cdnFiles = new Map<string, { bytes: Uint8Array; type: string }>();
+const cdn = {
+  async fetch(request: Request): Promise<Response> {
+    const file = cdnFiles.get(new URL(request.url).pathname);
+    return file ? new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': file.type, 'content-length': String(file.bytes.byteLength) } }) : new Response('Not Found', { status: 404 });
+  },
+};
 const fake = new AppleFake({ origin: API, storageOrigin: STORAGE });
 const receiver = new WebhookReceiver();
 let restore: () => void;
@@ -32,7 +45,7 @@ const ann: AppleCustomer = { id: 'urn:mbid:AQAAYW5uLWUyZS1vcGFxdWUtaWQ=', locale
 const bo: AppleCustomer = { id: 'urn:mbid:AQAAYm8tZTJlLW9wYXF1ZS1pZA==', capabilities: ['AUTH'] };
 
 beforeAll(async () => {
-  const spy = routeFetch({ [API]: fake, [STORAGE]: fake, [RECEIVER_ORIGIN]: receiver });
+  const spy = routeFetch({ [API]: fake, [STORAGE]: fake, [RECEIVER_ORIGIN]: receiver, [CDN]: cdn });
   restore = () => spy.mockRestore();
   app = await newApp('apple e2e');
   await subscribe(app.appId, app.auth);
@@ -73,6 +86,9 @@ const eventFor = (type: string, messageId: string) =>
     if (!e) throw new Error(`no ${type} yet`);
     return e;
   }, 15_000);
+
+/** A digest to compare big files by: deep equality over megabytes of elements is too slow to be useful. */
+const digest = async (bytes: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('') + `/${bytes.byteLength}`;
 
 const accepted = (customerId: string) => fake.callsTo('message').filter((c) => c.status === 200 && c.body?.destinationId === customerId);
 
@@ -143,6 +159,42 @@ describe('inbound', () => {
     expect(res.status).toBe(200);
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
     expect(fake.callsTo('preDownload').length).toBeGreaterThan(0);
+  });
+
+  it('a multi-MB attachment is decrypted as it streams into R2 and served byte-identical from /media', async () => {
+    const bytes = new Uint8Array(6 * 1024 * 1024 + 3);
+    for (let i = 0; i < bytes.byteLength; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(bytes.byteLength, i + 65536)));
+    const served = fake.downloadsServed.length;
+    expect((await hook(await fake.attachment(integration.webhookUrl, ann, bytes, 'video/mp4', 'IMG_0002.MOV'))).status).toBe(200);
+    const { conversationId } = await userOf(ann.id);
+    const video = await eventually(async () => {
+      const found = (await messages(app.appId, app.auth, conversationId)).find((m) => m.content.type === 'file' || m.content.type === 'video' ? String(m.content.mediaUrl).endsWith('/IMG_0002.MOV') : false);
+      if (!found) throw new Error('no video yet');
+      return found;
+    });
+    const res = await hook(new Request(String(video.content.mediaUrl)));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe(String(bytes.byteLength));
+    expect(await digest(new Uint8Array(await res.arrayBuffer()))).toBe(await digest(bytes));
+    // Storage served it in 64 KiB chunks, every one read (apple.test.ts shows the first comes out decrypted before the rest are fetched).
+    expect(fake.downloadsServed.slice(served).some((d) => d.chunks === 97 && d.pulled === 97)).toBe(true);
+  });
+
+  it('a file whose length is not the size Apple announced is refused with 502 and nothing is kept', async () => {
+    const file = await fake.storeFile(new TextEncoder().encode('nine byte'));
+    const request = await fake.request(integration.webhookUrl, ann, { type: 'text', body: '\uFFFC', attachments: [{ name: 'odd.txt', mimeType: 'text/plain', ...file, size: file.size + 1 }] });
+    expect((await hook(request)).status).toBe(200);
+    const { conversationId, userId } = await userOf(ann.id);
+    const odd = await eventually(async () => {
+      const found = (await messages(app.appId, app.auth, conversationId)).find((m) => String(m.content.mediaUrl ?? '').endsWith('/odd.txt'));
+      if (!found) throw new Error('no file yet');
+      return found;
+    });
+    const res = await hook(new Request(String(odd.content.mediaUrl)));
+    expect(res.status).toBe(502);
+    expect((await res.json()) as unknown).toMatchObject({ errors: [{ code: 'bad_gateway', title: expect.stringMatching(/is 9 bytes, not the 10 the message announced/) }] });
+    const kept = await env.ATTACHMENTS.list({ prefix: `media/${app.appId}/${userId}/` });
+    expect(await Promise.all(kept.objects.map(async (o) => (await env.ATTACHMENTS.get(o.key))!.size))).not.toContain(9);
   });
 
   it('typing_start raises conversation:typing', async () => {
@@ -241,6 +293,47 @@ describe('outbound', () => {
     const failure = await eventFor('conversation:message:delivery:failure', id);
     expect(failure.payload.error).toMatchObject({ code: 'http_410', message: expect.stringMatching(/closed the conversation/) });
     expect(fake.callsTo('message').filter((c) => c.body?.body === 'are you still there?')).toHaveLength(1);
+  });
+});
+
+describe('outbound attachments', () => {
+  // The conversation above ended closed: writing again reopens it.
+  beforeAll(async () => expect((await hook(await fake.text(integration.webhookUrl, ann, 'one more thing'))).status).toBe(200));
+
+  it('a business image is encrypted, preUploaded, uploaded and attached: the fake decrypts it to the image', async () => {
+    const { conversationId } = await userOf(ann.id);
+    const png = crypto.getRandomValues(new Uint8Array(48_000));
+    cdnFiles.set('/specials.png', { bytes: png, type: 'image/png' });
+    const id = await post(conversationId, { type: 'image', mediaUrl: `${CDN}/specials.png` });
+    const delivered = await eventFor('conversation:message:delivery:channel', id);
+    const send = accepted(ann.id).find((c) => c.body?.attachments?.[0]?.name === 'specials.png')!;
+    expect(send.body!.body).toBe('\uFFFC');
+    expect(send.body!.attachments[0]).toMatchObject({ mimeType: 'image/png', size: '48000', key: expect.stringMatching(/^00[0-9a-f]{64}$/) });
+    expect(await digest(fake.received.get(send.body!.attachments[0].url)!)).toBe(await digest(png));
+    expect(delivered.payload).toMatchObject({ externalMessages: [{ id: send.headers.id }] });
+  });
+
+  it('a preUpload 5xx is retried and the image delivered once', async () => {
+    const { conversationId } = await userOf(ann.id);
+    cdnFiles.set('/retry.png', { bytes: new Uint8Array([137, 80, 78, 71, 1, 2, 3]), type: 'image/png' });
+    const before = fake.callsTo('preUpload').length;
+    fake.failNextPreUpload(1, 503);
+    const id = await post(conversationId, { type: 'image', mediaUrl: `${CDN}/retry.png` });
+    await eventFor('conversation:message:delivery:channel', id);
+    expect(fake.callsTo('preUpload').slice(before).map((c) => c.status)).toEqual([503, 200]);
+    expect(accepted(ann.id).filter((c) => c.body?.attachments?.[0]?.name === 'retry.png')).toHaveLength(1);
+  });
+
+  it('a preUpload 4xx fails the delivery for good with Apple\'s status as the code', async () => {
+    const { conversationId } = await userOf(ann.id);
+    cdnFiles.set('/refused.png', { bytes: new Uint8Array([137, 80, 78, 71]), type: 'image/png' });
+    const before = fake.callsTo('preUpload').length;
+    fake.failNextPreUpload(1, 400);
+    const id = await post(conversationId, { type: 'image', mediaUrl: `${CDN}/refused.png` });
+    const failure = await eventFor('conversation:message:delivery:failure', id);
+    expect(failure.payload.error).toMatchObject({ code: 'http_400', message: expect.stringMatching(/^Apple preUpload answered HTTP 400/) });
+    expect(fake.callsTo('preUpload').slice(before).map((c) => c.status)).toEqual([400]);
+    expect(accepted(ann.id).filter((c) => c.body?.attachments?.[0]?.name === 'refused.png')).toHaveLength(0);
   });
 });
 

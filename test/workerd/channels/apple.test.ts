@@ -1,9 +1,9 @@
-/** The Apple Messages for Business adapter against the MSP REST API fake: config, JWT verification, gzip, every inbound kind, encodings by device capability, failures, encrypted files. */
+/** The Apple Messages for Business adapter against the MSP REST API fake: config, JWT verification, gzip, every inbound kind, encodings by device capability, failures, encrypted files both ways (streamed in, uploaded out). */
 import * as v from 'valibot';
 import { describe, expect, it, vi } from 'vitest';
 import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
 import { apple, downloadMessageRef, type AppleConfig } from '../../../src/channels/apple';
-import { aesCtr } from '../../../src/channels/apple-cipher';
+import { aesCtr, ctrStream, newFileKey } from '../../../src/channels/apple-cipher';
 import { mspToken, stableUuid } from '../../../src/channels/apple-wire';
 import { decodeJwt } from '../../../src/auth/jwt';
 import { describeIssue } from '../../../src/schema/common';
@@ -12,6 +12,9 @@ import { AppleFake, type AppleCustomer } from '../../fakes/apple';
 const API = 'https://mspgw.apple.test';
 const WEBHOOK = 'https://parley.test/hooks/int_apple';
 const ANN: AppleCustomer = { id: 'urn:mbid:AQAAY2Fubm90LWJlLXJlYWwtYW5u', locale: 'en_GB', deviceAgent: 'iPhone OS' };
+/** The business's public file host: each path answers what the test put there. */
+const CDN = 'https://cdn.taco.test';
+const cdn = new Map<string, () => Response>();
 
 async function inbound(request: Request, now = Date.now()): Promise<InboundRequest> {
   return { method: request.method, url: request.url, headers: request.headers, raw: new Uint8Array(await request.arrayBuffer()), now };
@@ -20,7 +23,12 @@ async function inbound(request: Request, now = Date.now()): Promise<InboundReque
 function connected(options: ConstructorParameters<typeof AppleFake>[0] = {}) {
   const fake = new AppleFake({ origin: API, ...options });
   const config = v.parse(apple.createSchema, { businessId: fake.businessId, mspId: fake.mspId, apiSecret: fake.apiSecret, apiBaseUrl: API });
-  const fetch = ((input: RequestInfo | URL, init?: RequestInit) => fake.fetch(new Request(input, init))) as typeof globalThis.fetch;
+  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (url.origin !== CDN) return fake.fetch(request);
+    return cdn.get(url.pathname)?.() ?? new Response('Not Found', { status: 404 });
+  }) as typeof globalThis.fetch;
   const ctx: ChannelContext<AppleConfig> = { config, fetch, webhookUrl: WEBHOOK };
   return { fake, config, ctx };
 }
@@ -364,5 +372,150 @@ describe('apple encrypted files', () => {
     const { ref } = await fake.largeInteractive(WEBHOOK, ANN, data);
     expect(await downloadMessageRef(ctx, ref as never)).toEqual(data);
     expect(fake.callsTo('decodePayload').at(-1)!.headers).toMatchObject({ bid: ref.bid, 'source-id': fake.businessId });
+  });
+});
+
+/** A digest to compare big files by: deep equality over megabytes of elements is too slow to be useful. */
+const digest = async (bytes: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('') + `/${bytes.byteLength}`;
+
+/** n random bytes (getRandomValues fills at most 64 KiB a call). */
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  return out;
+}
+
+/** Runs `data` through a stream in chunks of the given sizes (the rest in one). */
+async function throughStream(stream: TransformStream<Uint8Array, Uint8Array>, data: Uint8Array, sizes: number[]): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const n of sizes) chunks.push(data.slice(at, (at += n)));
+  if (at < data.byteLength) chunks.push(data.slice(at));
+  const source = new ReadableStream<Uint8Array>({ start: (c) => (chunks.forEach((x) => c.enqueue(x)), c.close()) });
+  return new Uint8Array(await new Response(source.pipeThrough(stream)).arrayBuffer());
+}
+
+describe('apple streamed files', () => {
+  it('the stream cipher equals the one-shot cipher for chunks on and off block boundaries', async () => {
+    const key = newFileKey();
+    expect(key).toMatch(/^00[0-9a-f]{64}$/);
+    const data = randomBytes(5000);
+    const whole = await aesCtr(key, data);
+    for (const sizes of [[1, 15, 17, 33], [16, 16, 4000], [4999], [7, 7, 7, 7, 7, 7, 7, 7, 7, 7]]) expect(await throughStream(ctrStream(key, 5000), data, sizes)).toEqual(whole);
+    expect(await throughStream(ctrStream(key), whole, [100, 3])).toEqual(data);
+  });
+
+  it('errors when the bytes run past or stop short of the length announced', async () => {
+    const key = newFileKey();
+    await expect(throughStream(ctrStream(key, 10), randomBytes(11), [5])).rejects.toThrow(/longer than the 10 bytes announced/);
+    await expect(throughStream(ctrStream(key, 10), randomBytes(9), [5])).rejects.toThrow(/ended after 9 of the 10 bytes announced/);
+  });
+
+  it('decrypts an inbound attachment while it downloads: the first bytes come out before the last are fetched', async () => {
+    const { fake, config, ctx } = connected();
+    const bytes = randomBytes(3 * 1024 * 1024 + 5);
+    const [media] = await received(config, fake.attachment(WEBHOOK, ANN, bytes, 'video/mp4', 'clip.mp4'));
+    const response = await apple.fetchMedia!(ctx, (media as { content: { media: { ref: string } } }).content.media.ref);
+    expect(response.headers.get('content-length')).toBe(String(bytes.byteLength));
+    const served = fake.downloadsServed.at(-1)!;
+    expect(served.chunks).toBe(49);
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    // Had fetchMedia held the file, every chunk would have been pulled before the first plain byte came out.
+    expect(served.pulled).toBeLessThan(served.chunks / 2);
+    const parts = [first.value!];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+    expect(served.pulled).toBe(served.chunks);
+    expect(await digest(new Uint8Array(await new Blob(parts as Uint8Array<ArrayBuffer>[]).arrayBuffer()))).toBe(await digest(bytes));
+  });
+
+  it('refuses a file whose stored length is not the size the message announced', async () => {
+    const { fake, config, ctx } = connected();
+    const [media] = await received(config, fake.attachment(WEBHOOK, ANN, new TextEncoder().encode('twelve bytes'), 'text/plain', 'a.txt'));
+    const ref = JSON.parse((media as { content: { media: { ref: string } } }).content.media.ref);
+    expect(ref.size).toBe(12);
+    await expect(apple.fetchMedia!(ctx, JSON.stringify({ ...ref, size: 13 }))).rejects.toThrow(/is 12 bytes, not the 13 the message announced/);
+  });
+
+  it('reads an attachment size Apple writes as a string', async () => {
+    const { fake, config } = connected();
+    const file = await fake.storeFile(new TextEncoder().encode('hello'));
+    const [media] = await received(config, fake.request(WEBHOOK, ANN, { type: 'text', body: '\uFFFC', attachments: [{ name: 'h.txt', mimeType: 'text/plain', ...file, size: '5' }] }));
+    expect(media).toMatchObject({ content: { type: 'media', media: { kind: 'file', size: 5 } } });
+  });
+});
+
+const image = (url: string, extra: Partial<Extract<Part, { kind: 'media' }>> = {}): Part => ({ kind: 'media', media: 'image', url, buttons: [], replies: [], ...extra });
+
+describe('apple outbound attachments', () => {
+  it('declares every media kind natively, with the caption in the same message', () => {
+    expect(apple.capabilities.media).toEqual(['image', 'video', 'audio', 'file']);
+    expect(apple.capabilities.captionMax).toBe(3000);
+  });
+
+  it('encrypts under a fresh key, preUploads the size, uploads, and attaches the file where U+FFFC stands; the fake decrypts it to the original', async () => {
+    const { fake, ctx } = connected();
+    const png = randomBytes(200_000);
+    cdn.set('/menu.png', () => new Response(png, { headers: { 'content-type': 'image/png', 'content-length': String(png.byteLength) } }));
+    const result = await apple.send(ctx, every, image(`${CDN}/menu.png`, { caption: "Today's menu" }));
+    expect(result).toMatchObject({ ok: true });
+    const pre = fake.callsTo('preUpload').at(-1)!;
+    expect(pre.headers).toMatchObject({ 'source-id': fake.businessId, 'mmcs-size': '200000', authorization: expect.stringMatching(/^Bearer /) });
+    expect(fake.callsTo('upload').at(-1)!).toMatchObject({ status: 200 });
+    expect(fake.callsTo('upload').at(-1)!.headers).not.toHaveProperty('authorization');
+    const sent = sentTo(fake).at(-1)!;
+    expect(sent.body).toBe("Today's menu\n\uFFFC");
+    const [attachment] = sent.attachments;
+    expect(attachment).toEqual({ name: 'menu.png', mimeType: 'image/png', size: '200000', 'signature-base64': expect.any(String), url: expect.any(String), owner: expect.any(String), key: expect.stringMatching(/^00[0-9a-f]{64}$/) });
+    expect(await digest(fake.received.get(attachment.url)!)).toBe(await digest(png));
+    // A second send of the same file is encrypted under another key.
+    await apple.send(ctx, every, image(`${CDN}/menu.png`));
+    expect(sentTo(fake).at(-1)!.body).toBe('\uFFFC');
+    expect(sentTo(fake).at(-1)!.attachments[0].key).not.toBe(attachment.key);
+  });
+
+  it('reads a file whose download states no length into memory, then uploads it the same way', async () => {
+    const { fake, ctx } = connected();
+    const pdf = randomBytes(70_001);
+    cdn.set('/menu', () => new Response(new Blob([pdf as Uint8Array<ArrayBuffer>]).stream(), { headers: { 'content-type': 'application/pdf; charset=binary' } }));
+    expect(await apple.send(ctx, every, { kind: 'media', media: 'file', url: `${CDN}/menu`, fileName: 'Menu.pdf', buttons: [], replies: [] })).toMatchObject({ ok: true });
+    const [attachment] = sentTo(fake).at(-1)!.attachments;
+    expect(attachment).toMatchObject({ name: 'Menu.pdf', mimeType: 'application/pdf', size: '70001' });
+    expect(fake.callsTo('preUpload').at(-1)!.headers['mmcs-size']).toBe('70001');
+    expect(await digest(fake.received.get(attachment.url)!)).toBe(await digest(pdf));
+  });
+
+  it('retries a preUpload 5xx; a 4xx fails for good with Apple\'s status as the code, and no message goes out', async () => {
+    const { fake, ctx } = connected();
+    cdn.set('/a.png', () => new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'image/png', 'content-length': '3' } }));
+    fake.failNextPreUpload(1, 503);
+    expect(await apple.send(ctx, every, image(`${CDN}/a.png`))).toMatchObject({ ok: false, retryable: true, code: 'http_503', message: expect.stringMatching(/^Apple preUpload answered HTTP 503/) });
+    fake.failNextPreUpload(1, 400);
+    expect(await apple.send(ctx, every, image(`${CDN}/a.png`))).toEqual({ ok: false, retryable: false, code: 'http_400', message: 'Apple preUpload answered HTTP 400: Apple found the request malformed' });
+    expect(fake.callsTo('upload')).toHaveLength(0);
+    expect(sentTo(fake)).toHaveLength(0);
+  });
+
+  it('a file Parley cannot download fails for good (404) or is retried (503), an empty one fails for good, naming the URL and what to do', async () => {
+    const { fake, ctx } = connected();
+    expect(await apple.send(ctx, every, image(`${CDN}/gone.png?sig=secret`))).toEqual({ ok: false, retryable: false, code: 'media_unavailable', message: `Downloading ${CDN}/gone.png?… to send it to Apple answered HTTP 404; make the file reachable at that URL, or send it from another one` });
+    cdn.set('/busy.png', () => new Response(null, { status: 503 }));
+    expect(await apple.send(ctx, every, image(`${CDN}/busy.png`))).toMatchObject({ ok: false, retryable: true, code: 'media_unavailable' });
+    cdn.set('/empty.png', () => new Response(new Uint8Array(0), { headers: { 'content-type': 'image/png', 'content-length': '0' } }));
+    cdn.set('/empty-unstated.png', () => new Response(new Blob([]).stream(), { headers: { 'content-type': 'image/png' } }));
+    for (const path of ['/empty.png', '/empty-unstated.png']) expect(await apple.send(ctx, every, image(`${CDN}${path}`))).toEqual({ ok: false, retryable: false, code: 'media_empty', message: `${CDN}${path} answered an empty file: there is nothing to attach` });
+    expect(fake.callsTo('preUpload')).toHaveLength(0);
+  });
+
+  it('sends a file over Apple\'s 100 MB as its link, with the caption', async () => {
+    const { fake, ctx } = connected();
+    let cancelled = false;
+    const body = new ReadableStream({ pull: () => undefined, cancel: () => void (cancelled = true) });
+    cdn.set('/huge.mov', () => new Response(body, { headers: { 'content-type': 'video/quicktime', 'content-length': String(101 * 1024 * 1024) } }));
+    expect(await apple.send(ctx, every, { kind: 'media', media: 'video', url: `${CDN}/huge.mov`, caption: 'The ad', buttons: [], replies: [] })).toMatchObject({ ok: true });
+    expect(sentTo(fake).at(-1)).toMatchObject({ type: 'text', body: `The ad\n${CDN}/huge.mov` });
+    expect(sentTo(fake).at(-1)).not.toHaveProperty('attachments');
+    expect(fake.callsTo('preUpload')).toHaveLength(0);
+    expect(cancelled).toBe(true);
   });
 });
