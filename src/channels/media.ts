@@ -140,9 +140,19 @@ async function store(env: Env, key: string, response: Response, contentType: str
       await response.body.cancel();
       throw tooLarge();
     }
-    await env.ATTACHMENTS.put(key, response.body.pipeThrough(new FixedLengthStream(length)), { httpMetadata: { contentType } }).catch((err: unknown) => {
-      throw new StatusError(502, 'bad_gateway', `The channel's file could not be copied (${err instanceof Error ? err.message : String(err)})`);
-    });
+    // Piped by hand so the pipe's own failure (a body longer or shorter than stated, a broken download) is handled here:
+    // it fails R2's put too, which answers the 502; left to pipeThrough it would surface as an unhandled rejection.
+    const { readable, writable } = new FixedLengthStream(length);
+    const piped = response.body.pipeTo(writable).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const put = await env.ATTACHMENTS.put(key, readable, { httpMetadata: { contentType } }).then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('R2 refused the file'),
+    );
+    const failed = put ?? (await piped);
+    if (failed) throw new StatusError(502, 'bad_gateway', `The channel's file could not be copied (${failed instanceof Error ? failed.message : String(failed)})`);
     return length;
   }
   const bytes = await readBytes(response, MEDIA_MAX_BYTES, tooLarge);

@@ -13,12 +13,13 @@ import type { DeliveryClaim } from '../../durable/channel-ledger';
 import { TYPING, type DeliveryReport } from '../../durable/conversation';
 import { conversationStub } from '../api/context';
 import type { Env } from '../env';
-import type { SendOutcome } from '../channels/adapter';
-import { CHANNEL_TIMEOUT_MS, channelContext } from '../channels/http';
+import type { ChannelAdapter, ChannelContext, Recipient, SendOutcome } from '../channels/adapter';
+import { channelContext } from '../channels/http';
 import { render, UnsupportedContent, type RenderInput } from '../channels/render';
 import { channelIntegration } from '../channels/store';
 import { withPageLinks } from '../content/page-links';
 import { applyIndexOps } from './index-consumer';
+import { keepLease, type LeaseKeeper } from './lease-keeper';
 import { deliveryKick, type DeliveryKick } from '../schema/delivery-queue';
 import type { IndexOp } from '../schema/index-ops';
 import { retryDelay, type RetryPolicy } from './webhook-consumer';
@@ -156,15 +157,33 @@ async function send(
     if (err instanceof UnsupportedContent) return { ok: false, failed: { code: 'uncategorized_error', message: err.message }, externalIds: claim.externalIds };
     throw err;
   }
-  // A long multi-part message (a carousel split into cards) may outlast the lease at the channel timeout per part.
-  const needed = (rendered.parts.length - claim.partsDone + 1) * CHANNEL_TIMEOUT_MS;
-  if (needed > LEASE_MS && !(await extendLease(now() + needed))) {
-    return { ok: false, retryAt: now(), partsDone: claim.partsDone, partSent: claim.partSent, externalIds: claim.externalIds };
-  }
   const ctx = channelContext(env, adapter, config, integration.webhookUrl);
   const to = { externalId: claim.client.externalId, ...(claim.client.lastInboundAt !== null ? { lastInboundAt: claim.client.lastInboundAt } : {}), raw: claim.client.raw };
   const externalIds = [...claim.externalIds];
+  // However long the parts take (a media upload, a carousel split into cards), the lease stays this consumer's while it sends.
+  const lease = keepLease(extendLease, LEASE_MS, now);
+  try {
+    return await sendParts(adapter, ctx, to, claim, rendered, externalIds, policy, lease, now);
+  } finally {
+    lease.stop();
+  }
+}
+
+/** The rendered parts from where the last attempt stopped; the report of how far they got. */
+async function sendParts(
+  adapter: ChannelAdapter,
+  ctx: ChannelContext<{ apiBaseUrl?: string }>,
+  to: Recipient,
+  claim: DeliveryClaim,
+  rendered: ReturnType<typeof render>,
+  externalIds: string[],
+  policy: Omit<RetryPolicy, 'timeoutMs'>,
+  lease: LeaseKeeper,
+  now: () => number,
+): Promise<DeliveryReport> {
   for (let i = claim.partsDone; i < rendered.parts.length; i++) {
+    // Taken over (the lease lapsed while a renewal could not arrive): the next owner sends the rest; this one sends nothing more.
+    if (lease.lost()) return { ok: false, retryAt: now(), partsDone: i, partSent: i === claim.partsDone ? claim.partSent : 0, externalIds };
     const skip = i === claim.partsDone ? claim.partSent : 0;
     const outcome: SendOutcome = await adapter.send(ctx, { ...to, deliveryKey: `${claim.messageId}:${claim.client.id}:${i}` }, rendered.parts[i]!, skip).catch((err: unknown) => ({
       ok: false as const,
