@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { ParleyApi, type Credentials } from '../simulator/parley';
 import { Inbox, type LoggedEvent } from './inbox';
 import { createDemoServer, type DemoContext } from './server';
-import { ensureInboxWebhook, ensureWebIntegration, webSettings } from './setup';
+import { ensureInboxWebhook, ensureSaleCampaign, ensureWebIntegration, webSettings } from './setup';
 
 export const DEFAULT_PORT = 8795;
 
@@ -74,6 +74,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const origins = [ctx.url, `http://localhost:${port}`];
     ctx.integrationId = await ensureWebIntegration(api, webSettings(ctx.url, origins), options.warn ?? ((line) => console.warn(line)));
     ctx.webhook = await ensureInboxWebhook(api, `${ctx.url}/inbox/webhook`);
+    // A greeting on the sale page only: the storefront itself stays quiet until the visitor writes.
+    await ensureSaleCampaign(api, ctx.integrationId).catch((err: Error) => (options.warn ?? ((line) => console.warn(line)))(`The demo's sale campaign could not be set up: ${err.message}`));
   } catch (err) {
     await close();
     throw err;

@@ -174,7 +174,8 @@ async function route(req: IncomingMessage, res: ServerResponse, ctx: DemoContext
   const url = new URL(req.url ?? '/', 'http://demo');
   const path = url.pathname;
   const get = req.method === 'GET' || req.method === 'HEAD';
-  if (get && (path === '/' || path === '/index.html')) {
+  // /sale is the storefront too; the demo's campaign greets its visitors (setup.ts).
+  if (get && (path === '/' || path === '/index.html' || path === '/sale')) {
     if (!ctx.integrationId) throw new HttpError(503, 'The demo is still connecting to Parley; reload in a moment.');
     return page(res, 'text/html', storePage(ctx));
   }

@@ -5,11 +5,13 @@
  * listing the app's integrations (the web one by its display name, the custom
  * one by its target, then by its display name), so every start reuses them;
  * settings that drifted, such as the origins after a port change, are PATCHed.
+ * A campaign greets visitors of the sale page (/sale) before they write.
  */
 import type { ParleyApi } from '../simulator/parley';
 
 export const WEB_DISPLAY_NAME = 'Demo website';
 export const WEBHOOK_DISPLAY_NAME = 'Demo: support inbox';
+export const CAMPAIGN_DISPLAY_NAME = 'Demo: sale greeting';
 
 /** What the inbox shows; delivery receipts are left out, they would only add noise to the event log. */
 export const INBOX_TRIGGERS = [
@@ -108,4 +110,38 @@ export async function ensureInboxWebhook(api: ParleyApi, target: string): Promis
   });
   const integration = created.body.integration;
   return { integrationId: integration.id, webhookId: integration.webhooks[0].id, secret: integration.webhooks[0].secret };
+}
+
+/** The sale page's greeting: shown by the widget to a visitor of /sale who has not written yet, every page load. */
+export const SALE_CAMPAIGN = {
+  displayName: CAMPAIGN_DISPLAY_NAME,
+  message: {
+    author: { displayName: 'Acme Outfitters' },
+    content: {
+      type: 'text',
+      text: 'The winter sale is on: 30% off every jacket. Want help picking a size?',
+      actions: [
+        { type: 'reply', text: 'Help me pick a size', payload: 'SIZE_HELP' },
+        { type: 'reply', text: 'Just browsing', payload: 'BROWSING' },
+      ],
+    },
+  },
+  rules: { urlContains: '/sale', delaySeconds: 2 },
+  frequency: 'everyPageLoad',
+} as const;
+
+/**
+ * The sale campaign of the demo's web integration: reused, or created once.
+ * Campaigns go with their integration, so a new web integration gets a new one.
+ */
+export async function ensureSaleCampaign(api: ParleyApi, integrationId: string): Promise<string> {
+  let after: string | undefined;
+  do {
+    const page = await api.expect([200], 'GET', `/campaigns?page[size]=100${after ? `&page[after]=${encodeURIComponent(after)}` : ''}`);
+    const found = (page.body.campaigns as { id: string; displayName: string; integrationId: string }[]).find((c) => c.displayName === CAMPAIGN_DISPLAY_NAME && c.integrationId === integrationId);
+    if (found) return found.id;
+    after = page.body.meta?.hasMore ? page.body.meta.afterCursor : undefined;
+  } while (after);
+  const created = await api.expect([201], 'POST', '/campaigns', { ...SALE_CAMPAIGN, integrationId });
+  return created.body.campaign.id;
 }

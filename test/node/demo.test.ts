@@ -95,6 +95,28 @@ describe('the Web Messenger demo', () => {
     expect(image.headers.get('content-type')).toBe('image/svg+xml');
   });
 
+  it('greets visitors of its sale page with a campaign, and only there; answering it opens the conversation as proactiveMessaging', async () => {
+    const origin = { origin: demo.url };
+    const campaignsFor = async (page: string) => {
+      const res = await parley('GET', `/sdk/v2/apps/${appId}/integrations/${demo.integrationId}/campaigns?url=${encodeURIComponent(`${demo.url}${page}`)}`, undefined, origin);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body.campaigns as any[];
+    };
+    expect(await campaignsFor('/')).toEqual([]);
+    const [sale] = await campaignsFor('/sale');
+    expect(sale).toMatchObject({ message: { author: { displayName: 'Acme Outfitters' }, content: { type: 'text' } }, delaySeconds: 2, frequency: 'everyPageLoad' });
+    expect((await fetch(`${demo.url}/sale`)).status).toBe(200);
+    const session = await parley('POST', `/sdk/v2/apps/${appId}/sessions`, { integrationId: demo.integrationId, campaignId: sale.id, device: { currentUrl: `${demo.url}/sale` } }, origin);
+    expect(session.status, JSON.stringify(session.body)).toBe(201);
+    const created = await eventually('the campaign conversation in the inbox events', async () =>
+      demo.webhookEvents().find((e) => e.type === 'conversation:create' && e.conversationId === session.body.conversation.id),
+    );
+    expect(created.payload).toMatchObject({ creationReason: 'proactiveMessaging', source: { type: 'web', campaign: { id: sale.id } } });
+    // A restart finds the campaign again instead of making a second one.
+    const listed = await parley('GET', `/v2/apps/${appId}/campaigns`);
+    expect(listed.body.campaigns.filter((c: any) => c.displayName === 'Demo: sale greeting')).toHaveLength(1);
+  });
+
   it('lists a visitor’s conversation once the webhook arrives, shows its messages and sends the agent’s answer', async () => {
     const { conversationId, say } = await visitor();
     await say('Do the Summit boots run large?');
