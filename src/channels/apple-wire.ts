@@ -237,9 +237,12 @@ const UploadAnswer = v.looseObject({ singleFile: v.looseObject({ fileChecksum: v
 /**
  * Puts one encrypted file on Apple's storage: preUpload for `size` encrypted
  * bytes, then the POST of `body` (exactly that many bytes) to the upload
- * URL it gave. A failure comes back as the send's outcome.
+ * URL it gave. A failure comes back as the send's outcome. `timeoutMs`
+ * bounds the upload, which streams its body as the download feeds it, so the
+ * caller gives what is left of a deadline sized to the file
+ * (apple-media.ts), not a fixed minute.
  */
-export async function uploadFile(ctx: ChannelContext<AppleKeys>, base: string, size: number, body: () => BodyInit): Promise<{ ok: true; file: Uploaded } | { ok: false; outcome: Failure }> {
+export async function uploadFile(ctx: ChannelContext<AppleKeys>, base: string, size: number, body: () => BodyInit, timeoutMs = MEDIA_TIMEOUT_MS): Promise<{ ok: true; file: Uploaded } | { ok: false; outcome: Failure }> {
   const { config } = ctx;
   const pre = await callChannel(ctx.fetch, `${base}/v1/preUpload`, {
     headers: { authorization: `Bearer ${await mspToken(config)}`, 'source-id': config.businessId, 'MMCS-Size': String(size) },
@@ -249,7 +252,7 @@ export async function uploadFile(ctx: ChannelContext<AppleKeys>, base: string, s
   const target = v.safeParse(PreUploadAnswer, await jsonBody(pre.response));
   if (!target.success) return { ok: false, outcome: { ok: false, retryable: true, code: 'bad_response', message: 'Apple preUpload answered without upload-url, mmcs-url and mmcs-owner' } };
   // The upload URL is pre-signed storage: no MSP token goes there.
-  const put = await callChannel(ctx.fetch, target.output['upload-url'], { method: 'POST', headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' }, body: body() }, MEDIA_TIMEOUT_MS);
+  const put = await callChannel(ctx.fetch, target.output['upload-url'], { method: 'POST', headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' }, body: body() }, timeoutMs);
   if (!put.ok) return put;
   if (!put.response.ok) return { ok: false, outcome: await classify(put.response, 'storage (the upload)') };
   const answer = v.safeParse(UploadAnswer, await jsonBody(put.response));

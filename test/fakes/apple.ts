@@ -111,6 +111,17 @@ export class AppleFake {
     for (let i = 0; i < n; i++) this.preUploadFailures.push(status);
   }
 
+  /** How many files the upload has stored (a partial or failed upload stores none). */
+  get storedFiles(): number {
+    return this.files.size;
+  }
+
+  /** A stored file decrypted under `key`, as the customer's device would open it; undefined when nothing is stored at `url`. */
+  async opened(url: string, key: string): Promise<Uint8Array | undefined> {
+    const file = this.files.get(url);
+    return file && aesCtr(key, file.encrypted);
+  }
+
   callsTo(endpoint: string): AppleCall[] {
     return this.calls.filter((c) => c.endpoint === endpoint);
   }

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { ChannelContext, InboundRequest, Part } from '../../../src/channels/adapter';
 import { apple, downloadMessageRef, type AppleConfig } from '../../../src/channels/apple';
 import { aesCtr, ctrStream, newFileKey } from '../../../src/channels/apple-cipher';
+import { attachmentBody, transferDeadlineMs, TRANSFER_MAX_MS, UNSTATED_MAX_BYTES } from '../../../src/channels/apple-media';
 import { mspToken, stableUuid } from '../../../src/channels/apple-wire';
 import { decodeJwt } from '../../../src/auth/jwt';
 import { describeIssue } from '../../../src/schema/common';
@@ -517,5 +518,94 @@ describe('apple outbound attachments', () => {
     expect(sentTo(fake).at(-1)).not.toHaveProperty('attachments');
     expect(fake.callsTo('preUpload')).toHaveLength(0);
     expect(cancelled).toBe(true);
+  });
+});
+
+/** A download body handed out in `chunk`-byte pieces, each only when pulled and (with `gapMs`) after a pause; `stallAfter` pieces and it never sends another. */
+function paced(bytes: Uint8Array, chunk: number, options: { gapMs?: number; stallAfter?: number } = {}) {
+  const state = { pulled: 0, cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (options.stallAfter !== undefined && state.pulled >= options.stallAfter) return new Promise<void>(() => undefined);
+      if (options.gapMs) await new Promise((resolve) => setTimeout(resolve, options.gapMs));
+      const piece = bytes.subarray(state.pulled * chunk, (state.pulled + 1) * chunk);
+      state.pulled++;
+      if (piece.byteLength) controller.enqueue(piece.slice());
+      if (state.pulled * chunk >= bytes.byteLength) controller.close();
+    },
+    cancel: () => void (state.cancelled = true),
+  });
+  return { stream, state };
+}
+
+describe('apple outbound attachments: memory and deadline', () => {
+  it('gives a transfer a minute plus a second per MiB, an unstated length counting as the 32 MiB buffer, capped at ten minutes', () => {
+    expect(UNSTATED_MAX_BYTES).toBe(32 * 1024 * 1024);
+    expect(transferDeadlineMs(0)).toBe(60_000);
+    expect(transferDeadlineMs(1)).toBe(61_000);
+    expect(transferDeadlineMs(1024 * 1024)).toBe(61_000);
+    expect(transferDeadlineMs(1024 * 1024 + 1)).toBe(62_000);
+    expect(transferDeadlineMs(100 * 1024 * 1024)).toBe(160_000);
+    expect(transferDeadlineMs(undefined)).toBe(92_000);
+    expect(transferDeadlineMs(1024 * 1024 * 1024)).toBe(TRANSFER_MAX_MS);
+    expect(TRANSFER_MAX_MS).toBe(600_000);
+  });
+
+  it('buffers a download of unstated length only up to 32 MiB: past it the file goes as a link and the download is cancelled', async () => {
+    const { fake, ctx } = connected();
+    const mib = 1024 * 1024;
+    const { stream, state } = paced(new Uint8Array(40 * mib), mib);
+    cdn.set('/long.mp4', () => new Response(stream, { headers: { 'content-type': 'video/mp4' } }));
+    expect(await apple.send(ctx, every, { kind: 'media', media: 'video', url: `${CDN}/long.mp4`, caption: 'Tour', buttons: [], replies: [] })).toMatchObject({ ok: true });
+    expect(sentTo(fake).at(-1)).toMatchObject({ type: 'text', body: `Tour\n${CDN}/long.mp4` });
+    expect(sentTo(fake).at(-1)).not.toHaveProperty('attachments');
+    expect(fake.callsTo('preUpload')).toHaveLength(0);
+    expect(state.cancelled).toBe(true);
+    // Read to just past the cap (33 MiB, plus what the streams' queues pull ahead), never to the 40 MiB end.
+    expect(state.pulled).toBeGreaterThanOrEqual(33);
+    expect(state.pulled).toBeLessThanOrEqual(36);
+  });
+
+  it('a gzip-encoded download (its content-length ignored) arriving in chunks off the 16-byte blocks is encrypted as it comes and uploaded whole', async () => {
+    const { fake, ctx } = connected();
+    const doc = randomBytes(50_003);
+    const { stream, state } = paced(doc, 1_000);
+    cdn.set('/doc.bin', () => new Response(stream, { headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip', 'content-length': '999' } }));
+    expect(await apple.send(ctx, every, { kind: 'media', media: 'file', url: `${CDN}/doc.bin`, buttons: [], replies: [] })).toMatchObject({ ok: true });
+    expect(state.pulled).toBe(51);
+    const [attachment] = sentTo(fake).at(-1)!.attachments;
+    expect(attachment).toMatchObject({ name: 'doc.bin', size: '50003' });
+    expect(fake.callsTo('preUpload').at(-1)!.headers['mmcs-size']).toBe('50003');
+    expect(await digest(fake.received.get(attachment.url)!)).toBe(await digest(doc));
+  });
+
+  it('sizes the deadline to the stated length: a slow but steady download outlasting the zero-byte deadline still goes through', async () => {
+    const { fake, ctx } = connected();
+    const clip = randomBytes(4_000);
+    // 10 pieces, 25 ms apart: at least 250 ms, five times the 50 ms a zero-byte file gets; the stated 4000 bytes get 10 s.
+    const { stream, state } = paced(clip, 400, { gapMs: 25 });
+    cdn.set('/clip.m4a', () => new Response(stream, { headers: { 'content-type': 'audio/mp4', 'content-length': '4000' } }));
+    const asked: (number | undefined)[] = [];
+    const deadline = (bytes: number | undefined) => (asked.push(bytes), 50 + (bytes ?? 0) * 2.5);
+    const prepared = await attachmentBody(ctx, API, { kind: 'media', media: 'audio', url: `${CDN}/clip.m4a`, buttons: [], replies: [] }, deadline);
+    expect(prepared).toMatchObject({ ok: true, body: { type: 'text', body: '\uFFFC', attachments: [{ size: '4000', mimeType: 'audio/mp4' }] } });
+    expect(asked).toEqual([0, 4000]);
+    expect(state.pulled).toBe(10);
+    if (!prepared.ok || prepared.body.type !== 'text') throw new Error('not prepared');
+    const [attachment] = prepared.body.attachments as { url: string; key: string }[];
+    expect(await digest((await fake.opened(attachment!.url, attachment!.key)) ?? new Uint8Array())).toBe(await digest(clip));
+  });
+
+  it('a download that stalls past its deadline fails as a retryable timeout, cancelled, with nothing uploaded, stated length or not', async () => {
+    for (const stated of [true, false]) {
+      const { fake, ctx } = connected();
+      const { stream, state } = paced(randomBytes(4_000), 400, { stallAfter: 2 });
+      cdn.set('/stuck.pdf', () => new Response(stream, { headers: stated ? { 'content-length': '4000' } : {} }));
+      const prepared = await attachmentBody(ctx, API, { kind: 'media', media: 'file', url: `${CDN}/stuck.pdf`, buttons: [], replies: [] }, () => 100);
+      expect(prepared).toEqual({ ok: false, outcome: { ok: false, retryable: true, code: 'timeout', message: `Could not download ${CDN}/stuck.pdf, encrypt it and upload it to Apple within 100 ms` } });
+      expect(state.cancelled).toBe(true);
+      expect(fake.callsTo('preUpload')).toHaveLength(stated ? 1 : 0);
+      expect(fake.storedFiles).toBe(0);
+    }
   });
 });
