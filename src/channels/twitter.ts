@@ -52,8 +52,10 @@
  *   the renderer numbers choices ("Reply with the number…") and writes links
  *   as "Label: url" lines. Text is capped at v1.1's 10,000 characters. Media
  *   is uploaded (twitter-media.ts) and attached with the caption as the text;
- *   a type X does not take goes as its link. X has no v2 typing indicator for
- *   these DMs, so Parley sends none.
+ *   a type or size X does not take goes as its link. X has no v2 typing
+ *   indicator for these DMs, so Parley sends none. v2 DMs take no
+ *   idempotency key: a DM POST that times out is retried and may reach the
+ *   user twice.
  * - Errors (docs.x.com/x-api/fundamentals/response-codes-and-errors,
  *   docs.x.com/fundamentals/rate-limits): v2 problems `{title, detail, type,
  *   status}` and the older `{errors: [{code, message}]}`; 429 with
@@ -159,14 +161,14 @@ const NATIVE_KEYS = new Set(['text', 'attachments']);
 const checkNative = (payload: unknown) => nativeKeysProblem('twitter', payload, NATIVE_KEYS);
 
 /** The DM body for one part: text, uploaded media with its caption, or the native body. */
-async function bodyFor(ctx: Ctx, part: Part): Promise<{ ok: true; body: Body } | { ok: false; outcome: Failure }> {
+async function bodyFor(ctx: Ctx, part: Part, deliveryKey: string | undefined): Promise<{ ok: true; body: Body } | { ok: false; outcome: Failure }> {
   switch (part.kind) {
     case 'text':
       return { ok: true, body: { text: part.text } };
     case 'media': {
-      const uploaded = await uploadMedia(ctx, part.url, part.mimeType);
-      // X does not take this type: the link goes out instead, under the caption.
-      if (!uploaded.ok && 'refusedType' in uploaded) return { ok: true, body: { text: [part.caption, part.url].filter(Boolean).join('\n') } };
+      const uploaded = await uploadMedia(ctx, part.url, part.mimeType, deliveryKey);
+      // X does not take this type or size: the link goes out instead, under the caption (nothing is lost).
+      if (!uploaded.ok && 'asLink' in uploaded) return { ok: true, body: { text: [part.caption, part.url].filter(Boolean).join('\n') } };
       if (!uploaded.ok) return uploaded;
       return { ok: true, body: { ...(part.caption ? { text: part.caption } : {}), attachments: [{ media_id: uploaded.mediaId }] } };
     }
@@ -182,8 +184,8 @@ async function bodyFor(ctx: Ctx, part: Part): Promise<{ ok: true; body: Body } |
 
 const DM_EVENT_ID = /^\d{1,19}$/;
 
-async function send(ctx: Ctx, recipientId: string, part: Part): Promise<SendOutcome> {
-  const body = await bodyFor(ctx, part);
+async function send(ctx: Ctx, recipientId: string, part: Part, deliveryKey?: string): Promise<SendOutcome> {
+  const body = await bodyFor(ctx, part, deliveryKey);
   if (!body.ok) return body.outcome;
   const answer = await userCall(ctx, 'POST', `/2/dm_conversations/with/${encodeURIComponent(recipientId)}/messages`, { json: body.body });
   if (!answer.ok) return answer.outcome;
@@ -423,6 +425,9 @@ async function setup(ctx: Ctx): Promise<Setup> {
   // Setting up again (a new access token): the webhook registered before goes first, or X counts it against the app's limit.
   if (ctx.config.webhookId) await removeWebhook(ctx, token.token, ctx.config.webhookId);
   const hook = await register(ctx, token.token);
+  if (!hook.ok && mentions(hook.failure, 'WebhookLimitExceeded')) {
+    return setupError(`X refused the webhook ${ctx.webhookUrl} (WebhookLimitExceeded): the X app (consumer key ${ctx.config.consumerKey}) already has as many webhooks as its plan allows (one on Pro), and every Parley X integration registers its own; use a separate X app for each account, or a plan that allows more webhooks, or delete the app's other webhook`);
+  }
   if (!hook.ok) return setupError(`X refused the webhook ${ctx.webhookUrl} (${hook.failure.code}: ${hook.failure.message}); X checks it with a CRC GET and needs a public https URL without a port`);
   const config = { ...learned, webhookId: hook.webhookId };
   const failure = await subscribe(ctx, hook.webhookId);
@@ -485,7 +490,7 @@ export const twitter: ChannelAdapter<TwitterConfig> = {
   parse: (request, config) => parsePayload(request, config),
 
   checkNative,
-  send: (ctx, to, part) => send(ctx, to.externalId, part),
+  send: (ctx, to, part) => send(ctx, to.externalId, part, to.deliveryKey),
 
   async fetchMedia(ctx, ref) {
     const url = new URL(ref);

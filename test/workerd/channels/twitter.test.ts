@@ -191,6 +191,17 @@ describe('twitter setup, CRC and teardown', () => {
     expect(fake.subscriptions.size).toBe(0);
   });
 
+  it('says what to do when the X app already has its one webhook (X Pro): a second account under the same app is not set up', async () => {
+    const { fake, ctx } = await connected();
+    const second = await twitter.setup!({ ...ctx, config: { ...ctx.config, webhookId: undefined }, webhookUrl: 'https://parley.test/hooks/int_twitter_2' });
+    expect(second.status).toBe('error');
+    expect(second.error).toBe(
+      `X refused the webhook https://parley.test/hooks/int_twitter_2 (WebhookLimitExceeded): the X app (consumer key ${fake.consumerKey}) already has as many webhooks as its plan allows (one on Pro), and every Parley X integration registers its own; use a separate X app for each account, or a plan that allows more webhooks, or delete the app's other webhook`,
+    );
+    expect(fake.callsTo('/2/webhooks').at(-1)).toMatchObject({ method: 'POST', status: 400 });
+    expect([...fake.webhooks.values()].map((h) => h.url)).toEqual([WEBHOOK]);
+  });
+
   it('is an error pointing at the keys when X cannot authenticate the user (a wrong secret breaks the signature)', async () => {
     const fake = new TwitterFake({ origin: API });
     const outcome = await twitter.setup!({ config: { ...configFor(fake), accessTokenSecret: 'WrongSecretWrongSecret' }, fetch: fetchVia(fake), webhookUrl: WEBHOOK });
@@ -469,13 +480,16 @@ describe('twitter media out', () => {
     expect(lastSent(fake)).toEqual({ id: expect.any(String), text: webp });
   });
 
-  it('fails for good over X\'s size limit and when the file is gone; nothing is uploaded or sent', async () => {
+  it('sends the caption and the link over X\'s size limit (nothing lost); fails for good when the file is gone; nothing is uploaded', async () => {
     const { fake, ctx, files } = await connected();
     const big = files.add('huge.jpg', new Uint8Array(5 * 1024 * 1024 + 1), 'image/jpeg');
-    expect(await twitter.send(ctx, { externalId: ANN.id }, media(big))).toMatchObject({ ok: false, retryable: false, code: 'media_too_large' });
+    const gif = files.add('loop.gif', new Uint8Array(15 * 1024 * 1024 + 1), 'image/gif');
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(big, { caption: 'The big one' }))).toMatchObject({ ok: true });
+    expect(await twitter.send(ctx, { externalId: ANN.id }, media(gif))).toMatchObject({ ok: true });
+    expect(fake.sent.get(ANN.id)!.map((m) => m.text)).toEqual([`The big one\n${big}`, gif]);
     expect(await twitter.send(ctx, { externalId: ANN.id }, media(`${files.origin}/gone.png`))).toMatchObject({ ok: false, retryable: false, code: 'media_unavailable' });
     expect(fake.callsTo(/^\/2\/media\/upload/)).toHaveLength(0);
-    expect(fake.sent.get(ANN.id)).toBeUndefined();
+    expect(fake.sent.get(ANN.id)).toHaveLength(2);
   });
 });
 
