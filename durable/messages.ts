@@ -119,11 +119,13 @@ export class Messages {
         `The conversation holds ${row.message_count} messages and this post makes ${fresh}; it can hold ${LIMITS.messagesPerConversation} at most: delete its messages to post more`,
       );
     }
+    let stale = false;
     const messages = core.transact(() =>
       plans.map(({ input, seen, author, client, channel }) => {
         if (seen) return seen;
-        // Each insert moves the record on (seq, counters, the create announcement): the next part reads it afresh.
-        const stored = this.insert(core.record.live()!, { ...input, channel }, author);
+        // Each insert moves the record on (seq, counters, the create announcement): a later part reads it afresh; the first (most posts' only one) needs no second read.
+        const stored = this.insert(stale ? core.record.live()! : row, { ...input, channel }, author);
+        stale = true;
         if (client) {
           core.ledger.add(stored.id, client.id, JSON.stringify({ content: stored.content, ...(input.override ? { override: input.override } : {}) }));
           core.outbox.enqueueDeliveryKick(row.app_id, row.id, client.id);
