@@ -24,7 +24,7 @@ import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { hostSite, type Site } from './browser/site';
 import { Widget } from './browser/widget';
-import { basicAuth } from './rest';
+import { appWithKey, basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'conversation-list');
@@ -101,10 +101,8 @@ describe.skipIf(skip)('the conversation list in the Web Messenger', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
-    const app = await parley('POST', '/v2/apps', { displayName: 'Conversation list suite' }, account);
-    appId = app.body.app.id;
-    const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'list suite' }, account);
-    appKey = basicAuth(key.body.key.id, key.body.key.secret);
+    const key = await appWithKey(parleyUrl, account, 'Conversation list suite');
+    ({ appId, auth: appKey } = key);
     for (const [which, settings] of [
       ['both', { canUserSeeConversationList: true, canUserCreateMoreConversations: true }],
       ['defaults', {}],

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDemo, type Demo } from '../../scripts/demo/index';
-import { basicAuth } from './rest';
+import { appWithKey, basicAuth } from './rest';
 
 const parleyUrl = inject('parleyUrl');
 const account = basicAuth(inject('accountKeyId'), inject('accountKeySecret'));
@@ -62,12 +62,10 @@ async function visitor() {
 }
 
 beforeAll(async () => {
-  const app = await parley('POST', '/v2/apps', { displayName: 'Demo suite' }, { authorization: account });
-  appId = app.body.app.id;
-  const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'suite' }, { authorization: account });
-  appKey = basicAuth(key.body.key.id, key.body.key.secret);
+  const key = await appWithKey(parleyUrl, account, 'Demo suite');
+  ({ appId, auth: appKey } = key);
   stateDir = mkdtempSync(path.join(tmpdir(), 'parley-demo-'));
-  options = { parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json') };
+  options = { parleyUrl, appId, keyId: key.keyId, keySecret: key.keySecret, port: 0, stateFile: path.join(stateDir, 'inbox.json') };
   demo = await startDemo(options);
 });
 

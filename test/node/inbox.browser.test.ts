@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDemo, type Demo } from '../../scripts/demo/index';
 import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
-import { basicAuth } from './rest';
+import { appWithKey, basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'inbox');
@@ -97,12 +97,10 @@ describe.skipIf(skip)('the demo inbox by keyboard, on a phone and a desktop', ()
   beforeAll(async () => {
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
-    const app = await parley('POST', '/v2/apps', { displayName: 'Inbox browser suite' }, { authorization: account });
-    appId = app.body.app.id;
-    const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'inbox suite' }, { authorization: account });
-    appKey = basicAuth(key.body.key.id, key.body.key.secret);
+    const key = await appWithKey(parleyUrl, account, 'Inbox browser suite');
+    ({ appId, auth: appKey } = key);
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-inbox-'));
-    demo = await startDemo({ parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
+    demo = await startDemo({ parleyUrl, appId, keyId: key.keyId, keySecret: key.keySecret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
     for (const text of ['Is the Basecamp tent really a two-person tent? https://example.com/a-rather-long-link-that-must-wrap-on-a-phone', 'Where is my order #10023?']) written.set(await visitorWrites(text), text);
     // A carousel in each conversation, so a thread holds a strip of cards that scrolls sideways.
     for (const id of written.keys()) {

@@ -17,7 +17,7 @@ import { serveFake, type ServedFake } from '../fakes/serve';
 import { StripeFake } from '../fakes/stripe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { Widget } from './browser/widget';
-import { basicAuth } from './rest';
+import { appWithKey, basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'payments');
@@ -59,16 +59,14 @@ describe.skipIf(skip)('a buy action in the Web Messenger', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
-    const app = await parley('POST', '/v2/apps', { displayName: 'Payments browser suite' }, account);
-    appId = app.body.app.id;
-    const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'payments suite' }, account);
-    appKey = basicAuth(key.body.key.id, key.body.key.secret);
+    const key = await appWithKey(parleyUrl, account, 'Payments browser suite');
+    ({ appId, auth: appKey } = key);
     served = await serveFake((origin) => (stripe = new StripeFake({ origin })));
     const integration = await parley('POST', `/v2/apps/${appId}/integrations`, { type: 'stripe', secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBaseUrl: served.url });
     expect(integration.status, JSON.stringify(integration.body)).toBe(201);
     stripe.endpoint = integration.body.integration.webhookUrl;
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-payments-'));
-    demo = await startDemo({ parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
+    demo = await startDemo({ parleyUrl, appId, keyId: key.keyId, keySecret: key.keySecret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
   });
 
   afterAll(async () => {

@@ -25,7 +25,7 @@ import { richContent } from '../../scripts/demo/rich';
 import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { Widget } from './browser/widget';
-import { basicAuth } from './rest';
+import { appWithKey, basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'phone');
@@ -152,12 +152,10 @@ describe.skipIf(skip)('the demo shop and the Web Messenger on a phone', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
-    const app = await parley('POST', '/v2/apps', { displayName: 'Phone browser suite' }, account);
-    appId = app.body.app.id;
-    const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'phone suite' }, account);
-    appKey = basicAuth(key.body.key.id, key.body.key.secret);
+    const key = await appWithKey(parleyUrl, account, 'Phone browser suite');
+    ({ appId, auth: appKey } = key);
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-phone-'));
-    demo = await startDemo({ parleyUrl, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
+    demo = await startDemo({ parleyUrl, appId, keyId: key.keyId, keySecret: key.keySecret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
   });
 
   afterAll(async () => {

@@ -18,7 +18,7 @@ import { expectAccessible } from './browser/axe';
 import { browserSkipped, launchChromium } from './browser/chromium';
 import { startLink, type Link } from './browser/link';
 import { Widget } from './browser/widget';
-import { basicAuth } from './rest';
+import { appWithKey, basicAuth } from './rest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, '.parley', 'artifacts', 'web-messenger');
@@ -116,13 +116,11 @@ describe.skipIf(skip)('the Web Messenger in a browser', () => {
   beforeAll(async () => {
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
-    const app = await parley('POST', '/v2/apps', { displayName: 'Web Messenger browser suite' }, account);
-    appId = app.body.app.id;
-    const key = await parley('POST', `/v2/apps/${appId}/keys`, { displayName: 'browser suite' }, account);
-    appKey = basicAuth(key.body.key.id, key.body.key.secret);
+    const key = await appWithKey(parleyUrl, account, 'Web Messenger browser suite');
+    ({ appId, auth: appKey } = key);
     link = await startLink(parleyUrl);
     stateDir = mkdtempSync(path.join(tmpdir(), 'parley-browser-'));
-    demo = await startDemo({ parleyUrl: link.url, appId, keyId: key.body.key.id, keySecret: key.body.key.secret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
+    demo = await startDemo({ parleyUrl: link.url, appId, keyId: key.keyId, keySecret: key.keySecret, port: 0, stateFile: path.join(stateDir, 'inbox.json'), warn: () => {} });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
     tab1 = await openTab();
   });
