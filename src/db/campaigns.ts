@@ -64,7 +64,7 @@ export async function createCampaign(env: Env, appId: string, input: CampaignCre
     integrationId: input.integrationId,
     enabled: input.enabled ?? true,
     message: input.message,
-    rules: { ...(input.rules?.urlContains !== undefined ? { urlContains: input.rules.urlContains } : {}), delaySeconds: input.rules?.delaySeconds ?? 0 },
+    rules: rulesOf(input.rules),
     frequency: input.frequency ?? 'oncePerVisitor',
     metadata: input.metadata ?? null,
     createdAt: now,
@@ -85,6 +85,11 @@ export async function createCampaign(env: Env, appId: string, input: CampaignCre
   }
   cache.delete(campaign.integrationId);
   return campaign;
+}
+
+/** Rules as stored: a given set replaces the old one whole, its delay 0 unless said. */
+function rulesOf(rules: { urlContains?: string; delaySeconds?: number } | undefined): Campaign['rules'] {
+  return { ...(rules?.urlContains !== undefined ? { urlContains: rules.urlContains } : {}), delaySeconds: rules?.delaySeconds ?? 0 };
 }
 
 function rowValues(appId: string, c: Campaign) {
@@ -131,7 +136,7 @@ export async function updateCampaign(env: Env, appId: string, id: string, patch:
     ...(patch.integrationId !== undefined ? { integrationId: patch.integrationId } : {}),
     ...(patch.message !== undefined ? { message: patch.message } : {}),
     ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
-    ...(patch.rules !== undefined ? { rules: { ...(patch.rules.urlContains !== undefined ? { urlContains: patch.rules.urlContains } : {}), delaySeconds: patch.rules.delaySeconds ?? 0 } } : {}),
+    ...(patch.rules !== undefined ? { rules: rulesOf(patch.rules) } : {}),
     ...(patch.frequency !== undefined ? { frequency: patch.frequency } : {}),
     ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
     updatedAt: new Date().toISOString(),
